@@ -1,0 +1,114 @@
+//! Typed Rust client for `herald.v1`: connect with a service token, build emits,
+//! follow topics.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), herald_client::ClientError> {
+//! let mut herald = herald_client::Client::connect("http://127.0.0.1:50051", "herald-dev-service-token").await?;
+//! let sent = herald
+//!     .emit("new_message")
+//!     .to("user:alice")
+//!     .except("conn:abc")
+//!     .json(&serde_json::json!({ "text": "hi" }))?
+//!     .send()
+//!     .await?;
+//! println!("reached {} connections", sent.connections);
+//! # Ok(()) }
+//! ```
+
+mod emit;
+
+use futures::{Stream, StreamExt};
+use herald_proto::v1::herald_service_client::HeraldServiceClient;
+use herald_proto::v1::{Event, SubscribeRequest, subscribe_response};
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+pub use emit::EmitBuilder;
+pub use herald_proto::v1 as proto;
+
+/// What a client call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        source: tonic::transport::Error,
+    },
+    #[error("the service token is not a valid header value")]
+    BadToken,
+    #[error("argument is not JSON-serializable: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{}: {}", .0.code(), .0.message())]
+    Status(#[from] tonic::Status),
+}
+
+/// Adds the service credential to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+/// A connection to a Herald core.
+#[derive(Clone)]
+pub struct Client {
+    inner: HeraldServiceClient<InterceptedService<Channel, Bearer>>,
+}
+
+impl Client {
+    /// Connects to `url` (e.g. `http://127.0.0.1:50051`) with a service token.
+    pub async fn connect(url: &str, service_token: &str) -> Result<Self, ClientError> {
+        let connect_err = |source| ClientError::Connect {
+            url: url.to_owned(),
+            source,
+        };
+        let channel = Endpoint::from_shared(url.to_owned())
+            .map_err(connect_err)?
+            .connect()
+            .await
+            .map_err(connect_err)?;
+        Self::with_channel(channel, service_token)
+    }
+
+    /// Uses an existing channel.
+    pub fn with_channel(channel: Channel, service_token: &str) -> Result<Self, ClientError> {
+        let value: MetadataValue<_> = format!("Bearer {service_token}")
+            .parse()
+            .map_err(|_| ClientError::BadToken)?;
+        Ok(Self {
+            inner: HeraldServiceClient::with_interceptor(channel, Bearer(value)),
+        })
+    }
+
+    /// Starts an emit of `event`; add targets and arguments, then `send`.
+    pub fn emit(&mut self, event: &str) -> EmitBuilder<'_> {
+        EmitBuilder::new(&mut self.inner, event)
+    }
+
+    /// Follows topics of a namespace; yields events until the server ends the stream.
+    pub async fn subscribe(
+        &mut self,
+        namespace: &str,
+        topics: &[&str],
+    ) -> Result<impl Stream<Item = Result<Event, ClientError>> + use<>, ClientError> {
+        let req = SubscribeRequest {
+            namespace: namespace.to_owned(),
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        let stream = self.inner.subscribe(req).await?.into_inner();
+        Ok(stream.filter_map(|item| async move {
+            match item {
+                Ok(r) => match r.item {
+                    Some(subscribe_response::Item::Event(e)) => Some(Ok(e)),
+                    _ => None,
+                },
+                Err(s) => Some(Err(ClientError::Status(s))),
+            }
+        }))
+    }
+}

@@ -1,0 +1,105 @@
+//! The edge's shared state (sessions, local index, link) and `run`: serve, then drain gracefully.
+
+use std::collections::HashMap;
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+
+use herald_index::Index;
+use tokio::net::TcpListener;
+use tokio::time::{Instant, timeout_at};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::EdgeConfig;
+use crate::engine::session::{Session, closed_msg};
+use crate::error::EdgeError;
+use crate::link::Link;
+
+/// Everything the edge's tasks share.
+pub(crate) struct Edge {
+    pub config: EdgeConfig,
+    pub sessions: parking_lot::Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    /// Local index of this edge's sockets (value: the session carrying the socket).
+    pub index: parking_lot::RwLock<Index<Arc<Session>>>,
+    pub link: Link,
+    /// Cancelled when the edge starts shutting down.
+    pub shutdown: CancellationToken,
+    /// Per-session tasks (drivers, websocket transports).
+    pub tasks: TaskTracker,
+}
+
+impl Edge {
+    /// Takes a socket out of the local index and tells the core it is gone.
+    pub fn forget_socket(&self, id: &str, reason: &str) {
+        self.index.write().remove(id);
+        self.link.notify(closed_msg(id, reason));
+    }
+
+    /// Every live session.
+    pub fn all_sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions.lock().values().cloned().collect()
+    }
+}
+
+/// Serves the edge on `listener` until `shutdown` resolves, then disconnects every socket
+/// ("server shutting down"), flushes, tells the core, and returns within `shutdown_grace`.
+pub async fn run(
+    listener: TcpListener,
+    mut config: EdgeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), EdgeError> {
+    config.normalize();
+    let link = Link::new(&config)?;
+    let edge = Arc::new(Edge {
+        config,
+        sessions: parking_lot::Mutex::new(HashMap::new()),
+        index: parking_lot::RwLock::new(Index::new()),
+        link,
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    });
+    let link_stop = CancellationToken::new();
+    let link_task = tokio::spawn(crate::link::run(edge.clone(), link_stop.clone()));
+
+    let router = crate::http::router(edge.clone());
+    let stop = edge.shutdown.clone();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .into_future();
+    let mut server = tokio::spawn(server);
+
+    let served = tokio::select! {
+        () = shutdown => None,
+        r = &mut server => Some(r),
+    };
+    edge.shutdown.cancel();
+    let deadline = Instant::now() + edge.config.shutdown_grace;
+    tracing::info!(sockets = edge.index.read().len(), "edge shutting down");
+
+    for s in edge.all_sessions() {
+        s.disconnect_all(&edge, "server shutting down", true);
+    }
+    edge.tasks.close();
+    if timeout_at(deadline, edge.tasks.wait()).await.is_err() {
+        tracing::warn!("edge: some transports did not finish within the shutdown grace");
+    }
+    link_stop.cancel();
+    let mut link_task = link_task;
+    if timeout_at(deadline, &mut link_task).await.is_err() {
+        link_task.abort();
+    }
+    let result = match served {
+        Some(r) => r,
+        None => match timeout_at(deadline, &mut server).await {
+            Ok(r) => r,
+            Err(_) => {
+                server.abort();
+                Ok(Ok(()))
+            }
+        },
+    };
+    match result {
+        Ok(r) => r.map_err(EdgeError::Io),
+        Err(e) => Err(EdgeError::Io(std::io::Error::other(e))),
+    }
+}

@@ -1,0 +1,70 @@
+//! Per-session timers: server pings and the pong deadline, the CONNECT deadline, and token expiry.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::time::{Instant, sleep_until};
+
+use crate::edge::Edge;
+use crate::engine::session::{PushError, Session};
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Runs until the session closes.
+pub(crate) async fn run(edge: Arc<Edge>, session: Arc<Session>) {
+    let cfg = &edge.config;
+    let mut next_ping = Instant::now() + cfg.ping_interval;
+    let mut pong_deadline: Option<Instant> = None;
+    let connect_deadline = Instant::now() + cfg.connect_timeout;
+    loop {
+        let now = Instant::now();
+        let mut wake = pong_deadline.unwrap_or(next_ping);
+        if !session.ever_connected() {
+            wake = wake.min(connect_deadline);
+        }
+        let exp = session.earliest_exp();
+        if let Some((exp, _)) = &exp {
+            let secs = exp.saturating_sub(unix_now());
+            wake = wake.min(now + std::time::Duration::from_secs(secs));
+        }
+        tokio::select! {
+            () = session.closed.cancelled() => return,
+            () = session.pong.notified() => {
+                if pong_deadline.take().is_some() {
+                    next_ping = Instant::now() + cfg.ping_interval;
+                }
+                continue;
+            }
+            () = session.changed.notified() => continue,
+            () = sleep_until(wake) => {}
+        }
+        let now = Instant::now();
+        if pong_deadline.is_some_and(|d| now >= d) {
+            tracing::debug!(sid = %session.sid, "no pong within ping_timeout");
+            session.close(&edge, "ping timeout");
+            return;
+        }
+        if pong_deadline.is_none() && now >= next_ping {
+            match session.push_text("2") {
+                Ok(()) | Err(PushError::Closed) => {}
+                Err(PushError::Full) => {
+                    session.disconnect_all(&edge, "slow consumer", false);
+                    return;
+                }
+            }
+            pong_deadline = Some(now + cfg.ping_timeout);
+        }
+        if !session.ever_connected() && now >= connect_deadline {
+            tracing::debug!(sid = %session.sid, "no socket.io CONNECT within connect_timeout");
+            session.close(&edge, "connect timeout");
+            return;
+        }
+        if let Some((exp, ns)) = exp
+            && unix_now() >= exp
+        {
+            crate::socketio::kick(&edge, &session, &ns, "token expired");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Engine.IO v4: sessions, heartbeat, and the polling and websocket transports.
+
+pub(crate) mod driver;
+pub(crate) mod polling;
+pub(crate) mod session;
+pub(crate) mod ws;
+
+use std::sync::Arc;
+
+use herald_codec::engine::{Handshake, Packet};
+
+use crate::edge::Edge;
+use crate::ids;
+use session::{Session, Transport};
+
+/// Creates and registers a session, and starts its driver (heartbeat, deadlines).
+pub(crate) fn open_session(edge: &Arc<Edge>, transport: Transport, header_token: Option<Box<str>>) -> Arc<Session> {
+    let sid: Arc<str> = Arc::from(ids::random_id());
+    let session = Arc::new(Session::new(sid.clone(), edge.config.outbound_queue, header_token, transport));
+    edge.sessions.lock().insert(sid, session.clone());
+    edge.tasks.spawn(driver::run(edge.clone(), session.clone()));
+    session
+}
+
+/// The OPEN packet text (`0{...}`) for a session.
+pub(crate) fn open_packet(edge: &Edge, sid: &str, upgrades: bool) -> String {
+    let hs = Handshake {
+        sid: sid.to_owned(),
+        upgrades: if upgrades { vec!["websocket".to_owned()] } else { Vec::new() },
+        ping_interval_ms: millis(edge.config.ping_interval),
+        ping_timeout_ms: millis(edge.config.ping_timeout),
+        max_payload: edge.config.max_payload,
+    };
+    format!("0{}", hs.to_json())
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What the transport does after a packet.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    /// The session is over (client close or protocol error); it has been closed.
+    Closed,
+}
+
+/// Handles one packet received from the client on an established transport.
+pub(crate) async fn on_packet(edge: &Arc<Edge>, session: &Arc<Session>, packet: Packet) -> Flow {
+    let result = match packet {
+        Packet::Pong(_) => {
+            session.pong.notify_one();
+            Ok(())
+        }
+        Packet::Message(text) => crate::socketio::on_message(edge, session, &text).await,
+        Packet::Binary(bin) => crate::socketio::on_binary(edge, session, bin).await,
+        Packet::Close => {
+            session.close(edge, "transport close");
+            return Flow::Closed;
+        }
+        Packet::Noop => Ok(()),
+        Packet::Open(_) | Packet::Ping(_) | Packet::Upgrade => {
+            Err(crate::socketio::ProtocolError::Other("unexpected engine.io packet"))
+        }
+    };
+    match result {
+        Ok(()) => Flow::Continue,
+        Err(e) => {
+            tracing::info!(sid = %session.sid, error = %e, "protocol error: closing the session");
+            session.close(edge, "parse error");
+            Flow::Closed
+        }
+    }
+}
+
+/// A protocol error at the Engine.IO level closes the session.
+pub(crate) fn malformed(edge: &Edge, session: &Session, error: &dyn std::fmt::Display) {
+    tracing::info!(sid = %session.sid, error = %error, "malformed engine.io packet: closing the session");
+    session.close(edge, "parse error");
+}

@@ -1,0 +1,113 @@
+//! HTTP long-polling: the handshake GET, the long-poll GET and the POST of client packets.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use herald_codec::engine::{RECORD_SEPARATOR, decode_payload, encode_binary_record};
+
+use crate::edge::Edge;
+use crate::engine::session::{Outgoing, Session, Transport};
+use crate::engine::{Flow, malformed, on_packet, open_packet, open_session};
+use crate::error::HttpError;
+
+fn text_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=UTF-8")], body).into_response()
+}
+
+/// `GET /socket.io/?EIO=4&transport=polling` without sid: a new session.
+pub(crate) fn handshake(edge: &Arc<Edge>, header_token: Option<Box<str>>) -> Response {
+    let session = open_session(edge, Transport::Polling, header_token);
+    text_response(open_packet(edge, &session.sid, true))
+}
+
+fn push_record(body: &mut String, f: &Outgoing) {
+    if !body.is_empty() {
+        body.push(RECORD_SEPARATOR);
+    }
+    match f {
+        Outgoing::Text(t) => body.push_str(t.as_str()),
+        Outgoing::Binary(b) => body.push_str(&encode_binary_record(b)),
+    }
+}
+
+/// A long-poll GET: waits for frames, then returns as many as fit in `max_payload`.
+pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Response, HttpError> {
+    if session.transport() == Transport::Websocket {
+        return Err(HttpError::BadRequest);
+    }
+    let Ok(mut rx) = session.rx.try_lock() else {
+        tracing::debug!(sid = %session.sid, "overlapping polling GET: closing the session");
+        session.close(edge, "multiple polling requests");
+        return Err(HttpError::BadRequest);
+    };
+    let mut body = String::new();
+    let first = tokio::select! {
+        biased;
+        () = session.closed.cancelled() => None,
+        () = session.noop.notified() => return Ok(text_response("6".to_owned())),
+        f = rx.recv() => f,
+    };
+    let limit = usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX);
+    match first {
+        Some(f) if !session.is_closed() => {
+            push_record(&mut body, &f);
+            while body.len() < limit {
+                match rx.try_recv() {
+                    Ok(f) => push_record(&mut body, &f),
+                    Err(_) => break,
+                }
+            }
+        }
+        first => {
+            let (drain, finals) = session.take_final();
+            if drain {
+                if let Some(f) = first {
+                    push_record(&mut body, &f);
+                }
+                while let Ok(f) = rx.try_recv() {
+                    push_record(&mut body, &f);
+                }
+            }
+            for f in &finals {
+                push_record(&mut body, f);
+            }
+            push_record(&mut body, &Outgoing::Text("1".into()));
+        }
+    }
+    Ok(text_response(body))
+}
+
+/// A POST of client packets.
+pub(crate) async fn post(edge: &Arc<Edge>, session: &Arc<Session>, body: Body) -> Result<Response, HttpError> {
+    if session.transport() == Transport::Websocket {
+        return Err(HttpError::BadRequest);
+    }
+    let Ok(_guard) = session.post.try_lock() else {
+        session.close(edge, "multiple polling requests");
+        return Err(HttpError::BadRequest);
+    };
+    let limit = usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX);
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            tracing::info!(sid = %session.sid, "polling POST larger than max_payload: closing the session");
+            session.close(edge, "payload too large");
+            return Err(HttpError::PayloadTooLarge);
+        }
+    };
+    let packets = match decode_payload(&bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            malformed(edge, session, &e);
+            return Err(HttpError::BadRequest);
+        }
+    };
+    for p in packets {
+        if on_packet(edge, session, p).await == Flow::Closed {
+            break;
+        }
+    }
+    Ok(text_response("ok".to_owned()))
+}

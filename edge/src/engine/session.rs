@@ -1,0 +1,316 @@
+//! One Engine.IO session: its bounded outbound queue, transport state, Socket.IO sockets and closing.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use herald_auth::Claims;
+use herald_codec::BinaryAssembly;
+use herald_codec::event::{Arg, encode_disconnect, encode_event};
+use herald_proto::v1::{ConnectionClosed, link_request::Msg};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::edge::Edge;
+
+/// Most acks a socket may owe at once; older ones are forgotten first.
+const MAX_PENDING_ACKS: usize = 256;
+
+/// One frame on its way to the client.
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    /// An Engine.IO text packet (`"2"`, `"42[...]"`, ...).
+    Text(Utf8Bytes),
+    /// A binary attachment.
+    Binary(Bytes),
+}
+
+/// Which transport carries the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Polling,
+    /// A websocket is probing; polling still works.
+    Upgrading,
+    Websocket,
+}
+
+/// The queue had no room: the client does not keep up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    Full,
+    Closed,
+}
+
+/// One Socket.IO socket (a namespace connection) of the session.
+#[derive(Debug)]
+pub(crate) struct SocketState {
+    pub ns: Arc<str>,
+    pub id: Arc<str>,
+    /// Verified claims (without the raw map); `None` for anonymous sockets.
+    pub claims: Option<Box<Claims>>,
+    next_ack: u64,
+    /// (ack id sent to the client, the core's ack_ref).
+    acks: VecDeque<(u64, u64)>,
+}
+
+#[derive(Debug)]
+struct State {
+    transport: Transport,
+    sockets: Vec<SocketState>,
+    ever_connected: bool,
+    assembly: Option<(BinaryAssembly, Arc<str>)>,
+    closing: bool,
+    drain: bool,
+    final_frames: Vec<Outgoing>,
+}
+
+/// An Engine.IO session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub sid: Arc<str>,
+    tx: mpsc::Sender<Outgoing>,
+    /// The receiving end, held by the transport currently writing (a pending GET or the websocket).
+    pub rx: tokio::sync::Mutex<mpsc::Receiver<Outgoing>>,
+    /// Held while a polling POST is processed (a concurrent POST closes the session).
+    pub post: tokio::sync::Mutex<()>,
+    pub closed: CancellationToken,
+    pub pong: Notify,
+    /// Releases a pending GET with a noop (upgrade).
+    pub noop: Notify,
+    /// Sockets changed (the driver recomputes its deadlines).
+    pub changed: Notify,
+    /// Token from the handshake's `Authorization: Bearer` header.
+    pub header_token: Option<Box<str>>,
+    state: parking_lot::Mutex<State>,
+}
+
+impl Session {
+    pub fn new(sid: Arc<str>, queue: usize, header_token: Option<Box<str>>, transport: Transport) -> Self {
+        let (tx, rx) = mpsc::channel(queue);
+        Session {
+            sid,
+            tx,
+            rx: tokio::sync::Mutex::new(rx),
+            post: tokio::sync::Mutex::new(()),
+            closed: CancellationToken::new(),
+            pong: Notify::new(),
+            noop: Notify::new(),
+            changed: Notify::new(),
+            header_token,
+            state: parking_lot::Mutex::new(State {
+                transport,
+                sockets: Vec::new(),
+                ever_connected: false,
+                assembly: None,
+                closing: false,
+                drain: false,
+                final_frames: Vec::new(),
+            }),
+        }
+    }
+
+    pub fn transport(&self) -> Transport {
+        self.state.lock().transport
+    }
+
+    pub fn set_transport(&self, t: Transport) {
+        self.state.lock().transport = t;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// Enqueues a text frame and its binary attachments atomically (all or none), in order.
+    pub fn push(&self, text: Utf8Bytes, attachments: &[Bytes]) -> Result<(), PushError> {
+        let mut permits = self.tx.try_reserve_many(1 + attachments.len()).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(()) => PushError::Full,
+            mpsc::error::TrySendError::Closed(()) => PushError::Closed,
+        })?;
+        if let Some(p) = permits.next() {
+            p.send(Outgoing::Text(text));
+        }
+        for (p, b) in permits.zip(attachments) {
+            p.send(Outgoing::Binary(b.clone()));
+        }
+        Ok(())
+    }
+
+    /// Enqueues several text frames atomically.
+    pub fn push_texts(&self, texts: &[Utf8Bytes]) -> Result<(), PushError> {
+        let permits = self.tx.try_reserve_many(texts.len()).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(()) => PushError::Full,
+            mpsc::error::TrySendError::Closed(()) => PushError::Closed,
+        })?;
+        for (p, t) in permits.zip(texts) {
+            p.send(Outgoing::Text(t.clone()));
+        }
+        Ok(())
+    }
+
+    pub fn push_text(&self, text: impl Into<Utf8Bytes>) -> Result<(), PushError> {
+        self.push(text.into(), &[])
+    }
+
+    /// Enqueues a text frame and its attachments; a full queue closes the session as a slow consumer.
+    pub fn push_or_kill(&self, edge: &Edge, text: Utf8Bytes, attachments: &[Bytes]) {
+        if self.push(text, attachments) == Err(PushError::Full) {
+            tracing::info!(sid = %self.sid, "outbound queue full: disconnecting slow consumer");
+            self.disconnect_all(edge, "slow consumer", false);
+        }
+    }
+
+    // ----- sockets -----
+
+    pub fn has_socket(&self, ns: &str) -> bool {
+        self.state.lock().sockets.iter().any(|s| &*s.ns == ns)
+    }
+
+    pub fn add_socket(&self, ns: Arc<str>, id: Arc<str>, claims: Option<Box<Claims>>) -> bool {
+        let mut st = self.state.lock();
+        if st.closing {
+            return false;
+        }
+        st.ever_connected = true;
+        st.sockets.push(SocketState {
+            ns,
+            id,
+            claims,
+            next_ack: 0,
+            acks: VecDeque::new(),
+        });
+        drop(st);
+        self.changed.notify_one();
+        true
+    }
+
+    pub fn remove_socket(&self, ns: &str) -> Option<SocketState> {
+        let mut st = self.state.lock();
+        let pos = st.sockets.iter().position(|s| &*s.ns == ns)?;
+        Some(st.sockets.swap_remove(pos))
+    }
+
+    pub fn socket_id(&self, ns: &str) -> Option<Arc<str>> {
+        self.state.lock().sockets.iter().find(|s| &*s.ns == ns).map(|s| s.id.clone())
+    }
+
+    /// Runs `f` on the socket of `ns`, if connected.
+    pub fn with_socket<R>(&self, ns: &str, f: impl FnOnce(&mut SocketState) -> R) -> Option<R> {
+        let mut st = self.state.lock();
+        st.sockets.iter_mut().find(|s| &*s.ns == ns).map(f)
+    }
+
+    pub fn ever_connected(&self) -> bool {
+        self.state.lock().ever_connected
+    }
+
+    /// The earliest token expiry of the session's sockets (Unix seconds) and that socket's namespace.
+    pub fn earliest_exp(&self) -> Option<(u64, Arc<str>)> {
+        let st = self.state.lock();
+        st.sockets
+            .iter()
+            .filter_map(|s| s.claims.as_ref().map(|c| (c.exp, s.ns.clone())))
+            .min_by_key(|(exp, _)| *exp)
+    }
+
+    // ----- binary reassembly -----
+
+    pub fn start_assembly(&self, assembly: BinaryAssembly, ns: Arc<str>) -> bool {
+        let mut st = self.state.lock();
+        if st.assembly.is_some() {
+            return false;
+        }
+        st.assembly = Some((assembly, ns));
+        true
+    }
+
+    pub fn take_assembly(&self) -> Option<(BinaryAssembly, Arc<str>)> {
+        self.state.lock().assembly.take()
+    }
+
+    pub fn put_assembly(&self, a: (BinaryAssembly, Arc<str>)) {
+        self.state.lock().assembly = Some(a);
+    }
+
+    // ----- closing -----
+
+    /// Takes the frames to write after the queue when the session closed, and whether to flush the queue first.
+    pub fn take_final(&self) -> (bool, Vec<Outgoing>) {
+        let mut st = self.state.lock();
+        (st.drain, std::mem::take(&mut st.final_frames))
+    }
+
+    /// Closes the session: every socket leaves the index and the core is told. Idempotent.
+    pub fn close(&self, edge: &Edge, reason: &str) {
+        self.close_with(edge, reason, Vec::new(), false);
+    }
+
+    /// Sends `herald:disconnect {reason}` and DISCONNECT on every socket (bypassing the queue), then closes.
+    /// With `drain`, frames already queued are written first.
+    pub fn disconnect_all(&self, edge: &Edge, reason: &str, drain: bool) {
+        let frames = {
+            let st = self.state.lock();
+            let mut frames = Vec::with_capacity(st.sockets.len() * 2);
+            for s in &st.sockets {
+                frames.extend(disconnect_frames(&s.ns, reason).map(Outgoing::Text));
+            }
+            frames
+        };
+        self.close_with(edge, reason, frames, drain);
+    }
+
+    fn close_with(&self, edge: &Edge, reason: &str, final_frames: Vec<Outgoing>, drain: bool) {
+        let sockets = {
+            let mut st = self.state.lock();
+            if st.closing {
+                return;
+            }
+            st.closing = true;
+            st.drain = drain;
+            st.final_frames = final_frames;
+            st.assembly = None;
+            std::mem::take(&mut st.sockets)
+        };
+        tracing::debug!(sid = %self.sid, reason, "engine.io session closed");
+        self.closed.cancel();
+        edge.sessions.lock().remove(&self.sid);
+        for s in sockets {
+            edge.forget_socket(&s.id, reason);
+        }
+    }
+}
+
+impl SocketState {
+    /// Remembers that the client's ack for a new ack id answers `ack_ref`; returns the ack id.
+    pub fn register_ack(&mut self, ack_ref: u64) -> u64 {
+        let id = self.next_ack;
+        self.next_ack = self.next_ack.wrapping_add(1);
+        if self.acks.len() >= MAX_PENDING_ACKS {
+            self.acks.pop_front();
+        }
+        self.acks.push_back((id, ack_ref));
+        id
+    }
+
+    /// The ack_ref a client ack id answers (once).
+    pub fn take_ack(&mut self, id: u64) -> Option<u64> {
+        let pos = self.acks.iter().position(|(a, _)| *a == id)?;
+        self.acks.remove(pos).map(|(_, r)| r)
+    }
+}
+
+/// `herald:disconnect {reason}` then DISCONNECT for namespace `ns`.
+pub(crate) fn disconnect_frames(ns: &str, reason: &str) -> [Utf8Bytes; 2] {
+    let arg = Arg::Json(serde_json::json!({ "reason": reason }).to_string());
+    let ev = encode_event(ns, None, "herald:disconnect", &[arg]);
+    [ev.text.into(), encode_disconnect(ns).into()]
+}
+
+/// The ConnectionClosed message for the core.
+pub(crate) fn closed_msg(id: &str, reason: &str) -> Msg {
+    Msg::Closed(ConnectionClosed {
+        connection_id: id.to_owned(),
+        reason: reason.to_owned(),
+    })
+}

@@ -1,0 +1,76 @@
+//! Error types of the edge, and the one place where request errors become HTTP responses.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Why [`crate::run`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// Serving HTTP failed.
+    #[error("edge http server: {0}")]
+    Io(#[from] std::io::Error),
+    /// `core_url` is not a valid URI.
+    #[error("edge.core_url {0:?}: {1}")]
+    BadCoreUrl(String, String),
+    /// `service_token` cannot be sent as a header value.
+    #[error("edge.service_token: not a valid header value")]
+    BadServiceToken,
+}
+
+/// A refused HTTP request on an edge route. Engine.IO errors carry the JSON body the reference
+/// server sends (`{"code":N,"message":"..."}`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("Transport unknown")]
+    UnknownTransport,
+    #[error("Session ID unknown")]
+    UnknownSid,
+    #[error("Bad handshake method")]
+    BadHandshakeMethod,
+    #[error("Bad request")]
+    BadRequest,
+    #[error("Unsupported protocol version")]
+    UnsupportedVersion,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Upstream(String),
+}
+
+impl HttpError {
+    /// The Engine.IO error code, for the Engine.IO errors.
+    fn engine_code(&self) -> Option<u8> {
+        match self {
+            HttpError::UnknownTransport => Some(0),
+            HttpError::UnknownSid => Some(1),
+            HttpError::BadHandshakeMethod => Some(2),
+            HttpError::BadRequest => Some(3),
+            HttpError::UnsupportedVersion => Some(5),
+            _ => None,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            HttpError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match self.engine_code() {
+            Some(code) => {
+                let body = serde_json::json!({ "code": code, "message": self.to_string() }).to_string();
+                (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }
+            None => (status, [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")], self.to_string()).into_response(),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The edge's HTTP router: `/socket.io/` (Engine.IO), `/healthz`, and static files.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+
+use crate::edge::Edge;
+use crate::engine::{polling, ws};
+use crate::error::HttpError;
+
+pub(crate) fn router(edge: Arc<Edge>) -> Router {
+    Router::new()
+        .route("/socket.io/", any(engine))
+        .route("/socket.io", any(engine))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(static_file)
+        .with_state(edge)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<Box<str>> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let t = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?.trim();
+    (!t.is_empty()).then(|| Box::from(t))
+}
+
+async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
+    match engine_inner(edge, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn engine_inner(edge: Arc<Edge>, req: Request) -> Result<Response, HttpError> {
+    let (mut parts, body) = req.into_parts();
+    let Query(q) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri).map_err(|_| HttpError::BadRequest)?;
+    if q.get("EIO").map(String::as_str) != Some("4") {
+        return Err(HttpError::UnsupportedVersion);
+    }
+    let websocket = match q.get("transport").map(String::as_str) {
+        Some("polling") => false,
+        Some("websocket") => true,
+        _ => return Err(HttpError::UnknownTransport),
+    };
+    let session = match q.get("sid") {
+        None => None,
+        Some(sid) => Some(edge.sessions.lock().get(sid.as_str()).cloned().ok_or(HttpError::UnknownSid)?),
+    };
+    if session.is_none() && edge.shutdown.is_cancelled() {
+        return Err(HttpError::BadRequest);
+    }
+    if websocket {
+        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+            .await
+            .map_err(|_| HttpError::BadRequest)?;
+        return match session {
+            None => Ok(ws::open(&edge, upgrade, bearer(&parts.headers))),
+            Some(s) => ws::upgrade(&edge, upgrade, s),
+        };
+    }
+    match (parts.method, session) {
+        (Method::GET, None) => Ok(polling::handshake(&edge, bearer(&parts.headers))),
+        (_, None) => Err(HttpError::BadHandshakeMethod),
+        (Method::GET, Some(s)) => polling::get(&edge, &s).await,
+        (Method::POST, Some(s)) => polling::post(&edge, &s, body).await,
+        _ => Err(HttpError::BadRequest),
+    }
+}
+
+/// Maps a request path to a file under `root`, refusing anything that could leave it.
+fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
+    let rel = path.trim_start_matches('/');
+    let mut out = root.to_path_buf();
+    for c in Path::new(rel).components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    if rel.is_empty() || rel.ends_with('/') {
+        out.push("index.html");
+    }
+    Some(out)
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" | "map" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" => "text/plain; charset=utf-8",
+        "wasm" => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn static_file(State(edge): State<Arc<Edge>>, method: Method, uri: axum::http::Uri) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return HttpError::NotFound.into_response();
+    }
+    let Some(root) = &edge.config.static_dir else {
+        return HttpError::NotFound.into_response();
+    };
+    let Some(path) = resolve(root, uri.path()) else {
+        return HttpError::NotFound.into_response();
+    };
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type(&path))], Body::from(bytes)).into_response(),
+        Err(_) => HttpError::NotFound.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_paths_stay_inside_the_root() {
+        let root = Path::new("static");
+        assert_eq!(resolve(root, "/"), Some(root.join("index.html")));
+        assert_eq!(resolve(root, "/a/b.js"), Some(root.join("a").join("b.js")));
+        assert_eq!(resolve(root, "/a/"), Some(root.join("a").join("index.html")));
+        assert_eq!(resolve(root, "/../etc/passwd"), None);
+        assert_eq!(resolve(root, "/a/../../x"), None);
+    }
+}

@@ -1,0 +1,262 @@
+//! The Link stream to the core: hello, registrations with `Applied` answers, the inbound
+//! Delivery / MembershipChange / DisconnectCommand messages, and reconnection with backoff.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use herald_proto::v1::edge_service_client::EdgeServiceClient;
+use herald_proto::v1::{
+    ConnectionOpened, LinkHello, LinkRequest, LinkResponse, RoomChange, link_request::Msg, link_response,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Endpoint;
+
+use crate::config::EdgeConfig;
+use crate::edge::Edge;
+use crate::error::EdgeError;
+
+/// Messages buffered towards the core per link.
+const LINK_QUEUE: usize = 8192;
+/// How long a request waits for its `Applied`.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Why a request to the core did not take effect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum LinkError {
+    #[error("core unavailable")]
+    Unavailable,
+    #[error("{0}")]
+    Refused(String),
+}
+
+type Pending = oneshot::Sender<Result<(), String>>;
+
+/// The edge's side of the link: what other tasks use to talk to the core.
+pub(crate) struct Link {
+    endpoint: Endpoint,
+    auth: MetadataValue<tonic::metadata::Ascii>,
+    tx: parking_lot::Mutex<Option<mpsc::Sender<LinkRequest>>>,
+    up: AtomicBool,
+    next_id: AtomicU64,
+    pending: parking_lot::Mutex<HashMap<u64, Pending>>,
+}
+
+impl Link {
+    pub fn new(config: &EdgeConfig) -> Result<Self, EdgeError> {
+        let endpoint = Endpoint::from_shared(config.core_url.clone())
+            .map_err(|e| EdgeError::BadCoreUrl(config.core_url.clone(), e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true);
+        let auth = format!("Bearer {}", config.service_token)
+            .parse()
+            .map_err(|_| EdgeError::BadServiceToken)?;
+        Ok(Link {
+            endpoint,
+            auth,
+            tx: parking_lot::Mutex::new(None),
+            up: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+            pending: parking_lot::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether the core is connected and this edge's sockets are registered.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    /// Sends `msg` and waits until the core applied it.
+    pub async fn request(&self, msg: Msg) -> Result<(), LinkError> {
+        if !self.is_up() {
+            return Err(LinkError::Unavailable);
+        }
+        let tx = self.tx.lock().clone().ok_or(LinkError::Unavailable)?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (done, wait) = oneshot::channel();
+        self.pending.lock().insert(id, done);
+        let req = LinkRequest {
+            request_id: id,
+            msg: Some(msg),
+        };
+        if tx.send(req).await.is_err() {
+            self.pending.lock().remove(&id);
+            return Err(LinkError::Unavailable);
+        }
+        match tokio::time::timeout(REQUEST_TIMEOUT, wait).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(LinkError::Refused(e)),
+            Ok(Err(_)) => Err(LinkError::Unavailable),
+            Err(_) => {
+                self.pending.lock().remove(&id);
+                Err(LinkError::Unavailable)
+            }
+        }
+    }
+
+    /// Sends `msg` without waiting; dropped (with a warning) when the link is down or congested
+    /// (a reconnect re-registers the live state anyway).
+    pub fn notify(&self, msg: Msg) {
+        let Some(tx) = self.tx.lock().clone() else {
+            return;
+        };
+        let req = LinkRequest {
+            request_id: 0,
+            msg: Some(msg),
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(req) {
+            tracing::warn!("link queue full: a message to the core was dropped");
+        }
+    }
+
+    fn applied(&self, id: u64, error: String) {
+        if let Some(done) = self.pending.lock().remove(&id) {
+            let _ = done.send(if error.is_empty() { Ok(()) } else { Err(error) });
+        }
+    }
+
+    fn set_down(&self) {
+        self.up.store(false, Ordering::Release);
+        *self.tx.lock() = None;
+        // Dropping the senders fails every waiting request with "core unavailable".
+        self.pending.lock().clear();
+    }
+}
+
+/// Keeps a link to the core until `stop` is cancelled.
+pub(crate) async fn run(edge: Arc<Edge>, stop: CancellationToken) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        match connect_once(&edge, &stop, &mut backoff).await {
+            Ok(()) => tracing::info!("link to core closed"),
+            Err(e) => tracing::warn!(error = %e, "link to core failed"),
+        }
+        edge.link.set_down();
+        if stop.is_cancelled() {
+            return;
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+async fn connect_once(edge: &Arc<Edge>, stop: &CancellationToken, backoff: &mut Duration) -> Result<(), tonic::Status> {
+    let link = &edge.link;
+    let channel = tokio::select! {
+        () = stop.cancelled() => return Ok(()),
+        c = link.endpoint.connect() => c.map_err(|e| tonic::Status::unavailable(e.to_string()))?,
+    };
+    let auth = link.auth.clone();
+    let mut client = EdgeServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert("authorization", auth.clone());
+        Ok(req)
+    });
+    let (tx, rx) = mpsc::channel(LINK_QUEUE);
+    let hello = LinkRequest {
+        request_id: 0,
+        msg: Some(Msg::Hello(LinkHello {
+            edge_name: edge.config.name.clone(),
+        })),
+    };
+    tx.try_send(hello).map_err(|_| tonic::Status::internal("link queue"))?;
+    let mut responses = tokio::select! {
+        () = stop.cancelled() => return Ok(()),
+        r = client.link(ReceiverStream::new(rx)) => r?.into_inner(),
+    };
+    *link.tx.lock() = Some(tx.clone());
+    let register = tokio::spawn(reregister(edge.clone(), tx));
+    let _abort = AbortOnDrop(register);
+
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => {
+                // Let the queued messages (ConnectionClosed of the shutdown) go out, then end the stream.
+                *link.tx.lock() = None;
+                let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                    while let Ok(Some(_)) = responses.message().await {}
+                }).await;
+                return Ok(());
+            }
+            m = responses.message() => match m? {
+                Some(resp) => {
+                    if matches!(resp.msg, Some(link_response::Msg::Welcome(_))) {
+                        *backoff = BACKOFF_MIN;
+                    }
+                    handle(edge, resp);
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Re-announces every live socket and its rooms, then opens the link for new requests.
+async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
+    let snapshot: Vec<(String, String, String, Vec<String>)> = {
+        let index = edge.index.read();
+        let mut out = Vec::with_capacity(index.len());
+        for ns in index.namespaces() {
+            index.resolve(ns, &[herald_index::Topic::All], &[], |c| {
+                out.push((
+                    c.id.to_string(),
+                    c.namespace.to_string(),
+                    c.user.as_deref().unwrap_or("").to_owned(),
+                    c.rooms.iter().map(|r| r.to_string()).collect(),
+                ));
+            });
+        }
+        out
+    };
+    if !snapshot.is_empty() {
+        tracing::info!(sockets = snapshot.len(), "re-registering sockets with the core");
+    }
+    for (id, ns, user, rooms) in snapshot {
+        let opened = Msg::Opened(ConnectionOpened {
+            connection_id: id.clone(),
+            namespace: ns,
+            user_id: user,
+        });
+        if tx.send(LinkRequest { request_id: 0, msg: Some(opened) }).await.is_err() {
+            return;
+        }
+        for room in rooms {
+            let join = Msg::Join(RoomChange {
+                connection_id: id.clone(),
+                room,
+            });
+            if tx.send(LinkRequest { request_id: 0, msg: Some(join) }).await.is_err() {
+                return;
+            }
+        }
+    }
+    edge.link.up.store(true, Ordering::Release);
+    tracing::info!("link to core is up");
+}
+
+fn handle(edge: &Arc<Edge>, resp: LinkResponse) {
+    let Some(msg) = resp.msg else { return };
+    match msg {
+        link_response::Msg::Welcome(w) => tracing::debug!(link_id = %w.link_id, "core welcomed the link"),
+        link_response::Msg::Applied(a) => edge.link.applied(a.request_id, a.error),
+        link_response::Msg::Delivery(d) => crate::fanout::deliver(edge, d),
+        link_response::Msg::Membership(m) => crate::socketio::apply_membership(edge, &m),
+        link_response::Msg::Disconnect(d) => crate::socketio::apply_disconnect(edge, &d),
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,401 @@
+//! The `herald` configuration: a TOML file, overridden by `HERALD_<SECTION>_<KEY>`
+//! environment variables, then by flags. Every option has a default; a bad value
+//! stops start-up with a message naming the option.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The development secret used when none is configured (start-up warns about it).
+pub const DEV_SECRET: &str = "herald-dev-secret";
+/// The development service token used when none is configured.
+pub const DEV_SERVICE_TOKEN: &str = "herald-dev-service-token";
+
+/// A configuration problem, naming the option.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub core: CoreSection,
+    pub edge: EdgeSection,
+    pub auth: AuthSection,
+    pub namespaces: Vec<NamespaceSection>,
+}
+
+/// `[core]`: the gRPC API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoreSection {
+    /// Address of the gRPC API.
+    pub listen: String,
+    /// Bearer tokens accepted from backend services, edges and workers.
+    pub service_tokens: Vec<String>,
+    /// Largest total size of one event's arguments, in bytes.
+    pub max_event_bytes: usize,
+    /// Deliveries queued per edge link before the link is dropped as too slow.
+    pub link_queue: usize,
+    /// Events queued per direct subscriber before it is dropped as too slow.
+    pub subscriber_queue: usize,
+    /// Events accepted by the in-memory broker and not yet dispatched.
+    pub broker_queue: usize,
+    /// Seconds an Emit idempotency key is remembered.
+    pub idempotency_window_secs: u64,
+}
+
+/// `[edge]`: the Socket.IO endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdgeSection {
+    /// Address of the HTTP / Socket.IO endpoint.
+    pub listen: String,
+    /// Name shown in the core's logs.
+    pub name: String,
+    /// The core to link to (`herald edge`; `herald serve` links to its own core).
+    pub core_url: String,
+    /// The service token the edge presents to the core.
+    pub service_token: String,
+    /// Engine.IO ping interval.
+    pub ping_interval_ms: u64,
+    /// How long to wait for a pong before closing.
+    pub ping_timeout_ms: u64,
+    /// Largest Engine.IO message or polling body, in bytes.
+    pub max_payload: u64,
+    /// Frames queued per socket before it is disconnected as too slow.
+    pub outbound_queue: usize,
+    /// How long a client may take to send its Socket.IO CONNECT.
+    pub connect_timeout_ms: u64,
+    /// How long shutdown waits for sockets to be told and closed.
+    pub shutdown_grace_ms: u64,
+    /// Folder served at `/` (the example page); empty to serve nothing.
+    pub static_dir: String,
+}
+
+/// `[auth]`: JWT verification of connecting clients.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// Allowed algorithms: HS256, RS256, ES256.
+    pub algorithms: Vec<String>,
+    /// HMAC secret for HS256.
+    pub hs256_secret: String,
+    /// PEM file with the RSA public key for RS256.
+    pub rsa_public_key_file: String,
+    /// PEM file with the EC (P-256) public key for ES256.
+    pub ec_public_key_file: String,
+    /// JWKS file; keys picked by `kid`.
+    pub jwks_file: String,
+    /// Required `aud` when non-empty.
+    pub audience: String,
+    /// Required `iss` when non-empty.
+    pub issuer: String,
+    /// Clock leeway for `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// Claim that lists the rooms (or `prefix*` patterns) the user may join.
+    pub rooms_claim: String,
+}
+
+/// `[[namespaces]]`: a Socket.IO namespace clients may connect to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NamespaceSection {
+    pub name: String,
+    /// Accept connections without a token (they have no user topic).
+    pub anonymous: bool,
+}
+
+impl Default for CoreSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:50051".into(),
+            service_tokens: vec![DEV_SERVICE_TOKEN.into()],
+            max_event_bytes: 1_000_000,
+            link_queue: 65_536,
+            subscriber_queue: 4096,
+            broker_queue: 65_536,
+            idempotency_window_secs: 300,
+        }
+    }
+}
+
+impl Default for EdgeSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            name: "edge".into(),
+            core_url: "http://127.0.0.1:50051".into(),
+            service_token: DEV_SERVICE_TOKEN.into(),
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
+            max_payload: 1_000_000,
+            outbound_queue: 1024,
+            connect_timeout_ms: 45_000,
+            shutdown_grace_ms: 5_000,
+            static_dir: "clients/js".into(),
+        }
+    }
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            algorithms: vec!["HS256".into()],
+            hs256_secret: DEV_SECRET.into(),
+            rsa_public_key_file: String::new(),
+            ec_public_key_file: String::new(),
+            jwks_file: String::new(),
+            audience: String::new(),
+            issuer: String::new(),
+            leeway_secs: 5,
+            rooms_claim: "rooms".into(),
+        }
+    }
+}
+
+impl Default for NamespaceSection {
+    fn default() -> Self {
+        Self {
+            name: "/".into(),
+            anonymous: false,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            core: CoreSection::default(),
+            edge: EdgeSection::default(),
+            auth: AuthSection::default(),
+            namespaces: vec![NamespaceSection::default()],
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then `HERALD_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError(format!("defaults: {e}")))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            let from_file: toml::Table = text
+                .parse()
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            for (k, v) in from_file {
+                merge(&mut table, k, v);
+            }
+        }
+        for (k, v) in env {
+            apply_env(&mut table, &k, &v)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(e.message().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        parse_addr("core.listen", &self.core.listen)?;
+        parse_addr("edge.listen", &self.edge.listen)?;
+        if self.core.service_tokens.iter().all(String::is_empty) {
+            return Err(ConfigError(
+                "core.service_tokens: at least one non-empty token is required".into(),
+            ));
+        }
+        for (name, v) in [
+            ("core.max_event_bytes", self.core.max_event_bytes),
+            ("core.link_queue", self.core.link_queue),
+            ("core.subscriber_queue", self.core.subscriber_queue),
+            ("core.broker_queue", self.core.broker_queue),
+            ("edge.outbound_queue", self.edge.outbound_queue),
+        ] {
+            if v == 0 {
+                return Err(ConfigError(format!("{name}: must be greater than 0")));
+            }
+        }
+        for (name, v) in [
+            ("edge.ping_interval_ms", self.edge.ping_interval_ms),
+            ("edge.ping_timeout_ms", self.edge.ping_timeout_ms),
+            ("edge.max_payload", self.edge.max_payload),
+            ("edge.connect_timeout_ms", self.edge.connect_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(ConfigError(format!("{name}: must be greater than 0")));
+            }
+        }
+        if !self.edge.core_url.starts_with("http://") && !self.edge.core_url.starts_with("https://")
+        {
+            return Err(ConfigError(format!(
+                "edge.core_url: {:?} must start with http:// or https://",
+                self.edge.core_url
+            )));
+        }
+        if self.namespaces.is_empty() {
+            return Err(ConfigError("namespaces: configure at least one".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for ns in &self.namespaces {
+            if !ns.name.starts_with('/') {
+                return Err(ConfigError(format!(
+                    "namespaces.name: {:?} must start with '/'",
+                    ns.name
+                )));
+            }
+            if !seen.insert(ns.name.as_str()) {
+                return Err(ConfigError(format!(
+                    "namespaces.name: {:?} is configured twice",
+                    ns.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether start-up should warn that the development secrets are in use.
+    pub fn uses_dev_secrets(&self) -> bool {
+        self.auth.hs256_secret == DEV_SECRET
+            || self.core.service_tokens.iter().any(|t| t == DEV_SERVICE_TOKEN)
+    }
+
+    /// Reads a key file named by an `[auth]` option; empty means none.
+    pub fn read_key_file(option: &str, path: &str) -> Result<Option<String>, ConfigError> {
+        if path.is_empty() {
+            return Ok(None);
+        }
+        std::fs::read_to_string(PathBuf::from(path))
+            .map(Some)
+            .map_err(|e| ConfigError(format!("{option}: cannot read {path:?}: {e}")))
+    }
+}
+
+/// Parses a listen address, naming the option on error.
+pub fn parse_addr(option: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse()
+        .map_err(|_| ConfigError(format!("{option}: {s:?} is not an address like 127.0.0.1:8080")))
+}
+
+fn merge(table: &mut toml::Table, key: String, value: toml::Value) {
+    match (table.get_mut(&key), value) {
+        (Some(toml::Value::Table(dst)), toml::Value::Table(src)) => {
+            for (k, v) in src {
+                merge(dst, k, v);
+            }
+        }
+        (_, v) => {
+            table.insert(key, v);
+        }
+    }
+}
+
+/// `HERALD_EDGE_PING_INTERVAL_MS=1000` sets `edge.ping_interval_ms`, typed like its default.
+fn apply_env(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+    let Some(rest) = var.strip_prefix("HERALD_") else {
+        return Ok(());
+    };
+    let rest = rest.to_ascii_lowercase();
+    let Some((section, key)) = rest.split_once('_') else {
+        return Ok(());
+    };
+    let Some(toml::Value::Table(sec)) = table.get_mut(section) else {
+        return Ok(());
+    };
+    let Some(current) = sec.get(key) else {
+        return Err(ConfigError(format!(
+            "{var}: {section}.{key} is not an option of [{section}]"
+        )));
+    };
+    let bad = |what: &str| ConfigError(format!("{var}: {value:?} is not {what}"));
+    let parsed = match current {
+        toml::Value::Integer(_) => toml::Value::Integer(value.trim().parse().map_err(|_| bad("an integer"))?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(value.trim().parse().map_err(|_| bad("true or false"))?),
+        toml::Value::Array(_) => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+        _ => toml::Value::String(value.to_owned()),
+    };
+    sec.insert(key.to_owned(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(c.core.listen, "127.0.0.1:50051");
+        assert_eq!(c.edge.listen, "127.0.0.1:8080");
+        assert!(c.uses_dev_secrets());
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let dir = std::env::temp_dir().join(format!("herald-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("h.toml");
+        std::fs::write(
+            &f,
+            "[edge]\nping_interval_ms = 1000\n[auth]\naudience = \"app\"\n[[namespaces]]\nname = \"/\"\n[[namespaces]]\nname = \"/anon\"\nanonymous = true\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&f),
+            env(&[
+                ("HERALD_EDGE_PING_INTERVAL_MS", "2000"),
+                ("HERALD_CORE_SERVICE_TOKENS", "a, b"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.edge.ping_interval_ms, 2000);
+        assert_eq!(c.auth.audience, "app");
+        assert_eq!(c.core.service_tokens, ["a", "b"]);
+        assert_eq!(c.namespaces.len(), 2);
+        assert!(c.namespaces[1].anonymous);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let e = Config::load(None, env(&[("HERALD_EDGE_PING_INTERVAL_MS", "soon")])).unwrap_err();
+        assert!(e.to_string().contains("HERALD_EDGE_PING_INTERVAL_MS"), "{e}");
+        let e = Config::load(None, env(&[("HERALD_EDGE_LISTEN", "nowhere")])).unwrap_err();
+        assert!(e.to_string().contains("edge.listen"), "{e}");
+        let e = Config::load(None, env(&[("HERALD_EDGE_NOPE", "1")])).unwrap_err();
+        assert!(e.to_string().contains("edge.nope"), "{e}");
+        let e = Config::load(None, env(&[("HERALD_EDGE_MAX_PAYLOAD", "0")])).unwrap_err();
+        assert!(e.to_string().contains("edge.max_payload"), "{e}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("herald-cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("h.toml");
+        std::fs::write(&f, "[edge]\npingInterval = 5\n").unwrap();
+        let e = Config::load(Some(&f), Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("pingInterval"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,39 @@
+//! Core errors and the one place where they become gRPC statuses.
+
+use tonic::Status;
+
+/// Everything a core call can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("missing or invalid service credential")]
+    Unauthenticated,
+    #[error("broker unavailable: {0}")]
+    BrokerUnavailable(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("server is shutting down")]
+    ShuttingDown,
+}
+
+impl From<CoreError> for Status {
+    fn from(e: CoreError) -> Self {
+        let msg = e.to_string();
+        match e {
+            CoreError::InvalidArgument(_) => Status::invalid_argument(msg),
+            CoreError::TooLarge(_) => Status::resource_exhausted(msg),
+            CoreError::Unauthenticated => Status::unauthenticated(msg),
+            CoreError::BrokerUnavailable(_) | CoreError::ShuttingDown => Status::unavailable(msg),
+            CoreError::NotFound(_) => Status::not_found(msg),
+        }
+    }
+}
+
+impl From<herald_index::TopicError> for CoreError {
+    fn from(e: herald_index::TopicError) -> Self {
+        CoreError::InvalidArgument(e.to_string())
+    }
+}

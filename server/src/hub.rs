@@ -1,0 +1,290 @@
+//! The core's shared state: the index of every connection its edges hold, the
+//! edge links, the direct subscribers, pending acks; and the dispatcher that
+//! fans each accepted event out once per link and once per subscriber.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use herald_index::{Index, Topic};
+use herald_proto::v1::{
+    Ack, Arg, Delivery, Event, LinkResponse, SubscribeResponse, link_response, subscribe_response,
+};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use crate::broker::Envelope;
+use crate::feed::{Feed, FeedError};
+
+pub type LinkId = u64;
+pub type SubId = u64;
+
+/// An edge link as the hub keeps it.
+pub struct Link {
+    pub feed: Feed<LinkResponse>,
+    pub name: String,
+}
+
+/// Acks awaited for one Emit.
+struct AckWaiter {
+    pending: HashMap<String, String>,
+    done: Vec<Ack>,
+    notify: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Default)]
+struct Subscribers {
+    by_topic: HashMap<(String, String), Vec<SubId>>,
+    feeds: HashMap<SubId, (Feed<SubscribeResponse>, Vec<(String, String)>)>,
+}
+
+/// Shared core state.
+pub struct Hub {
+    pub index: RwLock<Index<LinkId>>,
+    links: Mutex<HashMap<LinkId, Link>>,
+    subs: Mutex<Subscribers>,
+    acks: Mutex<HashMap<u64, AckWaiter>>,
+    next_id: AtomicU64,
+    pub cancel: CancellationToken,
+}
+
+impl Hub {
+    pub fn new(cancel: CancellationToken) -> Arc<Self> {
+        Arc::new(Self {
+            index: RwLock::new(Index::new()),
+            links: Mutex::new(HashMap::new()),
+            subs: Mutex::new(Subscribers::default()),
+            acks: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            cancel,
+        })
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    // ---- links ----
+
+    pub fn add_link(&self, id: LinkId, link: Link) {
+        self.links.lock().insert(id, link);
+    }
+
+    /// Forgets a link and every connection that came through it.
+    pub fn drop_link(&self, id: LinkId) {
+        let Some(link) = self.links.lock().remove(&id) else {
+            return;
+        };
+        link.feed.close(Status::cancelled("link closed"));
+        let removed = self.index.write().remove_where(|l| *l == id);
+        for r in &removed {
+            self.ack_conn_gone(&r.conn.id);
+        }
+        tracing::info!(link = id, edge = %link.name, connections = removed.len(), "edge link closed");
+    }
+
+    pub fn rename_link(&self, id: LinkId, name: String) {
+        if let Some(l) = self.links.lock().get_mut(&id) {
+            l.name = name;
+        }
+    }
+
+    // ---- subscribers ----
+
+    pub fn add_subscriber(&self, id: SubId, feed: Feed<SubscribeResponse>, keys: Vec<(String, String)>) {
+        let mut s = self.subs.lock();
+        for k in &keys {
+            s.by_topic.entry(k.clone()).or_default().push(id);
+        }
+        s.feeds.insert(id, (feed, keys));
+    }
+
+    pub fn remove_subscriber(&self, id: SubId) {
+        let mut s = self.subs.lock();
+        if let Some((feed, keys)) = s.feeds.remove(&id) {
+            feed.close(Status::cancelled("unsubscribed"));
+            for k in keys {
+                if let Some(v) = s.by_topic.get_mut(&k) {
+                    v.retain(|x| *x != id);
+                    if v.is_empty() {
+                        s.by_topic.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- acks ----
+
+    /// Starts waiting for acks from `conns` (connection id -> user id).
+    pub fn await_acks(&self, ack_ref: u64, conns: HashMap<String, String>) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.acks.lock().insert(
+            ack_ref,
+            AckWaiter {
+                pending: conns,
+                done: Vec::new(),
+                notify: Some(tx),
+            },
+        );
+        rx
+    }
+
+    /// Ends the wait: acks received, and a timeout entry for every connection still pending.
+    pub fn finish_acks(&self, ack_ref: u64) -> Vec<Ack> {
+        let Some(w) = self.acks.lock().remove(&ack_ref) else {
+            return Vec::new();
+        };
+        let mut out = w.done;
+        out.extend(w.pending.into_iter().map(|(conn, user)| Ack {
+            connection_id: conn,
+            user_id: user,
+            acked: false,
+            args: Vec::new(),
+            error: "timeout".into(),
+        }));
+        out.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        out
+    }
+
+    pub fn client_ack(&self, ack_ref: u64, conn: &str, args: Vec<Arg>) {
+        let mut acks = self.acks.lock();
+        if let Some(w) = acks.get_mut(&ack_ref) {
+            if let Some(user) = w.pending.remove(conn) {
+                w.done.push(Ack {
+                    connection_id: conn.to_owned(),
+                    user_id: user,
+                    acked: true,
+                    args,
+                    error: String::new(),
+                });
+                complete_if_done(w);
+            }
+        }
+    }
+
+    /// A connection went away: it will never ack.
+    pub fn ack_conn_gone(&self, conn: &str) {
+        for w in self.acks.lock().values_mut() {
+            if let Some(user) = w.pending.remove(conn) {
+                w.done.push(Ack {
+                    connection_id: conn.to_owned(),
+                    user_id: user,
+                    acked: false,
+                    args: Vec::new(),
+                    error: "disconnected".into(),
+                });
+                complete_if_done(w);
+            }
+        }
+    }
+
+    // ---- fan-out ----
+
+    /// Delivers one accepted event: one copy per link that holds a matching
+    /// connection, one per direct subscriber of a matching topic.
+    pub fn dispatch(&self, env: &Envelope) {
+        let ev = &env.event;
+        self.dispatch_links(ev, env.ack_ref);
+        self.dispatch_subscribers(ev);
+    }
+
+    fn dispatch_links(&self, ev: &Arc<Event>, ack_ref: u64) {
+        let targets: Vec<Topic> = ev.targets.iter().filter_map(|t| Topic::parse(t).ok()).collect();
+        let except: Vec<Topic> = ev.except.iter().filter_map(|t| Topic::parse(t).ok()).collect();
+        let mut wanted: Vec<LinkId> = Vec::new();
+        {
+            let links = self.links.lock();
+            if links.is_empty() {
+                return;
+            }
+            let all_links = links.len();
+            drop(links);
+            let ix = self.index.read();
+            ix.resolve(&ev.namespace, &targets, &except, |c| {
+                if wanted.len() < all_links && !wanted.contains(&c.value) {
+                    wanted.push(c.value);
+                }
+            });
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        let links = self.links.lock();
+        for id in wanted {
+            let Some(l) = links.get(&id) else { continue };
+            let msg = LinkResponse {
+                msg: Some(link_response::Msg::Delivery(Delivery {
+                    event: Some((**ev).clone()),
+                    ack_ref,
+                })),
+            };
+            if l.feed.try_send(msg) == Err(FeedError::Full) {
+                tracing::warn!(link = id, edge = %l.name, "edge link cannot keep up; closing it");
+                l.feed.close(Status::resource_exhausted("edge link cannot keep up"));
+            }
+        }
+    }
+
+    fn dispatch_subscribers(&self, ev: &Arc<Event>) {
+        let subs = self.subs.lock();
+        if subs.feeds.is_empty() {
+            return;
+        }
+        let mut ids: Vec<SubId> = Vec::new();
+        let ns = ev.namespace.clone();
+        for t in ev.targets.iter().map(String::as_str).chain(["*"]) {
+            if let Some(v) = subs.by_topic.get(&(ns.clone(), t.to_owned())) {
+                for id in v {
+                    if !ids.contains(id) {
+                        ids.push(*id);
+                    }
+                }
+            }
+        }
+        let mut slow = Vec::new();
+        for id in ids {
+            let Some((feed, _)) = subs.feeds.get(&id) else { continue };
+            let item = SubscribeResponse {
+                item: Some(subscribe_response::Item::Event((**ev).clone())),
+            };
+            match feed.try_send(item) {
+                Ok(()) => {}
+                Err(FeedError::Full) => {
+                    feed.close(Status::resource_exhausted(
+                        "subscriber cannot keep up: its queue is full",
+                    ));
+                    slow.push(id);
+                }
+                Err(FeedError::Closed) => slow.push(id),
+            }
+        }
+        drop(subs);
+        for id in slow {
+            self.remove_subscriber(id);
+        }
+    }
+
+    /// Runs the dispatcher until the broker feed ends or the hub is cancelled.
+    pub async fn run_dispatcher(self: Arc<Self>, mut feed: mpsc::Receiver<Envelope>) {
+        loop {
+            tokio::select! {
+                () = self.cancel.cancelled() => break,
+                env = feed.recv() => match env {
+                    Some(env) => self.dispatch(&env),
+                    None => break,
+                },
+            }
+        }
+    }
+}
+
+fn complete_if_done(w: &mut AckWaiter) {
+    if w.pending.is_empty() {
+        if let Some(n) = w.notify.take() {
+            let _ = n.send(());
+        }
+    }
+}

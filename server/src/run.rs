@@ -1,0 +1,113 @@
+//! Starting the core: `run(listener, config, shutdown)` serves the gRPC API
+//! until `shutdown` resolves; tests call it on port 0.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_proto::v1::edge_service_server::EdgeServiceServer;
+use herald_proto::v1::herald_service_server::HeraldServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{Broker, MemoryBroker};
+use crate::credential::Credentials;
+use crate::hub::Hub;
+use crate::idempotency::IdempotencyCache;
+use crate::rpc::{Api, EdgeApi, HeraldApi};
+
+/// What the core needs to run (built from the `[core]` section of the config file).
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Bearer tokens accepted from services, edges and workers.
+    pub service_tokens: Vec<String>,
+    /// Namespaces an Emit may address.
+    pub namespaces: Vec<String>,
+    /// Largest total size of an event's arguments, in bytes.
+    pub max_event_bytes: usize,
+    /// Deliveries queued per edge link before it is dropped as too slow.
+    pub link_queue: usize,
+    /// Events queued per direct subscriber before it is dropped as too slow.
+    pub subscriber_queue: usize,
+    /// Events accepted by the in-memory broker and not yet dispatched.
+    pub broker_queue: usize,
+    /// How long an idempotency key is remembered.
+    pub idempotency_window: Duration,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self {
+            service_tokens: Vec::new(),
+            namespaces: vec!["/".into()],
+            max_event_bytes: 1_000_000,
+            link_queue: 65_536,
+            subscriber_queue: 4096,
+            broker_queue: 65_536,
+            idempotency_window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Errors that stop the core.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Serves the core on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    config: CoreConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let cancel = CancellationToken::new();
+    let broker = Arc::new(MemoryBroker::new(config.broker_queue));
+    let hub = Hub::new(cancel.clone());
+    let dispatcher = match broker.take_feed() {
+        Some(feed) => tokio::spawn(hub.clone().run_dispatcher(feed)),
+        None => tokio::spawn(async {}),
+    };
+    let api = Arc::new(Api {
+        hub,
+        broker,
+        idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
+        config: Arc::new(config.clone()),
+    });
+    let creds = Credentials::new(&config.service_tokens);
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<HeraldServiceServer<HeraldApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(herald_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let c1 = creds.clone();
+    let c2 = creds;
+    let stop = cancel.clone();
+    let result = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(HeraldServiceServer::with_interceptor(
+            HeraldApi(api.clone()),
+            move |r| c1.check(r),
+        ))
+        .add_service(EdgeServiceServer::with_interceptor(
+            EdgeApi(api),
+            move |r| c2.check(r),
+        ))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            shutdown.await;
+            // End the long-lived streams so the server can drain.
+            stop.cancel();
+        })
+        .await;
+    cancel.cancel();
+    let _ = dispatcher.await;
+    result.map_err(RunError::from)
+}

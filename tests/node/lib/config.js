@@ -1,0 +1,82 @@
+// Writes a per-test herald TOML config (fresh secret and service token every time).
+'use strict';
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+/** A TOML basic string (JSON string escapes are valid TOML escapes). */
+function str(value) {
+  return JSON.stringify(String(value));
+}
+
+function randomSecret(prefix) {
+  return `${prefix}-${crypto.randomBytes(18).toString('hex')}`;
+}
+
+/** The namespaces every test server has: "/" (token required) and "/anon" (anonymous). */
+const DEFAULT_NAMESPACES = [
+  { name: '/', anonymous: false },
+  { name: '/anon', anonymous: true },
+];
+
+/**
+ * Renders the config as TOML text. Options (all optional):
+ * secret, serviceToken, audience, issuer, leewaySecs, roomsClaim, pingIntervalMs, pingTimeoutMs,
+ * maxPayload, staticDir, namespaces, extraToml.
+ */
+function renderConfig(o) {
+  const lines = [
+    '# written by tests/node/lib/config.js for one test',
+    '[core]',
+    'listen = "127.0.0.1:0"',
+    `service_tokens = [${str(o.serviceToken)}]`,
+    '',
+    '[edge]',
+    'listen = "127.0.0.1:0"',
+    'core_url = "http://127.0.0.1:50051"',
+    `service_token = ${str(o.serviceToken)}`,
+    `ping_interval_ms = ${o.pingIntervalMs}`,
+    `ping_timeout_ms = ${o.pingTimeoutMs}`,
+    `max_payload = ${o.maxPayload}`,
+  ];
+  if (o.staticDir !== undefined) lines.push(`static_dir = ${str(o.staticDir)}`);
+  lines.push(
+    '',
+    '[auth]',
+    'algorithms = ["HS256"]',
+    `hs256_secret = ${str(o.secret)}`,
+    `audience = ${str(o.audience)}`,
+    `issuer = ${str(o.issuer)}`,
+    `leeway_secs = ${o.leewaySecs}`,
+    `rooms_claim = ${str(o.roomsClaim)}`,
+  );
+  for (const ns of o.namespaces) {
+    lines.push('', '[[namespaces]]', `name = ${str(ns.name)}`, `anonymous = ${ns.anonymous ? 'true' : 'false'}`);
+  }
+  if (o.extraToml) lines.push('', o.extraToml);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Fills defaults, writes `<dir>/herald.toml`, returns the options plus `path` and `text`. */
+function writeConfig(dir, options = {}) {
+  const o = {
+    secret: randomSecret('test-secret'),
+    serviceToken: randomSecret('test-service'),
+    audience: '',
+    issuer: '',
+    leewaySecs: 5,
+    roomsClaim: 'rooms',
+    pingIntervalMs: 1000,
+    pingTimeoutMs: 5000,
+    maxPayload: 1000000,
+    namespaces: DEFAULT_NAMESPACES,
+    ...options,
+  };
+  const text = renderConfig(o);
+  const file = path.join(dir, 'herald.toml');
+  fs.writeFileSync(file, text);
+  return { ...o, path: file, text };
+}
+
+module.exports = { writeConfig, renderConfig, DEFAULT_NAMESPACES };
