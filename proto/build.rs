@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-const FILES: [&str; 3] = [
+const FILES: [&str; 4] = [
     "herald/v1/event.proto",
     "herald/v1/herald.proto",
     "herald/v1/edge.proto",
+    "herald/v1/tasks.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -44,7 +44,11 @@ pub struct EdgeConfig {
 
 impl EdgeConfig {
     /// A configuration with the defaults of the runtime contract.
-    pub fn new(core_url: impl Into<String>, service_token: impl Into<String>, verifier: Verifier) -> Self {
+    pub fn new(
+        core_url: impl Into<String>,
+        service_token: impl Into<String>,
+        verifier: Verifier,
+    ) -> Self {
         EdgeConfig {
             name: "edge".to_owned(),
             core_url: core_url.into(),

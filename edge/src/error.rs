@@ -35,8 +35,18 @@ pub enum HttpError {
     PayloadTooLarge,
     #[error("not found")]
     NotFound,
+    /// A bad `/v1/emit` body.
     #[error("{0}")]
-    Upstream(String),
+    Invalid(String),
+    /// The core refused or failed a forwarded call.
+    #[error("{1}")]
+    Grpc(tonic::Code, String),
+}
+
+impl From<tonic::Status> for HttpError {
+    fn from(s: tonic::Status) -> Self {
+        HttpError::Grpc(s.code(), s.message().to_owned())
+    }
 }
 
 impl HttpError {
@@ -56,7 +66,19 @@ impl HttpError {
         match self {
             HttpError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::NotFound => StatusCode::NOT_FOUND,
-            HttpError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            HttpError::Invalid(_) => StatusCode::BAD_REQUEST,
+            HttpError::Grpc(code, _) => match code {
+                tonic::Code::InvalidArgument
+                | tonic::Code::FailedPrecondition
+                | tonic::Code::OutOfRange => StatusCode::BAD_REQUEST,
+                tonic::Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+                tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
+                tonic::Code::NotFound => StatusCode::NOT_FOUND,
+                tonic::Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+                tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                tonic::Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+                _ => StatusCode::BAD_GATEWAY,
+            },
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -67,10 +89,16 @@ impl IntoResponse for HttpError {
         let status = self.status();
         match self.engine_code() {
             Some(code) => {
-                let body = serde_json::json!({ "code": code, "message": self.to_string() }).to_string();
+                let body =
+                    serde_json::json!({ "code": code, "message": self.to_string() }).to_string();
                 (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
             }
-            None => (status, [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")], self.to_string()).into_response(),
+            None => (
+                status,
+                [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")],
+                self.to_string(),
+            )
+                .into_response(),
         }
     }
 }

@@ -25,17 +25,27 @@ pub(crate) fn codec_args(args: &[herald_proto::v1::Arg]) -> Vec<Arg> {
 /// Delivers one event to the local sockets it concerns.
 pub(crate) fn deliver(edge: &Edge, delivery: Delivery) {
     let Some(event) = delivery.event else { return };
-    let targets: Vec<Topic<'_>> = event.targets.iter().filter_map(|t| Topic::parse(t).ok()).collect();
+    let targets: Vec<Topic<'_>> = event
+        .targets
+        .iter()
+        .filter_map(|t| Topic::parse(t).ok())
+        .collect();
     if targets.is_empty() {
         return;
     }
-    let except: Vec<Topic<'_>> = event.except.iter().filter_map(|t| Topic::parse(t).ok()).collect();
+    let except: Vec<Topic<'_>> = event
+        .except
+        .iter()
+        .filter_map(|t| Topic::parse(t).ok())
+        .collect();
 
     // Collect under the lock, push after releasing it.
     let mut recipients: Vec<(Arc<str>, Arc<Session>)> = Vec::new();
-    edge.index.read().resolve(&event.namespace, &targets, &except, |c| {
-        recipients.push((c.id.clone(), c.value.clone()));
-    });
+    edge.index
+        .read()
+        .resolve(&event.namespace, &targets, &except, |c| {
+            recipients.push((c.id.clone(), c.value.clone()));
+        });
     if recipients.is_empty() {
         return;
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -21,13 +21,17 @@ pub(crate) fn router(edge: Arc<Edge>) -> Router {
         .route("/socket.io/", any(engine))
         .route("/socket.io", any(engine))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/emit", axum::routing::post(crate::emit::emit))
         .fallback(static_file)
         .with_state(edge)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<Box<str>> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let t = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?.trim();
+    let t = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?
+        .trim();
     (!t.is_empty()).then(|| Box::from(t))
 }
 
@@ -40,7 +44,8 @@ async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
 
 async fn engine_inner(edge: Arc<Edge>, req: Request) -> Result<Response, HttpError> {
     let (mut parts, body) = req.into_parts();
-    let Query(q) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri).map_err(|_| HttpError::BadRequest)?;
+    let Query(q) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+        .map_err(|_| HttpError::BadRequest)?;
     if q.get("EIO").map(String::as_str) != Some("4") {
         return Err(HttpError::UnsupportedVersion);
     }
@@ -51,7 +56,13 @@ async fn engine_inner(edge: Arc<Edge>, req: Request) -> Result<Response, HttpErr
     };
     let session = match q.get("sid") {
         None => None,
-        Some(sid) => Some(edge.sessions.lock().get(sid.as_str()).cloned().ok_or(HttpError::UnknownSid)?),
+        Some(sid) => Some(
+            edge.sessions
+                .lock()
+                .get(sid.as_str())
+                .cloned()
+                .ok_or(HttpError::UnknownSid)?,
+        ),
     };
     if session.is_none() && edge.shutdown.is_cancelled() {
         return Err(HttpError::BadRequest);
@@ -106,7 +117,11 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-async fn static_file(State(edge): State<Arc<Edge>>, method: Method, uri: axum::http::Uri) -> Response {
+async fn static_file(
+    State(edge): State<Arc<Edge>>,
+    method: Method,
+    uri: axum::http::Uri,
+) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return HttpError::NotFound.into_response();
     }
@@ -117,7 +132,11 @@ async fn static_file(State(edge): State<Arc<Edge>>, method: Method, uri: axum::h
         return HttpError::NotFound.into_response();
     };
     match tokio::fs::read(&path).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type(&path))], Body::from(bytes)).into_response(),
+        Ok(bytes) => (
+            [(header::CONTENT_TYPE, content_type(&path))],
+            Body::from(bytes),
+        )
+            .into_response(),
         Err(_) => HttpError::NotFound.into_response(),
     }
 }
@@ -131,7 +150,10 @@ mod tests {
         let root = Path::new("static");
         assert_eq!(resolve(root, "/"), Some(root.join("index.html")));
         assert_eq!(resolve(root, "/a/b.js"), Some(root.join("a").join("b.js")));
-        assert_eq!(resolve(root, "/a/"), Some(root.join("a").join("index.html")));
+        assert_eq!(
+            resolve(root, "/a/"),
+            Some(root.join("a").join("index.html"))
+        );
         assert_eq!(resolve(root, "/../etc/passwd"), None);
         assert_eq!(resolve(root, "/a/../../x"), None);
     }

@@ -7,6 +7,7 @@
 
 mod config;
 mod edge;
+mod emit;
 mod engine;
 mod error;
 mod fanout;

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use herald_proto::v1::edge_service_client::EdgeServiceClient;
 use herald_proto::v1::{
-    ConnectionOpened, LinkHello, LinkRequest, LinkResponse, RoomChange, link_request::Msg, link_response,
+    ConnectionOpened, LinkHello, LinkRequest, LinkResponse, RoomChange, link_request::Msg,
+    link_response,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -24,6 +25,8 @@ use crate::error::EdgeError;
 const LINK_QUEUE: usize = 8192;
 /// How long a request waits for its `Applied`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a link that is (re)connecting before "core unavailable".
+const LINK_WAIT: Duration = Duration::from_secs(3);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -44,8 +47,12 @@ pub(crate) struct Link {
     auth: MetadataValue<tonic::metadata::Ascii>,
     tx: parking_lot::Mutex<Option<mpsc::Sender<LinkRequest>>>,
     up: AtomicBool,
+    /// Woken whenever the link comes up.
+    up_notify: tokio::sync::Notify,
     next_id: AtomicU64,
     pending: parking_lot::Mutex<HashMap<u64, Pending>>,
+    /// A lazily connected channel for unary calls (`/v1/emit`).
+    unary: tonic::transport::Channel,
 }
 
 impl Link {
@@ -57,14 +64,22 @@ impl Link {
         let auth = format!("Bearer {}", config.service_token)
             .parse()
             .map_err(|_| EdgeError::BadServiceToken)?;
+        let unary = endpoint.connect_lazy();
         Ok(Link {
+            unary,
             endpoint,
             auth,
             tx: parking_lot::Mutex::new(None),
             up: AtomicBool::new(false),
+            up_notify: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
             pending: parking_lot::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The channel for unary calls to the core.
+    pub fn channel(&self) -> tonic::transport::Channel {
+        self.unary.clone()
     }
 
     /// Whether the core is connected and this edge's sockets are registered.
@@ -75,7 +90,7 @@ impl Link {
     /// Sends `msg` and waits until the core applied it.
     pub async fn request(&self, msg: Msg) -> Result<(), LinkError> {
         if !self.is_up() {
-            return Err(LinkError::Unavailable);
+            self.wait_up().await?;
         }
         let tx = self.tx.lock().clone().ok_or(LinkError::Unavailable)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -115,6 +130,21 @@ impl Link {
         }
     }
 
+    /// Waits a little for a link that is starting or reconnecting.
+    async fn wait_up(&self) -> Result<(), LinkError> {
+        let deadline = tokio::time::Instant::now() + LINK_WAIT;
+        while !self.is_up() {
+            let notified = self.up_notify.notified();
+            if self.is_up() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(LinkError::Unavailable);
+            }
+        }
+        Ok(())
+    }
+
     fn applied(&self, id: u64, error: String) {
         if let Some(done) = self.pending.lock().remove(&id) {
             let _ = done.send(if error.is_empty() { Ok(()) } else { Err(error) });
@@ -149,17 +179,22 @@ pub(crate) async fn run(edge: Arc<Edge>, stop: CancellationToken) {
     }
 }
 
-async fn connect_once(edge: &Arc<Edge>, stop: &CancellationToken, backoff: &mut Duration) -> Result<(), tonic::Status> {
+async fn connect_once(
+    edge: &Arc<Edge>,
+    stop: &CancellationToken,
+    backoff: &mut Duration,
+) -> Result<(), tonic::Status> {
     let link = &edge.link;
     let channel = tokio::select! {
         () = stop.cancelled() => return Ok(()),
         c = link.endpoint.connect() => c.map_err(|e| tonic::Status::unavailable(e.to_string()))?,
     };
     let auth = link.auth.clone();
-    let mut client = EdgeServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-        req.metadata_mut().insert("authorization", auth.clone());
-        Ok(req)
-    });
+    let mut client =
+        EdgeServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+            req.metadata_mut().insert("authorization", auth.clone());
+            Ok(req)
+        });
     let (tx, rx) = mpsc::channel(LINK_QUEUE);
     let hello = LinkRequest {
         request_id: 0,
@@ -167,7 +202,8 @@ async fn connect_once(edge: &Arc<Edge>, stop: &CancellationToken, backoff: &mut 
             edge_name: edge.config.name.clone(),
         })),
     };
-    tx.try_send(hello).map_err(|_| tonic::Status::internal("link queue"))?;
+    tx.try_send(hello)
+        .map_err(|_| tonic::Status::internal("link queue"))?;
     let mut responses = tokio::select! {
         () = stop.cancelled() => return Ok(()),
         r = client.link(ReceiverStream::new(rx)) => r?.into_inner(),
@@ -217,7 +253,10 @@ async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
         out
     };
     if !snapshot.is_empty() {
-        tracing::info!(sockets = snapshot.len(), "re-registering sockets with the core");
+        tracing::info!(
+            sockets = snapshot.len(),
+            "re-registering sockets with the core"
+        );
     }
     for (id, ns, user, rooms) in snapshot {
         let opened = Msg::Opened(ConnectionOpened {
@@ -225,7 +264,14 @@ async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
             namespace: ns,
             user_id: user,
         });
-        if tx.send(LinkRequest { request_id: 0, msg: Some(opened) }).await.is_err() {
+        if tx
+            .send(LinkRequest {
+                request_id: 0,
+                msg: Some(opened),
+            })
+            .await
+            .is_err()
+        {
             return;
         }
         for room in rooms {
@@ -233,19 +279,29 @@ async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
                 connection_id: id.clone(),
                 room,
             });
-            if tx.send(LinkRequest { request_id: 0, msg: Some(join) }).await.is_err() {
+            if tx
+                .send(LinkRequest {
+                    request_id: 0,
+                    msg: Some(join),
+                })
+                .await
+                .is_err()
+            {
                 return;
             }
         }
     }
     edge.link.up.store(true, Ordering::Release);
+    edge.link.up_notify.notify_waiters();
     tracing::info!("link to core is up");
 }
 
 fn handle(edge: &Arc<Edge>, resp: LinkResponse) {
     let Some(msg) = resp.msg else { return };
     match msg {
-        link_response::Msg::Welcome(w) => tracing::debug!(link_id = %w.link_id, "core welcomed the link"),
+        link_response::Msg::Welcome(w) => {
+            tracing::debug!(link_id = %w.link_id, "core welcomed the link")
+        }
         link_response::Msg::Applied(a) => edge.link.applied(a.request_id, a.error),
         link_response::Msg::Delivery(d) => crate::fanout::deliver(edge, d),
         link_response::Msg::Membership(m) => crate::socketio::apply_membership(edge, &m),

@@ -4,10 +4,14 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use herald_codec::event::{Arg, ack_from_packet, encode_ack, encode_connect_error, encode_connect_ok, event_from_packet};
+use herald_codec::event::{
+    Arg, ack_from_packet, encode_ack, encode_connect_error, encode_connect_ok, event_from_packet,
+};
 use herald_codec::socket::{self, Packet, PacketKind};
 use herald_codec::{BinaryAssembly, CodecError};
-use herald_proto::v1::{ClientAck, ConnectionOpened, DisconnectCommand, MembershipChange, RoomChange, link_request::Msg};
+use herald_proto::v1::{
+    ClientAck, ConnectionOpened, DisconnectCommand, MembershipChange, RoomChange, link_request::Msg,
+};
 use serde_json::Value;
 
 use crate::edge::Edge;
@@ -25,23 +29,35 @@ pub(crate) enum ProtocolError {
 }
 
 /// Handles the text of one Engine.IO message.
-pub(crate) async fn on_message(edge: &Arc<Edge>, session: &Arc<Session>, text: &str) -> Result<(), ProtocolError> {
+pub(crate) async fn on_message(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    text: &str,
+) -> Result<(), ProtocolError> {
     let packet = socket::decode(text)?;
     if packet.needs_attachments() {
         let ns: Arc<str> = Arc::from(packet.namespace.as_str());
         if !session.start_assembly(BinaryAssembly::new(packet), ns) {
-            return Err(ProtocolError::Other("binary packet started before the previous one completed"));
+            return Err(ProtocolError::Other(
+                "binary packet started before the previous one completed",
+            ));
         }
         return Ok(());
     }
     if session.take_assembly().is_some() {
-        return Err(ProtocolError::Other("text packet while binary attachments were expected"));
+        return Err(ProtocolError::Other(
+            "text packet while binary attachments were expected",
+        ));
     }
     on_packet(edge, session, packet, Vec::new()).await
 }
 
 /// Handles one binary Engine.IO message (an attachment).
-pub(crate) async fn on_binary(edge: &Arc<Edge>, session: &Arc<Session>, bin: Bytes) -> Result<(), ProtocolError> {
+pub(crate) async fn on_binary(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    bin: Bytes,
+) -> Result<(), ProtocolError> {
     let Some((mut assembly, ns)) = session.take_assembly() else {
         return Err(ProtocolError::Other("unexpected binary message"));
     };
@@ -83,7 +99,9 @@ async fn on_packet(
             let Some(ack_id) = packet.id else {
                 return Err(ProtocolError::Other("ack without id"));
             };
-            let found = session.with_socket(&packet.namespace, |s| s.take_ack(ack_id).map(|r| (r, s.id.clone())));
+            let found = session.with_socket(&packet.namespace, |s| {
+                s.take_ack(ack_id).map(|r| (r, s.id.clone()))
+            });
             if let Some(Some((ack_ref, conn))) = found {
                 edge.link.notify(Msg::Ack(ClientAck {
                     ack_ref,
@@ -151,7 +169,12 @@ async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &Packet) {
     let ns_arc: Arc<str> = Arc::from(ns);
     let user = claims.as_ref().map(|c| c.sub.clone());
     // Register locally first so a delivery right after the core applied it finds the socket.
-    if edge.index.write().insert(&id, ns, user.as_deref(), session.clone()).is_err() {
+    if edge
+        .index
+        .write()
+        .insert(&id, ns, user.as_deref(), session.clone())
+        .is_err()
+    {
         return refuse(session, ns, "duplicate connection id");
     }
     if !session.add_socket(ns_arc, id.clone(), claims) {
@@ -185,7 +208,14 @@ async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &Packet) {
 }
 
 /// A client event: the built-in `join` / `leave`; other events are ignored.
-async fn on_event(edge: &Arc<Edge>, session: &Arc<Session>, ns: &str, ack: Option<u64>, name: &str, args: &[Arg]) {
+async fn on_event(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    ns: &str,
+    ack: Option<u64>,
+    name: &str,
+    args: &[Arg],
+) {
     let result = match name {
         "join" => room_change(edge, session, ns, args, true).await,
         "leave" => room_change(edge, session, ns, args, false).await,
@@ -203,7 +233,13 @@ async fn on_event(edge: &Arc<Edge>, session: &Arc<Session>, ns: &str, ack: Optio
     let _ = session.push_text(frame.text);
 }
 
-async fn room_change(edge: &Arc<Edge>, session: &Arc<Session>, ns: &str, args: &[Arg], join: bool) -> Result<(), String> {
+async fn room_change(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    ns: &str,
+    args: &[Arg],
+    join: bool,
+) -> Result<(), String> {
     let room = match args.first() {
         Some(Arg::Json(j)) => match serde_json::from_str::<Value>(j) {
             Ok(Value::String(r)) if !r.is_empty() && r.len() <= 256 => r,
@@ -251,7 +287,9 @@ async fn room_change(edge: &Arc<Edge>, session: &Arc<Session>, ns: &str, args: &
 
 /// Server-initiated disconnect of one socket: `herald:disconnect {reason}`, DISCONNECT, forget it.
 pub(crate) fn kick(edge: &Edge, session: &Session, ns: &str, reason: &str) {
-    let Some(s) = session.remove_socket(ns) else { return };
+    let Some(s) = session.remove_socket(ns) else {
+        return;
+    };
     let full = session.push_texts(&disconnect_frames(ns, reason)) == Err(PushError::Full);
     edge.forget_socket(&s.id, reason);
     if full {
@@ -260,7 +298,12 @@ pub(crate) fn kick(edge: &Edge, session: &Session, ns: &str, reason: &str) {
 }
 
 /// The sockets a command addresses: one connection, or every connection of a user in a namespace.
-fn addressed(edge: &Edge, namespace: &str, connection_id: &str, user_id: &str) -> Vec<(Arc<str>, Arc<str>, Arc<Session>)> {
+fn addressed(
+    edge: &Edge,
+    namespace: &str,
+    connection_id: &str,
+    user_id: &str,
+) -> Vec<(Arc<str>, Arc<str>, Arc<Session>)> {
     let index = edge.index.read();
     if !connection_id.is_empty() {
         return index
@@ -279,13 +322,21 @@ fn addressed(edge: &Edge, namespace: &str, connection_id: &str, user_id: &str) -
 pub(crate) fn apply_membership(edge: &Edge, m: &MembershipChange) {
     for (id, _, _) in addressed(edge, &m.namespace, &m.connection_id, &m.user_id) {
         let mut index = edge.index.write();
-        let _ = if m.join { index.join(&id, &m.room) } else { index.leave(&id, &m.room) };
+        let _ = if m.join {
+            index.join(&id, &m.room)
+        } else {
+            index.leave(&id, &m.room)
+        };
     }
 }
 
 /// A kick from the core.
 pub(crate) fn apply_disconnect(edge: &Edge, d: &DisconnectCommand) {
-    let reason = if d.reason.is_empty() { "kicked" } else { d.reason.as_str() };
+    let reason = if d.reason.is_empty() {
+        "kicked"
+    } else {
+        d.reason.as_str()
+    };
     for (_, ns, session) in addressed(edge, &d.namespace, &d.connection_id, &d.user_id) {
         kick(edge, &session, &ns, reason);
     }

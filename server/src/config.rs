@@ -24,7 +24,56 @@ pub struct Config {
     pub core: CoreSection,
     pub edge: EdgeSection,
     pub auth: AuthSection,
+    pub store: StoreSection,
+    pub tasks: TasksSection,
     pub namespaces: Vec<NamespaceSection>,
+}
+
+/// `[store]`: where tasks, attempts, results and dead letters last.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite://FILE` (created on first run), `postgres://...`, or empty for no tasks.
+    pub url: String,
+}
+
+/// `[tasks]`: queues and the dispatch of tasks to workers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TasksSection {
+    /// Queues workers may take from and backends may submit to.
+    pub queues: Vec<String>,
+    /// Attempts when a submit names none.
+    pub default_max_attempts: u32,
+    /// Lease length of an attempt when a submit names none.
+    pub default_attempt_timeout_ms: u64,
+    /// First retry delay; doubles per attempt, with jitter.
+    pub retry_backoff_ms: u64,
+    /// Longest retry delay.
+    pub retry_backoff_max_ms: u64,
+    /// How often workers are pinged and must send a heartbeat.
+    pub heartbeat_interval_ms: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://herald.db".into(),
+        }
+    }
+}
+
+impl Default for TasksSection {
+    fn default() -> Self {
+        Self {
+            queues: vec!["scrape".into(), "push".into()],
+            default_max_attempts: 3,
+            default_attempt_timeout_ms: 60_000,
+            retry_backoff_ms: 1000,
+            retry_backoff_max_ms: 60_000,
+            heartbeat_interval_ms: 10_000,
+        }
+    }
 }
 
 /// `[core]`: the gRPC API.
@@ -171,6 +220,8 @@ impl Default for Config {
             core: CoreSection::default(),
             edge: EdgeSection::default(),
             auth: AuthSection::default(),
+            store: StoreSection::default(),
+            tasks: TasksSection::default(),
             namespaces: vec![NamespaceSection::default()],
         }
     }
@@ -241,6 +292,44 @@ impl Config {
                 self.edge.core_url
             )));
         }
+        for (name, v) in [
+            (
+                "tasks.default_max_attempts",
+                u64::from(self.tasks.default_max_attempts),
+            ),
+            (
+                "tasks.default_attempt_timeout_ms",
+                self.tasks.default_attempt_timeout_ms,
+            ),
+            (
+                "tasks.heartbeat_interval_ms",
+                self.tasks.heartbeat_interval_ms,
+            ),
+        ] {
+            if v == 0 {
+                return Err(ConfigError(format!("{name}: must be greater than 0")));
+            }
+        }
+        if let Some(q) = self
+            .tasks
+            .queues
+            .iter()
+            .find(|q| q.is_empty() || q.len() > 128)
+        {
+            return Err(ConfigError(format!(
+                "tasks.queues: {q:?} is not a queue name (1 to 128 bytes)"
+            )));
+        }
+        let url = &self.store.url;
+        if !url.is_empty()
+            && !url.starts_with("sqlite:")
+            && !url.starts_with("postgres://")
+            && !url.starts_with("postgresql://")
+        {
+            return Err(ConfigError(format!(
+                "store.url: {url:?} must start with sqlite: or postgres://"
+            )));
+        }
         if self.namespaces.is_empty() {
             return Err(ConfigError("namespaces: configure at least one".into()));
         }
@@ -265,7 +354,11 @@ impl Config {
     /// Whether start-up should warn that the development secrets are in use.
     pub fn uses_dev_secrets(&self) -> bool {
         self.auth.hs256_secret == DEV_SECRET
-            || self.core.service_tokens.iter().any(|t| t == DEV_SERVICE_TOKEN)
+            || self
+                .core
+                .service_tokens
+                .iter()
+                .any(|t| t == DEV_SERVICE_TOKEN)
     }
 
     /// Reads a key file named by an `[auth]` option; empty means none.
@@ -281,8 +374,11 @@ impl Config {
 
 /// Parses a listen address, naming the option on error.
 pub fn parse_addr(option: &str, s: &str) -> Result<SocketAddr, ConfigError> {
-    s.parse()
-        .map_err(|_| ConfigError(format!("{option}: {s:?} is not an address like 127.0.0.1:8080")))
+    s.parse().map_err(|_| {
+        ConfigError(format!(
+            "{option}: {s:?} is not an address like 127.0.0.1:8080"
+        ))
+    })
 }
 
 fn merge(table: &mut toml::Table, key: String, value: toml::Value) {
@@ -317,8 +413,12 @@ fn apply_env(table: &mut toml::Table, var: &str, value: &str) -> Result<(), Conf
     };
     let bad = |what: &str| ConfigError(format!("{var}: {value:?} is not {what}"));
     let parsed = match current {
-        toml::Value::Integer(_) => toml::Value::Integer(value.trim().parse().map_err(|_| bad("an integer"))?),
-        toml::Value::Boolean(_) => toml::Value::Boolean(value.trim().parse().map_err(|_| bad("true or false"))?),
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(value.trim().parse().map_err(|_| bad("an integer"))?)
+        }
+        toml::Value::Boolean(_) => {
+            toml::Value::Boolean(value.trim().parse().map_err(|_| bad("true or false"))?)
+        }
         toml::Value::Array(_) => toml::Value::Array(
             value
                 .split(',')
@@ -338,7 +438,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     #[test]
@@ -379,7 +482,10 @@ mod tests {
     #[test]
     fn errors_name_the_option() {
         let e = Config::load(None, env(&[("HERALD_EDGE_PING_INTERVAL_MS", "soon")])).unwrap_err();
-        assert!(e.to_string().contains("HERALD_EDGE_PING_INTERVAL_MS"), "{e}");
+        assert!(
+            e.to_string().contains("HERALD_EDGE_PING_INTERVAL_MS"),
+            "{e}"
+        );
         let e = Config::load(None, env(&[("HERALD_EDGE_LISTEN", "nowhere")])).unwrap_err();
         assert!(e.to_string().contains("edge.listen"), "{e}");
         let e = Config::load(None, env(&[("HERALD_EDGE_NOPE", "1")])).unwrap_err();

@@ -32,7 +32,12 @@ impl Credentials {
             None => Err(Status::unauthenticated(
                 "missing service credential: send `authorization: Bearer <service token>`",
             )),
-            Some(t) if self.tokens.iter().any(|k| constant_time_eq(k.as_bytes(), t.as_bytes())) => {
+            Some(t)
+                if self
+                    .tokens
+                    .iter()
+                    .any(|k| constant_time_eq(k.as_bytes(), t.as_bytes())) =>
+            {
                 Ok(req)
             }
             Some(_) => Err(Status::unauthenticated("invalid service credential")),

@@ -17,6 +17,12 @@ pub enum CoreError {
     NotFound(String),
     #[error("server is shutting down")]
     ShuttingDown,
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("store unavailable: {0}")]
+    StoreUnavailable(String),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<CoreError> for Status {
@@ -26,7 +32,11 @@ impl From<CoreError> for Status {
             CoreError::InvalidArgument(_) => Status::invalid_argument(msg),
             CoreError::TooLarge(_) => Status::resource_exhausted(msg),
             CoreError::Unauthenticated => Status::unauthenticated(msg),
-            CoreError::BrokerUnavailable(_) | CoreError::ShuttingDown => Status::unavailable(msg),
+            CoreError::BrokerUnavailable(_)
+            | CoreError::StoreUnavailable(_)
+            | CoreError::Unavailable(_)
+            | CoreError::ShuttingDown => Status::unavailable(msg),
+            CoreError::FailedPrecondition(_) => Status::failed_precondition(msg),
             CoreError::NotFound(_) => Status::not_found(msg),
         }
     }

@@ -171,7 +171,10 @@ mod tests {
         let mut rx = rx.on_drop(move || h.store(true, std::sync::atomic::Ordering::SeqCst));
         tx.try_send(7).unwrap();
         root.cancel();
-        assert_eq!(rx.next().await.unwrap().unwrap_err().code(), tonic::Code::Unavailable);
+        assert_eq!(
+            rx.next().await.unwrap().unwrap_err().code(),
+            tonic::Code::Unavailable
+        );
         drop(rx);
         assert!(hit.load(std::sync::atomic::Ordering::SeqCst));
     }

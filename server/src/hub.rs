@@ -93,7 +93,12 @@ impl Hub {
 
     // ---- subscribers ----
 
-    pub fn add_subscriber(&self, id: SubId, feed: Feed<SubscribeResponse>, keys: Vec<(String, String)>) {
+    pub fn add_subscriber(
+        &self,
+        id: SubId,
+        feed: Feed<SubscribeResponse>,
+        keys: Vec<(String, String)>,
+    ) {
         let mut s = self.subs.lock();
         for k in &keys {
             s.by_topic.entry(k.clone()).or_default().push(id);
@@ -119,7 +124,11 @@ impl Hub {
     // ---- acks ----
 
     /// Starts waiting for acks from `conns` (connection id -> user id).
-    pub fn await_acks(&self, ack_ref: u64, conns: HashMap<String, String>) -> oneshot::Receiver<()> {
+    pub fn await_acks(
+        &self,
+        ack_ref: u64,
+        conns: HashMap<String, String>,
+    ) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         self.acks.lock().insert(
             ack_ref,
@@ -192,8 +201,16 @@ impl Hub {
     }
 
     fn dispatch_links(&self, ev: &Arc<Event>, ack_ref: u64) {
-        let targets: Vec<Topic> = ev.targets.iter().filter_map(|t| Topic::parse(t).ok()).collect();
-        let except: Vec<Topic> = ev.except.iter().filter_map(|t| Topic::parse(t).ok()).collect();
+        let targets: Vec<Topic> = ev
+            .targets
+            .iter()
+            .filter_map(|t| Topic::parse(t).ok())
+            .collect();
+        let except: Vec<Topic> = ev
+            .except
+            .iter()
+            .filter_map(|t| Topic::parse(t).ok())
+            .collect();
         let mut wanted: Vec<LinkId> = Vec::new();
         {
             let links = self.links.lock();
@@ -223,7 +240,8 @@ impl Hub {
             };
             if l.feed.try_send(msg) == Err(FeedError::Full) {
                 tracing::warn!(link = id, edge = %l.name, "edge link cannot keep up; closing it");
-                l.feed.close(Status::resource_exhausted("edge link cannot keep up"));
+                l.feed
+                    .close(Status::resource_exhausted("edge link cannot keep up"));
             }
         }
     }
@@ -246,7 +264,9 @@ impl Hub {
         }
         let mut slow = Vec::new();
         for id in ids {
-            let Some((feed, _)) = subs.feeds.get(&id) else { continue };
+            let Some((feed, _)) = subs.feeds.get(&id) else {
+                continue;
+            };
             let item = SubscribeResponse {
                 item: Some(subscribe_response::Item::Event((**ev).clone())),
             };

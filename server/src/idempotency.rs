@@ -10,7 +10,10 @@ use parking_lot::Mutex;
 pub struct IdempotencyCache {
     window: Duration,
     capacity: usize,
-    inner: Mutex<(HashMap<String, (Instant, EmitResponse)>, VecDeque<(Instant, String)>)>,
+    inner: Mutex<(
+        HashMap<String, (Instant, EmitResponse)>,
+        VecDeque<(Instant, String)>,
+    )>,
 }
 
 impl IdempotencyCache {
@@ -43,7 +46,13 @@ impl IdempotencyCache {
     }
 
     #[allow(clippy::type_complexity)]
-    fn expire(&self, g: &mut (HashMap<String, (Instant, EmitResponse)>, VecDeque<(Instant, String)>)) {
+    fn expire(
+        &self,
+        g: &mut (
+            HashMap<String, (Instant, EmitResponse)>,
+            VecDeque<(Instant, String)>,
+        ),
+    ) {
         while let Some((t, _)) = g.1.front() {
             if t.elapsed() < self.window {
                 break;

@@ -2,15 +2,17 @@
 //! connection its edges hold, and the configuration of the `herald` binary.
 
 pub mod broker;
+mod clock;
 pub mod config;
 mod credential;
-pub mod wiring;
 mod error;
 mod feed;
 mod hub;
 mod idempotency;
 mod rpc;
 mod run;
+pub mod tasks;
+pub mod wiring;
 
 pub use error::CoreError;
 pub use run::{CoreConfig, run};

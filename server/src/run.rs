@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use herald_proto::v1::edge_service_server::EdgeServiceServer;
 use herald_proto::v1::herald_service_server::HeraldServiceServer;
+use herald_proto::v1::task_service_server::TaskServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +16,8 @@ use crate::broker::{Broker, MemoryBroker};
 use crate::credential::Credentials;
 use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
-use crate::rpc::{Api, EdgeApi, HeraldApi};
+use crate::rpc::{Api, EdgeApi, HeraldApi, TaskApi};
+use crate::tasks::{TaskConfig, Tasks};
 
 /// What the core needs to run (built from the `[core]` section of the config file).
 #[derive(Debug, Clone)]
@@ -34,6 +36,10 @@ pub struct CoreConfig {
     pub broker_queue: usize,
     /// How long an idempotency key is remembered.
     pub idempotency_window: Duration,
+    /// Store URL for tasks; `None` runs without tasks.
+    pub store_url: Option<String>,
+    /// Task queues and dispatch settings.
+    pub tasks: TaskConfig,
 }
 
 impl Default for CoreConfig {
@@ -46,6 +52,8 @@ impl Default for CoreConfig {
             subscriber_queue: 4096,
             broker_queue: 65_536,
             idempotency_window: Duration::from_secs(300),
+            store_url: None,
+            tasks: TaskConfig::default(),
         }
     }
 }
@@ -57,6 +65,8 @@ pub enum RunError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("store: {0}")]
+    Store(#[from] herald_store::StoreError),
 }
 
 /// Serves the core on `listener` until `shutdown` resolves.
@@ -72,12 +82,40 @@ pub async fn run(
         Some(feed) => tokio::spawn(hub.clone().run_dispatcher(feed)),
         None => tokio::spawn(async {}),
     };
+    let (notify_tx, mut notify_rx) = tokio::sync::mpsc::channel(1024);
+    let (tasks, engine) = match &config.store_url {
+        Some(url) => {
+            let store = herald_store::Store::connect(url).await?;
+            let (t, h) =
+                Tasks::start(store, config.tasks.clone(), notify_tx, cancel.clone()).await?;
+            (Some(t), Some(h))
+        }
+        None => (None, None),
+    };
     let api = Arc::new(Api {
         hub,
         broker,
         idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
         config: Arc::new(config.clone()),
+        tasks,
     });
+    // Task notifications go through the normal Emit path.
+    let notifier = {
+        let api = api.clone();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                let req = tokio::select! {
+                    () = stop.cancelled() => break,
+                    r = notify_rx.recv() => match r { Some(r) => r, None => break },
+                };
+                let event = req.event.clone();
+                if let Err(e) = api.emit(req).await {
+                    tracing::warn!(event, error = %e, "task notification not emitted");
+                }
+            }
+        })
+    };
     let creds = Credentials::new(&config.service_tokens);
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
@@ -88,7 +126,8 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let c1 = creds.clone();
-    let c2 = creds;
+    let c2 = creds.clone();
+    let c3 = creds;
     let stop = cancel.clone();
     let result = tonic::transport::Server::builder()
         .add_service(health)
@@ -98,8 +137,12 @@ pub async fn run(
             move |r| c1.check(r),
         ))
         .add_service(EdgeServiceServer::with_interceptor(
-            EdgeApi(api),
+            EdgeApi(api.clone()),
             move |r| c2.check(r),
+        ))
+        .add_service(TaskServiceServer::with_interceptor(
+            TaskApi(api),
+            move |r| c3.check(r),
         ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             shutdown.await;
@@ -109,5 +152,9 @@ pub async fn run(
         .await;
     cancel.cancel();
     let _ = dispatcher.await;
+    let _ = notifier.await;
+    if let Some(h) = engine {
+        let _ = h.await;
+    }
     result.map_err(RunError::from)
 }

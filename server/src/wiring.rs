@@ -9,6 +9,7 @@ use herald_edge::{EdgeConfig, NamespaceConfig};
 
 use crate::config::{Config, ConfigError};
 use crate::run::CoreConfig;
+use crate::tasks::TaskConfig;
 
 fn non_empty(s: &str) -> Option<String> {
     (!s.trim().is_empty()).then(|| s.to_owned())
@@ -20,7 +21,10 @@ pub fn auth_config(c: &Config) -> Result<AuthConfig, ConfigError> {
     Ok(AuthConfig {
         algorithms: a.algorithms.clone(),
         hs256_secret: non_empty(&a.hs256_secret),
-        rsa_public_key_pem: Config::read_key_file("auth.rsa_public_key_file", &a.rsa_public_key_file)?,
+        rsa_public_key_pem: Config::read_key_file(
+            "auth.rsa_public_key_file",
+            &a.rsa_public_key_file,
+        )?,
         ec_public_key_pem: Config::read_key_file("auth.ec_public_key_file", &a.ec_public_key_file)?,
         jwks_json: Config::read_key_file("auth.jwks_file", &a.jwks_file)?,
         audience: non_empty(&a.audience),
@@ -45,6 +49,16 @@ pub fn core_config(c: &Config) -> CoreConfig {
         subscriber_queue: c.core.subscriber_queue,
         broker_queue: c.core.broker_queue,
         idempotency_window: Duration::from_secs(c.core.idempotency_window_secs),
+        store_url: non_empty(&c.store.url),
+        tasks: TaskConfig {
+            queues: c.tasks.queues.clone(),
+            default_max_attempts: c.tasks.default_max_attempts,
+            default_attempt_timeout: Duration::from_millis(c.tasks.default_attempt_timeout_ms),
+            retry_backoff: Duration::from_millis(c.tasks.retry_backoff_ms),
+            retry_backoff_max: Duration::from_millis(c.tasks.retry_backoff_max_ms),
+            heartbeat_interval: Duration::from_millis(c.tasks.heartbeat_interval_ms),
+            ..TaskConfig::default()
+        },
     }
 }
 

@@ -47,7 +47,11 @@ fn authed<T>(msg: T) -> Request<T> {
 }
 
 async fn channel(url: &str) -> Channel {
-    Channel::from_shared(url.to_owned()).unwrap().connect().await.unwrap()
+    Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 /// A fake edge: sends link requests, reads link responses.
@@ -162,11 +166,19 @@ async fn emit_reaches_the_linked_edge_once_with_counts() {
     edge.open("a2", "alice").await;
     edge.open("b1", "bob").await;
     assert_eq!(edge.join("a1", "lobby").await, "");
-    assert_ne!(edge.join("nope", "lobby").await, "", "unknown connection refused");
+    assert_ne!(
+        edge.join("nope", "lobby").await,
+        "",
+        "unknown connection refused"
+    );
 
     let mut api = HeraldServiceClient::new(channel(&core.url).await);
     let r = api
-        .emit(authed(emit_req(&["user:alice", "room:lobby", "user:carol"], &[], "hello")))
+        .emit(authed(emit_req(
+            &["user:alice", "room:lobby", "user:carol"],
+            &[],
+            "hello",
+        )))
         .await
         .unwrap()
         .into_inner();
@@ -270,14 +282,21 @@ async fn direct_subscriber_gets_its_topics_only() {
         .unwrap()
         .into_inner();
     let first = feed.next().await.unwrap().unwrap();
-    assert!(matches!(first.item, Some(subscribe_response::Item::Subscribed(_))));
+    assert!(matches!(
+        first.item,
+        Some(subscribe_response::Item::Subscribed(_))
+    ));
     api.emit(authed(emit_req(&["room:other"], &[], "skip")))
         .await
         .unwrap();
     api.emit(authed(emit_req(&["room:ops", "user:x"], &[], "take")))
         .await
         .unwrap();
-    let got = tokio::time::timeout(GUARD, feed.next()).await.unwrap().unwrap().unwrap();
+    let got = tokio::time::timeout(GUARD, feed.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     match got.item {
         Some(subscribe_response::Item::Event(e)) => assert_eq!(e.name, "take"),
         other => panic!("expected event, got {other:?}"),
@@ -296,7 +315,10 @@ async fn credentials_and_bad_arguments_get_clear_statuses() {
     let mut bad = Request::new(emit_req(&["*"], &[], "x"));
     bad.metadata_mut()
         .insert("authorization", "Bearer wrong".parse().unwrap());
-    assert_eq!(api.emit(bad).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    assert_eq!(
+        api.emit(bad).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
 
     let cases = [
         emit_req(&[], &[], "x"),
@@ -315,7 +337,12 @@ async fn credentials_and_bad_arguments_get_clear_statuses() {
     ];
     for req in cases {
         let e = api.emit(authed(req.clone())).await.unwrap_err();
-        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{req:?}: {}", e.message());
+        assert_eq!(
+            e.code(),
+            tonic::Code::InvalidArgument,
+            "{req:?}: {}",
+            e.message()
+        );
         assert!(!e.message().is_empty());
     }
     // Still serving.

@@ -51,64 +51,64 @@ heraldTest('a token in the Authorization header works over websocket', { config:
 
 const REFUSALS = [
   {
-    name: 'missing token',
+    name: 'a missing token',
     token: () => undefined,
     message: 'missing token',
   },
   {
-    name: 'expired token',
+    name: 'an expired token',
     token: (c) => makeToken(c, { exp: nowSecs() - 3600 }),
     message: 'token expired',
   },
   {
-    name: 'wrongly signed token',
+    name: 'a wrongly signed token',
     token: (c) => makeToken(c, {}, { secret: 'not-the-configured-secret' }),
     message: 'invalid signature',
   },
   {
-    name: 'alg: none token',
+    name: 'an `alg: none` token',
     token: (c) => noneToken(c),
     message: 'algorithm not allowed',
   },
   {
-    name: 'HS384 token (not in the allow-list)',
+    name: 'an HS384 token (not in the allow-list)',
     token: (c) => makeToken(c, {}, { algorithm: 'HS384' }),
     message: 'algorithm not allowed',
   },
   {
-    name: 'wrong-audience token',
+    name: 'a wrong-audience token',
     token: (c) => makeToken(c, { aud: 'someone-else' }),
     message: 'invalid audience',
   },
   {
-    name: 'wrong-issuer token',
+    name: 'a wrong-issuer token',
     token: (c) => makeToken(c, { iss: 'someone-else' }),
     message: 'invalid issuer',
   },
   {
-    name: 'not-yet-valid token',
+    name: 'a not-yet-valid token',
     token: (c) => makeToken(c, { nbf: nowSecs() + 3600 }),
     message: 'token not yet valid',
   },
   {
-    name: 'token without exp',
+    name: 'a token without exp',
     token: (c) => makeToken(c, { exp: undefined }),
     message: 'token has no exp',
   },
   {
-    name: 'token without sub',
+    name: 'a token without sub',
     token: (c) => makeToken(c, { sub: undefined }),
     message: 'token has no sub',
   },
   {
-    name: 'garbage token',
+    name: 'a garbage token',
     token: () => 'this-is-not-a-jwt',
     message: 'malformed token',
   },
 ];
 
 for (const r of REFUSALS) {
-  heraldTest(`a ${r.name} is refused with "${r.message}"`, { config: AUTH_CONFIG }, async (t, h) => {
+  heraldTest(`${r.name} is refused with "${r.message}"`, { config: AUTH_CONFIG }, async (t, h) => {
     const message = await connectError(h, '/', { token: r.token(h.config) });
     assert.equal(message, r.message);
   });

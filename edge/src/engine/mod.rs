@@ -14,9 +14,18 @@ use crate::ids;
 use session::{Session, Transport};
 
 /// Creates and registers a session, and starts its driver (heartbeat, deadlines).
-pub(crate) fn open_session(edge: &Arc<Edge>, transport: Transport, header_token: Option<Box<str>>) -> Arc<Session> {
+pub(crate) fn open_session(
+    edge: &Arc<Edge>,
+    transport: Transport,
+    header_token: Option<Box<str>>,
+) -> Arc<Session> {
     let sid: Arc<str> = Arc::from(ids::random_id());
-    let session = Arc::new(Session::new(sid.clone(), edge.config.outbound_queue, header_token, transport));
+    let session = Arc::new(Session::new(
+        sid.clone(),
+        edge.config.outbound_queue,
+        header_token,
+        transport,
+    ));
     edge.sessions.lock().insert(sid, session.clone());
     edge.tasks.spawn(driver::run(edge.clone(), session.clone()));
     session
@@ -26,7 +35,11 @@ pub(crate) fn open_session(edge: &Arc<Edge>, transport: Transport, header_token:
 pub(crate) fn open_packet(edge: &Edge, sid: &str, upgrades: bool) -> String {
     let hs = Handshake {
         sid: sid.to_owned(),
-        upgrades: if upgrades { vec!["websocket".to_owned()] } else { Vec::new() },
+        upgrades: if upgrades {
+            vec!["websocket".to_owned()]
+        } else {
+            Vec::new()
+        },
         ping_interval_ms: millis(edge.config.ping_interval),
         ping_timeout_ms: millis(edge.config.ping_timeout),
         max_payload: edge.config.max_payload,
@@ -60,9 +73,9 @@ pub(crate) async fn on_packet(edge: &Arc<Edge>, session: &Arc<Session>, packet: 
             return Flow::Closed;
         }
         Packet::Noop => Ok(()),
-        Packet::Open(_) | Packet::Ping(_) | Packet::Upgrade => {
-            Err(crate::socketio::ProtocolError::Other("unexpected engine.io packet"))
-        }
+        Packet::Open(_) | Packet::Ping(_) | Packet::Upgrade => Err(
+            crate::socketio::ProtocolError::Other("unexpected engine.io packet"),
+        ),
     };
     match result {
         Ok(()) => Flow::Continue,

@@ -80,7 +80,11 @@ pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Resp
 }
 
 /// A POST of client packets.
-pub(crate) async fn post(edge: &Arc<Edge>, session: &Arc<Session>, body: Body) -> Result<Response, HttpError> {
+pub(crate) async fn post(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    body: Body,
+) -> Result<Response, HttpError> {
     if session.transport() == Transport::Websocket {
         return Err(HttpError::BadRequest);
     }

@@ -86,7 +86,12 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub fn new(sid: Arc<str>, queue: usize, header_token: Option<Box<str>>, transport: Transport) -> Self {
+    pub fn new(
+        sid: Arc<str>,
+        queue: usize,
+        header_token: Option<Box<str>>,
+        transport: Transport,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(queue);
         Session {
             sid,
@@ -124,10 +129,13 @@ impl Session {
 
     /// Enqueues a text frame and its binary attachments atomically (all or none), in order.
     pub fn push(&self, text: Utf8Bytes, attachments: &[Bytes]) -> Result<(), PushError> {
-        let mut permits = self.tx.try_reserve_many(1 + attachments.len()).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(()) => PushError::Full,
-            mpsc::error::TrySendError::Closed(()) => PushError::Closed,
-        })?;
+        let mut permits = self
+            .tx
+            .try_reserve_many(1 + attachments.len())
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(()) => PushError::Full,
+                mpsc::error::TrySendError::Closed(()) => PushError::Closed,
+            })?;
         if let Some(p) = permits.next() {
             p.send(Outgoing::Text(text));
         }
@@ -192,7 +200,12 @@ impl Session {
     }
 
     pub fn socket_id(&self, ns: &str) -> Option<Arc<str>> {
-        self.state.lock().sockets.iter().find(|s| &*s.ns == ns).map(|s| s.id.clone())
+        self.state
+            .lock()
+            .sockets
+            .iter()
+            .find(|s| &*s.ns == ns)
+            .map(|s| s.id.clone())
     }
 
     /// Runs `f` on the socket of `ns`, if connected.

@@ -26,7 +26,11 @@ fn configure(ws: WebSocketUpgrade, edge: &Edge) -> WebSocketUpgrade {
 }
 
 /// `GET /socket.io/?EIO=4&transport=websocket` without sid.
-pub(crate) fn open(edge: &Arc<Edge>, ws: WebSocketUpgrade, header_token: Option<Box<str>>) -> Response {
+pub(crate) fn open(
+    edge: &Arc<Edge>,
+    ws: WebSocketUpgrade,
+    header_token: Option<Box<str>>,
+) -> Response {
     let session = open_session(edge, Transport::Websocket, header_token);
     let hello = open_packet(edge, &session.sid, false);
     let edge2 = edge.clone();
@@ -49,7 +53,11 @@ pub(crate) fn open(edge: &Arc<Edge>, ws: WebSocketUpgrade, header_token: Option<
 }
 
 /// `GET /socket.io/?EIO=4&transport=websocket&sid=...`: upgrade of a polling session.
-pub(crate) fn upgrade(edge: &Arc<Edge>, ws: WebSocketUpgrade, session: Arc<Session>) -> Result<Response, HttpError> {
+pub(crate) fn upgrade(
+    edge: &Arc<Edge>,
+    ws: WebSocketUpgrade,
+    session: Arc<Session>,
+) -> Result<Response, HttpError> {
     if session.transport() != Transport::Polling {
         return Err(HttpError::BadRequest);
     }
@@ -83,7 +91,9 @@ pub(crate) fn upgrade(edge: &Arc<Edge>, ws: WebSocketUpgrade, session: Arc<Sessi
 /// The probe exchange; true once the client sent `5` (upgrade).
 async fn probe(session: &Session, socket: &mut WebSocket) -> bool {
     loop {
-        let Some(Ok(msg)) = socket.recv().await else { return false };
+        let Some(Ok(msg)) = socket.recv().await else {
+            return false;
+        };
         let Message::Text(text) = msg else { continue };
         match decode_text(text.as_str()) {
             Ok(Packet::Ping(Some(p))) if p == "probe" => {
@@ -162,16 +172,21 @@ async fn serve(edge: &Arc<Edge>, session: &Arc<Session>, mut socket: WebSocket) 
                 }
             }
             Some(f) = rx.recv() => {
-                let sent = timeout(send_timeout, async {
+                let send = timeout(send_timeout, async {
                     socket.feed(to_message(f)).await?;
                     while let Ok(f) = rx.try_recv() {
                         socket.feed(to_message(f)).await?;
                     }
                     socket.flush().await
-                })
-                .await;
-                if !matches!(sent, Ok(Ok(()))) {
-                    session.close(edge, "transport error");
+                });
+                // A session closed while the client is not reading (slow consumer) stops waiting at once.
+                tokio::select! {
+                    sent = send => {
+                        if !matches!(sent, Ok(Ok(()))) {
+                            session.close(edge, "transport error");
+                        }
+                    }
+                    () = session.closed.cancelled() => {}
                 }
             }
         }

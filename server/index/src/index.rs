@@ -92,9 +92,7 @@ impl<'a> Except<'a> {
     fn excludes<V>(&self, c: &Conn<V>) -> bool {
         self.all
             || self.conns.iter().any(|x| **x == *c.id)
-            || c.user
-                .as_deref()
-                .is_some_and(|u| self.users.iter().any(|x| *x == u))
+            || c.user.as_deref().is_some_and(|u| self.users.contains(&u))
             || self.rooms.iter().any(|r| c.rooms.contains(*r))
     }
 }
@@ -127,7 +125,11 @@ impl<V> Index<V> {
                 Some((k, _)) => k.clone(),
                 None => Arc::from(u),
             };
-            space.users.entry(key.clone()).or_default().insert(id.clone());
+            space
+                .users
+                .entry(key.clone())
+                .or_default()
+                .insert(id.clone());
             key
         });
         self.conns.insert(
@@ -149,13 +151,13 @@ impl<V> Index<V> {
         let mut user_offline = false;
         if let Some(space) = self.spaces.get_mut(&*conn.namespace) {
             space.all.remove(id);
-            if let Some(user) = &conn.user {
-                if let Some(set) = space.users.get_mut(&**user) {
-                    set.remove(id);
-                    if set.is_empty() {
-                        space.users.remove(&**user);
-                        user_offline = true;
-                    }
+            if let Some(user) = &conn.user
+                && let Some(set) = space.users.get_mut(&**user)
+            {
+                set.remove(id);
+                if set.is_empty() {
+                    space.users.remove(&**user);
+                    user_offline = true;
                 }
             }
             for room in &conn.rooms {
@@ -286,11 +288,11 @@ impl<V> Index<V> {
         let except = Except::new(except);
         let mut count = 0;
         let mut visit = |id: &Arc<str>| {
-            if let Some(c) = self.conns.get(id) {
-                if except.is_empty() || !except.excludes(c) {
-                    count += 1;
-                    f(c);
-                }
+            if let Some(c) = self.conns.get(id)
+                && (except.is_empty() || !except.excludes(c))
+            {
+                count += 1;
+                f(c);
             }
         };
         if targets.contains(&Topic::All) {
@@ -321,10 +323,11 @@ impl<V> Index<V> {
             }
         }
         for c in conn_targets {
-            if let Some((id, conn)) = self.conns.get_key_value(c) {
-                if *conn.namespace == *namespace && seen.insert(c) {
-                    visit(id);
-                }
+            if let Some((id, conn)) = self.conns.get_key_value(c)
+                && *conn.namespace == *namespace
+                && seen.insert(c)
+            {
+                visit(id);
             }
         }
         count

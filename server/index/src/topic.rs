@@ -83,7 +83,10 @@ mod tests {
     fn refuses_bad_names() {
         assert!(matches!(Topic::parse("user"), Err(TopicError::Syntax(_))));
         assert!(matches!(Topic::parse("team:x"), Err(TopicError::Syntax(_))));
-        assert!(matches!(Topic::parse("room:"), Err(TopicError::EmptyName(_))));
+        assert!(matches!(
+            Topic::parse("room:"),
+            Err(TopicError::EmptyName(_))
+        ));
         assert!(matches!(Topic::parse(""), Err(TopicError::Syntax(_))));
         let long = format!("room:{}", "x".repeat(600));
         assert!(matches!(Topic::parse(&long), Err(TopicError::TooLong(_))));

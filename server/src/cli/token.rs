@@ -26,7 +26,9 @@ pub struct TokenArgs {
 pub fn run(config: &Config, a: TokenArgs) -> anyhow::Result<()> {
     let auth = &config.auth;
     if !auth.algorithms.iter().any(|x| x == "HS256") || auth.hs256_secret.is_empty() {
-        bail!("herald token signs with HS256: allow HS256 in auth.algorithms and set auth.hs256_secret");
+        bail!(
+            "herald token signs with HS256: allow HS256 in auth.algorithms and set auth.hs256_secret"
+        );
     }
     let pick = |flag: Option<String>, configured: &str| {
         flag.or_else(|| (!configured.is_empty()).then(|| configured.to_owned()))

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use herald_index::Topic;
 use herald_proto::v1::{DeliveryClass, EmitRequest, EmitResponse, Event};
@@ -11,6 +11,7 @@ use herald_proto::v1::{DeliveryClass, EmitRequest, EmitResponse, Event};
 use super::{Api, validate};
 use crate::CoreError;
 use crate::broker::Envelope;
+use crate::clock::now_ms;
 
 /// Longest ack wait a caller may ask for.
 const MAX_ACK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -58,7 +59,11 @@ impl Api {
             timestamp_ms: now_ms(),
         };
         let event_id = event.id.clone();
-        let ack_ref = if ack_conns.is_empty() { 0 } else { self.hub.next_id() };
+        let ack_ref = if ack_conns.is_empty() {
+            0
+        } else {
+            self.hub.next_id()
+        };
         let waiter = (ack_ref != 0).then(|| self.hub.await_acks(ack_ref, ack_conns));
 
         let published = self
@@ -135,12 +140,6 @@ fn default_class(targets: &[Topic<'_>]) -> DeliveryClass {
     } else {
         DeliveryClass::Volatile
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// 128 random bits, hex: unique across cores without coordination.

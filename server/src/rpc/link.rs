@@ -62,7 +62,11 @@ impl Api {
             }
             Some(Msg::Opened(o)) => {
                 let user = (!o.user_id.is_empty()).then_some(o.user_id.as_str());
-                let ns = if o.namespace.is_empty() { "/" } else { &o.namespace };
+                let ns = if o.namespace.is_empty() {
+                    "/"
+                } else {
+                    &o.namespace
+                };
                 self.hub
                     .index
                     .write()

@@ -2,8 +2,10 @@
 
 mod emit;
 mod link;
-mod subscribe;
+mod scrape;
 mod service;
+mod subscribe;
+mod tasks;
 mod validate;
 
 use std::sync::Arc;
@@ -21,8 +23,14 @@ pub struct Api {
     pub broker: Arc<dyn Broker>,
     pub config: Arc<CoreConfig>,
     pub idempotency: IdempotencyCache,
+    /// `None` when the core runs without a store.
+    pub tasks: Option<crate::tasks::Tasks>,
 }
 
 /// `herald.v1.HeraldService`.
 #[derive(Clone)]
 pub struct HeraldApi(pub Arc<Api>);
+
+/// `herald.v1.TaskService`.
+#[derive(Clone)]
+pub struct TaskApi(pub Arc<Api>);

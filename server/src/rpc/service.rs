@@ -2,12 +2,18 @@
 
 use herald_proto::v1::edge_service_server::EdgeService;
 use herald_proto::v1::herald_service_server::HeraldService;
+use herald_proto::v1::task_service_server::TaskService;
+use herald_proto::v1::{
+    CancelTaskRequest, CancelTaskResponse, GetTaskRequest, GetTaskResponse, ScrapeTaskRequest,
+    ScrapeTaskResponse, SubmitTaskRequest, SubmitTaskResponse, WatchTasksRequest,
+    WatchTasksResponse,
+};
 use herald_proto::v1::{
     EmitRequest, EmitResponse, LinkRequest, LinkResponse, SubscribeRequest, SubscribeResponse,
 };
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{EdgeApi, HeraldApi};
+use super::{EdgeApi, HeraldApi, TaskApi};
 use crate::feed::FeedStream;
 
 #[tonic::async_trait]
@@ -36,5 +42,49 @@ impl EdgeService for EdgeApi {
         req: Request<Streaming<LinkRequest>>,
     ) -> Result<Response<Self::LinkStream>, Status> {
         Ok(Response::new(self.0.clone().link(req.into_inner())))
+    }
+}
+
+#[tonic::async_trait]
+impl TaskService for TaskApi {
+    async fn submit_task(
+        &self,
+        req: Request<SubmitTaskRequest>,
+    ) -> Result<Response<SubmitTaskResponse>, Status> {
+        Ok(Response::new(self.0.submit_task(req.into_inner()).await?))
+    }
+
+    async fn get_task(
+        &self,
+        req: Request<GetTaskRequest>,
+    ) -> Result<Response<GetTaskResponse>, Status> {
+        Ok(Response::new(self.0.get_task(req.into_inner()).await?))
+    }
+
+    async fn cancel_task(
+        &self,
+        req: Request<CancelTaskRequest>,
+    ) -> Result<Response<CancelTaskResponse>, Status> {
+        Ok(Response::new(self.0.cancel_task(req.into_inner()).await?))
+    }
+
+    type WatchTasksStream = FeedStream<WatchTasksResponse>;
+
+    async fn watch_tasks(
+        &self,
+        req: Request<WatchTasksRequest>,
+    ) -> Result<Response<Self::WatchTasksStream>, Status> {
+        Ok(Response::new(self.0.watch_tasks(req.into_inner())?))
+    }
+
+    type ScrapeTaskStream = FeedStream<ScrapeTaskResponse>;
+
+    async fn scrape_task(
+        &self,
+        req: Request<Streaming<ScrapeTaskRequest>>,
+    ) -> Result<Response<Self::ScrapeTaskStream>, Status> {
+        Ok(Response::new(
+            self.0.clone().scrape_task(req.into_inner()).await?,
+        ))
     }
 }

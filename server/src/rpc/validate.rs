@@ -95,10 +95,22 @@ mod tests {
     #[test]
     fn argument_checks() {
         assert!(args(&[json("{\"a\":1}"), json("[1,2]"), json("\"s\"")], 100).is_ok());
-        assert!(matches!(args(&[json("{a:1}")], 100), Err(CoreError::InvalidArgument(_))));
-        assert!(matches!(args(&[json("1 2")], 100), Err(CoreError::InvalidArgument(_))));
-        assert!(matches!(args(&[Arg { value: None }], 100), Err(CoreError::InvalidArgument(_))));
-        assert!(matches!(args(&[json("\"0123456789\"")], 5), Err(CoreError::TooLarge(_))));
+        assert!(matches!(
+            args(&[json("{a:1}")], 100),
+            Err(CoreError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            args(&[json("1 2")], 100),
+            Err(CoreError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            args(&[Arg { value: None }], 100),
+            Err(CoreError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            args(&[json("\"0123456789\"")], 5),
+            Err(CoreError::TooLarge(_))
+        ));
     }
 
     #[test]

@@ -1,0 +1,130 @@
+from herald.v1 import event_pb2 as _event_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LinkRequest(_message.Message):
+    __slots__ = ("request_id", "hello", "opened", "closed", "join", "leave", "ack")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    OPENED_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    JOIN_FIELD_NUMBER: _ClassVar[int]
+    LEAVE_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    hello: LinkHello
+    opened: ConnectionOpened
+    closed: ConnectionClosed
+    join: RoomChange
+    leave: RoomChange
+    ack: ClientAck
+    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[LinkHello, _Mapping]] = ..., opened: _Optional[_Union[ConnectionOpened, _Mapping]] = ..., closed: _Optional[_Union[ConnectionClosed, _Mapping]] = ..., join: _Optional[_Union[RoomChange, _Mapping]] = ..., leave: _Optional[_Union[RoomChange, _Mapping]] = ..., ack: _Optional[_Union[ClientAck, _Mapping]] = ...) -> None: ...
+
+class LinkHello(_message.Message):
+    __slots__ = ("edge_name",)
+    EDGE_NAME_FIELD_NUMBER: _ClassVar[int]
+    edge_name: str
+    def __init__(self, edge_name: _Optional[str] = ...) -> None: ...
+
+class ConnectionOpened(_message.Message):
+    __slots__ = ("connection_id", "namespace", "user_id")
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    namespace: str
+    user_id: str
+    def __init__(self, connection_id: _Optional[str] = ..., namespace: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ConnectionClosed(_message.Message):
+    __slots__ = ("connection_id", "reason")
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    reason: str
+    def __init__(self, connection_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RoomChange(_message.Message):
+    __slots__ = ("connection_id", "room")
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    room: str
+    def __init__(self, connection_id: _Optional[str] = ..., room: _Optional[str] = ...) -> None: ...
+
+class ClientAck(_message.Message):
+    __slots__ = ("ack_ref", "connection_id", "args")
+    ACK_REF_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    ack_ref: int
+    connection_id: str
+    args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
+    def __init__(self, ack_ref: _Optional[int] = ..., connection_id: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ...) -> None: ...
+
+class LinkResponse(_message.Message):
+    __slots__ = ("welcome", "delivery", "membership", "disconnect", "applied")
+    WELCOME_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    DISCONNECT_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    welcome: LinkWelcome
+    delivery: Delivery
+    membership: MembershipChange
+    disconnect: DisconnectCommand
+    applied: Applied
+    def __init__(self, welcome: _Optional[_Union[LinkWelcome, _Mapping]] = ..., delivery: _Optional[_Union[Delivery, _Mapping]] = ..., membership: _Optional[_Union[MembershipChange, _Mapping]] = ..., disconnect: _Optional[_Union[DisconnectCommand, _Mapping]] = ..., applied: _Optional[_Union[Applied, _Mapping]] = ...) -> None: ...
+
+class Applied(_message.Message):
+    __slots__ = ("request_id", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    error: str
+    def __init__(self, request_id: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class LinkWelcome(_message.Message):
+    __slots__ = ("link_id",)
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    link_id: str
+    def __init__(self, link_id: _Optional[str] = ...) -> None: ...
+
+class Delivery(_message.Message):
+    __slots__ = ("event", "ack_ref")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    ACK_REF_FIELD_NUMBER: _ClassVar[int]
+    event: _event_pb2.Event
+    ack_ref: int
+    def __init__(self, event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., ack_ref: _Optional[int] = ...) -> None: ...
+
+class MembershipChange(_message.Message):
+    __slots__ = ("namespace", "connection_id", "user_id", "room", "join")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    JOIN_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    connection_id: str
+    user_id: str
+    room: str
+    join: bool
+    def __init__(self, namespace: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., room: _Optional[str] = ..., join: bool = ...) -> None: ...
+
+class DisconnectCommand(_message.Message):
+    __slots__ = ("namespace", "connection_id", "user_id", "reason")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    connection_id: str
+    user_id: str
+    reason: str
+    def __init__(self, namespace: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,30 @@
+"""Herald Python client: emit events, submit/watch tasks (Client, AsyncClient) and run task workers (Worker)."""
+
+from herald.aio import AsyncClient
+from herald.backoff import Backoff
+from herald.client import Client
+from herald.connection import DEFAULT_TOKEN, DEFAULT_URL
+from herald.errors import HeraldError, PermanentError, RpcError, WorkerConfigError
+from herald.models import AckInfo, EmitResult, Event, Notify, TaskInfo, TaskStatus
+from herald.task import Task
+from herald.worker import Worker
+
+__all__ = [
+    "AckInfo",
+    "AsyncClient",
+    "Backoff",
+    "Client",
+    "DEFAULT_TOKEN",
+    "DEFAULT_URL",
+    "EmitResult",
+    "Event",
+    "HeraldError",
+    "Notify",
+    "PermanentError",
+    "RpcError",
+    "Task",
+    "TaskInfo",
+    "TaskStatus",
+    "Worker",
+    "WorkerConfigError",
+]

@@ -1,0 +1,471 @@
+//! Test harness: a fake core (tonic EdgeService answering Applied), an edge on port 0, and
+//! hand-written Engine.IO / Socket.IO clients over websocket and raw HTTP.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, Stream, StreamExt};
+use herald_auth::{AuthConfig, MintOptions, Verifier, mint_hs256};
+use herald_edge::{EdgeConfig, NamespaceConfig};
+use herald_proto::v1::edge_service_server::{EdgeService, EdgeServiceServer};
+use herald_proto::v1::{
+    Applied, Arg, Delivery, Event, LinkRequest, LinkResponse, LinkWelcome, arg, link_request,
+    link_response,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_tungstenite::tungstenite::Message;
+use tonic::{Request, Response, Status, Streaming};
+
+pub const SECRET: &str = "test-secret";
+pub const SERVICE_TOKEN: &str = "svc-token";
+/// Hang guard for every wait.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The response channel of the current link, if any.
+type CurrentLink = Arc<Mutex<Option<mpsc::Sender<Result<LinkResponse, Status>>>>>;
+
+#[derive(Clone)]
+struct FakeCoreSvc {
+    seen: mpsc::Sender<LinkRequest>,
+    out: CurrentLink,
+}
+
+#[tonic::async_trait]
+impl EdgeService for FakeCoreSvc {
+    type LinkStream = Pin<Box<dyn Stream<Item = Result<LinkResponse, Status>> + Send>>;
+
+    async fn link(
+        &self,
+        req: Request<Streaming<LinkRequest>>,
+    ) -> Result<Response<Self::LinkStream>, Status> {
+        let auth = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if auth != Some(&format!("Bearer {SERVICE_TOKEN}")) {
+            return Err(Status::unauthenticated("bad service token"));
+        }
+        let mut inbound = req.into_inner();
+        let (tx, rx) = mpsc::channel(1024);
+        *self.out.lock().await = Some(tx.clone());
+        let seen = self.seen.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(m)) = inbound.message().await {
+                let reply = match &m.msg {
+                    Some(link_request::Msg::Hello(_)) => {
+                        Some(link_response::Msg::Welcome(LinkWelcome {
+                            link_id: "l1".into(),
+                        }))
+                    }
+                    _ if m.request_id != 0 => {
+                        let error = match &m.msg {
+                            Some(link_request::Msg::Join(j)) if j.room == "core-refuses" => {
+                                "refused by core".into()
+                            }
+                            _ => String::new(),
+                        };
+                        Some(link_response::Msg::Applied(Applied {
+                            request_id: m.request_id,
+                            error,
+                        }))
+                    }
+                    _ => None,
+                };
+                // Record before answering so a test that saw the answer also sees the request.
+                let _ = seen.send(m).await;
+                if let Some(r) = reply
+                    && tx.send(Ok(LinkResponse { msg: Some(r) })).await.is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+#[derive(Clone)]
+struct FakeHerald;
+
+#[tonic::async_trait]
+impl herald_proto::v1::herald_service_server::HeraldService for FakeHerald {
+    type SubscribeStream =
+        Pin<Box<dyn Stream<Item = Result<herald_proto::v1::SubscribeResponse, Status>> + Send>>;
+
+    async fn emit(
+        &self,
+        req: Request<herald_proto::v1::EmitRequest>,
+    ) -> Result<Response<herald_proto::v1::EmitResponse>, Status> {
+        let auth = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if auth != Some(&format!("Bearer {SERVICE_TOKEN}")) {
+            return Err(Status::unauthenticated("bad service token"));
+        }
+        let r = req.into_inner();
+        if r.event.is_empty() {
+            return Err(Status::invalid_argument("empty event name"));
+        }
+        // Echo what arrived so the test can check the translation.
+        Ok(Response::new(herald_proto::v1::EmitResponse {
+            event_id: format!(
+                "{}|{}|{}|{}",
+                r.namespace,
+                r.targets.join(","),
+                r.except.join(","),
+                r.event
+            ),
+            connections: u32::try_from(r.args.len()).unwrap(),
+            acks: vec![herald_proto::v1::Ack {
+                connection_id: "c1".into(),
+                acked: true,
+                args: r.args,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }))
+    }
+
+    async fn subscribe(
+        &self,
+        _req: Request<herald_proto::v1::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        Err(Status::unimplemented("not in the fake core"))
+    }
+}
+
+/// A fake core: records what the edge sends and lets the test push responses.
+pub struct FakeCore {
+    pub addr: SocketAddr,
+    pub seen: mpsc::Receiver<LinkRequest>,
+    out: CurrentLink,
+    _stop: oneshot::Sender<()>,
+}
+
+impl FakeCore {
+    pub async fn start() -> FakeCore {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (seen_tx, seen) = mpsc::channel(4096);
+        let out = Arc::new(Mutex::new(None));
+        let svc = FakeCoreSvc {
+            seen: seen_tx,
+            out: out.clone(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(EdgeServiceServer::new(svc))
+                .add_service(
+                    herald_proto::v1::herald_service_server::HeraldServiceServer::new(FakeHerald),
+                )
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        FakeCore {
+            addr,
+            seen,
+            out,
+            _stop: stop,
+        }
+    }
+
+    pub async fn send(&self, msg: link_response::Msg) {
+        let tx = self.out.lock().await.clone().expect("no link yet");
+        tx.send(Ok(LinkResponse { msg: Some(msg) })).await.unwrap();
+    }
+
+    pub async fn deliver(
+        &self,
+        ns: &str,
+        name: &str,
+        targets: &[&str],
+        except: &[&str],
+        args: Vec<Arg>,
+        ack_ref: u64,
+    ) {
+        let event = Event {
+            id: "e1".into(),
+            namespace: ns.into(),
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            except: except.iter().map(|s| s.to_string()).collect(),
+            name: name.into(),
+            args,
+            ..Default::default()
+        };
+        self.send(link_response::Msg::Delivery(Delivery {
+            event: Some(event),
+            ack_ref,
+        }))
+        .await;
+    }
+
+    /// The next recorded request matching `pick`, skipping others.
+    pub async fn next_matching<T>(
+        &mut self,
+        mut pick: impl FnMut(&link_request::Msg) -> Option<T>,
+    ) -> T {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let m = self.seen.recv().await.expect("core channel closed");
+                if let Some(t) = m.msg.as_ref().and_then(&mut pick) {
+                    return t;
+                }
+            }
+        })
+        .await
+        .expect("timed out waiting for a link message")
+    }
+}
+
+pub fn json(s: &str) -> Arg {
+    Arg {
+        value: Some(arg::Value::Json(s.into())),
+    }
+}
+
+pub fn binary(b: &[u8]) -> Arg {
+    Arg {
+        value: Some(arg::Value::Binary(b.to_vec().into())),
+    }
+}
+
+pub fn token(sub: &str, rooms: &[&str]) -> String {
+    mint_hs256(
+        SECRET,
+        &MintOptions {
+            sub: sub.into(),
+            ttl_secs: 3600,
+            rooms: rooms.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+pub fn config(core: SocketAddr) -> EdgeConfig {
+    let verifier = Verifier::new(&AuthConfig {
+        hs256_secret: Some(SECRET.into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut c = EdgeConfig::new(format!("http://{core}"), SERVICE_TOKEN, verifier);
+    c.namespaces = vec![
+        NamespaceConfig {
+            name: "/".into(),
+            anonymous: false,
+        },
+        NamespaceConfig {
+            name: "/anon".into(),
+            anonymous: true,
+        },
+    ];
+    c.shutdown_grace = Duration::from_secs(3);
+    c
+}
+
+/// A running edge.
+pub struct TestEdge {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    pub done: tokio::task::JoinHandle<Result<(), herald_edge::EdgeError>>,
+}
+
+impl TestEdge {
+    pub async fn start(config: EdgeConfig) -> TestEdge {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(herald_edge::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        TestEdge {
+            addr,
+            stop: Some(stop),
+            done,
+        }
+    }
+
+    pub fn shutdown(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Edge + fake core, link established.
+pub async fn setup() -> (FakeCore, TestEdge) {
+    setup_with(|_| {}).await
+}
+
+pub async fn setup_with(f: impl FnOnce(&mut EdgeConfig)) -> (FakeCore, TestEdge) {
+    let mut core = FakeCore::start().await;
+    let mut cfg = config(core.addr);
+    f(&mut cfg);
+    let edge = TestEdge::start(cfg).await;
+    core.next_matching(|m| matches!(m, link_request::Msg::Hello(_)).then_some(()))
+        .await;
+    (core, edge)
+}
+
+// ---------- websocket client ----------
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+pub async fn ws_open(addr: SocketAddr, query: &str) -> Ws {
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket{query}");
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws
+}
+
+/// Next text or binary message, answering pings; `None` when the connection ended.
+pub async fn ws_next(ws: &mut Ws) -> Option<Message> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
+                    let _ = ws.send(Message::text("3")).await;
+                }
+                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => return Some(m),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for a websocket message")
+}
+
+pub async fn ws_text(ws: &mut Ws) -> String {
+    match ws_next(ws).await {
+        Some(Message::Text(t)) => t.as_str().to_owned(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+pub async fn ws_send(ws: &mut Ws, text: &str) {
+    ws.send(Message::text(text.to_owned())).await.unwrap();
+}
+
+/// Opens a websocket session and connects namespace `ns` with `token`; returns the CONNECT answer.
+/// Retries while the link is still coming up ("core unavailable").
+pub async fn ws_connect_raw(addr: SocketAddr, ns: &str, auth: &str) -> (Ws, String) {
+    for _ in 0..100 {
+        let mut ws = ws_open(addr, "").await;
+        let open = ws_text(&mut ws).await;
+        assert!(open.starts_with("0{"), "{open}");
+        let prefix = if ns == "/" {
+            String::new()
+        } else {
+            format!("{ns},")
+        };
+        ws_send(&mut ws, &format!("40{prefix}{auth}")).await;
+        let answer = ws_text(&mut ws).await;
+        if answer.contains("core unavailable") {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        return (ws, answer);
+    }
+    panic!("link never came up");
+}
+
+/// Connects and returns the socket id.
+pub async fn ws_connect(addr: SocketAddr, ns: &str, token: &str) -> (Ws, String) {
+    let (ws, answer) = ws_connect_raw(addr, ns, &format!("{{\"token\":\"{token}\"}}")).await;
+    let sid = socket_sid(&answer);
+    (ws, sid)
+}
+
+/// The `sid` of a `40...{"sid":...}` answer.
+pub fn socket_sid(answer: &str) -> String {
+    let json = &answer[answer
+        .find('{')
+        .unwrap_or_else(|| panic!("not a connect answer: {answer}"))..];
+    assert!(answer.starts_with("40"), "{answer}");
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["sid"].as_str().unwrap().to_owned()
+}
+
+// ---------- raw HTTP ----------
+
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> HttpResponse {
+    http_with(addr, method, path, "", body).await
+}
+
+/// `extra` is inserted as additional header lines (each ending with "\r\n").
+pub async fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> HttpResponse {
+    tokio::time::timeout(WAIT, async {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{}Content-Length: {}\r\n\r\n{body}",
+            if extra.is_empty() { "Content-Type: text/plain;charset=UTF-8\r\n" } else { extra },
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        HttpResponse {
+            status,
+            headers: head.to_owned(),
+            body,
+        }
+    })
+    .await
+    .expect("http request timed out")
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+/// Polling handshake; returns the Engine.IO sid and the handshake JSON.
+pub async fn poll_handshake(addr: SocketAddr) -> (String, serde_json::Value) {
+    let r = http(addr, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.starts_with('0'), "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body[1..]).unwrap();
+    (v["sid"].as_str().unwrap().to_owned(), v)
+}
+
+pub fn poll_path(sid: &str) -> String {
+    format!("/socket.io/?EIO=4&transport=polling&sid={sid}")
+}

@@ -1,0 +1,155 @@
+//! `SubmitTask`, `GetTask`, `CancelTask`, `WatchTasks`: backends create and follow tasks.
+
+use herald_proto::v1::{
+    CancelTaskRequest, CancelTaskResponse, GetTaskRequest, GetTaskResponse, SubmitTaskRequest,
+    SubmitTaskResponse, WatchTasksRequest, WatchTasksResponse,
+};
+use herald_store::{NewTask, StoreError};
+
+use super::{Api, validate};
+use crate::CoreError;
+use crate::clock::now_ms;
+use crate::feed::{FeedStream, feed};
+use crate::tasks::{Cmd, NotifySpec, Tasks, to_proto};
+
+/// Most attempts a task may ask for.
+const MAX_ATTEMPTS: u32 = 100;
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => CoreError::NotFound(format!("no task {id}")),
+            StoreError::Conflict { .. } | StoreError::StaleLease { .. } => {
+                CoreError::FailedPrecondition(e.to_string())
+            }
+            other => CoreError::StoreUnavailable(other.to_string()),
+        }
+    }
+}
+
+impl Api {
+    pub(super) fn tasks(&self) -> Result<&Tasks, CoreError> {
+        self.tasks
+            .as_ref()
+            .ok_or_else(|| CoreError::Unavailable("tasks are not enabled on this core".into()))
+    }
+
+    pub async fn submit_task(
+        &self,
+        req: SubmitTaskRequest,
+    ) -> Result<SubmitTaskResponse, CoreError> {
+        let tasks = self.tasks()?;
+        if !tasks.config.queues.iter().any(|q| *q == req.queue) {
+            return Err(CoreError::InvalidArgument(format!(
+                "queue: unknown queue {:?}; configured: {}",
+                req.queue,
+                tasks.config.queues.join(", ")
+            )));
+        }
+        serde_json::from_str::<serde::de::IgnoredAny>(&req.payload_json).map_err(|e| {
+            CoreError::InvalidArgument(format!("payload_json: not valid JSON: {e}"))
+        })?;
+        if req.payload_json.len() > self.config.max_event_bytes {
+            return Err(CoreError::TooLarge(format!(
+                "payload_json: {} bytes; the limit is {}",
+                req.payload_json.len(),
+                self.config.max_event_bytes
+            )));
+        }
+        if req.max_attempts > MAX_ATTEMPTS {
+            return Err(CoreError::InvalidArgument(format!(
+                "max_attempts: at most {MAX_ATTEMPTS}"
+            )));
+        }
+        let notify = NotifySpec::from_proto(req.notify);
+        if !notify.topic.is_empty() {
+            validate::namespace(&self.config, &notify.namespace)?;
+            validate::topics(std::slice::from_ref(&notify.topic), "notify.topic")?;
+            for e in [
+                &notify.completed_event,
+                &notify.failed_event,
+                &notify.progress_event,
+            ] {
+                if !e.is_empty() {
+                    validate::event_name(e)?;
+                }
+            }
+        }
+        let new = NewTask {
+            id: new_task_id(),
+            queue: req.queue,
+            payload_json: req.payload_json,
+            idempotency_key: req.idempotency_key,
+            max_attempts: if req.max_attempts == 0 {
+                tasks.config.default_max_attempts
+            } else {
+                req.max_attempts
+            },
+            attempt_timeout_ms: if req.attempt_timeout_ms == 0 {
+                u32::try_from(tasks.config.default_attempt_timeout.as_millis()).unwrap_or(u32::MAX)
+            } else {
+                req.attempt_timeout_ms
+            },
+            notify_json: notify.to_json(),
+            now_ms: now_ms(),
+        };
+        let (row, created) = tasks.store.submit(new).await?;
+        if created {
+            tasks.changed(&row);
+            tasks.wake();
+        }
+        Ok(SubmitTaskResponse {
+            task: Some(to_proto(&row)),
+            created,
+        })
+    }
+
+    pub async fn get_task(&self, req: GetTaskRequest) -> Result<GetTaskResponse, CoreError> {
+        let row = self
+            .tasks()?
+            .store
+            .get(&req.id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("no task {:?}", req.id)))?;
+        Ok(GetTaskResponse {
+            task: Some(to_proto(&row)),
+        })
+    }
+
+    pub async fn cancel_task(
+        &self,
+        req: CancelTaskRequest,
+    ) -> Result<CancelTaskResponse, CoreError> {
+        let tasks = self.tasks()?;
+        let reason = if req.reason.is_empty() {
+            "cancelled"
+        } else {
+            &req.reason
+        };
+        let row = tasks.store.cancel(&req.id, reason, now_ms()).await?;
+        let task = to_proto(&row);
+        tasks.tell(Cmd::Cancelled { task: row }).await;
+        Ok(CancelTaskResponse { task: Some(task) })
+    }
+
+    pub fn watch_tasks(
+        &self,
+        req: WatchTasksRequest,
+    ) -> Result<FeedStream<WatchTasksResponse>, CoreError> {
+        let tasks = self.tasks()?;
+        if req.ids.is_empty() && req.queue.is_empty() {
+            return Err(CoreError::InvalidArgument(
+                "name task ids or a queue to watch".into(),
+            ));
+        }
+        let (tx, rx) = feed(self.config.subscriber_queue, &self.hub.cancel);
+        tasks.watchers.add(req.ids, req.queue, tx);
+        Ok(rx)
+    }
+}
+
+/// 128 random bits, hex.
+fn new_task_id() -> String {
+    let v: u128 = rand::random();
+    format!("t_{v:032x}")
+}

@@ -1,0 +1,640 @@
+//! The task engine: an actor that owns the live workers, their slots and the
+//! leases they hold, assigns runnable tasks, and records every outcome in the
+//! store (the source of truth) before telling workers, watchers and users.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_proto::v1::{
+    Arg, EmitRequest, ScrapeTaskResponse, TaskAccepted, TaskAssignment, TaskRejected, TaskRevoked,
+    TaskStatus, arg, scrape_task_response,
+};
+use herald_store::{Store, StoreError, TaskRow, TaskStatus as Stored};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+
+use super::backoff;
+use super::model::{NotifySpec, status, to_proto};
+use super::pick::{Slot, free_on, pick};
+use super::watch::Watchers;
+use crate::clock::now_ms;
+use crate::feed::{Feed, FeedError};
+
+/// `[tasks]` settings.
+#[derive(Debug, Clone)]
+pub struct TaskConfig {
+    pub queues: Vec<String>,
+    pub default_max_attempts: u32,
+    pub default_attempt_timeout: Duration,
+    pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    pub heartbeat_interval: Duration,
+    /// How often the store is polled for due retries and tasks from other cores.
+    pub poll_interval: Duration,
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        Self {
+            queues: vec!["scrape".into(), "push".into()],
+            default_max_attempts: 3,
+            default_attempt_timeout: Duration::from_secs(60),
+            retry_backoff: Duration::from_secs(1),
+            retry_backoff_max: Duration::from_secs(60),
+            heartbeat_interval: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What the engine is told.
+pub enum Cmd {
+    /// Something may be runnable now.
+    Wake,
+    Joined {
+        worker: u64,
+        name: String,
+        queues: Vec<String>,
+        capacity: u32,
+        feed: Feed<ScrapeTaskResponse>,
+    },
+    Gone {
+        worker: u64,
+    },
+    Progress {
+        worker: u64,
+        task_id: String,
+        token: u64,
+        json: String,
+    },
+    Result {
+        worker: u64,
+        task_id: String,
+        token: u64,
+        json: String,
+    },
+    Failure {
+        worker: u64,
+        task_id: String,
+        token: u64,
+        error: String,
+        retryable: bool,
+    },
+    /// A task was cancelled in the store: take it back from its worker.
+    Cancelled {
+        task: TaskRow,
+    },
+}
+
+/// The handle RPCs use.
+#[derive(Clone)]
+pub struct Tasks {
+    pub store: Store,
+    pub config: Arc<TaskConfig>,
+    pub watchers: Arc<Watchers>,
+    cmd: mpsc::Sender<Cmd>,
+}
+
+struct WorkerRt {
+    name: String,
+    feed: Feed<ScrapeTaskResponse>,
+}
+
+struct Held {
+    worker: u64,
+    token: u64,
+    deadline_ms: i64,
+}
+
+struct Engine {
+    store: Store,
+    config: Arc<TaskConfig>,
+    watchers: Arc<Watchers>,
+    notify: mpsc::Sender<EmitRequest>,
+    workers: HashMap<u64, WorkerRt>,
+    slots: HashMap<u64, Slot>,
+    held: HashMap<String, Held>,
+    picks: u64,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A fencing token: random, non-zero, fits the store's signed 64-bit column.
+fn new_token() -> u64 {
+    (rand::random::<u64>() >> 1).max(1)
+}
+
+impl Tasks {
+    /// Starts the engine; emits for notifications go to `notify`.
+    pub async fn start(
+        store: Store,
+        config: TaskConfig,
+        notify: mpsc::Sender<EmitRequest>,
+        cancel: CancellationToken,
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
+        let requeued = store.requeue_running(now_ms()).await?;
+        if requeued > 0 {
+            tracing::info!(
+                requeued,
+                "tasks left running by the previous run are queued again"
+            );
+        }
+        let (tx, rx) = mpsc::channel(1024);
+        let config = Arc::new(config);
+        let watchers = Arc::new(Watchers::default());
+        let engine = Engine {
+            store: store.clone(),
+            config: config.clone(),
+            watchers: watchers.clone(),
+            notify,
+            workers: HashMap::new(),
+            slots: HashMap::new(),
+            held: HashMap::new(),
+            picks: 0,
+        };
+        let handle = tokio::spawn(engine.run(rx, cancel));
+        Ok((
+            Self {
+                store,
+                config,
+                watchers,
+                cmd: tx,
+            },
+            handle,
+        ))
+    }
+
+    /// Tells the engine; waits for room (the queue is bounded).
+    pub async fn tell(&self, cmd: Cmd) {
+        let _ = self.cmd.send(cmd).await;
+    }
+
+    /// A nudge that may be dropped when the engine is busy (it polls anyway).
+    pub fn wake(&self) {
+        let _ = self.cmd.try_send(Cmd::Wake);
+    }
+
+    /// Publishes a changed task to watchers.
+    pub fn changed(&self, row: &TaskRow) {
+        self.watchers.publish(&to_proto(row));
+    }
+}
+
+impl Engine {
+    async fn run(mut self, mut rx: mpsc::Receiver<Cmd>, cancel: CancellationToken) {
+        loop {
+            let wait = self.next_wait();
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd).await,
+                    None => break,
+                },
+                () = tokio::time::sleep(wait) => {}
+            }
+            self.expire_leases().await;
+            self.dispatch().await;
+        }
+    }
+
+    fn next_wait(&self) -> Duration {
+        let now = now_ms();
+        let lease = self
+            .held
+            .values()
+            .map(|h| h.deadline_ms)
+            .min()
+            .map(|d| Duration::from_millis(u64::try_from(d - now).unwrap_or(0)));
+        let poll = if self.slots.is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            self.config.poll_interval
+        };
+        lease.map_or(poll, |l| l.min(poll))
+    }
+
+    async fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Wake => {}
+            Cmd::Joined {
+                worker,
+                name,
+                queues,
+                capacity,
+                feed,
+            } => {
+                tracing::info!(worker, %name, ?queues, capacity, "worker joined");
+                self.slots.insert(
+                    worker,
+                    Slot {
+                        queues,
+                        capacity,
+                        busy: 0,
+                        last_pick: 0,
+                    },
+                );
+                self.workers.insert(worker, WorkerRt { name, feed });
+            }
+            Cmd::Gone { worker } => self.worker_gone(worker).await,
+            Cmd::Progress {
+                worker,
+                task_id,
+                token,
+                json,
+            } => self.progress(worker, &task_id, token, &json).await,
+            Cmd::Result {
+                worker,
+                task_id,
+                token,
+                json,
+            } => self.result(worker, &task_id, token, &json).await,
+            Cmd::Failure {
+                worker,
+                task_id,
+                token,
+                error,
+                retryable,
+            } => {
+                self.failure(worker, &task_id, token, &error, retryable)
+                    .await
+            }
+            Cmd::Cancelled { task } => {
+                if let Some(h) = self.held.remove(&task.id) {
+                    self.release_slot(h.worker);
+                    self.send(
+                        h.worker,
+                        scrape_task_response::Msg::Revoked(TaskRevoked {
+                            task_id: task.id.clone(),
+                            lease_token: h.token,
+                            reason: "cancelled".into(),
+                        }),
+                    );
+                }
+                self.announce(&task).await;
+            }
+        }
+    }
+
+    fn send(&mut self, worker: u64, msg: scrape_task_response::Msg) -> bool {
+        let Some(w) = self.workers.get(&worker) else {
+            return false;
+        };
+        match w.feed.try_send(ScrapeTaskResponse { msg: Some(msg) }) {
+            Ok(()) => true,
+            Err(FeedError::Full) => {
+                w.feed.close(tonic::Status::resource_exhausted(
+                    "worker is not reading its stream",
+                ));
+                false
+            }
+            Err(FeedError::Closed) => false,
+        }
+    }
+
+    fn reject(&mut self, worker: u64, task_id: &str, token: u64, code: Code, message: String) {
+        tracing::debug!(worker, task_id, %message, "task message refused");
+        self.send(
+            worker,
+            scrape_task_response::Msg::Rejected(TaskRejected {
+                task_id: task_id.to_owned(),
+                lease_token: token,
+                code: code as i32,
+                message,
+            }),
+        );
+    }
+
+    fn release_slot(&mut self, worker: u64) {
+        if let Some(s) = self.slots.get_mut(&worker) {
+            s.busy = s.busy.saturating_sub(1);
+        }
+    }
+
+    fn retry_at(&self, attempt: u32) -> i64 {
+        now_ms()
+            + ms(backoff::delay(
+                attempt,
+                self.config.retry_backoff,
+                self.config.retry_backoff_max,
+            ))
+    }
+
+    /// Checks that `worker` holds `task_id` under `token`; refuses otherwise.
+    fn check_held(&mut self, worker: u64, task_id: &str, token: u64) -> bool {
+        let reason = match self.held.get(task_id) {
+            Some(h) if h.worker == worker && h.token == token => return true,
+            Some(h) if h.worker == worker => format!(
+                "stale lease token for task {task_id}: the current attempt has another token"
+            ),
+            _ => format!(
+                "task {task_id} is not held by this worker (lease expired, cancelled or never assigned)"
+            ),
+        };
+        self.reject(worker, task_id, token, Code::FailedPrecondition, reason);
+        false
+    }
+
+    async fn progress(&mut self, worker: u64, task_id: &str, token: u64, json: &str) {
+        if let Err(e) = serde_json::from_str::<Value>(json) {
+            return self.reject(
+                worker,
+                task_id,
+                token,
+                Code::InvalidArgument,
+                format!("progress is not JSON: {e}"),
+            );
+        }
+        if !self.check_held(worker, task_id, token) {
+            return;
+        }
+        match self.store.progress(task_id, token, json, now_ms()).await {
+            Ok(row) => {
+                self.watchers.publish(&to_proto(&row));
+                let spec = NotifySpec::parse(&row.notify_json);
+                if !spec.progress_event.is_empty() {
+                    let body = json!({
+                        "task_id": row.id, "queue": row.queue, "status": "running",
+                        "progress": serde_json::from_str::<Value>(json).unwrap_or(Value::Null),
+                    });
+                    self.emit(&spec, &spec.progress_event, body).await;
+                }
+            }
+            Err(e) => self.store_refusal(worker, task_id, token, e),
+        }
+    }
+
+    async fn result(&mut self, worker: u64, task_id: &str, token: u64, json: &str) {
+        if let Err(e) = serde_json::from_str::<Value>(json) {
+            return self.reject(
+                worker,
+                task_id,
+                token,
+                Code::InvalidArgument,
+                format!("result is not JSON: {e}"),
+            );
+        }
+        if !self.check_held(worker, task_id, token) {
+            return;
+        }
+        let outcome = self.store.succeed(task_id, token, json, now_ms()).await;
+        self.settle(worker, task_id, token, outcome).await;
+    }
+
+    async fn failure(
+        &mut self,
+        worker: u64,
+        task_id: &str,
+        token: u64,
+        error: &str,
+        retryable: bool,
+    ) {
+        if !self.check_held(worker, task_id, token) {
+            return;
+        }
+        let attempt = self.attempt_of(task_id).await;
+        let retry_at = self.retry_at(attempt);
+        let outcome = self
+            .store
+            .fail(task_id, token, error, retryable, retry_at, now_ms())
+            .await;
+        self.settle(worker, task_id, token, outcome).await;
+    }
+
+    async fn attempt_of(&self, task_id: &str) -> u32 {
+        match self.store.get(task_id).await {
+            Ok(Some(r)) => r.attempt,
+            _ => 1,
+        }
+    }
+
+    /// Records an outcome the store accepted (or refused) and tells everyone.
+    async fn settle(
+        &mut self,
+        worker: u64,
+        task_id: &str,
+        token: u64,
+        outcome: Result<TaskRow, StoreError>,
+    ) {
+        self.held.remove(task_id);
+        self.release_slot(worker);
+        match outcome {
+            Ok(row) => {
+                self.send(
+                    worker,
+                    scrape_task_response::Msg::Accepted(TaskAccepted {
+                        task_id: task_id.to_owned(),
+                        lease_token: token,
+                        status: TaskStatus::from(status(row.status)).into(),
+                    }),
+                );
+                self.announce(&row).await;
+            }
+            Err(e) => self.store_refusal(worker, task_id, token, e),
+        }
+    }
+
+    fn store_refusal(&mut self, worker: u64, task_id: &str, token: u64, e: StoreError) {
+        let (code, msg) = match &e {
+            StoreError::StaleLease { .. } | StoreError::Conflict { .. } => {
+                (Code::FailedPrecondition, format!("refused: {e}"))
+            }
+            StoreError::NotFound(_) => (Code::NotFound, e.to_string()),
+            _ => {
+                tracing::error!(error = %e, "store failed");
+                (Code::Unavailable, format!("store unavailable: {e}"))
+            }
+        };
+        self.reject(worker, task_id, token, code, msg);
+    }
+
+    /// Watchers always; users when the task reached a state they asked to hear about.
+    async fn announce(&mut self, row: &TaskRow) {
+        self.watchers.publish(&to_proto(row));
+        let spec = NotifySpec::parse(&row.notify_json);
+        let (event, body) = match row.status {
+            Stored::Succeeded => (
+                &spec.completed_event,
+                json!({
+                    "task_id": row.id, "queue": row.queue, "status": "succeeded", "attempt": row.attempt,
+                    "result": serde_json::from_str::<Value>(&row.result_json).unwrap_or(Value::Null),
+                }),
+            ),
+            Stored::Failed | Stored::Dead | Stored::Cancelled => (
+                &spec.failed_event,
+                json!({
+                    "task_id": row.id, "queue": row.queue, "status": status(row.status).as_str_name()
+                        .trim_start_matches("TASK_STATUS_").to_ascii_lowercase(),
+                    "attempt": row.attempt, "error": row.last_error,
+                }),
+            ),
+            _ => return,
+        };
+        if !event.is_empty() {
+            let event = event.clone();
+            self.emit(&spec, &event, body).await;
+        }
+    }
+
+    async fn emit(&self, spec: &NotifySpec, event: &str, body: Value) {
+        if spec.topic.is_empty() {
+            return;
+        }
+        let req = EmitRequest {
+            namespace: spec.namespace.clone(),
+            targets: vec![spec.topic.clone()],
+            event: event.to_owned(),
+            args: vec![Arg {
+                value: Some(arg::Value::Json(body.to_string())),
+            }],
+            ..Default::default()
+        };
+        if self.notify.send(req).await.is_err() {
+            tracing::warn!(event, "notification dropped: the core is shutting down");
+        }
+    }
+
+    async fn worker_gone(&mut self, worker: u64) {
+        let Some(w) = self.workers.remove(&worker) else {
+            return;
+        };
+        self.slots.remove(&worker);
+        let lost: Vec<(String, u64)> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.worker == worker)
+            .map(|(id, h)| (id.clone(), h.token))
+            .collect();
+        tracing::info!(worker, name = %w.name, in_flight = lost.len(), "worker left; its tasks are queued again");
+        for (id, token) in lost {
+            self.held.remove(&id);
+            let retry_at = self.retry_at(self.attempt_of(&id).await);
+            match self
+                .store
+                .release(&id, token, "worker disconnected", retry_at, now_ms())
+                .await
+            {
+                Ok(row) => self.announce(&row).await,
+                Err(e) => {
+                    tracing::debug!(task = %id, error = %e, "release after disconnect refused")
+                }
+            }
+        }
+    }
+
+    async fn expire_leases(&mut self) {
+        let now = now_ms();
+        let expired: Vec<(String, u64, u64)> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.deadline_ms <= now)
+            .map(|(id, h)| (id.clone(), h.worker, h.token))
+            .collect();
+        for (id, worker, token) in expired {
+            self.held.remove(&id);
+            self.release_slot(worker);
+            self.send(
+                worker,
+                scrape_task_response::Msg::Revoked(TaskRevoked {
+                    task_id: id.clone(),
+                    lease_token: token,
+                    reason: "lease expired".into(),
+                }),
+            );
+            let retry_at = self.retry_at(self.attempt_of(&id).await);
+            match self
+                .store
+                .release(&id, token, "lease expired", retry_at, now)
+                .await
+            {
+                Ok(row) => self.announce(&row).await,
+                Err(e) => {
+                    tracing::debug!(task = %id, error = %e, "release after lease expiry refused")
+                }
+            }
+        }
+    }
+
+    async fn dispatch(&mut self) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let queues = self.config.queues.clone();
+        for queue in queues {
+            let free = free_on(&self.slots, &queue);
+            if free == 0 {
+                continue;
+            }
+            let rows = match self.store.runnable(&queue, now_ms(), free).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, queue, "cannot read runnable tasks");
+                    return;
+                }
+            };
+            for row in rows {
+                let Some(worker) = pick(&self.slots, &queue) else {
+                    break;
+                };
+                self.assign(worker, row).await;
+            }
+        }
+    }
+
+    async fn assign(&mut self, worker: u64, row: TaskRow) {
+        let token = new_token();
+        let now = now_ms();
+        let timeout = if row.attempt_timeout_ms == 0 {
+            ms(self.config.default_attempt_timeout)
+        } else {
+            i64::from(row.attempt_timeout_ms)
+        };
+        let deadline = now + timeout;
+        let name = self
+            .workers
+            .get(&worker)
+            .map(|w| w.name.clone())
+            .unwrap_or_default();
+        let row = match self
+            .store
+            .start_attempt(&row.id, &name, token, deadline, now)
+            .await
+        {
+            Ok(r) => r,
+            Err(StoreError::Conflict { .. }) => return,
+            Err(e) => {
+                tracing::error!(error = %e, task = %row.id, "cannot start attempt");
+                return;
+            }
+        };
+        self.picks += 1;
+        if let Some(s) = self.slots.get_mut(&worker) {
+            s.busy += 1;
+            s.last_pick = self.picks;
+        }
+        self.held.insert(
+            row.id.clone(),
+            Held {
+                worker,
+                token,
+                deadline_ms: deadline,
+            },
+        );
+        self.watchers.publish(&to_proto(&row));
+        let sent = self.send(
+            worker,
+            scrape_task_response::Msg::Assignment(TaskAssignment {
+                task: Some(to_proto(&row)),
+                lease_token: token,
+                lease_deadline_ms: deadline,
+            }),
+        );
+        if !sent {
+            self.worker_gone(worker).await;
+        }
+    }
+}

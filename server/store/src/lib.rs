@@ -1,0 +1,23 @@
+//! Herald's durable task store: tasks, attempts, results and dead letters on SQLite (default) or PostgreSQL,
+//! with embedded migrations and fenced state transitions.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), herald_store::StoreError> {
+//! let store = herald_store::Store::connect("sqlite://herald.db").await?;
+//! let due = store.runnable("scrape", 0, 10).await?;
+//! # let _ = due; Ok(()) }
+//! ```
+
+#[macro_use]
+mod backend;
+mod decode;
+mod error;
+mod model;
+mod sql;
+mod store;
+mod transitions;
+
+pub use error::StoreError;
+pub use model::{AttemptOutcome, AttemptRow, DeadLetterRow, NewTask, TaskRow, TaskStatus};
+pub use store::Store;
+pub use transitions::RESTART_ERROR;
