@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # THE command that runs every check and test of the repository: `bash tests/run.sh`.
-# Needs Rust (cargo, rustfmt, clippy), Node 20+ (node, npm) and Python 3.11. Works from any cwd.
+# Needs Rust (cargo, rustfmt, clippy), Node 20+ (node, npm) and Python 3.11; installs the npm
+# packages and a Python venv itself, and starts local PostgreSQL/Redis if they are stopped.
+# Works from any cwd.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -92,11 +94,13 @@ node_tests() {
 }
 
 python_tests() {
-  echo "placeholder: there are no Python tests yet (they come with the Python client in a later issue)."
+  bash "$REPO_ROOT/tests/python/run.sh"
 }
 
 TOOLS_OK=1
 step "tools (cargo, node >= 20, npm)" require_tools || TOOLS_OK=0
+
+step "services (PostgreSQL, Redis)" bash "$REPO_ROOT/tests/services.sh" || true
 
 if ((TOOLS_OK)); then
   step "cargo fmt --all -- --check" cargo fmt --all -- --check || true
@@ -125,7 +129,11 @@ else
   not_run "everything else" "required tools are missing"
 fi
 
-step "Python tests (placeholder)" python_tests || true
+if ((TOOLS_OK)) && [[ "${BUILD_OK:-0}" == 1 ]]; then
+  step "Python tests (clients/python, tests/python)" python_tests || true
+else
+  not_run "Python tests (clients/python, tests/python)" "cargo build failed"
+fi
 
 header "summary"
 for i in "${!STEP_NAMES[@]}"; do

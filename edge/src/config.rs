@@ -1,17 +1,89 @@
-//! `EdgeConfig`: everything the edge needs to run, with the documented defaults.
+//! `EdgeConfig`: everything the edge needs to run, with the documented defaults, and the per-namespace
+//! client-event policy (`NamespaceConfig`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use herald_auth::Verifier;
 
-/// One Socket.IO namespace the edge accepts.
+/// What the edge does with a client event that is neither a join/leave, a relay nor a forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownEvents {
+    /// Ack `{"error":"unknown event X"}` when the client asked for an ack (default).
+    #[default]
+    Error,
+    /// Drop it silently.
+    Ignore,
+}
+
+/// A pair of client events that join / leave `prefix + args[0]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoomAlias {
+    /// E.g. `"subscribe:campaign"`; empty: no join event.
+    pub join: String,
+    /// E.g. `"unsubscribe:campaign"`; empty: no leave event.
+    pub leave: String,
+    /// E.g. `"campaign:"`.
+    pub prefix: String,
+}
+
+/// One Socket.IO namespace the edge accepts, and its client-event policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceConfig {
     /// E.g. `"/"` or `"/v1/conversation"`.
     pub name: String,
     /// When true, connections without a token are accepted (no user topic).
     pub anonymous: bool,
+    /// Client event that joins a room; empty disables the built-in join.
+    pub join_event: String,
+    /// Client event that leaves a room; empty disables the built-in leave.
+    pub leave_event: String,
+    /// Joins the token's rooms claim does not allow are asked of a `$join` handler.
+    pub join_handler: bool,
+    /// A `$connect` handler decides rooms and data of each connection (or refuses it).
+    pub connect_handler: bool,
+    /// Closed sockets are reported to `$disconnect` handlers.
+    pub disconnect_handler: bool,
+    /// Events relayed (volatile) to a room minus the sender, e.g. typing indicators.
+    pub relay: Vec<String>,
+    /// The room of a relay event: `args[0]` when a string, else `args[0][relay_room_field]`.
+    pub relay_room_field: String,
+    /// Sustained relay events per second per socket.
+    pub relay_rate_per_sec: u32,
+    /// Relay events a socket may send in a burst.
+    pub relay_burst: u32,
+    /// Events given to backend handlers; the handler's reply is the client's ack.
+    pub forward: Vec<String>,
+    /// Policy for every other client event.
+    pub unknown_events: UnknownEvents,
+    /// Extra join/leave events mapping an id to a prefixed room.
+    pub room_aliases: Vec<RoomAlias>,
+    /// Rooms one socket may be in (the core enforces it; the edge checks locally to answer fast).
+    pub max_rooms_per_connection: u32,
+}
+
+impl NamespaceConfig {
+    /// A namespace with the defaults of the runtime contract (auth required, built-in
+    /// `join`/`leave`, no handlers, no relay, no forward, unknown events answered with an error).
+    pub fn new(name: impl Into<String>) -> Self {
+        NamespaceConfig {
+            name: name.into(),
+            anonymous: false,
+            join_event: "join".to_owned(),
+            leave_event: "leave".to_owned(),
+            join_handler: false,
+            connect_handler: false,
+            disconnect_handler: false,
+            relay: Vec::new(),
+            relay_room_field: "room".to_owned(),
+            relay_rate_per_sec: 10,
+            relay_burst: 20,
+            forward: Vec::new(),
+            unknown_events: UnknownEvents::Error,
+            room_aliases: Vec::new(),
+            max_rooms_per_connection: 100,
+        }
+    }
 }
 
 /// Settings of one edge process.
@@ -20,7 +92,7 @@ pub struct EdgeConfig {
     pub name: String,
     /// The core's gRPC address, e.g. `"http://127.0.0.1:50051"`.
     pub core_url: String,
-    /// Sent as `authorization: Bearer ...` on the Link stream.
+    /// Sent as `authorization: Bearer ...` on the Link stream and the edge's own unary calls.
     pub service_token: String,
     /// Engine.IO ping interval.
     pub ping_interval: Duration,
@@ -73,10 +145,7 @@ impl EdgeConfig {
     /// Fills in the defaults that depend on other fields.
     pub(crate) fn normalize(&mut self) {
         if self.namespaces.is_empty() {
-            self.namespaces.push(NamespaceConfig {
-                name: "/".to_owned(),
-                anonymous: false,
-            });
+            self.namespaces.push(NamespaceConfig::new("/"));
         }
         self.outbound_queue = self.outbound_queue.max(8);
     }

@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::EdgeConfig;
-use crate::engine::session::{Session, closed_msg};
+use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::error::EdgeError;
 use crate::link::Link;
+use crate::metrics::Metrics;
 
 /// Everything the edge's tasks share.
 pub(crate) struct Edge {
@@ -22,6 +23,7 @@ pub(crate) struct Edge {
     /// Local index of this edge's sockets (value: the session carrying the socket).
     pub index: parking_lot::RwLock<Index<Arc<Session>>>,
     pub link: Link,
+    pub metrics: Metrics,
     /// Cancelled when the edge starts shutting down.
     pub shutdown: CancellationToken,
     /// Per-session tasks (drivers, websocket transports).
@@ -29,10 +31,18 @@ pub(crate) struct Edge {
 }
 
 impl Edge {
-    /// Takes a socket out of the local index and tells the core it is gone.
-    pub fn forget_socket(&self, id: &str, reason: &str) {
-        self.index.write().remove(id);
-        self.link.notify(closed_msg(id, reason));
+    /// Takes a socket out of the local index, reports `$disconnect` to handlers when the namespace
+    /// asks for it, and tells the core the socket is gone.
+    pub fn forget_socket(&self, s: &SocketState, reason: &str) {
+        self.index.write().remove(&s.id);
+        if self
+            .config
+            .namespace(&s.ns)
+            .is_some_and(|n| n.disconnect_handler)
+        {
+            crate::socketio::forward::report_disconnect(self, s, reason);
+        }
+        self.link.notify(closed_msg(&s.id, reason));
     }
 
     /// Every live session.
@@ -55,6 +65,7 @@ pub async fn run(
         sessions: parking_lot::Mutex::new(HashMap::new()),
         index: parking_lot::RwLock::new(Index::new()),
         link,
+        metrics: Metrics::default(),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
     });
@@ -62,7 +73,9 @@ pub async fn run(
     let link_task = tokio::spawn(crate::link::run(edge.clone(), link_stop.clone()));
 
     let router = crate::http::router(edge.clone());
-    let stop = edge.shutdown.clone();
+    // HTTP stays up while the sessions drain, so polling clients can fetch their last frames.
+    let http_stop = CancellationToken::new();
+    let stop = http_stop.clone();
     let server = axum::serve(listener, router)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .into_future();
@@ -83,6 +96,7 @@ pub async fn run(
     if timeout_at(deadline, edge.tasks.wait()).await.is_err() {
         tracing::warn!("edge: some transports did not finish within the shutdown grace");
     }
+    http_stop.cancel();
     link_stop.cancel();
     let mut link_task = link_task;
     if timeout_at(deadline, &mut link_task).await.is_err() {

@@ -21,6 +21,7 @@ pub(crate) fn router(edge: Arc<Edge>) -> Router {
         .route("/socket.io/", any(engine))
         .route("/socket.io", any(engine))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/emit", axum::routing::post(crate::emit::emit))
         .fallback(static_file)
         .with_state(edge)

@@ -4,6 +4,16 @@
 //! Entry point: [`run`] with an [`EdgeConfig`]. Slow consumers: the outbound queue is per
 //! Engine.IO session (shared by its namespaces); when it is full the whole session is
 //! disconnected with reason "slow consumer".
+//!
+//! Client events follow each namespace's policy ([`NamespaceConfig`]): join/leave events and room
+//! aliases (token rooms claim, else a `$join` handler), relay events (per-socket token bucket, then
+//! `RelayEvent` to the core), forwarded events (the handler's reply is the ack), then the
+//! unknown-events policy. Forwarded events run concurrently (at most 64 waiting per session); joins,
+//! leaves and relays are handled in order. `GET /metrics` serves Prometheus text.
+//!
+//! Long-polling: the last frames of a closed session (`herald:disconnect`, DISCONNECT) are sent
+//! without the Engine.IO close packet, which answers the next poll; on shutdown the HTTP listener
+//! stays up until the sessions have drained (bounded by `shutdown_grace`).
 
 mod config;
 mod edge;
@@ -14,8 +24,9 @@ mod fanout;
 mod http;
 mod ids;
 mod link;
+mod metrics;
 mod socketio;
 
-pub use config::{EdgeConfig, NamespaceConfig};
+pub use config::{EdgeConfig, NamespaceConfig, RoomAlias, UnknownEvents};
 pub use edge::run;
 pub use error::{EdgeError, HttpError};

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use herald_proto::v1::edge_service_client::EdgeServiceClient;
 use herald_proto::v1::{
-    ConnectionOpened, LinkHello, LinkRequest, LinkResponse, RoomChange, link_request::Msg,
-    link_response,
+    Applied, Arg, ConnectionOpened, LinkHello, LinkRequest, LinkResponse, RoomChange,
+    link_request::Msg, link_response,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -25,6 +25,8 @@ use crate::error::EdgeError;
 const LINK_QUEUE: usize = 8192;
 /// How long a request waits for its `Applied`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a forwarded client event waits for its handler's reply (the core bounds it first).
+pub(crate) const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a request waits for a link that is (re)connecting before "core unavailable".
 const LINK_WAIT: Duration = Duration::from_secs(3);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -37,9 +39,12 @@ pub(crate) enum LinkError {
     Unavailable,
     #[error("{0}")]
     Refused(String),
+    #[error("core did not answer in time")]
+    Timeout,
 }
 
-type Pending = oneshot::Sender<Result<(), String>>;
+/// The core's answer: the handler's reply args, or why it was refused.
+type Pending = oneshot::Sender<Result<Vec<Arg>, String>>;
 
 /// The edge's side of the link: what other tasks use to talk to the core.
 pub(crate) struct Link {
@@ -82,6 +87,11 @@ impl Link {
         self.unary.clone()
     }
 
+    /// `Bearer <service token>`, for the edge's own unary calls.
+    pub fn auth(&self) -> MetadataValue<tonic::metadata::Ascii> {
+        self.auth.clone()
+    }
+
     /// Whether the core is connected and this edge's sockets are registered.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
@@ -89,6 +99,11 @@ impl Link {
 
     /// Sends `msg` and waits until the core applied it.
     pub async fn request(&self, msg: Msg) -> Result<(), LinkError> {
+        self.request_reply(msg, REQUEST_TIMEOUT).await.map(|_| ())
+    }
+
+    /// Sends `msg` and waits up to `limit` for the core's `Applied`; returns its args.
+    pub async fn request_reply(&self, msg: Msg, limit: Duration) -> Result<Vec<Arg>, LinkError> {
         if !self.is_up() {
             self.wait_up().await?;
         }
@@ -104,13 +119,13 @@ impl Link {
             self.pending.lock().remove(&id);
             return Err(LinkError::Unavailable);
         }
-        match tokio::time::timeout(REQUEST_TIMEOUT, wait).await {
-            Ok(Ok(Ok(()))) => Ok(()),
+        match tokio::time::timeout(limit, wait).await {
+            Ok(Ok(Ok(args))) => Ok(args),
             Ok(Ok(Err(e))) => Err(LinkError::Refused(e)),
             Ok(Err(_)) => Err(LinkError::Unavailable),
             Err(_) => {
                 self.pending.lock().remove(&id);
-                Err(LinkError::Unavailable)
+                Err(LinkError::Timeout)
             }
         }
     }
@@ -131,7 +146,7 @@ impl Link {
     }
 
     /// Waits a little for a link that is starting or reconnecting.
-    async fn wait_up(&self) -> Result<(), LinkError> {
+    pub async fn wait_up(&self) -> Result<(), LinkError> {
         let deadline = tokio::time::Instant::now() + LINK_WAIT;
         while !self.is_up() {
             let notified = self.up_notify.notified();
@@ -145,9 +160,13 @@ impl Link {
         Ok(())
     }
 
-    fn applied(&self, id: u64, error: String) {
-        if let Some(done) = self.pending.lock().remove(&id) {
-            let _ = done.send(if error.is_empty() { Ok(()) } else { Err(error) });
+    fn applied(&self, a: Applied) {
+        if let Some(done) = self.pending.lock().remove(&a.request_id) {
+            let _ = done.send(if a.error.is_empty() {
+                Ok(a.args)
+            } else {
+                Err(a.error)
+            });
         }
     }
 
@@ -263,6 +282,7 @@ async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
             connection_id: id.clone(),
             namespace: ns,
             user_id: user,
+            ..Default::default()
         });
         if tx
             .send(LinkRequest {
@@ -302,10 +322,10 @@ fn handle(edge: &Arc<Edge>, resp: LinkResponse) {
         link_response::Msg::Welcome(w) => {
             tracing::debug!(link_id = %w.link_id, "core welcomed the link")
         }
-        link_response::Msg::Applied(a) => edge.link.applied(a.request_id, a.error),
+        link_response::Msg::Applied(a) => edge.link.applied(a),
         link_response::Msg::Delivery(d) => crate::fanout::deliver(edge, d),
-        link_response::Msg::Membership(m) => crate::socketio::apply_membership(edge, &m),
-        link_response::Msg::Disconnect(d) => crate::socketio::apply_disconnect(edge, &d),
+        link_response::Msg::Membership(m) => crate::socketio::commands::apply_membership(edge, &m),
+        link_response::Msg::Disconnect(d) => crate::socketio::commands::apply_disconnect(edge, &d),
     }
 }
 

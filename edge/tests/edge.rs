@@ -262,7 +262,7 @@ async fn join_and_leave_with_acks() {
     ws_send(&mut ws, r#"422["join","other"]"#).await;
     assert_eq!(
         ws_text(&mut ws).await,
-        r#"432[{"error":"not allowed to join other","ok":false}]"#
+        r#"432[{"error":"not allowed to join room other","ok":false}]"#
     );
 
     ws_send(&mut ws, r#"423["leave","team:red"]"#).await;

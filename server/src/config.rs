@@ -94,6 +94,8 @@ pub struct CoreSection {
     pub broker_queue: usize,
     /// Seconds an Emit idempotency key is remembered.
     pub idempotency_window_secs: u64,
+    /// How long a forwarded client event waits for its backend handler.
+    pub handler_timeout_ms: u64,
 }
 
 /// `[edge]`: the Socket.IO endpoint.
@@ -148,13 +150,59 @@ pub struct AuthSection {
     pub rooms_claim: String,
 }
 
-/// `[[namespaces]]`: a Socket.IO namespace clients may connect to.
+/// `[[namespaces]]`: a Socket.IO namespace clients may connect to, and what
+/// its clients may do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NamespaceSection {
     pub name: String,
     /// Accept connections without a token (they have no user topic).
     pub anonymous: bool,
+    /// Client event that joins a room (`socket.emit("join", room, ack)`); empty disables.
+    pub join_event: String,
+    /// Client event that leaves a room; empty disables.
+    pub leave_event: String,
+    /// Joins the token's rooms claim does not allow are asked of a `$join` handler.
+    pub join_handler: bool,
+    /// A `$connect` handler decides rooms to join and data to attach (or refuses).
+    pub connect_handler: bool,
+    /// Disconnections are reported to `$disconnect` handlers.
+    pub disconnect_handler: bool,
+    /// Events relayed to a room minus the sender (volatile, rate-limited), e.g. typing.
+    pub relay: Vec<String>,
+    /// The room of a relay event: its first argument, or this field of it when an object.
+    pub relay_room_field: String,
+    /// Relay events a connection may send per second (sustained).
+    pub relay_rate_per_sec: u32,
+    /// Relay events a connection may send in a burst.
+    pub relay_burst: u32,
+    /// Events given to backend handlers; the handler's reply is the client's ack.
+    pub forward: Vec<String>,
+    /// Other client events: "error" (ack with an error) or "ignore".
+    pub unknown_events: String,
+    /// Rooms one connection may be in.
+    pub max_rooms_per_connection: u32,
+    /// Emit `presence` events to a room when a user comes or goes.
+    pub presence_events: bool,
+    /// Extra join/leave events mapping an id to a room, e.g. `subscribe:campaign` + id -> `campaign:{id}`.
+    pub room_aliases: Vec<RoomAlias>,
+    /// Socket.IO connection-state recovery for clients that enable it.
+    pub connection_state_recovery: bool,
+    /// How long recoverable events and lost sessions are kept, in seconds.
+    pub recovery_window_secs: u64,
+    /// Recoverable events kept per topic.
+    pub recovery_max_events: u32,
+}
+
+/// `[[namespaces.room_aliases]]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomAlias {
+    /// Client event that joins `prefix` + its first argument.
+    pub join: String,
+    /// Client event that leaves it.
+    pub leave: String,
+    pub prefix: String,
 }
 
 impl Default for CoreSection {
@@ -167,6 +215,7 @@ impl Default for CoreSection {
             subscriber_queue: 4096,
             broker_queue: 65_536,
             idempotency_window_secs: 300,
+            handler_timeout_ms: 5000,
         }
     }
 }
@@ -210,6 +259,23 @@ impl Default for NamespaceSection {
         Self {
             name: "/".into(),
             anonymous: false,
+            join_event: "join".into(),
+            leave_event: "leave".into(),
+            join_handler: false,
+            connect_handler: false,
+            disconnect_handler: false,
+            relay: Vec::new(),
+            relay_room_field: "room".into(),
+            relay_rate_per_sec: 10,
+            relay_burst: 20,
+            forward: Vec::new(),
+            unknown_events: "error".into(),
+            max_rooms_per_connection: 100,
+            presence_events: false,
+            room_aliases: Vec::new(),
+            connection_state_recovery: true,
+            recovery_window_secs: 120,
+            recovery_max_events: 1000,
         }
     }
 }
@@ -280,6 +346,7 @@ impl Config {
             ("edge.ping_timeout_ms", self.edge.ping_timeout_ms),
             ("edge.max_payload", self.edge.max_payload),
             ("edge.connect_timeout_ms", self.edge.connect_timeout_ms),
+            ("core.handler_timeout_ms", self.core.handler_timeout_ms),
         ] {
             if v == 0 {
                 return Err(ConfigError(format!("{name}: must be greater than 0")));
@@ -339,6 +406,32 @@ impl Config {
                 return Err(ConfigError(format!(
                     "namespaces.name: {:?} must start with '/'",
                     ns.name
+                )));
+            }
+            if ns.unknown_events != "error" && ns.unknown_events != "ignore" {
+                return Err(ConfigError(format!(
+                    "namespaces.unknown_events: {:?} must be \"error\" or \"ignore\"",
+                    ns.unknown_events
+                )));
+            }
+            if ns.recovery_window_secs == 0 || ns.recovery_max_events == 0 {
+                return Err(ConfigError(
+                    "namespaces.recovery_window_secs / recovery_max_events: must be greater than 0"
+                        .into(),
+                ));
+            }
+            if ns.max_rooms_per_connection == 0 {
+                return Err(ConfigError(
+                    "namespaces.max_rooms_per_connection: must be greater than 0".into(),
+                ));
+            }
+            if let Some(a) = ns
+                .room_aliases
+                .iter()
+                .find(|a| a.join.is_empty() || a.prefix.is_empty())
+            {
+                return Err(ConfigError(format!(
+                    "namespaces.room_aliases: {a:?} needs both `join` and `prefix`"
                 )));
             }
             if !seen.insert(ns.name.as_str()) {
@@ -492,6 +585,26 @@ mod tests {
         assert!(e.to_string().contains("edge.nope"), "{e}");
         let e = Config::load(None, env(&[("HERALD_EDGE_MAX_PAYLOAD", "0")])).unwrap_err();
         assert!(e.to_string().contains("edge.max_payload"), "{e}");
+    }
+
+    #[test]
+    fn the_example_file_lists_exactly_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../herald.example.toml");
+        let example = Config::load(Some(&path), Vec::new()).unwrap();
+        let as_toml = |c: &Config| toml::Table::try_from(c).unwrap();
+        assert_eq!(as_toml(&example), as_toml(&Config::default()));
+        // And it names every option (no default left undocumented).
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (section, value) in as_toml(&Config::default()) {
+            if let toml::Value::Table(t) = value {
+                for key in t.keys() {
+                    assert!(
+                        text.contains(&format!("\n{key} =")),
+                        "{section}.{key} missing"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use herald_index::{Index, Topic};
+use herald_index::{Index, Removed, Topic};
 use herald_proto::v1::{
     Ack, Arg, Delivery, Event, LinkResponse, SubscribeResponse, link_response, subscribe_response,
 };
@@ -34,10 +34,15 @@ struct AckWaiter {
     notify: Option<oneshot::Sender<()>>,
 }
 
+/// A subscriber's feed and its (namespace, topic) keys.
+type Subscriber = (Feed<SubscribeResponse>, Vec<(String, String)>);
+
+/// Direct subscribers by exact topic, and by topic prefix for patterns (`room:campaign:*`).
 #[derive(Default)]
 struct Subscribers {
     by_topic: HashMap<(String, String), Vec<SubId>>,
-    feeds: HashMap<SubId, (Feed<SubscribeResponse>, Vec<(String, String)>)>,
+    patterns: Vec<(String, String, SubId)>,
+    feeds: HashMap<SubId, Subscriber>,
 }
 
 /// Shared core state.
@@ -73,16 +78,33 @@ impl Hub {
     }
 
     /// Forgets a link and every connection that came through it.
-    pub fn drop_link(&self, id: LinkId) {
+    pub fn drop_link(&self, id: LinkId) -> Vec<Removed<LinkId>> {
         let Some(link) = self.links.lock().remove(&id) else {
-            return;
+            return Vec::new();
         };
         link.feed.close(Status::cancelled("link closed"));
         let removed = self.index.write().remove_where(|l| *l == id);
-        for r in &removed {
-            self.ack_conn_gone(&r.conn.id);
-        }
         tracing::info!(link = id, edge = %link.name, connections = removed.len(), "edge link closed");
+        removed
+    }
+
+    pub fn link_count(&self) -> usize {
+        self.links.lock().len()
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.subs.lock().feeds.len()
+    }
+
+    /// Sends a control message to one link (membership change, disconnect).
+    pub fn send_to_link(&self, id: LinkId, msg: link_response::Msg) {
+        let links = self.links.lock();
+        if let Some(l) = links.get(&id)
+            && l.feed.try_send(LinkResponse { msg: Some(msg) }) == Err(FeedError::Full)
+        {
+            l.feed
+                .close(Status::resource_exhausted("edge link cannot keep up"));
+        }
     }
 
     pub fn rename_link(&self, id: LinkId, name: String) {
@@ -93,6 +115,7 @@ impl Hub {
 
     // ---- subscribers ----
 
+    /// `keys` are (namespace, topic); a topic ending in '*' (other than "*") is a prefix pattern.
     pub fn add_subscriber(
         &self,
         id: SubId,
@@ -100,8 +123,17 @@ impl Hub {
         keys: Vec<(String, String)>,
     ) {
         let mut s = self.subs.lock();
-        for k in &keys {
-            s.by_topic.entry(k.clone()).or_default().push(id);
+        for (ns, topic) in &keys {
+            match topic.strip_suffix('*') {
+                Some(prefix) if !prefix.is_empty() => {
+                    s.patterns.push((ns.clone(), prefix.to_owned(), id));
+                }
+                _ => s
+                    .by_topic
+                    .entry((ns.clone(), topic.clone()))
+                    .or_default()
+                    .push(id),
+            }
         }
         s.feeds.insert(id, (feed, keys));
     }
@@ -110,6 +142,7 @@ impl Hub {
         let mut s = self.subs.lock();
         if let Some((feed, keys)) = s.feeds.remove(&id) {
             feed.close(Status::cancelled("unsubscribed"));
+            s.patterns.retain(|(_, _, x)| *x != id);
             for k in keys {
                 if let Some(v) = s.by_topic.get_mut(&k) {
                     v.retain(|x| *x != id);
@@ -160,17 +193,17 @@ impl Hub {
 
     pub fn client_ack(&self, ack_ref: u64, conn: &str, args: Vec<Arg>) {
         let mut acks = self.acks.lock();
-        if let Some(w) = acks.get_mut(&ack_ref) {
-            if let Some(user) = w.pending.remove(conn) {
-                w.done.push(Ack {
-                    connection_id: conn.to_owned(),
-                    user_id: user,
-                    acked: true,
-                    args,
-                    error: String::new(),
-                });
-                complete_if_done(w);
-            }
+        if let Some(w) = acks.get_mut(&ack_ref)
+            && let Some(user) = w.pending.remove(conn)
+        {
+            w.done.push(Ack {
+                connection_id: conn.to_owned(),
+                user_id: user,
+                acked: true,
+                args,
+                error: String::new(),
+            });
+            complete_if_done(w);
         }
     }
 
@@ -262,6 +295,14 @@ impl Hub {
                 }
             }
         }
+        for (pns, prefix, id) in &subs.patterns {
+            if *pns == ns
+                && !ids.contains(id)
+                && ev.targets.iter().any(|t| t.starts_with(prefix.as_str()))
+            {
+                ids.push(*id);
+            }
+        }
         let mut slow = Vec::new();
         for id in ids {
             let Some((feed, _)) = subs.feeds.get(&id) else {
@@ -302,9 +343,9 @@ impl Hub {
 }
 
 fn complete_if_done(w: &mut AckWaiter) {
-    if w.pending.is_empty() {
-        if let Some(n) = w.notify.take() {
-            let _ = n.send(());
-        }
+    if w.pending.is_empty()
+        && let Some(n) = w.notify.take()
+    {
+        let _ = n.send(());
     }
 }

@@ -6,14 +6,17 @@ use std::time::{Duration, Instant};
 use herald_proto::v1::EmitResponse;
 use parking_lot::Mutex;
 
+/// Responses by key, and keys in the order they came.
+type Remembered = (
+    HashMap<String, (Instant, EmitResponse)>,
+    VecDeque<(Instant, String)>,
+);
+
 /// Remembers the response of each keyed Emit for `window`, at most `capacity` keys.
 pub struct IdempotencyCache {
     window: Duration,
     capacity: usize,
-    inner: Mutex<(
-        HashMap<String, (Instant, EmitResponse)>,
-        VecDeque<(Instant, String)>,
-    )>,
+    inner: Mutex<Remembered>,
 }
 
 impl IdempotencyCache {
@@ -45,14 +48,7 @@ impl IdempotencyCache {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn expire(
-        &self,
-        g: &mut (
-            HashMap<String, (Instant, EmitResponse)>,
-            VecDeque<(Instant, String)>,
-        ),
-    ) {
+    fn expire(&self, g: &mut Remembered) {
         while let Some((t, _)) = g.1.front() {
             if t.elapsed() < self.window {
                 break;

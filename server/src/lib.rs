@@ -7,6 +7,7 @@ pub mod config;
 mod credential;
 mod error;
 mod feed;
+mod handlers;
 mod hub;
 mod idempotency;
 mod rpc;
@@ -15,4 +16,4 @@ pub mod tasks;
 pub mod wiring;
 
 pub use error::CoreError;
-pub use run::{CoreConfig, run};
+pub use run::{CoreConfig, NamespacePolicy, run};

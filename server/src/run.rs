@@ -12,12 +12,36 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{Broker, MemoryBroker};
+use crate::broker::{Broker, Limits, MemoryBroker};
 use crate::credential::Credentials;
 use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
 use crate::rpc::{Api, EdgeApi, HeraldApi, TaskApi};
 use crate::tasks::{TaskConfig, Tasks};
+
+/// Per-namespace rules the core enforces.
+#[derive(Debug, Clone)]
+pub struct NamespacePolicy {
+    /// Emit `presence` events to a room when a user comes or goes.
+    pub presence_events: bool,
+    /// Rooms one connection may be in.
+    pub max_rooms_per_connection: usize,
+    /// How long recoverable events and lost sessions are kept.
+    pub recovery_window: Duration,
+    /// Recoverable events kept per topic.
+    pub recovery_max_events: usize,
+}
+
+impl Default for NamespacePolicy {
+    fn default() -> Self {
+        Self {
+            presence_events: false,
+            max_rooms_per_connection: 100,
+            recovery_window: Duration::from_secs(120),
+            recovery_max_events: 1000,
+        }
+    }
+}
 
 /// What the core needs to run (built from the `[core]` section of the config file).
 #[derive(Debug, Clone)]
@@ -36,6 +60,10 @@ pub struct CoreConfig {
     pub broker_queue: usize,
     /// How long an idempotency key is remembered.
     pub idempotency_window: Duration,
+    /// Rules per namespace; namespaces not listed get the defaults.
+    pub policies: std::collections::HashMap<String, NamespacePolicy>,
+    /// How long a forwarded client event waits for its handler.
+    pub handler_timeout: Duration,
     /// Store URL for tasks; `None` runs without tasks.
     pub store_url: Option<String>,
     /// Task queues and dispatch settings.
@@ -54,7 +82,16 @@ impl Default for CoreConfig {
             idempotency_window: Duration::from_secs(300),
             store_url: None,
             tasks: TaskConfig::default(),
+            policies: std::collections::HashMap::new(),
+            handler_timeout: Duration::from_secs(5),
         }
+    }
+}
+
+impl CoreConfig {
+    /// The rules of a namespace.
+    pub fn policy(&self, ns: &str) -> NamespacePolicy {
+        self.policies.get(ns).cloned().unwrap_or_default()
     }
 }
 
@@ -76,18 +113,49 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let cancel = CancellationToken::new();
-    let broker = Arc::new(MemoryBroker::new(config.broker_queue));
+    let limits = |p: &NamespacePolicy| Limits {
+        max_events: p.recovery_max_events,
+        max_age_ms: i64::try_from(p.recovery_window.as_millis()).unwrap_or(i64::MAX),
+    };
+    let broker = Arc::new(MemoryBroker::new(
+        config.broker_queue,
+        config
+            .policies
+            .iter()
+            .map(|(ns, p)| (ns.clone(), limits(p)))
+            .collect(),
+        limits(&NamespacePolicy::default()),
+    ));
+    let maintenance = {
+        let broker = broker.clone();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = tick.tick() => broker.maintain().await,
+                }
+            }
+        })
+    };
     let hub = Hub::new(cancel.clone());
     let dispatcher = match broker.take_feed() {
         Some(feed) => tokio::spawn(hub.clone().run_dispatcher(feed)),
         None => tokio::spawn(async {}),
     };
-    let (notify_tx, mut notify_rx) = tokio::sync::mpsc::channel(1024);
+    // Emits the core makes itself (task notifications, presence) go through the normal Emit path.
+    let (notify_tx, mut notify_rx) = tokio::sync::mpsc::channel(4096);
     let (tasks, engine) = match &config.store_url {
         Some(url) => {
             let store = herald_store::Store::connect(url).await?;
-            let (t, h) =
-                Tasks::start(store, config.tasks.clone(), notify_tx, cancel.clone()).await?;
+            let (t, h) = Tasks::start(
+                store,
+                config.tasks.clone(),
+                notify_tx.clone(),
+                cancel.clone(),
+            )
+            .await?;
             (Some(t), Some(h))
         }
         None => (None, None),
@@ -98,8 +166,10 @@ pub async fn run(
         idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
         config: Arc::new(config.clone()),
         tasks,
+        handlers: crate::handlers::Handlers::default(),
+        internal: notify_tx,
+        sessions: parking_lot::Mutex::new(std::collections::HashMap::new()),
     });
-    // Task notifications go through the normal Emit path.
     let notifier = {
         let api = api.clone();
         let stop = cancel.clone();
@@ -111,7 +181,7 @@ pub async fn run(
                 };
                 let event = req.event.clone();
                 if let Err(e) = api.emit(req).await {
-                    tracing::warn!(event, error = %e, "task notification not emitted");
+                    tracing::warn!(event, error = %e, "internal emit failed");
                 }
             }
         })
@@ -153,6 +223,7 @@ pub async fn run(
     cancel.cancel();
     let _ = dispatcher.await;
     let _ = notifier.await;
+    let _ = maintenance.await;
     if let Some(h) = engine {
         let _ = h.await;
     }

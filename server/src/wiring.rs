@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use herald_auth::{AuthConfig, Verifier};
-use herald_edge::{EdgeConfig, NamespaceConfig};
+use herald_edge::{EdgeConfig, NamespaceConfig, RoomAlias as EdgeRoomAlias, UnknownEvents};
 
 use crate::config::{Config, ConfigError};
-use crate::run::CoreConfig;
+use crate::run::{CoreConfig, NamespacePolicy};
 use crate::tasks::TaskConfig;
 
 fn non_empty(s: &str) -> Option<String> {
@@ -50,6 +50,24 @@ pub fn core_config(c: &Config) -> CoreConfig {
         broker_queue: c.core.broker_queue,
         idempotency_window: Duration::from_secs(c.core.idempotency_window_secs),
         store_url: non_empty(&c.store.url),
+        handler_timeout: Duration::from_millis(c.core.handler_timeout_ms),
+        policies: c
+            .namespaces
+            .iter()
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    NamespacePolicy {
+                        presence_events: n.presence_events,
+                        max_rooms_per_connection: usize::try_from(n.max_rooms_per_connection)
+                            .unwrap_or(usize::MAX),
+                        recovery_window: Duration::from_secs(n.recovery_window_secs),
+                        recovery_max_events: usize::try_from(n.recovery_max_events)
+                            .unwrap_or(usize::MAX),
+                    },
+                )
+            })
+            .collect(),
         tasks: TaskConfig {
             queues: c.tasks.queues.clone(),
             default_max_attempts: c.tasks.default_max_attempts,
@@ -80,6 +98,32 @@ pub fn edge_config(c: &Config, core_url: &str) -> Result<EdgeConfig, ConfigError
         .map(|n| NamespaceConfig {
             name: n.name.clone(),
             anonymous: n.anonymous,
+            join_event: n.join_event.clone(),
+            leave_event: n.leave_event.clone(),
+            join_handler: n.join_handler,
+            connect_handler: n.connect_handler,
+            disconnect_handler: n.disconnect_handler,
+            relay: n.relay.clone(),
+            relay_room_field: n.relay_room_field.clone(),
+            relay_rate_per_sec: n.relay_rate_per_sec,
+            relay_burst: n.relay_burst,
+            forward: n.forward.clone(),
+            // validate() accepts only "error" and "ignore".
+            unknown_events: if n.unknown_events == "ignore" {
+                UnknownEvents::Ignore
+            } else {
+                UnknownEvents::Error
+            },
+            room_aliases: n
+                .room_aliases
+                .iter()
+                .map(|a| EdgeRoomAlias {
+                    join: a.join.clone(),
+                    leave: a.leave.clone(),
+                    prefix: a.prefix.clone(),
+                })
+                .collect(),
+            max_rooms_per_connection: n.max_rooms_per_connection,
         })
         .collect();
     Ok(ec)

@@ -3,144 +3,16 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::{FakeEdge, GUARD, authed, channel, start};
 use futures::StreamExt;
-use herald_proto::v1::edge_service_client::EdgeServiceClient;
 use herald_proto::v1::herald_service_client::HeraldServiceClient;
 use herald_proto::v1::{
-    Arg, ClientAck, ConnectionOpened, EmitRequest, LinkHello, LinkRequest, LinkResponse,
-    RoomChange, SubscribeRequest, arg, link_request, link_response, subscribe_response,
+    Arg, ClientAck, EmitRequest, LinkRequest, SubscribeRequest, arg, link_request,
+    subscribe_response,
 };
-use herald_server::CoreConfig;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
-use tonic::transport::Channel;
-
-const TOKEN: &str = "test-token";
-const GUARD: Duration = Duration::from_secs(10);
-
-struct Core {
-    url: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn start() -> Core {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let config = CoreConfig {
-        service_tokens: vec![TOKEN.into()],
-        namespaces: vec!["/".into(), "/chat".into()],
-        ..CoreConfig::default()
-    };
-    tokio::spawn(herald_server::run(listener, config, async {
-        let _ = rx.await;
-    }));
-    Core { url, _stop: tx }
-}
-
-fn authed<T>(msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
-    r
-}
-
-async fn channel(url: &str) -> Channel {
-    Channel::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
-/// A fake edge: sends link requests, reads link responses.
-struct FakeEdge {
-    tx: mpsc::Sender<LinkRequest>,
-    rx: tonic::Streaming<LinkResponse>,
-    next: u64,
-}
-
-impl FakeEdge {
-    async fn link(url: &str) -> Self {
-        let (tx, rx) = mpsc::channel(64);
-        let mut client = EdgeServiceClient::new(channel(url).await);
-        tx.send(LinkRequest {
-            request_id: 0,
-            msg: Some(link_request::Msg::Hello(LinkHello {
-                edge_name: "fake".into(),
-            })),
-        })
-        .await
-        .unwrap();
-        let rx = client
-            .link(authed(ReceiverStream::new(rx)))
-            .await
-            .unwrap()
-            .into_inner();
-        let mut edge = FakeEdge { tx, rx, next: 1 };
-        match edge.recv().await {
-            link_response::Msg::Welcome(_) => {}
-            other => panic!("expected welcome, got {other:?}"),
-        }
-        edge
-    }
-
-    async fn recv(&mut self) -> link_response::Msg {
-        let m = tokio::time::timeout(GUARD, self.rx.message())
-            .await
-            .expect("link response in time")
-            .unwrap()
-            .expect("link open");
-        m.msg.unwrap()
-    }
-
-    /// Sends a request and waits for its Applied.
-    async fn apply(&mut self, msg: link_request::Msg) -> String {
-        let id = self.next;
-        self.next += 1;
-        self.tx
-            .send(LinkRequest {
-                request_id: id,
-                msg: Some(msg),
-            })
-            .await
-            .unwrap();
-        match self.recv().await {
-            link_response::Msg::Applied(a) => {
-                assert_eq!(a.request_id, id);
-                a.error
-            }
-            other => panic!("expected applied, got {other:?}"),
-        }
-    }
-
-    async fn open(&mut self, conn: &str, user: &str) {
-        let err = self
-            .apply(link_request::Msg::Opened(ConnectionOpened {
-                connection_id: conn.into(),
-                namespace: "/".into(),
-                user_id: user.into(),
-            }))
-            .await;
-        assert_eq!(err, "");
-    }
-
-    async fn join(&mut self, conn: &str, room: &str) -> String {
-        self.apply(link_request::Msg::Join(RoomChange {
-            connection_id: conn.into(),
-            room: room.into(),
-        }))
-        .await
-    }
-
-    async fn delivery(&mut self) -> herald_proto::v1::Delivery {
-        match self.recv().await {
-            link_response::Msg::Delivery(d) => d,
-            other => panic!("expected delivery, got {other:?}"),
-        }
-    }
-}
 
 fn json(s: &str) -> Arg {
     Arg {
@@ -277,6 +149,7 @@ async fn direct_subscriber_gets_its_topics_only() {
         .subscribe(authed(SubscribeRequest {
             namespace: "/".into(),
             topics: vec!["room:ops".into()],
+            since: Vec::new(),
         }))
         .await
         .unwrap()

@@ -37,7 +37,7 @@ class HeraldProcess:
     """One `herald serve`; restart() comes back on the same ports and store."""
 
     def __init__(self, binary: Path, config: Path, workdir: Path) -> None:
-        self.binary = binary
+        self.binary = binary.resolve()
         self.config = config
         self.workdir = workdir
         self.core_addr = ""

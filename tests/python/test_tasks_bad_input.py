@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 
@@ -75,7 +77,7 @@ def test_first_message_must_be_a_hello(server) -> None:
 def test_worker_config_error_surfaces_from_the_worker_api(server) -> None:
     worker = herald.Worker(["no-such-queue"], url=server.core_addr)
     with pytest.raises(herald.WorkerConfigError, match="INVALID_ARGUMENT"):
-        worker.run(lambda task: None)
+        asyncio.run(asyncio.wait_for(worker.run_async(lambda task: None), 30))
 
 
 def test_messages_about_tasks_the_worker_does_not_hold_are_rejected(server) -> None:

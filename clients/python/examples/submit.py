@@ -8,12 +8,49 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import queue
 import sys
+import threading
 
 import herald
 
 SEARCHES = [("plumber", "Springfield"), ("dentist", "Springfield"), ("plumber", "Shelbyville")]
 NOTIFY = herald.Notify(topic="user:42", completed_event="scrape_complete", failed_event="scrape_failed")
+
+
+def follow(client: herald.Client, ids: list[str]) -> None:
+    """Prints status changes from a watch until every task is done.
+
+    The watch only reports changes after it is registered, so tasks are also re-read whenever the
+    watch is quiet for a second: a change that happened before the watch was live is not missed.
+    """
+    pending = set(ids)
+    changes: queue.Queue[herald.TaskInfo | None] = queue.Queue(maxsize=1024)
+    stream = client.watch(ids=ids)
+
+    def pump() -> None:
+        try:
+            for change in stream:
+                changes.put(change)
+        finally:
+            changes.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        while pending:
+            try:
+                change = changes.get(timeout=1.0)
+            except queue.Empty:
+                pending = {i for i in pending if not client.get(i).done}
+                continue
+            if change is None:
+                raise SystemExit("the watch ended early")
+            if change.id in pending:
+                print(f"{change.id}: {change.status.value} (attempt {change.attempt})")
+                if change.done:
+                    pending.discard(change.id)
+    finally:
+        stream.cancel()
 
 
 def main() -> int:
@@ -30,20 +67,7 @@ def main() -> int:
             task = client.submit("scrape", {"keyword": keyword, "location": location}, notify=NOTIFY)
             ids.append(task.id)
             print(f"submitted {task.id}: {keyword} in {location}")
-        pending = set(ids)
-        with client.watch(ids=ids) as changes:
-            # Tasks that finished before the watch started are read directly.
-            for task_id in list(pending):
-                if client.get(task_id).done:
-                    pending.discard(task_id)
-            for task in changes:
-                if task.id not in pending:
-                    continue
-                print(f"{task.id}: {task.status.value} (attempt {task.attempt})")
-                if task.done:
-                    pending.discard(task.id)
-                if not pending:
-                    break
+        follow(client, ids)
         failed = 0
         for task_id in ids:
             task = client.get(task_id)

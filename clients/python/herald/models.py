@@ -32,7 +32,7 @@ class TaskStatus(enum.Enum):
         return self in _TERMINAL
 
 
-_FROM_PROTO = {
+_FROM_PROTO: dict[int, TaskStatus] = {
     tasks_pb2.TASK_STATUS_QUEUED: TaskStatus.QUEUED,
     tasks_pb2.TASK_STATUS_RUNNING: TaskStatus.RUNNING,
     tasks_pb2.TASK_STATUS_SUCCEEDED: TaskStatus.SUCCEEDED,

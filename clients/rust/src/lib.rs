@@ -16,6 +16,7 @@
 //! ```
 
 mod emit;
+mod subscription;
 
 use futures::{Stream, StreamExt};
 use herald_proto::v1::herald_service_client::HeraldServiceClient;
@@ -26,6 +27,7 @@ use tonic::transport::{Channel, Endpoint};
 
 pub use emit::EmitBuilder;
 pub use herald_proto::v1 as proto;
+pub use subscription::{Item, Subscription};
 
 /// What a client call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,17 @@ impl Client {
         EmitBuilder::new(&mut self.inner, event)
     }
 
+    /// Follows topics from `since` positions (empty: from now), filling gaps from
+    /// History and resuming from its positions when the stream breaks.
+    pub fn follow(
+        &self,
+        namespace: &str,
+        topics: &[&str],
+        since: Vec<herald_proto::v1::Position>,
+    ) -> Subscription {
+        Subscription::new(self.inner.clone(), namespace, topics, since)
+    }
+
     /// Follows topics of a namespace; yields events until the server ends the stream.
     pub async fn subscribe(
         &mut self,
@@ -99,6 +112,7 @@ impl Client {
         let req = SubscribeRequest {
             namespace: namespace.to_owned(),
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            since: Vec::new(),
         };
         let stream = self.inner.subscribe(req).await?.into_inner();
         Ok(stream.filter_map(|item| async move {

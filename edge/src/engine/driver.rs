@@ -1,12 +1,15 @@
 //! Per-session timers: server pings and the pong deadline, the CONNECT deadline, and token expiry.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::{Instant, sleep_until};
 
 use crate::edge::Edge;
-use crate::engine::session::{PushError, Session};
+use crate::engine::session::{PushError, SLOW_CONSUMER, Session};
+
+/// Longest wait for a polling client to fetch the last frames of a closed session.
+const LINGER_MAX: Duration = Duration::from_secs(5);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -15,8 +18,16 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs until the session closes.
+/// Runs until the session closes, then until it is out of the edge's table.
 pub(crate) async fn run(edge: Arc<Edge>, session: Arc<Session>) {
+    tick(&edge, &session).await;
+    let linger = edge.config.ping_timeout.min(LINGER_MAX);
+    let _ = tokio::time::timeout(linger, session.finished.cancelled()).await;
+    session.finish(&edge);
+}
+
+/// Heartbeat and deadlines until the session closes.
+async fn tick(edge: &Arc<Edge>, session: &Arc<Session>) {
     let cfg = &edge.config;
     let mut next_ping = Instant::now() + cfg.ping_interval;
     let mut pong_deadline: Option<Instant> = None;
@@ -46,14 +57,14 @@ pub(crate) async fn run(edge: Arc<Edge>, session: Arc<Session>) {
         let now = Instant::now();
         if pong_deadline.is_some_and(|d| now >= d) {
             tracing::debug!(sid = %session.sid, "no pong within ping_timeout");
-            session.close(&edge, "ping timeout");
+            session.close(edge, "ping timeout");
             return;
         }
         if pong_deadline.is_none() && now >= next_ping {
             match session.push_text("2") {
                 Ok(()) | Err(PushError::Closed) => {}
                 Err(PushError::Full) => {
-                    session.disconnect_all(&edge, "slow consumer", false);
+                    session.disconnect_all(edge, SLOW_CONSUMER, false);
                     return;
                 }
             }
@@ -61,13 +72,13 @@ pub(crate) async fn run(edge: Arc<Edge>, session: Arc<Session>) {
         }
         if !session.ever_connected() && now >= connect_deadline {
             tracing::debug!(sid = %session.sid, "no socket.io CONNECT within connect_timeout");
-            session.close(&edge, "connect timeout");
+            session.close(edge, "connect timeout");
             return;
         }
         if let Some((exp, ns)) = exp
             && unix_now() >= exp
         {
-            crate::socketio::kick(&edge, &session, &ns, "token expired");
+            crate::socketio::commands::kick(edge, session, &ns, "token expired");
         }
     }
 }

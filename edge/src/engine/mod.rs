@@ -27,6 +27,7 @@ pub(crate) fn open_session(
         transport,
     ));
     edge.sessions.lock().insert(sid, session.clone());
+    edge.metrics.session_opened();
     edge.tasks.spawn(driver::run(edge.clone(), session.clone()));
     session
 }
@@ -70,6 +71,8 @@ pub(crate) async fn on_packet(edge: &Arc<Edge>, session: &Arc<Session>, packet: 
         Packet::Binary(bin) => crate::socketio::on_binary(edge, session, bin).await,
         Packet::Close => {
             session.close(edge, "transport close");
+            // The client is gone: nothing left for it to fetch.
+            session.finish(edge);
             return Flow::Closed;
         }
         Packet::Noop => Ok(()),
@@ -81,7 +84,7 @@ pub(crate) async fn on_packet(edge: &Arc<Edge>, session: &Arc<Session>, packet: 
         Ok(()) => Flow::Continue,
         Err(e) => {
             tracing::info!(sid = %session.sid, error = %e, "protocol error: closing the session");
-            session.close(edge, "parse error");
+            session.close(edge, session::PARSE_ERROR);
             Flow::Closed
         }
     }
@@ -90,5 +93,5 @@ pub(crate) async fn on_packet(edge: &Arc<Edge>, session: &Arc<Session>, packet: 
 /// A protocol error at the Engine.IO level closes the session.
 pub(crate) fn malformed(edge: &Edge, session: &Session, error: &dyn std::fmt::Display) {
     tracing::info!(sid = %session.sid, error = %error, "malformed engine.io packet: closing the session");
-    session.close(edge, "parse error");
+    session.close(edge, session::PARSE_ERROR);
 }

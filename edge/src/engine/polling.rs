@@ -22,7 +22,8 @@ pub(crate) fn handshake(edge: &Arc<Edge>, header_token: Option<Box<str>>) -> Res
     text_response(open_packet(edge, &session.sid, true))
 }
 
-fn push_record(body: &mut String, f: &Outgoing) {
+fn push_record(body: &mut String, frames: &mut u64, f: &Outgoing) {
+    *frames += 1;
     if !body.is_empty() {
         body.push(RECORD_SEPARATOR);
     }
@@ -33,6 +34,11 @@ fn push_record(body: &mut String, f: &Outgoing) {
 }
 
 /// A long-poll GET: waits for frames, then returns as many as fit in `max_payload`.
+///
+/// On a closed session the last frames (`herald:disconnect`, DISCONNECT) are returned without the
+/// Engine.IO close packet: socket.io-client handles a close packet at once but decoded Socket.IO packets
+/// only on the next tick, so a close in the same payload would hide them. The close packet `1` answers
+/// the following GET (or the first one, when nothing is left to send), which ends the session.
 pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Response, HttpError> {
     if session.transport() == Transport::Websocket {
         return Err(HttpError::BadRequest);
@@ -43,6 +49,7 @@ pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Resp
         return Err(HttpError::BadRequest);
     };
     let mut body = String::new();
+    let mut frames = 0u64;
     let first = tokio::select! {
         biased;
         () = session.closed.cancelled() => None,
@@ -52,10 +59,10 @@ pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Resp
     let limit = usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX);
     match first {
         Some(f) if !session.is_closed() => {
-            push_record(&mut body, &f);
+            push_record(&mut body, &mut frames, &f);
             while body.len() < limit {
                 match rx.try_recv() {
-                    Ok(f) => push_record(&mut body, &f),
+                    Ok(f) => push_record(&mut body, &mut frames, &f),
                     Err(_) => break,
                 }
             }
@@ -64,18 +71,22 @@ pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Resp
             let (drain, finals) = session.take_final();
             if drain {
                 if let Some(f) = first {
-                    push_record(&mut body, &f);
+                    push_record(&mut body, &mut frames, &f);
                 }
                 while let Ok(f) = rx.try_recv() {
-                    push_record(&mut body, &f);
+                    push_record(&mut body, &mut frames, &f);
                 }
             }
             for f in &finals {
-                push_record(&mut body, f);
+                push_record(&mut body, &mut frames, f);
             }
-            push_record(&mut body, &Outgoing::Text("1".into()));
+            if body.is_empty() {
+                push_record(&mut body, &mut frames, &Outgoing::Text("1".into()));
+                session.finish(edge);
+            }
         }
     }
+    edge.metrics.frames_sent(frames);
     Ok(text_response(body))
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
@@ -13,6 +14,12 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::edge::Edge;
+use crate::socketio::relay::TokenBucket;
+
+/// Close reason of a session whose outbound queue overflowed.
+pub(crate) const SLOW_CONSUMER: &str = "slow consumer";
+/// Close reason of a session that broke the protocol.
+pub(crate) const PARSE_ERROR: &str = "parse error";
 
 /// Most acks a socket may owe at once; older ones are forgotten first.
 const MAX_PENDING_ACKS: usize = 256;
@@ -49,6 +56,12 @@ pub(crate) struct SocketState {
     pub id: Arc<str>,
     /// Verified claims (without the raw map); `None` for anonymous sockets.
     pub claims: Option<Box<Claims>>,
+    /// The token's claims as JSON text (empty for anonymous sockets), for forwards.
+    pub claims_json: Box<str>,
+    /// What a `$connect` handler attached (JSON text; empty if none), for forwards.
+    pub data_json: Box<str>,
+    /// Rate limit of relay events.
+    pub relay: TokenBucket,
     next_ack: u64,
     /// (ack id sent to the client, the core's ack_ref).
     acks: VecDeque<(u64, u64)>,
@@ -82,6 +95,11 @@ pub(crate) struct Session {
     pub changed: Notify,
     /// Token from the handshake's `Authorization: Bearer` header.
     pub header_token: Option<Box<str>>,
+    /// Forwarded client events waiting for their handler's reply.
+    pub forwards_in_flight: AtomicUsize,
+    /// Cancelled once the session is out of the edge's table (after a polling client fetched
+    /// its last frames, or at once for other sessions).
+    pub finished: CancellationToken,
     state: parking_lot::Mutex<State>,
 }
 
@@ -103,6 +121,8 @@ impl Session {
             noop: Notify::new(),
             changed: Notify::new(),
             header_token,
+            forwards_in_flight: AtomicUsize::new(0),
+            finished: CancellationToken::new(),
             state: parking_lot::Mutex::new(State {
                 transport,
                 sockets: Vec::new(),
@@ -165,7 +185,7 @@ impl Session {
     pub fn push_or_kill(&self, edge: &Edge, text: Utf8Bytes, attachments: &[Bytes]) {
         if self.push(text, attachments) == Err(PushError::Full) {
             tracing::info!(sid = %self.sid, "outbound queue full: disconnecting slow consumer");
-            self.disconnect_all(edge, "slow consumer", false);
+            self.disconnect_all(edge, SLOW_CONSUMER, false);
         }
     }
 
@@ -175,19 +195,13 @@ impl Session {
         self.state.lock().sockets.iter().any(|s| &*s.ns == ns)
     }
 
-    pub fn add_socket(&self, ns: Arc<str>, id: Arc<str>, claims: Option<Box<Claims>>) -> bool {
+    pub fn add_socket(&self, socket: SocketState) -> bool {
         let mut st = self.state.lock();
         if st.closing {
             return false;
         }
         st.ever_connected = true;
-        st.sockets.push(SocketState {
-            ns,
-            id,
-            claims,
-            next_ack: 0,
-            acks: VecDeque::new(),
-        });
+        st.sockets.push(socket);
         drop(st);
         self.changed.notify_one();
         true
@@ -274,27 +288,66 @@ impl Session {
     }
 
     fn close_with(&self, edge: &Edge, reason: &str, final_frames: Vec<Outgoing>, drain: bool) {
-        let sockets = {
+        let (sockets, linger) = {
             let mut st = self.state.lock();
             if st.closing {
                 return;
             }
             st.closing = true;
             st.drain = drain;
+            // A polling client fetches its last frames with a later GET: keep the session reachable
+            // until then (the driver ends the wait); the close packet goes in a poll of its own.
+            let linger =
+                st.transport != Transport::Websocket && (drain || !final_frames.is_empty());
             st.final_frames = final_frames;
             st.assembly = None;
-            std::mem::take(&mut st.sockets)
+            (std::mem::take(&mut st.sockets), linger)
         };
         tracing::debug!(sid = %self.sid, reason, "engine.io session closed");
+        edge.metrics.session_closed(reason);
         self.closed.cancel();
-        edge.sessions.lock().remove(&self.sid);
-        for s in sockets {
-            edge.forget_socket(&s.id, reason);
+        if !linger {
+            self.finish(edge);
         }
+        for s in sockets {
+            edge.forget_socket(&s, reason);
+        }
+    }
+
+    /// Takes a closed session out of the edge's table (idempotent).
+    pub fn finish(&self, edge: &Edge) {
+        edge.sessions.lock().remove(&self.sid);
+        self.finished.cancel();
     }
 }
 
 impl SocketState {
+    /// A freshly connected socket.
+    pub fn new(
+        ns: Arc<str>,
+        id: Arc<str>,
+        claims: Option<Box<Claims>>,
+        claims_json: Box<str>,
+        data_json: Box<str>,
+        relay: TokenBucket,
+    ) -> Self {
+        SocketState {
+            ns,
+            id,
+            claims,
+            claims_json,
+            data_json,
+            relay,
+            next_ack: 0,
+            acks: VecDeque::new(),
+        }
+    }
+
+    /// The user id (`sub`), empty for anonymous sockets.
+    pub fn user(&self) -> &str {
+        self.claims.as_ref().map_or("", |c| c.sub.as_str())
+    }
+
     /// Remembers that the client's ack for a new ack id answers `ack_ref`; returns the ack id.
     pub fn register_ack(&mut self, ack_ref: u64) -> u64 {
         let id = self.next_ack;
@@ -325,5 +378,6 @@ pub(crate) fn closed_msg(id: &str, reason: &str) -> Msg {
     Msg::Closed(ConnectionClosed {
         connection_id: id.to_owned(),
         reason: reason.to_owned(),
+        ..Default::default()
     })
 }

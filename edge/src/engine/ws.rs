@@ -128,6 +128,7 @@ async fn serve(edge: &Arc<Edge>, session: &Arc<Session>, mut socket: WebSocket) 
             biased;
             () = session.closed.cancelled() => {
                 let (drain, finals) = session.take_final();
+                let frames = u64::try_from(finals.len()).unwrap_or(u64::MAX);
                 let _ = timeout(send_timeout, async {
                     if drain {
                         while let Ok(f) = rx.try_recv() {
@@ -141,6 +142,8 @@ async fn serve(edge: &Arc<Edge>, session: &Arc<Session>, mut socket: WebSocket) 
                     socket.close().await
                 })
                 .await;
+                edge.metrics.frames_sent(frames);
+                session.finish(edge);
                 return;
             }
             msg = socket.recv() => {
@@ -173,16 +176,20 @@ async fn serve(edge: &Arc<Edge>, session: &Arc<Session>, mut socket: WebSocket) 
             }
             Some(f) = rx.recv() => {
                 let send = timeout(send_timeout, async {
+                    let mut frames = 1u64;
                     socket.feed(to_message(f)).await?;
                     while let Ok(f) = rx.try_recv() {
+                        frames += 1;
                         socket.feed(to_message(f)).await?;
                     }
-                    socket.flush().await
+                    socket.flush().await.map(|()| frames)
                 });
                 // A session closed while the client is not reading (slow consumer) stops waiting at once.
                 tokio::select! {
                     sent = send => {
-                        if !matches!(sent, Ok(Ok(()))) {
+                        if let Ok(Ok(frames)) = sent {
+                            edge.metrics.frames_sent(frames);
+                        } else {
                             session.close(edge, "transport error");
                         }
                     }

@@ -1,5 +1,15 @@
-//! Test harness: a fake core (tonic EdgeService answering Applied), an edge on port 0, and
-//! hand-written Engine.IO / Socket.IO clients over websocket and raw HTTP.
+//! Test harness: a fake core (tonic EdgeService answering Applied, with scripted handler replies for
+//! forwards and relays; HeraldService Emit and Stats), an edge on port 0, and hand-written
+//! Engine.IO / Socket.IO clients over websocket and raw HTTP.
+//!
+//! Scripted handler replies of the fake core (ClientEventForward with a request_id):
+//! - `$connect`: refused with "not welcome" when the claims' sub is "intruder", else
+//!   `{"rooms":["from-connect"],"data":{"tier":"gold"}}`;
+//! - `$join`: allowed when the room starts with "ok:", else "join refused by handler";
+//! - `fail`: "no handler for fail";
+//! - anything else (echo): `[{"user":..,"claims":<claims_json>,"data":<data_json>}, ...the args]`.
+//!
+//! RelayEvent: refused with "relay refused by core" for room "core-refuses-relay".
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -12,8 +22,8 @@ use herald_auth::{AuthConfig, MintOptions, Verifier, mint_hs256};
 use herald_edge::{EdgeConfig, NamespaceConfig};
 use herald_proto::v1::edge_service_server::{EdgeService, EdgeServiceServer};
 use herald_proto::v1::{
-    Applied, Arg, Delivery, Event, LinkRequest, LinkResponse, LinkWelcome, arg, link_request,
-    link_response,
+    Applied, Arg, ClientEventForward, Delivery, Event, LinkRequest, LinkResponse, LinkWelcome, arg,
+    link_request, link_response,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -64,15 +74,21 @@ impl EdgeService for FakeCoreSvc {
                         }))
                     }
                     _ if m.request_id != 0 => {
-                        let error = match &m.msg {
+                        let (error, args) = match &m.msg {
                             Some(link_request::Msg::Join(j)) if j.room == "core-refuses" => {
-                                "refused by core".into()
+                                ("refused by core".into(), Vec::new())
                             }
-                            _ => String::new(),
+                            Some(link_request::Msg::Relay(r)) if r.room == "core-refuses-relay" => {
+                                ("relay refused by core".into(), Vec::new())
+                            }
+                            Some(link_request::Msg::Forward(f)) => handler_reply(f),
+                            _ => (String::new(), Vec::new()),
                         };
                         Some(link_response::Msg::Applied(Applied {
                             request_id: m.request_id,
                             error,
+                            args,
+                            ..Default::default()
                         }))
                     }
                     _ => None,
@@ -90,8 +106,39 @@ impl EdgeService for FakeCoreSvc {
     }
 }
 
+fn parse_or_null(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or(serde_json::Value::Null)
+}
+
+/// The scripted handlers of the fake core (see the module docs).
+fn handler_reply(f: &ClientEventForward) -> (String, Vec<Arg>) {
+    let claims = parse_or_null(&f.claims_json);
+    match f.event.as_str() {
+        "$connect" if claims["sub"] == "intruder" => ("not welcome".into(), Vec::new()),
+        "$connect" => (
+            String::new(),
+            vec![json(r#"{"rooms":["from-connect"],"data":{"tier":"gold"}}"#)],
+        ),
+        "$join" if f.room.starts_with("ok:") => (String::new(), Vec::new()),
+        "$join" => ("join refused by handler".into(), Vec::new()),
+        "fail" => ("no handler for fail".into(), Vec::new()),
+        _ => {
+            let head = serde_json::json!({
+                "user": f.user_id,
+                "claims": claims,
+                "data": parse_or_null(&f.data_json),
+            });
+            let mut args = vec![json(&head.to_string())];
+            args.extend(f.args.iter().cloned());
+            (String::new(), args)
+        }
+    }
+}
+
 #[derive(Clone)]
 struct FakeHerald;
+
+type Unary<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl herald_proto::v1::herald_service_server::HeraldService for FakeHerald {
@@ -137,6 +184,75 @@ impl herald_proto::v1::herald_service_server::HeraldService for FakeHerald {
         &self,
         _req: Request<herald_proto::v1::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        Err(Status::unimplemented("not in the fake core"))
+    }
+
+    async fn stats(
+        &self,
+        req: Request<herald_proto::v1::StatsRequest>,
+    ) -> Unary<herald_proto::v1::StatsResponse> {
+        let auth = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if auth != Some(&format!("Bearer {SERVICE_TOKEN}")) {
+            return Err(Status::unauthenticated("bad service token"));
+        }
+        Ok(Response::new(herald_proto::v1::StatsResponse {
+            namespaces: vec![herald_proto::v1::NamespaceStats {
+                namespace: "/".into(),
+                connections: 3,
+                users: 2,
+                rooms: 1,
+            }],
+            edges: 1,
+            subscribers: 4,
+            handlers: 5,
+        }))
+    }
+
+    async fn join(
+        &self,
+        _req: Request<herald_proto::v1::JoinRequest>,
+    ) -> Unary<herald_proto::v1::JoinResponse> {
+        Err(Status::unimplemented("not in the fake core"))
+    }
+
+    async fn leave(
+        &self,
+        _req: Request<herald_proto::v1::LeaveRequest>,
+    ) -> Unary<herald_proto::v1::LeaveResponse> {
+        Err(Status::unimplemented("not in the fake core"))
+    }
+
+    async fn presence(
+        &self,
+        _req: Request<herald_proto::v1::PresenceRequest>,
+    ) -> Unary<herald_proto::v1::PresenceResponse> {
+        Err(Status::unimplemented("not in the fake core"))
+    }
+
+    async fn disconnect(
+        &self,
+        _req: Request<herald_proto::v1::DisconnectRequest>,
+    ) -> Unary<herald_proto::v1::DisconnectResponse> {
+        Err(Status::unimplemented("not in the fake core"))
+    }
+
+    async fn history(
+        &self,
+        _req: Request<herald_proto::v1::HistoryRequest>,
+    ) -> Unary<herald_proto::v1::HistoryResponse> {
+        Err(Status::unimplemented("not in the fake core"))
+    }
+
+    type HandleStream =
+        Pin<Box<dyn Stream<Item = Result<herald_proto::v1::HandleResponse, Status>> + Send>>;
+
+    async fn handle(
+        &self,
+        _req: Request<Streaming<herald_proto::v1::HandleRequest>>,
+    ) -> Result<Response<Self::HandleStream>, Status> {
         Err(Status::unimplemented("not in the fake core"))
     }
 }
@@ -209,6 +325,23 @@ impl FakeCore {
         .await;
     }
 
+    /// The next recorded request for which `pick` is true, skipping others.
+    pub async fn next_request(
+        &mut self,
+        mut pick: impl FnMut(&LinkRequest) -> bool,
+    ) -> LinkRequest {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let m = self.seen.recv().await.expect("core channel closed");
+                if pick(&m) {
+                    return m;
+                }
+            }
+        })
+        .await
+        .expect("timed out waiting for a link message")
+    }
+
     /// The next recorded request matching `pick`, skipping others.
     pub async fn next_matching<T>(
         &mut self,
@@ -259,16 +392,9 @@ pub fn config(core: SocketAddr) -> EdgeConfig {
     })
     .unwrap();
     let mut c = EdgeConfig::new(format!("http://{core}"), SERVICE_TOKEN, verifier);
-    c.namespaces = vec![
-        NamespaceConfig {
-            name: "/".into(),
-            anonymous: false,
-        },
-        NamespaceConfig {
-            name: "/anon".into(),
-            anonymous: true,
-        },
-    ];
+    let mut anon = NamespaceConfig::new("/anon");
+    anon.anonymous = true;
+    c.namespaces = vec![NamespaceConfig::new("/"), anon];
     c.shutdown_grace = Duration::from_secs(3);
     c
 }
@@ -468,4 +594,39 @@ pub async fn poll_handshake(addr: SocketAddr) -> (String, serde_json::Value) {
 
 pub fn poll_path(sid: &str) -> String {
     format!("/socket.io/?EIO=4&transport=polling&sid={sid}")
+}
+
+/// Polling handshake plus a Socket.IO CONNECT of `ns` with `token`; returns the Engine.IO sid and the
+/// CONNECT answer. Retries while the link is still coming up.
+pub async fn poll_connect(addr: SocketAddr, ns: &str, token: &str) -> (String, String) {
+    let prefix = if ns == "/" {
+        String::new()
+    } else {
+        format!("{ns},")
+    };
+    for _ in 0..100 {
+        let (sid, _) = poll_handshake(addr).await;
+        let r = http(
+            addr,
+            "POST",
+            &poll_path(&sid),
+            &format!("40{prefix}{{\"token\":\"{token}\"}}"),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = http(addr, "GET", &poll_path(&sid), "").await;
+        if r.body.contains("core unavailable") {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        return (sid, r.body);
+    }
+    panic!("link never came up");
+}
+
+/// The `/` namespace config with `f` applied, replacing the test config's `/`.
+pub fn with_root(c: &mut EdgeConfig, f: impl FnOnce(&mut NamespaceConfig)) {
+    let mut ns = NamespaceConfig::new("/");
+    f(&mut ns);
+    c.namespaces[0] = ns;
 }

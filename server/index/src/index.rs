@@ -261,6 +261,12 @@ impl<V> Index<V> {
             .is_some_and(|s| s.users.contains_key(user))
     }
 
+    /// Whether any connection of `user` is in `room`.
+    pub fn user_in_room(&self, namespace: &str, user: &str, room: &str) -> bool {
+        self.user_connections(namespace, user)
+            .any(|c| c.rooms.contains(room))
+    }
+
     /// Connections, online users and non-empty rooms of a namespace.
     pub fn counts(&self, namespace: &str) -> (usize, usize, usize) {
         self.spaces

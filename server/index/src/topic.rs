@@ -24,6 +24,10 @@ pub enum TopicError {
     EmptyName(String),
     #[error("topic {0:?}: longer than {max} bytes", max = Topic::MAX_LEN)]
     TooLong(String),
+    #[error(
+        "topic {0:?}: '*' is only allowed alone (the whole namespace) or at the end of a subscription pattern"
+    )]
+    Wildcard(String),
 }
 
 impl<'a> Topic<'a> {
@@ -43,6 +47,9 @@ impl<'a> Topic<'a> {
             .ok_or_else(|| TopicError::Syntax(s.to_owned()))?;
         if name.is_empty() {
             return Err(TopicError::EmptyName(s.to_owned()));
+        }
+        if name.contains('*') {
+            return Err(TopicError::Wildcard(s.to_owned()));
         }
         match kind {
             "user" => Ok(Topic::User(name)),
@@ -88,6 +95,10 @@ mod tests {
             Err(TopicError::EmptyName(_))
         ));
         assert!(matches!(Topic::parse(""), Err(TopicError::Syntax(_))));
+        assert!(matches!(
+            Topic::parse("room:a*"),
+            Err(TopicError::Wildcard(_))
+        ));
         let long = format!("room:{}", "x".repeat(600));
         assert!(matches!(Topic::parse(&long), Err(TopicError::TooLong(_))));
     }

@@ -2,7 +2,6 @@
 //! to the broker, and wait for client acks when asked.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use herald_index::Topic;
@@ -10,7 +9,6 @@ use herald_proto::v1::{DeliveryClass, EmitRequest, EmitResponse, Event};
 
 use super::{Api, validate};
 use crate::CoreError;
-use crate::broker::Envelope;
 use crate::clock::now_ms;
 
 /// Longest ack wait a caller may ask for.
@@ -35,10 +33,10 @@ impl Api {
                 MAX_ACK_TIMEOUT.as_millis()
             )));
         }
-        if !req.idempotency_key.is_empty() {
-            if let Some(r) = self.idempotency.get(&req.idempotency_key) {
-                return Ok(r);
-            }
+        if !req.idempotency_key.is_empty()
+            && let Some(r) = self.idempotency.get(&req.idempotency_key)
+        {
+            return Ok(r);
         }
 
         let (connections, offline_users, ack_conns) =
@@ -57,6 +55,7 @@ impl Api {
             delivery: delivery.into(),
             positions: Vec::new(),
             timestamp_ms: now_ms(),
+            offset: String::new(),
         };
         let event_id = event.id.clone();
         let ack_ref = if ack_conns.is_empty() {
@@ -66,19 +65,15 @@ impl Api {
         };
         let waiter = (ack_ref != 0).then(|| self.hub.await_acks(ack_ref, ack_conns));
 
-        let published = self
-            .broker
-            .publish(Envelope {
-                event: Arc::new(event),
-                ack_ref,
-            })
-            .await;
-        if let Err(e) = published {
-            if ack_ref != 0 {
-                self.hub.finish_acks(ack_ref);
+        let published = match self.broker.publish(event, ack_ref).await {
+            Ok(e) => e,
+            Err(e) => {
+                if ack_ref != 0 {
+                    self.hub.finish_acks(ack_ref);
+                }
+                return Err(CoreError::BrokerUnavailable(e.to_string()));
             }
-            return Err(CoreError::BrokerUnavailable(e.to_string()));
-        }
+        };
 
         let acks = match waiter {
             Some(rx) => {
@@ -89,7 +84,7 @@ impl Api {
         };
         let resp = EmitResponse {
             event_id,
-            positions: Vec::new(),
+            positions: published.positions.clone(),
             connections,
             offline_users,
             acks,

@@ -1,10 +1,12 @@
 //! `Link`: one bidirectional stream per edge. The edge reports connections,
-//! room changes and client acks; the core answers and sends deliveries.
+//! room changes, client acks, forwarded client events and relays; the core
+//! answers and sends deliveries.
 
 use std::sync::Arc;
 
 use herald_proto::v1::{
-    Applied, LinkRequest, LinkResponse, LinkWelcome, link_request, link_response,
+    Applied, Arg, ClientEvent, ClientEventForward, ConnectionOpened, DeliveryClass, EmitRequest,
+    LinkRequest, LinkResponse, LinkWelcome, RelayEvent, link_request, link_response,
 };
 use tonic::Streaming;
 
@@ -15,6 +17,34 @@ use crate::hub::{Link, LinkId};
 /// `herald.v1.EdgeService`.
 #[derive(Clone)]
 pub struct EdgeApi(pub Arc<Api>);
+
+/// What a link message produced: an error, or what the answer carries.
+type Outcome = Result<Applied, String>;
+
+fn done() -> Outcome {
+    Ok(Applied::default())
+}
+
+fn with_args(args: Vec<Arg>) -> Applied {
+    Applied {
+        args,
+        ..Default::default()
+    }
+}
+
+fn applied(request_id: u64, outcome: Outcome) -> LinkResponse {
+    let a = match outcome {
+        Ok(a) => Applied { request_id, ..a },
+        Err(error) => Applied {
+            request_id,
+            error,
+            ..Default::default()
+        },
+    };
+    LinkResponse {
+        msg: Some(link_response::Msg::Applied(a)),
+    }
+}
 
 impl Api {
     pub fn link(self: Arc<Self>, mut inbound: Streaming<LinkRequest>) -> FeedStream<LinkResponse> {
@@ -33,7 +63,7 @@ impl Api {
                 tokio::select! {
                     () = tx.closed() => break,
                     msg = inbound.message() => match msg {
-                        Ok(Some(m)) => api.on_link_message(id, &tx, m).await,
+                        Ok(Some(m)) => api.clone().on_link_message(id, &tx, m).await,
                         Ok(None) => break,
                         Err(e) => {
                             tracing::debug!(link = id, error = %e, "edge link read failed");
@@ -42,15 +72,69 @@ impl Api {
                     },
                 }
             }
-            api.hub.drop_link(id);
+            api.link_gone(id);
         });
-        let hub = self.hub.clone();
-        rx.on_drop(move || hub.drop_link(id))
+        let api = self.clone();
+        rx.on_drop(move || api.link_gone(id))
     }
 
-    async fn on_link_message(&self, link: LinkId, tx: &Feed<LinkResponse>, m: LinkRequest) {
+    /// Forgets a link and every connection it held; they may come back elsewhere.
+    fn link_gone(self: &Arc<Self>, id: LinkId) {
+        let removed = self.hub.drop_link(id);
+        if removed.is_empty() {
+            return;
+        }
+        for r in &removed {
+            self.conn_removed(r);
+        }
+        let api = self.clone();
+        tokio::spawn(async move {
+            for r in &removed {
+                api.save_session(r, true).await;
+            }
+        });
+    }
+
+    async fn opened(&self, link: LinkId, o: ConnectionOpened) -> Outcome {
+        let user = (!o.user_id.is_empty()).then_some(o.user_id.as_str());
+        let ns = if o.namespace.is_empty() {
+            "/"
+        } else {
+            &o.namespace
+        };
+        self.hub
+            .index
+            .write()
+            .insert(&o.connection_id, ns, user, link)
+            .map_err(|e| e.to_string())?;
+        self.track_session(&o);
+        let mut rooms = Vec::with_capacity(o.rooms.len());
+        for room in &o.rooms {
+            match self.join_conn(&o.connection_id, room) {
+                Ok(_) => rooms.push(room.clone()),
+                Err(e) => tracing::debug!(room, error = %e, "restored room not joined"),
+            }
+        }
+        if o.resume_offset.is_empty() {
+            return done();
+        }
+        // Registered first, replay read second: whatever is appended meanwhile also
+        // arrives live, and the edge drops those duplicates by offset.
+        let replay = self.replay_for(&o, &rooms).await?;
+        Ok(Applied {
+            replay,
+            ..Default::default()
+        })
+    }
+
+    async fn on_link_message(
+        self: Arc<Self>,
+        link: LinkId,
+        tx: &Feed<LinkResponse>,
+        m: LinkRequest,
+    ) {
         use link_request::Msg;
-        let result: Result<(), String> = match m.msg {
+        let outcome: Outcome = match m.msg {
             Some(Msg::Hello(h)) => {
                 tracing::info!(link, edge = %h.edge_name, "edge linked");
                 self.hub.rename_link(link, h.edge_name);
@@ -58,57 +142,108 @@ impl Api {
                     link_id: link.to_string(),
                 });
                 let _ = tx.send(LinkResponse { msg: Some(welcome) }).await;
-                Ok(())
+                done()
             }
-            Some(Msg::Opened(o)) => {
-                let user = (!o.user_id.is_empty()).then_some(o.user_id.as_str());
-                let ns = if o.namespace.is_empty() {
-                    "/"
-                } else {
-                    &o.namespace
-                };
-                self.hub
-                    .index
-                    .write()
-                    .insert(&o.connection_id, ns, user, link)
-                    .map_err(|e| e.to_string())
-            }
+            Some(Msg::Opened(o)) => self.opened(link, o).await,
             Some(Msg::Closed(c)) => {
                 let removed = self.hub.index.write().remove(&c.connection_id);
-                if removed.is_some() {
-                    self.hub.ack_conn_gone(&c.connection_id);
+                if let Some(r) = removed {
+                    self.conn_removed(&r);
+                    self.save_session(&r, c.recoverable).await;
                 }
-                Ok(())
+                done()
             }
             Some(Msg::Join(j)) => self
-                .hub
-                .index
-                .write()
-                .join(&j.connection_id, &j.room)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+                .join_conn(&j.connection_id, &j.room)
+                .map(|_| Applied::default()),
             Some(Msg::Leave(l)) => self
-                .hub
-                .index
-                .write()
-                .leave(&l.connection_id, &l.room)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+                .leave_conn(&l.connection_id, &l.room)
+                .map(|_| Applied::default()),
             Some(Msg::Ack(a)) => {
                 self.hub.client_ack(a.ack_ref, &a.connection_id, a.args);
-                Ok(())
+                done()
+            }
+            Some(Msg::Relay(r)) => self.relay(r).await.map(|()| Applied::default()),
+            Some(Msg::Lookup(l)) => self.lookup_session(&l).await.map(|session| Applied {
+                session: Some(session),
+                ..Default::default()
+            }),
+            Some(Msg::Forward(f)) => {
+                // A handler may take its time: answer from a task bounded by the handler timeout.
+                let api = self.clone();
+                let tx = tx.clone();
+                let request_id = m.request_id;
+                tokio::spawn(async move {
+                    let outcome = api.forward(f, request_id != 0).await;
+                    if request_id != 0 {
+                        let _ = tx.send(applied(request_id, outcome)).await;
+                    }
+                });
+                return;
             }
             None => Err("empty link message".into()),
         };
-        if let Err(e) = &result {
+        if let Err(e) = &outcome {
             tracing::debug!(link, error = %e, "link request refused");
         }
         if m.request_id != 0 {
-            let applied = link_response::Msg::Applied(Applied {
-                request_id: m.request_id,
-                error: result.err().unwrap_or_default(),
-            });
-            let _ = tx.send(LinkResponse { msg: Some(applied) }).await;
+            let _ = tx.send(applied(m.request_id, outcome)).await;
         }
+    }
+
+    /// Hands a client event to a backend handler; the reply is the client's ack.
+    async fn forward(&self, f: ClientEventForward, wants_reply: bool) -> Outcome {
+        let ev = ClientEvent {
+            call_id: 0,
+            namespace: if f.namespace.is_empty() {
+                "/".into()
+            } else {
+                f.namespace
+            },
+            event: f.event,
+            connection_id: f.connection_id,
+            user_id: f.user_id,
+            claims_json: f.claims_json,
+            data_json: f.data_json,
+            args: f.args,
+            room: f.room,
+        };
+        if wants_reply {
+            self.handlers
+                .call(ev, self.config.handler_timeout)
+                .await
+                .map(with_args)
+        } else {
+            self.handlers.tell(ev);
+            done()
+        }
+    }
+
+    /// Relays a client event to a room minus the sender, if the sender is a member.
+    async fn relay(&self, r: RelayEvent) -> Result<(), String> {
+        let ns = if r.namespace.is_empty() {
+            "/".to_owned()
+        } else {
+            r.namespace
+        };
+        let member = self
+            .hub
+            .index
+            .read()
+            .get(&r.connection_id)
+            .is_some_and(|c| *c.namespace == *ns && c.rooms.contains(r.room.as_str()));
+        if !member {
+            return Err(format!("not a member of room {}", r.room));
+        }
+        let req = EmitRequest {
+            namespace: ns,
+            targets: vec![format!("room:{}", r.room)],
+            except: vec![format!("conn:{}", r.connection_id)],
+            event: r.event,
+            args: r.args,
+            delivery: DeliveryClass::Volatile.into(),
+            ..Default::default()
+        };
+        self.emit(req).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }

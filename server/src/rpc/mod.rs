@@ -1,9 +1,16 @@
 //! The gRPC services: one file per RPC, sharing the hub and the configuration.
 
+mod disconnect;
 mod emit;
+mod handle;
+mod history;
 mod link;
+mod presence;
+mod recovery;
+mod rooms;
 mod scrape;
 mod service;
+mod stats;
 mod subscribe;
 mod tasks;
 mod validate;
@@ -25,6 +32,12 @@ pub struct Api {
     pub idempotency: IdempotencyCache,
     /// `None` when the core runs without a store.
     pub tasks: Option<crate::tasks::Tasks>,
+    /// Backend handlers of client events.
+    pub handlers: crate::handlers::Handlers,
+    /// Emits the core makes itself (presence, task notifications).
+    pub internal: tokio::sync::mpsc::Sender<herald_proto::v1::EmitRequest>,
+    /// Recovery identity of live connections: connection id -> (pid, $connect data).
+    pub sessions: parking_lot::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
 
 /// `herald.v1.HeraldService`.

@@ -9,7 +9,10 @@ use herald_proto::v1::{
     WatchTasksResponse,
 };
 use herald_proto::v1::{
-    EmitRequest, EmitResponse, LinkRequest, LinkResponse, SubscribeRequest, SubscribeResponse,
+    DisconnectRequest, DisconnectResponse, EmitRequest, EmitResponse, HandleRequest,
+    HandleResponse, HistoryRequest, HistoryResponse, JoinRequest, JoinResponse, LeaveRequest,
+    LeaveResponse, LinkRequest, LinkResponse, PresenceRequest, PresenceResponse, StatsRequest,
+    StatsResponse, SubscribeRequest,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -22,7 +25,7 @@ impl HeraldService for HeraldApi {
         Ok(Response::new(self.0.emit(req.into_inner()).await?))
     }
 
-    type SubscribeStream = FeedStream<SubscribeResponse>;
+    type SubscribeStream = super::subscribe::SubscribeStream;
 
     async fn subscribe(
         &self,
@@ -30,6 +33,50 @@ impl HeraldService for HeraldApi {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let stream = self.0.clone().subscribe(req.into_inner()).await?;
         Ok(Response::new(stream))
+    }
+
+    async fn join(&self, req: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
+        Ok(Response::new(self.0.join_rpc(req.into_inner())?))
+    }
+
+    async fn leave(&self, req: Request<LeaveRequest>) -> Result<Response<LeaveResponse>, Status> {
+        Ok(Response::new(self.0.leave_rpc(req.into_inner()).await?))
+    }
+
+    async fn presence(
+        &self,
+        req: Request<PresenceRequest>,
+    ) -> Result<Response<PresenceResponse>, Status> {
+        Ok(Response::new(self.0.presence(req.into_inner())?))
+    }
+
+    async fn disconnect(
+        &self,
+        req: Request<DisconnectRequest>,
+    ) -> Result<Response<DisconnectResponse>, Status> {
+        Ok(Response::new(self.0.disconnect(req.into_inner())?))
+    }
+
+    async fn history(
+        &self,
+        req: Request<HistoryRequest>,
+    ) -> Result<Response<HistoryResponse>, Status> {
+        Ok(Response::new(self.0.history(req.into_inner()).await?))
+    }
+
+    async fn stats(&self, _req: Request<StatsRequest>) -> Result<Response<StatsResponse>, Status> {
+        Ok(Response::new(self.0.stats()))
+    }
+
+    type HandleStream = FeedStream<HandleResponse>;
+
+    async fn handle(
+        &self,
+        req: Request<Streaming<HandleRequest>>,
+    ) -> Result<Response<Self::HandleStream>, Status> {
+        Ok(Response::new(
+            self.0.clone().handle(req.into_inner()).await?,
+        ))
     }
 }
 

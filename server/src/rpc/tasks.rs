@@ -39,7 +39,7 @@ impl Api {
         req: SubmitTaskRequest,
     ) -> Result<SubmitTaskResponse, CoreError> {
         let tasks = self.tasks()?;
-        if !tasks.config.queues.iter().any(|q| *q == req.queue) {
+        if !tasks.config.queues.contains(&req.queue) {
             return Err(CoreError::InvalidArgument(format!(
                 "queue: unknown queue {:?}; configured: {}",
                 req.queue,

@@ -38,6 +38,27 @@ pub fn topics<'a>(list: &'a [String], what: &str) -> Result<Vec<Topic<'a>>, Core
         .collect()
 }
 
+/// Subscription topics: a topic, "*", or a prefix pattern ending in '*' ("room:campaign:*").
+pub fn subscription_topics(list: &[String]) -> Result<(), CoreError> {
+    for t in list {
+        match t.strip_suffix('*') {
+            Some(prefix) if !prefix.is_empty() => {
+                let kind = prefix.split_once(':').map(|(k, _)| k);
+                if !matches!(kind, Some("user" | "room" | "conn")) || prefix.contains('*') {
+                    return Err(CoreError::InvalidArgument(format!(
+                        "topics: {t:?} is not a pattern; write e.g. \"room:campaign:*\" ('*' only at the end)"
+                    )));
+                }
+            }
+            _ => {
+                herald_index::Topic::parse(t)
+                    .map_err(|e| CoreError::InvalidArgument(format!("topics: {e}")))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn event_name(name: &str) -> Result<(), CoreError> {
     if name.is_empty() {
         return Err(CoreError::InvalidArgument("event: name is empty".into()));
@@ -111,6 +132,18 @@ mod tests {
             args(&[json("\"0123456789\"")], 5),
             Err(CoreError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn subscription_patterns() {
+        let ok = |v: &[&str]| {
+            subscription_topics(&v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+        };
+        assert!(ok(&["room:campaign:*", "user:*", "*", "room:x"]).is_ok());
+        assert!(ok(&["room:a*b"]).is_err());
+        assert!(ok(&["room:**"]).is_err());
+        assert!(ok(&["team:*"]).is_err());
+        assert!(ok(&["room*"]).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use herald_proto::v1::{
     Arg, EmitRequest, ScrapeTaskResponse, TaskAccepted, TaskAssignment, TaskRejected, TaskRevoked,
-    TaskStatus, arg, scrape_task_response,
+    arg, scrape_task_response,
 };
 use herald_store::{Store, StoreError, TaskRow, TaskStatus as Stored};
 use serde_json::{Value, json};
@@ -429,7 +429,7 @@ impl Engine {
                     scrape_task_response::Msg::Accepted(TaskAccepted {
                         task_id: task_id.to_owned(),
                         lease_token: token,
-                        status: TaskStatus::from(status(row.status)).into(),
+                        status: status(row.status).into(),
                     }),
                 );
                 self.announce(&row).await;

@@ -71,7 +71,12 @@ pub fn to_proto(r: &TaskRow) -> Task {
         last_error: r.last_error.clone(),
         idempotency_key: r.idempotency_key.clone(),
         notify: Some(NotifySpec::parse(&r.notify_json).to_proto()),
-        worker: r.worker.clone(),
+        // The row keeps the last worker; only a running task is held by one.
+        worker: if r.status == Stored::Running {
+            r.worker.clone()
+        } else {
+            String::new()
+        },
         created_ms: r.created_ms,
         updated_ms: r.updated_ms,
         progress_json: r.progress_json.clone(),

@@ -103,7 +103,7 @@ impl Store {
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?;
-            rows.iter().map(|r| decode::task(r)).collect()
+            rows.iter().map(decode::task).collect()
         })
     }
 
@@ -122,7 +122,7 @@ impl Store {
     pub async fn attempts(&self, id: &str) -> Result<Vec<AttemptRow>, StoreError> {
         with_pool!(&self.backend, pool => {
             let rows = sqlx::query(sql::ATTEMPTS).bind(id).fetch_all(pool).await?;
-            rows.iter().map(|r| decode::attempt(r)).collect()
+            rows.iter().map(decode::attempt).collect()
         })
     }
 
@@ -130,7 +130,7 @@ impl Store {
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetterRow>, StoreError> {
         with_pool!(&self.backend, pool => {
             let rows = sqlx::query(sql::DEAD_LETTERS).fetch_all(pool).await?;
-            rows.iter().map(|r| decode::dead_letter(r)).collect()
+            rows.iter().map(decode::dead_letter).collect()
         })
     }
 }

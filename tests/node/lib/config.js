@@ -10,6 +10,17 @@ function str(value) {
   return JSON.stringify(String(value));
 }
 
+/** A TOML value: string, boolean, number, or an array of those. */
+function tomlValue(value) {
+  if (Array.isArray(value)) return `[${value.map(tomlValue).join(', ')}]`;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') return String(value);
+  return str(value);
+}
+
+/** Option keys of a namespace entry rendered specially (the rest become `key = value` lines). */
+const NS_SPECIAL = new Set(['name', 'anonymous', 'room_aliases']);
+
 function randomSecret(prefix) {
   return `${prefix}-${crypto.randomBytes(18).toString('hex')}`;
 }
@@ -23,7 +34,9 @@ const DEFAULT_NAMESPACES = [
 /**
  * Renders the config as TOML text. Options (all optional):
  * secret, serviceToken, audience, issuer, leewaySecs, roomsClaim, pingIntervalMs, pingTimeoutMs,
- * maxPayload, staticDir, namespaces, extraToml.
+ * maxPayload, staticDir, namespaces, extraToml, handlerTimeoutMs.
+ * A namespace entry is { name, anonymous, ...any other NamespaceSection key (snake_case) with a
+ * string / boolean / number / array value, room_aliases: [{ join, leave, prefix }] }.
  */
 function renderConfig(o) {
   const lines = [
@@ -31,6 +44,9 @@ function renderConfig(o) {
     '[core]',
     'listen = "127.0.0.1:0"',
     `service_tokens = [${str(o.serviceToken)}]`,
+  ];
+  if (o.handlerTimeoutMs !== undefined) lines.push(`handler_timeout_ms = ${Number(o.handlerTimeoutMs)}`);
+  lines.push(
     '',
     '[edge]',
     'listen = "127.0.0.1:0"',
@@ -39,7 +55,7 @@ function renderConfig(o) {
     `ping_interval_ms = ${o.pingIntervalMs}`,
     `ping_timeout_ms = ${o.pingTimeoutMs}`,
     `max_payload = ${o.maxPayload}`,
-  ];
+  );
   if (o.staticDir !== undefined) lines.push(`static_dir = ${str(o.staticDir)}`);
   lines.push(
     '',
@@ -53,6 +69,13 @@ function renderConfig(o) {
   );
   for (const ns of o.namespaces) {
     lines.push('', '[[namespaces]]', `name = ${str(ns.name)}`, `anonymous = ${ns.anonymous ? 'true' : 'false'}`);
+    for (const [key, value] of Object.entries(ns)) {
+      if (!NS_SPECIAL.has(key) && value !== undefined) lines.push(`${key} = ${tomlValue(value)}`);
+    }
+    for (const alias of ns.room_aliases || []) {
+      lines.push('[[namespaces.room_aliases]]');
+      for (const [key, value] of Object.entries(alias)) lines.push(`${key} = ${tomlValue(value)}`);
+    }
   }
   if (o.extraToml) lines.push('', o.extraToml);
   return `${lines.join('\n')}\n`;

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LinkRequest(_message.Message):
-    __slots__ = ("request_id", "hello", "opened", "closed", "join", "leave", "ack")
+    __slots__ = ("request_id", "hello", "opened", "closed", "join", "leave", "ack", "forward", "relay")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
     OPENED_FIELD_NUMBER: _ClassVar[int]
@@ -16,6 +16,8 @@ class LinkRequest(_message.Message):
     JOIN_FIELD_NUMBER: _ClassVar[int]
     LEAVE_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    FORWARD_FIELD_NUMBER: _ClassVar[int]
+    RELAY_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     hello: LinkHello
     opened: ConnectionOpened
@@ -23,7 +25,43 @@ class LinkRequest(_message.Message):
     join: RoomChange
     leave: RoomChange
     ack: ClientAck
-    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[LinkHello, _Mapping]] = ..., opened: _Optional[_Union[ConnectionOpened, _Mapping]] = ..., closed: _Optional[_Union[ConnectionClosed, _Mapping]] = ..., join: _Optional[_Union[RoomChange, _Mapping]] = ..., leave: _Optional[_Union[RoomChange, _Mapping]] = ..., ack: _Optional[_Union[ClientAck, _Mapping]] = ...) -> None: ...
+    forward: ClientEventForward
+    relay: RelayEvent
+    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[LinkHello, _Mapping]] = ..., opened: _Optional[_Union[ConnectionOpened, _Mapping]] = ..., closed: _Optional[_Union[ConnectionClosed, _Mapping]] = ..., join: _Optional[_Union[RoomChange, _Mapping]] = ..., leave: _Optional[_Union[RoomChange, _Mapping]] = ..., ack: _Optional[_Union[ClientAck, _Mapping]] = ..., forward: _Optional[_Union[ClientEventForward, _Mapping]] = ..., relay: _Optional[_Union[RelayEvent, _Mapping]] = ...) -> None: ...
+
+class ClientEventForward(_message.Message):
+    __slots__ = ("namespace", "event", "connection_id", "user_id", "claims_json", "data_json", "args", "room")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLAIMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    event: str
+    connection_id: str
+    user_id: str
+    claims_json: str
+    data_json: str
+    args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
+    room: str
+    def __init__(self, namespace: _Optional[str] = ..., event: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., claims_json: _Optional[str] = ..., data_json: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., room: _Optional[str] = ...) -> None: ...
+
+class RelayEvent(_message.Message):
+    __slots__ = ("namespace", "room", "connection_id", "event", "args")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    room: str
+    connection_id: str
+    event: str
+    args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
+    def __init__(self, namespace: _Optional[str] = ..., room: _Optional[str] = ..., connection_id: _Optional[str] = ..., event: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ...) -> None: ...
 
 class LinkHello(_message.Message):
     __slots__ = ("edge_name",)
@@ -82,12 +120,14 @@ class LinkResponse(_message.Message):
     def __init__(self, welcome: _Optional[_Union[LinkWelcome, _Mapping]] = ..., delivery: _Optional[_Union[Delivery, _Mapping]] = ..., membership: _Optional[_Union[MembershipChange, _Mapping]] = ..., disconnect: _Optional[_Union[DisconnectCommand, _Mapping]] = ..., applied: _Optional[_Union[Applied, _Mapping]] = ...) -> None: ...
 
 class Applied(_message.Message):
-    __slots__ = ("request_id", "error")
+    __slots__ = ("request_id", "error", "args")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     error: str
-    def __init__(self, request_id: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
+    def __init__(self, request_id: _Optional[int] = ..., error: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ...) -> None: ...
 
 class LinkWelcome(_message.Message):
     __slots__ = ("link_id",)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from herald.v1 import event_pb2 as herald_dot_v1_dot_event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16herald/v1/herald.proto\x12\therald.v1\x1a\x15herald/v1/event.proto\"\xcb\x01\n\x0b\x45mitRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07targets\x18\x02 \x03(\t\x12\x0e\n\x06\x65xcept\x18\x03 \x03(\t\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x05 \x03(\x0b\x32\x0e.herald.v1.Arg\x12*\n\x08\x64\x65livery\x18\x06 \x01(\x0e\x32\x18.herald.v1.DeliveryClass\x12\x16\n\x0e\x61\x63k_timeout_ms\x18\x07 \x01(\r\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\"i\n\x03\x41\x63k\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63ked\x18\x03 \x01(\x08\x12\x1c\n\x04\x61rgs\x18\x04 \x03(\x0b\x32\x0e.herald.v1.Arg\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\x92\x01\n\x0c\x45mitResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12&\n\tpositions\x18\x02 \x03(\x0b\x32\x13.herald.v1.Position\x12\x13\n\x0b\x63onnections\x18\x03 \x01(\r\x12\x15\n\roffline_users\x18\x04 \x03(\t\x12\x1c\n\x04\x61\x63ks\x18\x05 \x03(\x0b\x32\x0e.herald.v1.Ack\"5\n\x10SubscribeRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\"k\n\x11SubscribeResponse\x12!\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x10.herald.v1.EventH\x00\x12+\n\nsubscribed\x18\x02 \x01(\x0b\x32\x15.herald.v1.SubscribedH\x00\x42\x06\n\x04item\"%\n\nSubscribed\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t2\x92\x01\n\rHeraldService\x12\x37\n\x04\x45mit\x12\x16.herald.v1.EmitRequest\x1a\x17.herald.v1.EmitResponse\x12H\n\tSubscribe\x12\x1b.herald.v1.SubscribeRequest\x1a\x1c.herald.v1.SubscribeResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16herald/v1/herald.proto\x12\therald.v1\x1a\x15herald/v1/event.proto\"\xcb\x01\n\x0b\x45mitRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07targets\x18\x02 \x03(\t\x12\x0e\n\x06\x65xcept\x18\x03 \x03(\t\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x05 \x03(\x0b\x32\x0e.herald.v1.Arg\x12*\n\x08\x64\x65livery\x18\x06 \x01(\x0e\x32\x18.herald.v1.DeliveryClass\x12\x16\n\x0e\x61\x63k_timeout_ms\x18\x07 \x01(\r\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\"i\n\x03\x41\x63k\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63ked\x18\x03 \x01(\x08\x12\x1c\n\x04\x61rgs\x18\x04 \x03(\x0b\x32\x0e.herald.v1.Arg\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\x92\x01\n\x0c\x45mitResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12&\n\tpositions\x18\x02 \x03(\x0b\x32\x13.herald.v1.Position\x12\x13\n\x0b\x63onnections\x18\x03 \x01(\r\x12\x15\n\roffline_users\x18\x04 \x03(\t\x12\x1c\n\x04\x61\x63ks\x18\x05 \x03(\x0b\x32\x0e.herald.v1.Ack\"5\n\x10SubscribeRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\"k\n\x11SubscribeResponse\x12!\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x10.herald.v1.EventH\x00\x12+\n\nsubscribed\x18\x02 \x01(\x0b\x32\x15.herald.v1.SubscribedH\x00\x42\x06\n\x04item\"%\n\nSubscribed\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\"W\n\x0bJoinRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\r\n\x05rooms\x18\x04 \x03(\t\"#\n\x0cJoinResponse\x12\x13\n\x0b\x63onnections\x18\x01 \x01(\r\"X\n\x0cLeaveRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\r\n\x05rooms\x18\x04 \x03(\t\"$\n\rLeaveResponse\x12\x13\n\x0b\x63onnections\x18\x01 \x01(\r\"D\n\x0fPresenceRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04room\x18\x02 \x01(\t\x12\x10\n\x08user_ids\x18\x03 \x03(\t\"D\n\x0cUserPresence\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06online\x18\x02 \x01(\x08\x12\x13\n\x0b\x63onnections\x18\x03 \x01(\r\"O\n\x10PresenceResponse\x12&\n\x05users\x18\x01 \x03(\x0b\x32\x17.herald.v1.UserPresence\x12\x13\n\x0b\x63onnections\x18\x02 \x01(\r\"^\n\x11\x44isconnectRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\")\n\x12\x44isconnectResponse\x12\x13\n\x0b\x63onnections\x18\x01 \x01(\r\"\x0e\n\x0cStatsRequest\"V\n\x0eNamespaceStats\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x13\n\x0b\x63onnections\x18\x02 \x01(\r\x12\r\n\x05users\x18\x03 \x01(\r\x12\r\n\x05rooms\x18\x04 \x01(\r\"t\n\rStatsResponse\x12-\n\nnamespaces\x18\x01 \x03(\x0b\x32\x19.herald.v1.NamespaceStats\x12\r\n\x05\x65\x64ges\x18\x02 \x01(\r\x12\x13\n\x0bsubscribers\x18\x03 \x01(\r\x12\x10\n\x08handlers\x18\x04 \x01(\r\"n\n\rHandleRequest\x12-\n\x08register\x18\x01 \x01(\x0b\x32\x19.herald.v1.HandleRegisterH\x00\x12\'\n\x05reply\x18\x02 \x01(\x0b\x32\x16.herald.v1.HandleReplyH\x00\x42\x05\n\x03msg\"3\n\x0eHandleRegister\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0e\n\x06\x65vents\x18\x02 \x03(\t\"K\n\x0bHandleReply\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\x04\x12\x1c\n\x04\x61rgs\x18\x02 \x03(\x0b\x32\x0e.herald.v1.Arg\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"s\n\x0eHandleResponse\x12\x31\n\nregistered\x18\x01 \x01(\x0b\x32\x1b.herald.v1.HandleRegisteredH\x00\x12\'\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x16.herald.v1.ClientEventH\x00\x42\x05\n\x03msg\"&\n\x10HandleRegistered\x12\x12\n\nhandler_id\x18\x01 \x01(\t\"\xbc\x01\n\x0b\x43lientEvent\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\x04\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x15\n\rconnection_id\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x13\n\x0b\x63laims_json\x18\x06 \x01(\t\x12\x11\n\tdata_json\x18\x07 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x08 \x03(\x0b\x32\x0e.herald.v1.Arg\x12\x0c\n\x04room\x18\t \x01(\t2\x96\x04\n\rHeraldService\x12\x37\n\x04\x45mit\x12\x16.herald.v1.EmitRequest\x1a\x17.herald.v1.EmitResponse\x12H\n\tSubscribe\x12\x1b.herald.v1.SubscribeRequest\x1a\x1c.herald.v1.SubscribeResponse0\x01\x12\x37\n\x04Join\x12\x16.herald.v1.JoinRequest\x1a\x17.herald.v1.JoinResponse\x12:\n\x05Leave\x12\x17.herald.v1.LeaveRequest\x1a\x18.herald.v1.LeaveResponse\x12\x43\n\x08Presence\x12\x1a.herald.v1.PresenceRequest\x1a\x1b.herald.v1.PresenceResponse\x12I\n\nDisconnect\x12\x1c.herald.v1.DisconnectRequest\x1a\x1d.herald.v1.DisconnectResponse\x12:\n\x05Stats\x12\x17.herald.v1.StatsRequest\x1a\x18.herald.v1.StatsResponse\x12\x41\n\x06Handle\x12\x18.herald.v1.HandleRequest\x1a\x19.herald.v1.HandleResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIBERESPONSE']._serialized_end=684
   _globals['_SUBSCRIBED']._serialized_start=686
   _globals['_SUBSCRIBED']._serialized_end=723
-  _globals['_HERALDSERVICE']._serialized_start=726
-  _globals['_HERALDSERVICE']._serialized_end=872
+  _globals['_JOINREQUEST']._serialized_start=725
+  _globals['_JOINREQUEST']._serialized_end=812
+  _globals['_JOINRESPONSE']._serialized_start=814
+  _globals['_JOINRESPONSE']._serialized_end=849
+  _globals['_LEAVEREQUEST']._serialized_start=851
+  _globals['_LEAVEREQUEST']._serialized_end=939
+  _globals['_LEAVERESPONSE']._serialized_start=941
+  _globals['_LEAVERESPONSE']._serialized_end=977
+  _globals['_PRESENCEREQUEST']._serialized_start=979
+  _globals['_PRESENCEREQUEST']._serialized_end=1047
+  _globals['_USERPRESENCE']._serialized_start=1049
+  _globals['_USERPRESENCE']._serialized_end=1117
+  _globals['_PRESENCERESPONSE']._serialized_start=1119
+  _globals['_PRESENCERESPONSE']._serialized_end=1198
+  _globals['_DISCONNECTREQUEST']._serialized_start=1200
+  _globals['_DISCONNECTREQUEST']._serialized_end=1294
+  _globals['_DISCONNECTRESPONSE']._serialized_start=1296
+  _globals['_DISCONNECTRESPONSE']._serialized_end=1337
+  _globals['_STATSREQUEST']._serialized_start=1339
+  _globals['_STATSREQUEST']._serialized_end=1353
+  _globals['_NAMESPACESTATS']._serialized_start=1355
+  _globals['_NAMESPACESTATS']._serialized_end=1441
+  _globals['_STATSRESPONSE']._serialized_start=1443
+  _globals['_STATSRESPONSE']._serialized_end=1559
+  _globals['_HANDLEREQUEST']._serialized_start=1561
+  _globals['_HANDLEREQUEST']._serialized_end=1671
+  _globals['_HANDLEREGISTER']._serialized_start=1673
+  _globals['_HANDLEREGISTER']._serialized_end=1724
+  _globals['_HANDLEREPLY']._serialized_start=1726
+  _globals['_HANDLEREPLY']._serialized_end=1801
+  _globals['_HANDLERESPONSE']._serialized_start=1803
+  _globals['_HANDLERESPONSE']._serialized_end=1918
+  _globals['_HANDLEREGISTERED']._serialized_start=1920
+  _globals['_HANDLEREGISTERED']._serialized_end=1958
+  _globals['_CLIENTEVENT']._serialized_start=1961
+  _globals['_CLIENTEVENT']._serialized_end=2149
+  _globals['_HERALDSERVICE']._serialized_start=2152
+  _globals['_HERALDSERVICE']._serialized_end=2686
 # @@protoc_insertion_point(module_scope)

@@ -75,3 +75,175 @@ class Subscribed(_message.Message):
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     def __init__(self, subscription_id: _Optional[str] = ...) -> None: ...
+
+class JoinRequest(_message.Message):
+    __slots__ = ("namespace", "connection_id", "user_id", "rooms")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOMS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    connection_id: str
+    user_id: str
+    rooms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, namespace: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., rooms: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class JoinResponse(_message.Message):
+    __slots__ = ("connections",)
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    connections: int
+    def __init__(self, connections: _Optional[int] = ...) -> None: ...
+
+class LeaveRequest(_message.Message):
+    __slots__ = ("namespace", "connection_id", "user_id", "rooms")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOMS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    connection_id: str
+    user_id: str
+    rooms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, namespace: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., rooms: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LeaveResponse(_message.Message):
+    __slots__ = ("connections",)
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    connections: int
+    def __init__(self, connections: _Optional[int] = ...) -> None: ...
+
+class PresenceRequest(_message.Message):
+    __slots__ = ("namespace", "room", "user_ids")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    room: str
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, namespace: _Optional[str] = ..., room: _Optional[str] = ..., user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UserPresence(_message.Message):
+    __slots__ = ("user_id", "online", "connections")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    online: bool
+    connections: int
+    def __init__(self, user_id: _Optional[str] = ..., online: bool = ..., connections: _Optional[int] = ...) -> None: ...
+
+class PresenceResponse(_message.Message):
+    __slots__ = ("users", "connections")
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[UserPresence]
+    connections: int
+    def __init__(self, users: _Optional[_Iterable[_Union[UserPresence, _Mapping]]] = ..., connections: _Optional[int] = ...) -> None: ...
+
+class DisconnectRequest(_message.Message):
+    __slots__ = ("namespace", "connection_id", "user_id", "reason")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    connection_id: str
+    user_id: str
+    reason: str
+    def __init__(self, namespace: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DisconnectResponse(_message.Message):
+    __slots__ = ("connections",)
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    connections: int
+    def __init__(self, connections: _Optional[int] = ...) -> None: ...
+
+class StatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class NamespaceStats(_message.Message):
+    __slots__ = ("namespace", "connections", "users", "rooms")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    ROOMS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    connections: int
+    users: int
+    rooms: int
+    def __init__(self, namespace: _Optional[str] = ..., connections: _Optional[int] = ..., users: _Optional[int] = ..., rooms: _Optional[int] = ...) -> None: ...
+
+class StatsResponse(_message.Message):
+    __slots__ = ("namespaces", "edges", "subscribers", "handlers")
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    EDGES_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
+    HANDLERS_FIELD_NUMBER: _ClassVar[int]
+    namespaces: _containers.RepeatedCompositeFieldContainer[NamespaceStats]
+    edges: int
+    subscribers: int
+    handlers: int
+    def __init__(self, namespaces: _Optional[_Iterable[_Union[NamespaceStats, _Mapping]]] = ..., edges: _Optional[int] = ..., subscribers: _Optional[int] = ..., handlers: _Optional[int] = ...) -> None: ...
+
+class HandleRequest(_message.Message):
+    __slots__ = ("register", "reply")
+    REGISTER_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    register: HandleRegister
+    reply: HandleReply
+    def __init__(self, register: _Optional[_Union[HandleRegister, _Mapping]] = ..., reply: _Optional[_Union[HandleReply, _Mapping]] = ...) -> None: ...
+
+class HandleRegister(_message.Message):
+    __slots__ = ("namespace", "events")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    events: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, namespace: _Optional[str] = ..., events: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class HandleReply(_message.Message):
+    __slots__ = ("call_id", "args", "error")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    call_id: int
+    args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
+    error: str
+    def __init__(self, call_id: _Optional[int] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class HandleResponse(_message.Message):
+    __slots__ = ("registered", "event")
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    registered: HandleRegistered
+    event: ClientEvent
+    def __init__(self, registered: _Optional[_Union[HandleRegistered, _Mapping]] = ..., event: _Optional[_Union[ClientEvent, _Mapping]] = ...) -> None: ...
+
+class HandleRegistered(_message.Message):
+    __slots__ = ("handler_id",)
+    HANDLER_ID_FIELD_NUMBER: _ClassVar[int]
+    handler_id: str
+    def __init__(self, handler_id: _Optional[str] = ...) -> None: ...
+
+class ClientEvent(_message.Message):
+    __slots__ = ("call_id", "namespace", "event", "connection_id", "user_id", "claims_json", "data_json", "args", "room")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLAIMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    call_id: int
+    namespace: str
+    event: str
+    connection_id: str
+    user_id: str
+    claims_json: str
+    data_json: str
+    args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
+    room: str
+    def __init__(self, call_id: _Optional[int] = ..., namespace: _Optional[str] = ..., event: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., claims_json: _Optional[str] = ..., data_json: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., room: _Optional[str] = ...) -> None: ...

@@ -45,6 +45,36 @@ class HeraldServiceStub(object):
                 request_serializer=herald_dot_v1_dot_herald__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=herald_dot_v1_dot_herald__pb2.SubscribeResponse.FromString,
                 _registered_method=True)
+        self.Join = channel.unary_unary(
+                '/herald.v1.HeraldService/Join',
+                request_serializer=herald_dot_v1_dot_herald__pb2.JoinRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_herald__pb2.JoinResponse.FromString,
+                _registered_method=True)
+        self.Leave = channel.unary_unary(
+                '/herald.v1.HeraldService/Leave',
+                request_serializer=herald_dot_v1_dot_herald__pb2.LeaveRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_herald__pb2.LeaveResponse.FromString,
+                _registered_method=True)
+        self.Presence = channel.unary_unary(
+                '/herald.v1.HeraldService/Presence',
+                request_serializer=herald_dot_v1_dot_herald__pb2.PresenceRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_herald__pb2.PresenceResponse.FromString,
+                _registered_method=True)
+        self.Disconnect = channel.unary_unary(
+                '/herald.v1.HeraldService/Disconnect',
+                request_serializer=herald_dot_v1_dot_herald__pb2.DisconnectRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_herald__pb2.DisconnectResponse.FromString,
+                _registered_method=True)
+        self.Stats = channel.unary_unary(
+                '/herald.v1.HeraldService/Stats',
+                request_serializer=herald_dot_v1_dot_herald__pb2.StatsRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_herald__pb2.StatsResponse.FromString,
+                _registered_method=True)
+        self.Handle = channel.stream_stream(
+                '/herald.v1.HeraldService/Handle',
+                request_serializer=herald_dot_v1_dot_herald__pb2.HandleRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_herald__pb2.HandleResponse.FromString,
+                _registered_method=True)
 
 
 class HeraldServiceServicer(object):
@@ -59,7 +89,49 @@ class HeraldServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Subscribe(self, request, context):
-        """A feed of the events addressed to the named topics.
+        """A feed of the events addressed to the named topics or topic patterns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Join(self, request, context):
+        """Server-side join: one connection, or every current connection of a user, joins rooms.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Leave(self, request, context):
+        """Server-side leave, the reverse of Join.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Presence(self, request, context):
+        """Who is online: a room's users, or given users' status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Disconnect(self, request, context):
+        """Closes a connection or every connection of a user, with a reason the client sees.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Stats(self, request, context):
+        """Connections, users and rooms per namespace.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Handle(self, request_iterator, context):
+        """A backend handles client events of a namespace; each event goes to one handler.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -77,6 +149,36 @@ def add_HeraldServiceServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=herald_dot_v1_dot_herald__pb2.SubscribeRequest.FromString,
                     response_serializer=herald_dot_v1_dot_herald__pb2.SubscribeResponse.SerializeToString,
+            ),
+            'Join': grpc.unary_unary_rpc_method_handler(
+                    servicer.Join,
+                    request_deserializer=herald_dot_v1_dot_herald__pb2.JoinRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_herald__pb2.JoinResponse.SerializeToString,
+            ),
+            'Leave': grpc.unary_unary_rpc_method_handler(
+                    servicer.Leave,
+                    request_deserializer=herald_dot_v1_dot_herald__pb2.LeaveRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_herald__pb2.LeaveResponse.SerializeToString,
+            ),
+            'Presence': grpc.unary_unary_rpc_method_handler(
+                    servicer.Presence,
+                    request_deserializer=herald_dot_v1_dot_herald__pb2.PresenceRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_herald__pb2.PresenceResponse.SerializeToString,
+            ),
+            'Disconnect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Disconnect,
+                    request_deserializer=herald_dot_v1_dot_herald__pb2.DisconnectRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_herald__pb2.DisconnectResponse.SerializeToString,
+            ),
+            'Stats': grpc.unary_unary_rpc_method_handler(
+                    servicer.Stats,
+                    request_deserializer=herald_dot_v1_dot_herald__pb2.StatsRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_herald__pb2.StatsResponse.SerializeToString,
+            ),
+            'Handle': grpc.stream_stream_rpc_method_handler(
+                    servicer.Handle,
+                    request_deserializer=herald_dot_v1_dot_herald__pb2.HandleRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_herald__pb2.HandleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +236,168 @@ class HeraldService(object):
             '/herald.v1.HeraldService/Subscribe',
             herald_dot_v1_dot_herald__pb2.SubscribeRequest.SerializeToString,
             herald_dot_v1_dot_herald__pb2.SubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Join(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/herald.v1.HeraldService/Join',
+            herald_dot_v1_dot_herald__pb2.JoinRequest.SerializeToString,
+            herald_dot_v1_dot_herald__pb2.JoinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Leave(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/herald.v1.HeraldService/Leave',
+            herald_dot_v1_dot_herald__pb2.LeaveRequest.SerializeToString,
+            herald_dot_v1_dot_herald__pb2.LeaveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Presence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/herald.v1.HeraldService/Presence',
+            herald_dot_v1_dot_herald__pb2.PresenceRequest.SerializeToString,
+            herald_dot_v1_dot_herald__pb2.PresenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Disconnect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/herald.v1.HeraldService/Disconnect',
+            herald_dot_v1_dot_herald__pb2.DisconnectRequest.SerializeToString,
+            herald_dot_v1_dot_herald__pb2.DisconnectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/herald.v1.HeraldService/Stats',
+            herald_dot_v1_dot_herald__pb2.StatsRequest.SerializeToString,
+            herald_dot_v1_dot_herald__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Handle(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/herald.v1.HeraldService/Handle',
+            herald_dot_v1_dot_herald__pb2.HandleRequest.SerializeToString,
+            herald_dot_v1_dot_herald__pb2.HandleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,7 +45,11 @@ fn unique(prefix: &str) -> String {
 }
 
 /// Runs the scenario on its own task so a failed assertion still lets the harness clean up, then re-raises it.
-async fn run<F, Fut>(store: Store, url: String, body: F) -> Result<(), Box<dyn std::any::Any + Send>>
+async fn run<F, Fut>(
+    store: Store,
+    url: String,
+    body: F,
+) -> Result<(), Box<dyn std::any::Any + Send>>
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -158,5 +162,8 @@ fn database_is_swapped_in_urls() {
         with_database("postgres://u:p@h/x?sslmode=disable", "t2"),
         "postgres://u:p@h/t2?sslmode=disable"
     );
-    assert_eq!(with_database("postgres://h:5432", "t3"), "postgres://h:5432/t3");
+    assert_eq!(
+        with_database("postgres://h:5432", "t3"),
+        "postgres://h:5432/t3"
+    );
 }

@@ -1,0 +1,283 @@
+//! `GET /metrics`: the edge's counters and gauges plus the core's `Stats`, in the Prometheus text format.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use herald_proto::v1::herald_service_client::HeraldServiceClient;
+use herald_proto::v1::{StatsRequest, StatsResponse};
+
+use crate::edge::Edge;
+use crate::engine::session::{PARSE_ERROR, SLOW_CONSUMER};
+
+/// How long `/metrics` waits for the core's stats.
+const STATS_TIMEOUT: Duration = Duration::from_secs(2);
+/// The Prometheus text exposition format.
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+/// The edge's counters (gauges are read from the live state when scraped).
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    sessions_opened: AtomicU64,
+    frames_sent: AtomicU64,
+    slow_consumers: AtomicU64,
+    malformed: AtomicU64,
+    relayed: AtomicU64,
+    relay_refused: AtomicU64,
+    forwarded: AtomicU64,
+}
+
+impl Metrics {
+    pub fn session_opened(&self) {
+        self.sessions_opened.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts the closes that say something about the client.
+    pub fn session_closed(&self, reason: &str) {
+        if reason == SLOW_CONSUMER {
+            self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        } else if reason == PARSE_ERROR {
+            self.malformed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn frames_sent(&self, n: u64) {
+        self.frames_sent.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn relayed(&self) {
+        self.relayed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A relay event refused at the edge (rate limited, no room, not a member).
+    pub fn relay_refused(&self) {
+        self.relay_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn forwarded(&self) {
+        self.forwarded.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Appends one metric family with its samples (`labels` already formatted, e.g. `namespace="/"`).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, v) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {v}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+    }
+}
+
+fn one(v: u64) -> [(String, u64); 1] {
+    [(String::new(), v)]
+}
+
+/// A label value escaped as the text format wants it.
+fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn ns_label(ns: &str) -> String {
+    format!("namespace=\"{}\"", escape(ns))
+}
+
+/// The edge's own metrics.
+fn render_edge(edge: &Edge, out: &mut String) {
+    let m = &edge.metrics;
+    let sessions = u64::try_from(edge.sessions.lock().len()).unwrap_or(u64::MAX);
+    family(
+        out,
+        "herald_edge_sessions",
+        "gauge",
+        "Open Engine.IO sessions.",
+        &one(sessions),
+    );
+    let sockets: Vec<(String, u64)> = {
+        let index = edge.index.read();
+        edge.config
+            .namespaces
+            .iter()
+            .map(|n| {
+                let (conns, _, _) = index.counts(&n.name);
+                (ns_label(&n.name), u64::try_from(conns).unwrap_or(u64::MAX))
+            })
+            .collect()
+    };
+    family(
+        out,
+        "herald_edge_sockets",
+        "gauge",
+        "Connected Socket.IO sockets per namespace.",
+        &sockets,
+    );
+    let counters = [
+        (
+            "herald_edge_sessions_opened_total",
+            "Engine.IO sessions opened.",
+            &m.sessions_opened,
+        ),
+        (
+            "herald_edge_frames_sent_total",
+            "Engine.IO packets written to clients.",
+            &m.frames_sent,
+        ),
+        (
+            "herald_edge_slow_consumer_disconnects_total",
+            "Sessions closed because their outbound queue was full.",
+            &m.slow_consumers,
+        ),
+        (
+            "herald_edge_malformed_closes_total",
+            "Sessions closed for a malformed or forbidden packet.",
+            &m.malformed,
+        ),
+        (
+            "herald_edge_relay_events_total",
+            "Relay events sent to the core.",
+            &m.relayed,
+        ),
+        (
+            "herald_edge_relay_refused_total",
+            "Relay events refused at the edge (rate limited, no room, not a member).",
+            &m.relay_refused,
+        ),
+        (
+            "herald_edge_forwarded_events_total",
+            "Client events forwarded to backend handlers.",
+            &m.forwarded,
+        ),
+    ];
+    for (name, help, c) in counters {
+        family(out, name, "counter", help, &one(c.load(Ordering::Relaxed)));
+    }
+    let up = u64::from(edge.link.is_up());
+    family(
+        out,
+        "herald_edge_link_up",
+        "gauge",
+        "1 when the link to the core is up.",
+        &one(up),
+    );
+}
+
+/// The core's stats, or nothing but `herald_core_up 0`.
+fn render_core(stats: Option<&StatsResponse>, out: &mut String) {
+    let up = u64::from(stats.is_some());
+    family(
+        out,
+        "herald_core_up",
+        "gauge",
+        "1 when the core answered Stats.",
+        &one(up),
+    );
+    let Some(s) = stats else { return };
+    let per_ns = |f: fn(&herald_proto::v1::NamespaceStats) -> u32| -> Vec<(String, u64)> {
+        s.namespaces
+            .iter()
+            .map(|n| (ns_label(&n.namespace), u64::from(f(n))))
+            .collect()
+    };
+    family(
+        out,
+        "herald_connections",
+        "gauge",
+        "Connections per namespace (whole cluster view of the core).",
+        &per_ns(|n| n.connections),
+    );
+    family(
+        out,
+        "herald_users",
+        "gauge",
+        "Online users per namespace.",
+        &per_ns(|n| n.users),
+    );
+    family(
+        out,
+        "herald_rooms",
+        "gauge",
+        "Non-empty rooms per namespace.",
+        &per_ns(|n| n.rooms),
+    );
+    family(
+        out,
+        "herald_edges",
+        "gauge",
+        "Edges linked to the core.",
+        &one(u64::from(s.edges)),
+    );
+    family(
+        out,
+        "herald_subscribers",
+        "gauge",
+        "Direct subscribers of the core.",
+        &one(u64::from(s.subscribers)),
+    );
+    family(
+        out,
+        "herald_handlers",
+        "gauge",
+        "Client-event handlers registered with the core.",
+        &one(u64::from(s.handlers)),
+    );
+}
+
+/// `HeraldService.Stats` on the link's unary channel, with the edge's service token.
+async fn core_stats(edge: &Edge) -> Result<StatsResponse, tonic::Status> {
+    let mut req = tonic::Request::new(StatsRequest {});
+    req.metadata_mut().insert("authorization", edge.link.auth());
+    req.set_timeout(STATS_TIMEOUT);
+    let mut client = HeraldServiceClient::new(edge.link.channel());
+    match tokio::time::timeout(STATS_TIMEOUT, client.stats(req)).await {
+        Ok(r) => r.map(tonic::Response::into_inner),
+        Err(_) => Err(tonic::Status::deadline_exceeded("core stats timed out")),
+    }
+}
+
+pub(crate) async fn metrics(State(edge): State<Arc<Edge>>) -> Response {
+    let stats = match core_stats(&edge).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::debug!(error = %e, "core stats unavailable for /metrics");
+            None
+        }
+    };
+    let mut body = String::with_capacity(4096);
+    render_edge(&edge, &mut body);
+    render_core(stats.as_ref(), &mut body);
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(ns_label("/a\"b\\c\nd"), r#"namespace="/a\"b\\c\nd""#);
+    }
+
+    #[test]
+    fn core_down_is_one_line_family() {
+        let mut out = String::new();
+        render_core(None, &mut out);
+        assert!(out.contains("\nherald_core_up 0\n"), "{out}");
+        assert!(!out.contains("herald_connections"), "{out}");
+    }
+}

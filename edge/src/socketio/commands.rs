@@ -1,0 +1,66 @@
+//! What the core commands over the link: server-side joins/leaves (`MembershipChange`) and kicks
+//! (`DisconnectCommand`), plus `kick` itself (also used for expired tokens).
+
+use std::sync::Arc;
+
+use herald_proto::v1::{DisconnectCommand, MembershipChange};
+
+use crate::edge::Edge;
+use crate::engine::session::{PushError, Session, disconnect_frames};
+
+/// Server-initiated disconnect of one socket: `herald:disconnect {reason}`, DISCONNECT, forget it.
+pub(crate) fn kick(edge: &Edge, session: &Session, ns: &str, reason: &str) {
+    let Some(s) = session.remove_socket(ns) else {
+        return;
+    };
+    let full = session.push_texts(&disconnect_frames(ns, reason)) == Err(PushError::Full);
+    edge.forget_socket(&s, reason);
+    if full {
+        session.disconnect_all(edge, reason, false);
+    }
+}
+
+/// The sockets a command addresses: one connection, or every connection of a user in a namespace.
+fn addressed(
+    edge: &Edge,
+    namespace: &str,
+    connection_id: &str,
+    user_id: &str,
+) -> Vec<(Arc<str>, Arc<str>, Arc<Session>)> {
+    let index = edge.index.read();
+    if !connection_id.is_empty() {
+        return index
+            .get(connection_id)
+            .filter(|c| namespace.is_empty() || &*c.namespace == namespace)
+            .map(|c| vec![(c.id.clone(), c.namespace.clone(), c.value.clone())])
+            .unwrap_or_default();
+    }
+    index
+        .user_connections(namespace, user_id)
+        .map(|c| (c.id.clone(), c.namespace.clone(), c.value.clone()))
+        .collect()
+}
+
+/// A server-side join/leave from the core.
+pub(crate) fn apply_membership(edge: &Edge, m: &MembershipChange) {
+    for (id, _, _) in addressed(edge, &m.namespace, &m.connection_id, &m.user_id) {
+        let mut index = edge.index.write();
+        let _ = if m.join {
+            index.join(&id, &m.room)
+        } else {
+            index.leave(&id, &m.room)
+        };
+    }
+}
+
+/// A kick from the core.
+pub(crate) fn apply_disconnect(edge: &Edge, d: &DisconnectCommand) {
+    let reason = if d.reason.is_empty() {
+        "kicked"
+    } else {
+        d.reason.as_str()
+    };
+    for (_, ns, session) in addressed(edge, &d.namespace, &d.connection_id, &d.user_id) {
+        kick(edge, &session, &ns, reason);
+    }
+}

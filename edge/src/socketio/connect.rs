@@ -1,0 +1,167 @@
+//! Socket.IO CONNECT: namespace, token, the optional `$connect` handler (rooms + data, or a refusal),
+//! registration with the core, the handler's rooms, then the `40` answer.
+
+use std::sync::Arc;
+
+use herald_codec::event::{encode_connect_error, encode_connect_ok};
+use herald_codec::socket::Packet;
+use herald_proto::v1::{ConnectionOpened, link_request::Msg};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::config::NamespaceConfig;
+use crate::edge::Edge;
+use crate::engine::session::{Session, SocketState, closed_msg};
+use crate::ids;
+use crate::link::LinkError;
+use crate::socketio::forward::{ConnectDecision, Origin, ask_connect};
+use crate::socketio::relay::TokenBucket;
+use crate::socketio::rooms::join_applied;
+
+fn refuse(session: &Session, ns: &str, message: &str) {
+    tracing::debug!(sid = %session.sid, ns, message, "connect refused");
+    let _ = session.push_text(encode_connect_error(ns, message));
+}
+
+/// The token of a CONNECT: `auth.token`, else the handshake's `Authorization: Bearer`.
+fn token<'a>(packet: &'a Packet, session: &'a Session) -> Option<&'a str> {
+    packet
+        .data
+        .as_ref()
+        .and_then(|d| d.get("token"))
+        .and_then(Value::as_str)
+        .or(session.header_token.as_deref())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The CONNECT payload without its token: what a `$connect` handler gets as its first argument.
+fn auth_without_token(packet: &Packet) -> Option<Value> {
+    match packet.data.as_ref()? {
+        Value::Object(o) => {
+            let mut o = o.clone();
+            o.remove("token");
+            Some(Value::Object(o))
+        }
+        _ => None,
+    }
+}
+
+pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &Packet) {
+    let ns = packet.namespace.as_str();
+    if session.has_socket(ns) {
+        return;
+    }
+    let Some(ns_cfg) = edge.config.namespace(ns) else {
+        refuse(session, ns, "Invalid namespace");
+        return;
+    };
+    let (claims, claims_json) = match token(packet, session) {
+        Some(t) => match edge.config.verifier.verify(t) {
+            Ok(mut c) => {
+                let raw = std::mem::take(&mut c.raw);
+                let json = Value::Object(raw).to_string();
+                (Some(Box::new(c)), json)
+            }
+            Err(e) => return refuse(session, ns, &e.to_string()),
+        },
+        None if ns_cfg.anonymous => (None, String::new()),
+        None => return refuse(session, ns, &herald_auth::AuthError::Missing.to_string()),
+    };
+    if edge.shutdown.is_cancelled() {
+        return refuse(session, ns, "server shutting down");
+    }
+    // A link that is starting or reconnecting gets a moment before the refusal.
+    if let Err(e) = edge.link.wait_up().await {
+        return refuse(session, ns, &e.to_string());
+    }
+    let id: Arc<str> = Arc::from(ids::random_id());
+    let user = claims.as_ref().map(|c| c.sub.clone());
+    let decision = if ns_cfg.connect_handler {
+        let origin = Origin {
+            ns: ns.to_owned(),
+            id: id.to_string(),
+            user: user.clone().unwrap_or_default(),
+            claims_json: claims_json.clone(),
+            data_json: String::new(),
+        };
+        match ask_connect(edge, origin, auth_without_token(packet)).await {
+            Ok(d) => d,
+            Err(message) => return refuse(session, ns, &message),
+        }
+    } else {
+        ConnectDecision::default()
+    };
+    let socket = SocketState::new(
+        Arc::from(ns),
+        id.clone(),
+        claims,
+        claims_json.into(),
+        decision.data_json.into(),
+        TokenBucket::new(
+            ns_cfg.relay_rate_per_sec,
+            ns_cfg.relay_burst,
+            Instant::now(),
+        ),
+    );
+    if let Err(message) = register(edge, session, socket, user).await {
+        return refuse(session, ns, &message);
+    }
+    join_rooms(edge, ns_cfg, &id, &decision.rooms).await;
+    if session.socket_id(ns).as_deref() == Some(&*id) {
+        let _ = session.push_text(encode_connect_ok(ns, &id, None));
+    }
+}
+
+/// Puts the socket in the local index and the session, then registers it with the core.
+async fn register(
+    edge: &Edge,
+    session: &Arc<Session>,
+    socket: SocketState,
+    user: Option<String>,
+) -> Result<(), String> {
+    let (id, ns) = (socket.id.clone(), socket.ns.clone());
+    // Register locally first so a delivery right after the core applied it finds the socket.
+    if edge
+        .index
+        .write()
+        .insert(&id, &ns, user.as_deref(), session.clone())
+        .is_err()
+    {
+        return Err("duplicate connection id".to_owned());
+    }
+    if !session.add_socket(socket) {
+        edge.index.write().remove(&id);
+        return Err("session closed".to_owned());
+    }
+    let opened = Msg::Opened(ConnectionOpened {
+        connection_id: id.to_string(),
+        namespace: ns.to_string(),
+        user_id: user.unwrap_or_default(),
+        ..Default::default()
+    });
+    match edge.link.request(opened).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if session.remove_socket(&ns).is_some() {
+                edge.index.write().remove(&id);
+                // The core may have registered it before failing; make sure it forgets it.
+                edge.link.notify(closed_msg(&id, "connect failed"));
+            }
+            Err(match e {
+                LinkError::Refused(m) => m,
+                e => e.to_string(),
+            })
+        }
+    }
+}
+
+/// Joins the rooms a `$connect` handler chose (no claim check; the core enforces the room limit).
+async fn join_rooms(edge: &Edge, cfg: &NamespaceConfig, id: &Arc<str>, rooms: &[String]) {
+    let joins = rooms.iter().map(|room| async move {
+        if let Err(e) = join_applied(edge, id, room).await {
+            tracing::warn!(ns = %cfg.name, conn = %id, room, error = %e, "$connect room not joined");
+        }
+    });
+    futures::future::join_all(joins).await;
+}

@@ -1,0 +1,193 @@
+//! Client-initiated joins and leaves: the built-in join/leave events and the room aliases, authorized
+//! by the token's rooms claim or else by a `$join` handler, then applied locally and at the core.
+
+use std::sync::Arc;
+
+use herald_codec::event::Arg;
+use herald_proto::v1::{RoomChange, link_request::Msg};
+use serde_json::Value;
+
+use crate::config::NamespaceConfig;
+use crate::edge::Edge;
+use crate::engine::session::Session;
+use crate::socketio::first_json;
+use crate::socketio::forward::{Origin, ask_join};
+
+/// Longest room name a client may ask for.
+const MAX_ROOM_LEN: usize = 256;
+
+/// A join or a leave, with the prefix of the room name (empty for the built-in events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoomOp<'a> {
+    Join(&'a str),
+    Leave(&'a str),
+}
+
+/// Whether `name` is a join/leave event of the namespace (built-in or alias).
+pub(crate) fn room_op<'a>(cfg: &'a NamespaceConfig, name: &str) -> Option<RoomOp<'a>> {
+    if !cfg.join_event.is_empty() && name == cfg.join_event {
+        return Some(RoomOp::Join(""));
+    }
+    if !cfg.leave_event.is_empty() && name == cfg.leave_event {
+        return Some(RoomOp::Leave(""));
+    }
+    cfg.room_aliases.iter().find_map(|a| {
+        if !a.join.is_empty() && name == a.join {
+            Some(RoomOp::Join(&a.prefix))
+        } else if !a.leave.is_empty() && name == a.leave {
+            Some(RoomOp::Leave(&a.prefix))
+        } else {
+            None
+        }
+    })
+}
+
+/// `prefix` + the first argument (a string, or a number for ids).
+fn room_name(prefix: &str, args: &[Arg]) -> Result<String, String> {
+    let part = match first_json(args) {
+        Some(Value::String(s)) => s,
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let room = format!("{prefix}{part}");
+    if part.is_empty() || room.len() > MAX_ROOM_LEN {
+        return Err("room must be a non-empty string".to_owned());
+    }
+    Ok(room)
+}
+
+/// Applies a join/leave event; the result is the client's `{ok}` ack.
+pub(crate) async fn room_event(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    cfg: &NamespaceConfig,
+    op: RoomOp<'_>,
+    args: Vec<Arg>,
+) -> Result<(), String> {
+    match op {
+        RoomOp::Join(prefix) => {
+            let room = room_name(prefix, &args)?;
+            join(edge, session, cfg, &room, args).await
+        }
+        RoomOp::Leave(prefix) => {
+            let room = room_name(prefix, &args)?;
+            leave(edge, session, &cfg.name, &room).await
+        }
+    }
+}
+
+async fn join(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    cfg: &NamespaceConfig,
+    room: &str,
+    args: Vec<Arg>,
+) -> Result<(), String> {
+    let ns = cfg.name.as_str();
+    // `origin` is set when the claim does not allow the room (a `$join` handler may).
+    let Some((id, origin)) = session.with_socket(ns, |s| {
+        let allowed = s.claims.as_ref().is_some_and(|c| c.may_join(room));
+        (s.id.clone(), (!allowed).then(|| Origin::of(s)))
+    }) else {
+        return Err("not connected".to_owned());
+    };
+    let (member, count) = edge
+        .index
+        .read()
+        .get(&id)
+        .map_or((false, 0), |c| (c.rooms.contains(room), c.rooms.len()));
+    let max = usize::try_from(cfg.max_rooms_per_connection).unwrap_or(usize::MAX);
+    if !member && count >= max {
+        return Err(format!("room limit reached ({max})"));
+    }
+    if let Some(origin) = origin {
+        if !cfg.join_handler {
+            return Err(format!("not allowed to join room {room}"));
+        }
+        ask_join(edge, origin, room, args).await?;
+    }
+    join_applied(edge, &id, room).await
+}
+
+/// Joins locally and at the core (undone locally when the core refuses).
+pub(crate) async fn join_applied(edge: &Edge, id: &Arc<str>, room: &str) -> Result<(), String> {
+    let newly = edge.index.write().join(id, room).unwrap_or(false);
+    let change = RoomChange {
+        connection_id: id.to_string(),
+        room: room.to_owned(),
+    };
+    match edge.link.request(Msg::Join(change)).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if newly {
+                let _ = edge.index.write().leave(id, room);
+            }
+            Err(e.to_string())
+        }
+    }
+}
+
+async fn leave(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    ns: &str,
+    room: &str,
+) -> Result<(), String> {
+    let Some(id) = session.socket_id(ns) else {
+        return Err("not connected".to_owned());
+    };
+    let was = edge.index.write().leave(&id, room).unwrap_or(false);
+    let change = RoomChange {
+        connection_id: id.to_string(),
+        room: room.to_owned(),
+    };
+    match edge.link.request(Msg::Leave(change)).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if was && session.socket_id(ns).is_some() {
+                let _ = edge.index.write().join(&id, room);
+            }
+            Err(e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RoomAlias;
+
+    #[test]
+    fn events_map_to_room_ops() {
+        let mut cfg = NamespaceConfig::new("/");
+        cfg.room_aliases.push(RoomAlias {
+            join: "subscribe:campaign".into(),
+            leave: "unsubscribe:campaign".into(),
+            prefix: "campaign:".into(),
+        });
+        assert_eq!(room_op(&cfg, "join"), Some(RoomOp::Join("")));
+        assert_eq!(room_op(&cfg, "leave"), Some(RoomOp::Leave("")));
+        assert_eq!(
+            room_op(&cfg, "subscribe:campaign"),
+            Some(RoomOp::Join("campaign:"))
+        );
+        assert_eq!(
+            room_op(&cfg, "unsubscribe:campaign"),
+            Some(RoomOp::Leave("campaign:"))
+        );
+        assert_eq!(room_op(&cfg, "other"), None);
+        cfg.join_event.clear();
+        assert_eq!(room_op(&cfg, "join"), None);
+        assert_eq!(room_op(&cfg, ""), None);
+    }
+
+    #[test]
+    fn room_names() {
+        let j = |s: &str| vec![Arg::Json(s.to_owned())];
+        assert_eq!(room_name("c:", &j(r#""x""#)), Ok("c:x".into()));
+        assert_eq!(room_name("c:", &j("42")), Ok("c:42".into()));
+        assert!(room_name("", &j(r#""""#)).is_err());
+        assert!(room_name("", &j("{}")).is_err());
+        assert!(room_name("", &[]).is_err());
+    }
+}

@@ -1,0 +1,148 @@
+//! Connection-state recovery in the core: a lost connection's session is saved
+//! for the window; a returning client's edge looks it up, then resumes it under
+//! the same connection id and gets the missed events to replay.
+
+use std::sync::Arc;
+
+use herald_index::{Conn, Removed, Topic};
+use herald_proto::v1::{ConnectionOpened, Event, SavedSession, SessionLookup};
+
+use super::Api;
+use crate::broker::SessionRecord;
+use crate::clock::now_ms;
+use crate::hub::LinkId;
+
+/// Most events replayed to one resumed connection.
+const MAX_REPLAY: usize = 10_000;
+
+/// Whether a stored event is addressed to this connection (targets minus exclusions).
+fn addressed_to(ev: &Event, id: &str, user: Option<&str>, rooms: &[String]) -> bool {
+    let matches = |t: &str| match Topic::parse(t) {
+        Ok(Topic::All) => true,
+        Ok(Topic::Conn(c)) => c == id,
+        Ok(Topic::User(u)) => Some(u) == user,
+        Ok(Topic::Room(r)) => rooms.iter().any(|x| x == r),
+        Err(_) => false,
+    };
+    ev.targets.iter().any(|t| matches(t)) && !ev.except.iter().any(|t| matches(t))
+}
+
+/// The topics whose logs hold what a connection may have missed.
+fn topics_of(id: &str, user: Option<&str>, rooms: &[String]) -> Vec<String> {
+    let mut t = vec!["*".to_owned(), format!("conn:{id}")];
+    if let Some(u) = user {
+        t.push(format!("user:{u}"));
+    }
+    t.extend(rooms.iter().map(|r| format!("room:{r}")));
+    t
+}
+
+impl Api {
+    /// Remembers the recovery identity of a new connection.
+    pub fn track_session(&self, o: &ConnectionOpened) {
+        if !o.pid.is_empty() {
+            self.sessions.lock().insert(
+                o.connection_id.clone(),
+                (o.pid.clone(), o.data_json.clone()),
+            );
+        }
+    }
+
+    /// A connection went away; keep its session if it may come back.
+    pub async fn save_session(&self, r: &Removed<LinkId>, recoverable: bool) {
+        let Some((pid, data_json)) = self.sessions.lock().remove(&*r.conn.id) else {
+            return;
+        };
+        if !recoverable {
+            return;
+        }
+        let c: &Conn<LinkId> = &r.conn;
+        let window = self.config.policy(&c.namespace).recovery_window;
+        let rec = SessionRecord {
+            connection_id: c.id.to_string(),
+            namespace: c.namespace.to_string(),
+            user_id: c.user.as_deref().unwrap_or_default().to_owned(),
+            rooms: c.rooms.iter().map(|r| r.to_string()).collect(),
+            data_json,
+            expires_ms: now_ms() + i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+        };
+        if let Err(e) = self.broker.save_session(pid, rec).await {
+            tracing::warn!(error = %e, "session not saved for recovery");
+        }
+    }
+
+    /// Finds a saved session of this user whose missed events can all be replayed.
+    pub async fn lookup_session(&self, l: &SessionLookup) -> Result<SavedSession, String> {
+        let rec = self
+            .broker
+            .take_session(&l.pid)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("session not found")?;
+        let ns = if l.namespace.is_empty() {
+            "/"
+        } else {
+            &l.namespace
+        };
+        if rec.namespace != ns || rec.user_id != l.user_id {
+            // Never another user's session; the pid is spent either way.
+            return Err("session not found".into());
+        }
+        let user = (!rec.user_id.is_empty()).then_some(rec.user_id.as_str());
+        let topics = topics_of(&rec.connection_id, user, &rec.rooms);
+        self.broker
+            .replay_offset(ns, &topics, &l.offset, MAX_REPLAY)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("not recoverable: {e}"))?;
+        Ok(SavedSession {
+            connection_id: rec.connection_id,
+            rooms: rec.rooms,
+            data_json: rec.data_json,
+        })
+    }
+
+    /// The events a resumed connection missed after `offset`, in order.
+    pub async fn replay_for(
+        &self,
+        o: &ConnectionOpened,
+        rooms: &[String],
+    ) -> Result<Vec<Event>, String> {
+        let ns = if o.namespace.is_empty() {
+            "/"
+        } else {
+            &o.namespace
+        };
+        let user = (!o.user_id.is_empty()).then_some(o.user_id.as_str());
+        let topics = topics_of(&o.connection_id, user, rooms);
+        let events: Vec<Arc<Event>> = self
+            .broker
+            .replay_offset(ns, &topics, &o.resume_offset, MAX_REPLAY)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("not recoverable: {e}"))?;
+        Ok(events
+            .iter()
+            .filter(|e| addressed_to(e, &o.connection_id, user, rooms))
+            .map(|e| (**e).clone())
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusions_apply_to_replay() {
+        let ev = Event {
+            targets: vec!["room:a".into(), "user:u".into()],
+            except: vec!["conn:c1".into()],
+            ..Default::default()
+        };
+        let rooms = vec!["a".to_owned()];
+        assert!(!addressed_to(&ev, "c1", Some("u"), &rooms));
+        assert!(addressed_to(&ev, "c2", Some("x"), &rooms));
+        assert!(!addressed_to(&ev, "c2", Some("x"), &[]));
+    }
+}
