@@ -34,6 +34,7 @@ pub struct Subscription {
     stream: Option<tonic::Streaming<herald_proto::v1::SubscribeResponse>>,
     ready: VecDeque<Item>,
     resumes: u32,
+    resumed_total: u64,
 }
 
 impl Subscription {
@@ -51,7 +52,13 @@ impl Subscription {
             stream: None,
             ready: VecDeque::new(),
             resumes: 0,
+            resumed_total: 0,
         }
+    }
+
+    /// How many times the stream broke and was resumed from the tracked positions.
+    pub fn resumed(&self) -> u64 {
+        self.resumed_total
     }
 
     /// Where each followed topic stands (to resume later with `since`).
@@ -106,6 +113,7 @@ impl Subscription {
                 Err(status) => {
                     self.stream = None;
                     self.resumes += 1;
+                    self.resumed_total += 1;
                     if self.resumes > MAX_RESUMES {
                         return Some(Err(ClientError::Status(status)));
                     }
