@@ -60,11 +60,15 @@ pub struct NamespaceConfig {
     pub room_aliases: Vec<RoomAlias>,
     /// Rooms one socket may be in (the core enforces it; the edge checks locally to answer fast).
     pub max_rooms_per_connection: u32,
+    /// Socket.IO connection-state recovery: a private session id (`pid`) in the CONNECT reply, the
+    /// offset as the last argument of recoverable events, and sessions restored on reconnection.
+    pub connection_state_recovery: bool,
 }
 
 impl NamespaceConfig {
     /// A namespace with the defaults of the runtime contract (auth required, built-in
-    /// `join`/`leave`, no handlers, no relay, no forward, unknown events answered with an error).
+    /// `join`/`leave`, no handlers, no relay, no forward, unknown events answered with an error,
+    /// connection-state recovery on).
     pub fn new(name: impl Into<String>) -> Self {
         NamespaceConfig {
             name: name.into(),
@@ -82,6 +86,7 @@ impl NamespaceConfig {
             unknown_events: UnknownEvents::Error,
             room_aliases: Vec::new(),
             max_rooms_per_connection: 100,
+            connection_state_recovery: true,
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::error::EdgeError;
 /// Messages buffered towards the core per link.
 const LINK_QUEUE: usize = 8192;
 /// How long a request waits for its `Applied`.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a forwarded client event waits for its handler's reply (the core bounds it first).
 pub(crate) const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a request waits for a link that is (re)connecting before "core unavailable".
@@ -43,8 +43,8 @@ pub(crate) enum LinkError {
     Timeout,
 }
 
-/// The core's answer: the handler's reply args, or why it was refused.
-type Pending = oneshot::Sender<Result<Vec<Arg>, String>>;
+/// The core's answer to a request.
+type Pending = oneshot::Sender<Applied>;
 
 /// The edge's side of the link: what other tasks use to talk to the core.
 pub(crate) struct Link {
@@ -104,6 +104,11 @@ impl Link {
 
     /// Sends `msg` and waits up to `limit` for the core's `Applied`; returns its args.
     pub async fn request_reply(&self, msg: Msg, limit: Duration) -> Result<Vec<Arg>, LinkError> {
+        self.request_applied(msg, limit).await.map(|a| a.args)
+    }
+
+    /// Sends `msg` and waits up to `limit` for the core's `Applied` (an error in it is `Refused`).
+    pub async fn request_applied(&self, msg: Msg, limit: Duration) -> Result<Applied, LinkError> {
         if !self.is_up() {
             self.wait_up().await?;
         }
@@ -120,8 +125,8 @@ impl Link {
             return Err(LinkError::Unavailable);
         }
         match tokio::time::timeout(limit, wait).await {
-            Ok(Ok(Ok(args))) => Ok(args),
-            Ok(Ok(Err(e))) => Err(LinkError::Refused(e)),
+            Ok(Ok(a)) if a.error.is_empty() => Ok(a),
+            Ok(Ok(a)) => Err(LinkError::Refused(a.error)),
             Ok(Err(_)) => Err(LinkError::Unavailable),
             Err(_) => {
                 self.pending.lock().remove(&id);
@@ -162,11 +167,7 @@ impl Link {
 
     fn applied(&self, a: Applied) {
         if let Some(done) = self.pending.lock().remove(&a.request_id) {
-            let _ = done.send(if a.error.is_empty() {
-                Ok(a.args)
-            } else {
-                Err(a.error)
-            });
+            let _ = done.send(a);
         }
     }
 
@@ -254,19 +255,30 @@ async fn connect_once(
     }
 }
 
-/// Re-announces every live socket and its rooms, then opens the link for new requests.
+/// A live socket as the core must know it after a reconnection.
+struct Snapshot {
+    id: String,
+    ns: String,
+    user: String,
+    rooms: Vec<String>,
+    session: Arc<crate::engine::session::Session>,
+}
+
+/// Re-announces every live socket (with its recovery pid and data) and its rooms, then opens the
+/// link for new requests.
 async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
-    let snapshot: Vec<(String, String, String, Vec<String>)> = {
+    let snapshot: Vec<Snapshot> = {
         let index = edge.index.read();
         let mut out = Vec::with_capacity(index.len());
         for ns in index.namespaces() {
             index.resolve(ns, &[herald_index::Topic::All], &[], |c| {
-                out.push((
-                    c.id.to_string(),
-                    c.namespace.to_string(),
-                    c.user.as_deref().unwrap_or("").to_owned(),
-                    c.rooms.iter().map(|r| r.to_string()).collect(),
-                ));
+                out.push(Snapshot {
+                    id: c.id.to_string(),
+                    ns: c.namespace.to_string(),
+                    user: c.user.as_deref().unwrap_or("").to_owned(),
+                    rooms: c.rooms.iter().map(|r| r.to_string()).collect(),
+                    session: c.value.clone(),
+                });
             });
         }
         out
@@ -277,11 +289,22 @@ async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
             "re-registering sockets with the core"
         );
     }
-    for (id, ns, user, rooms) in snapshot {
+    for s in snapshot {
+        let (pid, data_json) = s
+            .session
+            .with_socket(&s.ns, |st| {
+                (
+                    st.pid.as_deref().unwrap_or("").to_owned(),
+                    st.data_json.to_string(),
+                )
+            })
+            .unwrap_or_default();
         let opened = Msg::Opened(ConnectionOpened {
-            connection_id: id.clone(),
-            namespace: ns,
-            user_id: user,
+            connection_id: s.id.clone(),
+            namespace: s.ns,
+            user_id: s.user,
+            pid,
+            data_json,
             ..Default::default()
         });
         if tx
@@ -294,9 +317,9 @@ async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
         {
             return;
         }
-        for room in rooms {
+        for room in s.rooms {
             let join = Msg::Join(RoomChange {
-                connection_id: id.clone(),
+                connection_id: s.id.clone(),
                 room,
             });
             if tx

@@ -124,6 +124,7 @@ pub fn edge_config(c: &Config, core_url: &str) -> Result<EdgeConfig, ConfigError
                 })
                 .collect(),
             max_rooms_per_connection: n.max_rooms_per_connection,
+            connection_state_recovery: n.connection_state_recovery,
         })
         .collect();
     Ok(ec)

@@ -70,7 +70,8 @@ pub(crate) async fn on_packet(edge: &Arc<Edge>, session: &Arc<Session>, packet: 
         Packet::Message(text) => crate::socketio::on_message(edge, session, &text).await,
         Packet::Binary(bin) => crate::socketio::on_binary(edge, session, bin).await,
         Packet::Close => {
-            session.close(edge, "transport close");
+            // The client closed its engine on purpose: not a recoverable loss.
+            session.close(edge, session::CLIENT_CLOSE);
             // The client is gone: nothing left for it to fetch.
             session.finish(edge);
             return Flow::Closed;

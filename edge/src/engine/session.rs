@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
@@ -14,10 +14,13 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::edge::Edge;
+use crate::socketio::recovery::{RestoreBuffer, is_recoverable};
 use crate::socketio::relay::TokenBucket;
 
 /// Close reason of a session whose outbound queue overflowed.
 pub(crate) const SLOW_CONSUMER: &str = "slow consumer";
+/// Close reason of a session whose client sent the Engine.IO close packet.
+pub(crate) const CLIENT_CLOSE: &str = "client close";
 /// Close reason of a session that broke the protocol.
 pub(crate) const PARSE_ERROR: &str = "parse error";
 
@@ -62,6 +65,10 @@ pub(crate) struct SocketState {
     pub data_json: Box<str>,
     /// Rate limit of relay events.
     pub relay: TokenBucket,
+    /// Private session id for connection-state recovery (`None` when the namespace has it off).
+    pub pid: Option<Box<str>>,
+    /// Live frames held back while a restored session's replay is being queued.
+    pub restoring: Option<RestoreBuffer>,
     next_ack: u64,
     /// (ack id sent to the client, the core's ack_ref).
     acks: VecDeque<(u64, u64)>,
@@ -97,6 +104,8 @@ pub(crate) struct Session {
     pub header_token: Option<Box<str>>,
     /// Forwarded client events waiting for their handler's reply.
     pub forwards_in_flight: AtomicUsize,
+    /// Sockets of this session being restored (their live frames are buffered); 0 on the fast path.
+    pub restoring: AtomicUsize,
     /// Cancelled once the session is out of the edge's table (after a polling client fetched
     /// its last frames, or at once for other sessions).
     pub finished: CancellationToken,
@@ -122,6 +131,7 @@ impl Session {
             changed: Notify::new(),
             header_token,
             forwards_in_flight: AtomicUsize::new(0),
+            restoring: AtomicUsize::new(0),
             finished: CancellationToken::new(),
             state: parking_lot::Mutex::new(State {
                 transport,
@@ -175,6 +185,32 @@ impl Session {
             p.send(Outgoing::Text(t.clone()));
         }
         Ok(())
+    }
+
+    /// Enqueues a text frame and its attachments, waiting for room in the queue.
+    pub async fn push_wait(&self, text: Utf8Bytes, attachments: &[Bytes]) -> Result<(), PushError> {
+        let mut permits = self
+            .tx
+            .reserve_many(1 + attachments.len())
+            .await
+            .map_err(|_| PushError::Closed)?;
+        if let Some(p) = permits.next() {
+            p.send(Outgoing::Text(text));
+        }
+        for (p, b) in permits.zip(attachments) {
+            p.send(Outgoing::Binary(b.clone()));
+        }
+        Ok(())
+    }
+
+    /// Waits until `frames` frames fit in the queue (`false`: they never will, or it is closed).
+    pub async fn wait_room(&self, frames: usize) -> bool {
+        self.tx.reserve_many(frames).await.is_ok()
+    }
+
+    /// Whether some socket of the session is being restored.
+    pub fn is_restoring(&self) -> bool {
+        self.restoring.load(Ordering::Acquire) > 0
     }
 
     pub fn push_text(&self, text: impl Into<Utf8Bytes>) -> Result<(), PushError> {
@@ -338,6 +374,8 @@ impl SocketState {
             claims_json,
             data_json,
             relay,
+            pid: None,
+            restoring: None,
             next_ack: 0,
             acks: VecDeque::new(),
         }
@@ -373,11 +411,12 @@ pub(crate) fn disconnect_frames(ns: &str, reason: &str) -> [Utf8Bytes; 2] {
     [ev.text.into(), encode_disconnect(ns).into()]
 }
 
-/// The ConnectionClosed message for the core.
+/// The ConnectionClosed message for the core; the session is kept for recovery when the reason
+/// says the client did not leave on purpose.
 pub(crate) fn closed_msg(id: &str, reason: &str) -> Msg {
     Msg::Closed(ConnectionClosed {
         connection_id: id.to_owned(),
         reason: reason.to_owned(),
-        ..Default::default()
+        recoverable: is_recoverable(reason),
     })
 }

@@ -339,17 +339,29 @@ impl Engine {
         false
     }
 
-    async fn progress(&mut self, worker: u64, task_id: &str, token: u64, json: &str) {
-        if let Err(e) = serde_json::from_str::<Value>(json) {
-            return self.reject(
-                worker,
-                task_id,
-                token,
-                Code::InvalidArgument,
-                format!("progress is not JSON: {e}"),
-            );
+    /// Refuses a report whose JSON does not parse; the lease stays usable.
+    fn check_json(
+        &mut self,
+        worker: u64,
+        task_id: &str,
+        token: u64,
+        json: &str,
+        what: &str,
+    ) -> bool {
+        match serde_json::from_str::<serde::de::IgnoredAny>(json) {
+            Ok(_) => true,
+            Err(e) => {
+                let msg = format!("{what} is not JSON: {e}");
+                self.reject(worker, task_id, token, Code::InvalidArgument, msg);
+                false
+            }
         }
-        if !self.check_held(worker, task_id, token) {
+    }
+
+    async fn progress(&mut self, worker: u64, task_id: &str, token: u64, json: &str) {
+        if !self.check_json(worker, task_id, token, json, "progress")
+            || !self.check_held(worker, task_id, token)
+        {
             return;
         }
         match self.store.progress(task_id, token, json, now_ms()).await {
@@ -369,16 +381,9 @@ impl Engine {
     }
 
     async fn result(&mut self, worker: u64, task_id: &str, token: u64, json: &str) {
-        if let Err(e) = serde_json::from_str::<Value>(json) {
-            return self.reject(
-                worker,
-                task_id,
-                token,
-                Code::InvalidArgument,
-                format!("result is not JSON: {e}"),
-            );
-        }
-        if !self.check_held(worker, task_id, token) {
+        if !self.check_json(worker, task_id, token, json, "result")
+            || !self.check_held(worker, task_id, token)
+        {
             return;
         }
         let outcome = self.store.succeed(task_id, token, json, now_ms()).await;
@@ -512,17 +517,20 @@ impl Engine {
         tracing::info!(worker, name = %w.name, in_flight = lost.len(), "worker left; its tasks are queued again");
         for (id, token) in lost {
             self.held.remove(&id);
-            let retry_at = self.retry_at(self.attempt_of(&id).await);
-            match self
-                .store
-                .release(&id, token, "worker disconnected", retry_at, now_ms())
-                .await
-            {
-                Ok(row) => self.announce(&row).await,
-                Err(e) => {
-                    tracing::debug!(task = %id, error = %e, "release after disconnect refused")
-                }
-            }
+            self.release(&id, token, "worker disconnected").await;
+        }
+    }
+
+    /// Queues a task again (with backoff) after its worker lost it.
+    async fn release(&mut self, id: &str, token: u64, reason: &str) {
+        let retry_at = self.retry_at(self.attempt_of(id).await);
+        match self
+            .store
+            .release(id, token, reason, retry_at, now_ms())
+            .await
+        {
+            Ok(row) => self.announce(&row).await,
+            Err(e) => tracing::debug!(task = %id, error = %e, reason, "release refused"),
         }
     }
 
@@ -545,17 +553,7 @@ impl Engine {
                     reason: "lease expired".into(),
                 }),
             );
-            let retry_at = self.retry_at(self.attempt_of(&id).await);
-            match self
-                .store
-                .release(&id, token, "lease expired", retry_at, now)
-                .await
-            {
-                Ok(row) => self.announce(&row).await,
-                Err(e) => {
-                    tracing::debug!(task = %id, error = %e, "release after lease expiry refused")
-                }
-            }
+            self.release(&id, token, "lease expired").await;
         }
     }
 

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LinkRequest(_message.Message):
-    __slots__ = ("request_id", "hello", "opened", "closed", "join", "leave", "ack", "forward", "relay")
+    __slots__ = ("request_id", "hello", "opened", "closed", "join", "leave", "ack", "forward", "relay", "lookup")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
     OPENED_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class LinkRequest(_message.Message):
     ACK_FIELD_NUMBER: _ClassVar[int]
     FORWARD_FIELD_NUMBER: _ClassVar[int]
     RELAY_FIELD_NUMBER: _ClassVar[int]
+    LOOKUP_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     hello: LinkHello
     opened: ConnectionOpened
@@ -27,7 +28,8 @@ class LinkRequest(_message.Message):
     ack: ClientAck
     forward: ClientEventForward
     relay: RelayEvent
-    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[LinkHello, _Mapping]] = ..., opened: _Optional[_Union[ConnectionOpened, _Mapping]] = ..., closed: _Optional[_Union[ConnectionClosed, _Mapping]] = ..., join: _Optional[_Union[RoomChange, _Mapping]] = ..., leave: _Optional[_Union[RoomChange, _Mapping]] = ..., ack: _Optional[_Union[ClientAck, _Mapping]] = ..., forward: _Optional[_Union[ClientEventForward, _Mapping]] = ..., relay: _Optional[_Union[RelayEvent, _Mapping]] = ...) -> None: ...
+    lookup: SessionLookup
+    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[LinkHello, _Mapping]] = ..., opened: _Optional[_Union[ConnectionOpened, _Mapping]] = ..., closed: _Optional[_Union[ConnectionClosed, _Mapping]] = ..., join: _Optional[_Union[RoomChange, _Mapping]] = ..., leave: _Optional[_Union[RoomChange, _Mapping]] = ..., ack: _Optional[_Union[ClientAck, _Mapping]] = ..., forward: _Optional[_Union[ClientEventForward, _Mapping]] = ..., relay: _Optional[_Union[RelayEvent, _Mapping]] = ..., lookup: _Optional[_Union[SessionLookup, _Mapping]] = ...) -> None: ...
 
 class ClientEventForward(_message.Message):
     __slots__ = ("namespace", "event", "connection_id", "user_id", "claims_json", "data_json", "args", "room")
@@ -70,22 +72,54 @@ class LinkHello(_message.Message):
     def __init__(self, edge_name: _Optional[str] = ...) -> None: ...
 
 class ConnectionOpened(_message.Message):
-    __slots__ = ("connection_id", "namespace", "user_id")
+    __slots__ = ("connection_id", "namespace", "user_id", "pid", "rooms", "resume_offset", "data_json")
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    ROOMS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
     namespace: str
     user_id: str
-    def __init__(self, connection_id: _Optional[str] = ..., namespace: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+    pid: str
+    rooms: _containers.RepeatedScalarFieldContainer[str]
+    resume_offset: str
+    data_json: str
+    def __init__(self, connection_id: _Optional[str] = ..., namespace: _Optional[str] = ..., user_id: _Optional[str] = ..., pid: _Optional[str] = ..., rooms: _Optional[_Iterable[str]] = ..., resume_offset: _Optional[str] = ..., data_json: _Optional[str] = ...) -> None: ...
 
 class ConnectionClosed(_message.Message):
-    __slots__ = ("connection_id", "reason")
+    __slots__ = ("connection_id", "reason", "recoverable")
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    RECOVERABLE_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
     reason: str
-    def __init__(self, connection_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    recoverable: bool
+    def __init__(self, connection_id: _Optional[str] = ..., reason: _Optional[str] = ..., recoverable: bool = ...) -> None: ...
+
+class SessionLookup(_message.Message):
+    __slots__ = ("pid", "namespace", "user_id", "offset")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    pid: str
+    namespace: str
+    user_id: str
+    offset: str
+    def __init__(self, pid: _Optional[str] = ..., namespace: _Optional[str] = ..., user_id: _Optional[str] = ..., offset: _Optional[str] = ...) -> None: ...
+
+class SavedSession(_message.Message):
+    __slots__ = ("connection_id", "rooms", "data_json")
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOMS_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    rooms: _containers.RepeatedScalarFieldContainer[str]
+    data_json: str
+    def __init__(self, connection_id: _Optional[str] = ..., rooms: _Optional[_Iterable[str]] = ..., data_json: _Optional[str] = ...) -> None: ...
 
 class RoomChange(_message.Message):
     __slots__ = ("connection_id", "room")
@@ -120,14 +154,18 @@ class LinkResponse(_message.Message):
     def __init__(self, welcome: _Optional[_Union[LinkWelcome, _Mapping]] = ..., delivery: _Optional[_Union[Delivery, _Mapping]] = ..., membership: _Optional[_Union[MembershipChange, _Mapping]] = ..., disconnect: _Optional[_Union[DisconnectCommand, _Mapping]] = ..., applied: _Optional[_Union[Applied, _Mapping]] = ...) -> None: ...
 
 class Applied(_message.Message):
-    __slots__ = ("request_id", "error", "args")
+    __slots__ = ("request_id", "error", "args", "session", "replay")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     error: str
     args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
-    def __init__(self, request_id: _Optional[int] = ..., error: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ...) -> None: ...
+    session: SavedSession
+    replay: _containers.RepeatedCompositeFieldContainer[_event_pb2.Event]
+    def __init__(self, request_id: _Optional[int] = ..., error: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., session: _Optional[_Union[SavedSession, _Mapping]] = ..., replay: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ...) -> None: ...
 
 class LinkWelcome(_message.Message):
     __slots__ = ("link_id",)

@@ -35,7 +35,7 @@ class Position(_message.Message):
     def __init__(self, topic: _Optional[str] = ..., offset: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("id", "namespace", "targets", "name", "args", "delivery", "positions", "timestamp_ms")
+    __slots__ = ("id", "namespace", "targets", "name", "args", "delivery", "positions", "timestamp_ms", "offset")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class Event(_message.Message):
     DELIVERY_FIELD_NUMBER: _ClassVar[int]
     POSITIONS_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     id: str
     namespace: str
     targets: _containers.RepeatedScalarFieldContainer[str]
@@ -53,4 +54,5 @@ class Event(_message.Message):
     delivery: DeliveryClass
     positions: _containers.RepeatedCompositeFieldContainer[Position]
     timestamp_ms: int
-    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., args: _Optional[_Iterable[_Union[Arg, _Mapping]]] = ..., delivery: _Optional[_Union[DeliveryClass, str]] = ..., positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., timestamp_ms: _Optional[int] = ..., **kwargs) -> None: ...
+    offset: str
+    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., args: _Optional[_Iterable[_Union[Arg, _Mapping]]] = ..., delivery: _Optional[_Union[DeliveryClass, str]] = ..., positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., timestamp_ms: _Optional[int] = ..., offset: _Optional[str] = ..., **kwargs) -> None: ...

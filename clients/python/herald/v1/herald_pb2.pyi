@@ -55,26 +55,42 @@ class EmitResponse(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., positions: _Optional[_Iterable[_Union[_event_pb2.Position, _Mapping]]] = ..., connections: _Optional[int] = ..., offline_users: _Optional[_Iterable[str]] = ..., acks: _Optional[_Iterable[_Union[Ack, _Mapping]]] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("namespace", "topics")
+    __slots__ = ("namespace", "topics", "since")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     TOPICS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     topics: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, namespace: _Optional[str] = ..., topics: _Optional[_Iterable[str]] = ...) -> None: ...
+    since: _containers.RepeatedCompositeFieldContainer[_event_pb2.Position]
+    def __init__(self, namespace: _Optional[str] = ..., topics: _Optional[_Iterable[str]] = ..., since: _Optional[_Iterable[_Union[_event_pb2.Position, _Mapping]]] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ("event", "subscribed")
+    __slots__ = ("event", "subscribed", "not_recovered")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
+    NOT_RECOVERED_FIELD_NUMBER: _ClassVar[int]
     event: _event_pb2.Event
     subscribed: Subscribed
-    def __init__(self, event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., subscribed: _Optional[_Union[Subscribed, _Mapping]] = ...) -> None: ...
+    not_recovered: NotRecovered
+    def __init__(self, event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., subscribed: _Optional[_Union[Subscribed, _Mapping]] = ..., not_recovered: _Optional[_Union[NotRecovered, _Mapping]] = ...) -> None: ...
+
+class NotRecovered(_message.Message):
+    __slots__ = ("topic", "reason", "current")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    reason: str
+    current: _event_pb2.Position
+    def __init__(self, topic: _Optional[str] = ..., reason: _Optional[str] = ..., current: _Optional[_Union[_event_pb2.Position, _Mapping]] = ...) -> None: ...
 
 class Subscribed(_message.Message):
-    __slots__ = ("subscription_id",)
+    __slots__ = ("subscription_id", "replayed")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
-    def __init__(self, subscription_id: _Optional[str] = ...) -> None: ...
+    replayed: int
+    def __init__(self, subscription_id: _Optional[str] = ..., replayed: _Optional[int] = ...) -> None: ...
 
 class JoinRequest(_message.Message):
     __slots__ = ("namespace", "connection_id", "user_id", "rooms")
@@ -247,3 +263,31 @@ class ClientEvent(_message.Message):
     args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
     room: str
     def __init__(self, call_id: _Optional[int] = ..., namespace: _Optional[str] = ..., event: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., claims_json: _Optional[str] = ..., data_json: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., room: _Optional[str] = ...) -> None: ...
+
+class HistoryRequest(_message.Message):
+    __slots__ = ("namespace", "topic", "since", "since_ms", "limit", "reverse")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REVERSE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    topic: str
+    since: _event_pb2.Position
+    since_ms: int
+    limit: int
+    reverse: bool
+    def __init__(self, namespace: _Optional[str] = ..., topic: _Optional[str] = ..., since: _Optional[_Union[_event_pb2.Position, _Mapping]] = ..., since_ms: _Optional[int] = ..., limit: _Optional[int] = ..., reverse: bool = ...) -> None: ...
+
+class HistoryResponse(_message.Message):
+    __slots__ = ("events", "latest", "truncated", "not_recovered")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    LATEST_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NOT_RECOVERED_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_event_pb2.Event]
+    latest: _event_pb2.Position
+    truncated: bool
+    not_recovered: str
+    def __init__(self, events: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ..., latest: _Optional[_Union[_event_pb2.Position, _Mapping]] = ..., truncated: bool = ..., not_recovered: _Optional[str] = ...) -> None: ...

@@ -70,6 +70,11 @@ class HeraldServiceStub(object):
                 request_serializer=herald_dot_v1_dot_herald__pb2.StatsRequest.SerializeToString,
                 response_deserializer=herald_dot_v1_dot_herald__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.History = channel.unary_unary(
+                '/herald.v1.HeraldService/History',
+                request_serializer=herald_dot_v1_dot_herald__pb2.HistoryRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_herald__pb2.HistoryResponse.FromString,
+                _registered_method=True)
         self.Handle = channel.stream_stream(
                 '/herald.v1.HeraldService/Handle',
                 request_serializer=herald_dot_v1_dot_herald__pb2.HandleRequest.SerializeToString,
@@ -130,6 +135,13 @@ class HeraldServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def History(self, request, context):
+        """A topic's recoverable events since a position or a time, bounded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Handle(self, request_iterator, context):
         """A backend handles client events of a namespace; each event goes to one handler.
         """
@@ -174,6 +186,11 @@ def add_HeraldServiceServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=herald_dot_v1_dot_herald__pb2.StatsRequest.FromString,
                     response_serializer=herald_dot_v1_dot_herald__pb2.StatsResponse.SerializeToString,
+            ),
+            'History': grpc.unary_unary_rpc_method_handler(
+                    servicer.History,
+                    request_deserializer=herald_dot_v1_dot_herald__pb2.HistoryRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_herald__pb2.HistoryResponse.SerializeToString,
             ),
             'Handle': grpc.stream_stream_rpc_method_handler(
                     servicer.Handle,
@@ -371,6 +388,33 @@ class HeraldService(object):
             '/herald.v1.HeraldService/Stats',
             herald_dot_v1_dot_herald__pb2.StatsRequest.SerializeToString,
             herald_dot_v1_dot_herald__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def History(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/herald.v1.HeraldService/History',
+            herald_dot_v1_dot_herald__pb2.HistoryRequest.SerializeToString,
+            herald_dot_v1_dot_herald__pb2.HistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,
