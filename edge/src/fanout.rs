@@ -1,15 +1,18 @@
 //! Delivery fan-out (hot path): resolve an event's targets over the local index, encode the frame
-//! once, and hand the same bytes to every recipient's bounded queue.
+//! once (with the recovery offset as the last argument of recoverable events in namespaces with
+//! connection-state recovery), and hand the same bytes to every recipient's bounded queue (or its
+//! restore buffer while its session is being restored).
 
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
 use herald_codec::event::{Arg, encode_event};
 use herald_index::Topic;
-use herald_proto::v1::{Delivery, arg};
+use herald_proto::v1::{Delivery, DeliveryClass, arg};
 
 use crate::edge::Edge;
 use crate::engine::session::Session;
+use crate::socketio::recovery::{deliver_to, offset_arg, offset_seq};
 
 /// Converts the core's args into codec args.
 pub(crate) fn codec_args(args: &[herald_proto::v1::Arg]) -> Vec<Arg> {
@@ -49,14 +52,28 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery) {
     if recipients.is_empty() {
         return;
     }
-    let args = codec_args(&event.args);
     let ns = event.namespace.as_str();
+    let recovery = edge
+        .config
+        .namespace(ns)
+        .is_some_and(|c| c.connection_state_recovery);
+    // Recoverable events carry an offset; a restoring socket uses its sequence number to drop
+    // what the replay already had.
+    let seq = if recovery && event.delivery() != DeliveryClass::Volatile {
+        offset_seq(&event.offset)
+    } else {
+        None
+    };
+    let mut args = codec_args(&event.args);
 
     if delivery.ack_ref == 0 {
+        if seq.is_some() {
+            args.push(offset_arg(&event.offset));
+        }
         let frame = encode_event(ns, None, &event.name, &args);
         let text = Utf8Bytes::from(frame.text);
         for (_, session) in recipients {
-            session.push_or_kill(edge, text.clone(), &frame.attachments);
+            deliver_to(edge, &session, ns, seq, text.clone(), &frame.attachments);
         }
         return;
     }
@@ -65,6 +82,13 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery) {
             continue;
         };
         let frame = encode_event(ns, Some(ack_id), &event.name, &args);
-        session.push_or_kill(edge, frame.text.into(), &frame.attachments);
+        deliver_to(
+            edge,
+            &session,
+            ns,
+            seq,
+            frame.text.into(),
+            &frame.attachments,
+        );
     }
 }

@@ -11,6 +11,11 @@
 //! unknown-events policy. Forwarded events run concurrently (at most 64 waiting per session); joins,
 //! leaves and relays are handled in order. `GET /metrics` serves Prometheus text.
 //!
+//! Connection-state recovery (per namespace, `connection_state_recovery`): new sockets get a private
+//! `pid` in the CONNECT reply, recoverable events carry their offset as the last argument, lost
+//! transports leave a session the core keeps, and a CONNECT with `pid` + `offset` resumes it (same
+//! id, rooms authorized again, missed events replayed before any live frame, no duplicates).
+//!
 //! Long-polling: the last frames of a closed session (`herald:disconnect`, DISCONNECT) are sent
 //! without the Engine.IO close packet, which answers the next poll; on shutdown the HTTP listener
 //! stays up until the sessions have drained (bounded by `shutdown_grace`).

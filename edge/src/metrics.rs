@@ -29,6 +29,8 @@ pub(crate) struct Metrics {
     relayed: AtomicU64,
     relay_refused: AtomicU64,
     forwarded: AtomicU64,
+    recovered: AtomicU64,
+    not_recovered: AtomicU64,
 }
 
 impl Metrics {
@@ -60,6 +62,16 @@ impl Metrics {
 
     pub fn forwarded(&self) {
         self.forwarded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A returning client got its session back.
+    pub fn recovered(&self) {
+        self.recovered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A returning client asked for its session and got a fresh one.
+    pub fn not_recovered(&self) {
+        self.not_recovered.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -162,6 +174,16 @@ fn render_edge(edge: &Edge, out: &mut String) {
             "herald_edge_forwarded_events_total",
             "Client events forwarded to backend handlers.",
             &m.forwarded,
+        ),
+        (
+            "herald_edge_recovered_sessions_total",
+            "Reconnecting clients whose session (id, rooms, missed events) was restored.",
+            &m.recovered,
+        ),
+        (
+            "herald_edge_unrecovered_sessions_total",
+            "Reconnecting clients that asked for recovery and got a fresh session.",
+            &m.not_recovered,
         ),
     ];
     for (name, help, c) in counters {

@@ -1,5 +1,6 @@
-//! Socket.IO CONNECT: namespace, token, the optional `$connect` handler (rooms + data, or a refusal),
-//! registration with the core, the handler's rooms, then the `40` answer.
+//! Socket.IO CONNECT: namespace, token, a session restore when the client brings `pid` + `offset`,
+//! else the optional `$connect` handler (rooms + data, or a refusal), registration with the core
+//! (with a fresh recovery `pid`), the handler's rooms, then the `40` answer.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::ids;
 use crate::link::LinkError;
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect};
+use crate::socketio::recovery::{self, Restore};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
 
@@ -75,7 +77,23 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
     if let Err(e) = edge.link.wait_up().await {
         return refuse(session, ns, &e.to_string());
     }
+    if ns_cfg.connection_state_recovery
+        && let Some(resume) = recovery::resume_request(packet.data.as_ref())
+    {
+        let client = recovery::Client {
+            claims: claims.as_deref(),
+            claims_json: &claims_json,
+            auth: auth_without_token(packet),
+        };
+        match recovery::restore(edge, session, ns_cfg, resume, client).await {
+            Restore::Done => return,
+            Restore::Refused(message) => return refuse(session, ns, &message),
+            Restore::Fresh if session.is_closed() || session.has_socket(ns) => return,
+            Restore::Fresh => {}
+        }
+    }
     let id: Arc<str> = Arc::from(ids::random_id());
+    let pid = ns_cfg.connection_state_recovery.then(ids::random_id);
     let user = claims.as_ref().map(|c| c.sub.clone());
     let decision = if ns_cfg.connect_handler {
         let origin = Origin {
@@ -92,7 +110,7 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
     } else {
         ConnectDecision::default()
     };
-    let socket = SocketState::new(
+    let mut socket = SocketState::new(
         Arc::from(ns),
         id.clone(),
         claims,
@@ -104,12 +122,13 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
             Instant::now(),
         ),
     );
+    socket.pid = pid.as_deref().map(Box::from);
     if let Err(message) = register(edge, session, socket, user).await {
         return refuse(session, ns, &message);
     }
     join_rooms(edge, ns_cfg, &id, &decision.rooms).await;
     if session.socket_id(ns).as_deref() == Some(&*id) {
-        let _ = session.push_text(encode_connect_ok(ns, &id, None));
+        let _ = session.push_text(encode_connect_ok(ns, &id, pid.as_deref()));
     }
 }
 
@@ -121,6 +140,8 @@ async fn register(
     user: Option<String>,
 ) -> Result<(), String> {
     let (id, ns) = (socket.id.clone(), socket.ns.clone());
+    let pid = socket.pid.as_deref().unwrap_or("").to_owned();
+    let data_json = socket.data_json.to_string();
     // Register locally first so a delivery right after the core applied it finds the socket.
     if edge
         .index
@@ -138,6 +159,8 @@ async fn register(
         connection_id: id.to_string(),
         namespace: ns.to_string(),
         user_id: user.unwrap_or_default(),
+        pid,
+        data_json,
         ..Default::default()
     });
     match edge.link.request(opened).await {

@@ -27,6 +27,7 @@ fn handler_error(e: LinkError) -> String {
 }
 
 /// What a forward carries about the socket.
+#[derive(Debug, Clone)]
 pub(crate) struct Origin {
     pub ns: String,
     pub id: String,

@@ -5,6 +5,7 @@ pub(crate) mod commands;
 mod connect;
 mod events;
 pub(crate) mod forward;
+pub(crate) mod recovery;
 pub(crate) mod relay;
 mod rooms;
 

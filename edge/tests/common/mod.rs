@@ -10,8 +10,14 @@
 //! - anything else (echo): `[{"user":..,"claims":<claims_json>,"data":<data_json>}, ...the args]`.
 //!
 //! RelayEvent: refused with "relay refused by core" for room "core-refuses-relay".
+//!
+//! Recovery: `SessionLookup` answers the sessions scripted with [`FakeCore::save_session`] (once,
+//! only to the same user, else "session not found"); a resuming `ConnectionOpened` (non-empty
+//! `resume_offset`) first gets the scripted live deliveries, then `Applied` with the scripted
+//! replay or error ([`FakeCore::script_resume`]; unscripted: an empty replay).
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,8 +28,8 @@ use herald_auth::{AuthConfig, MintOptions, Verifier, mint_hs256};
 use herald_edge::{EdgeConfig, NamespaceConfig};
 use herald_proto::v1::edge_service_server::{EdgeService, EdgeServiceServer};
 use herald_proto::v1::{
-    Applied, Arg, ClientEventForward, Delivery, Event, LinkRequest, LinkResponse, LinkWelcome, arg,
-    link_request, link_response,
+    Applied, Arg, ClientEventForward, Delivery, DeliveryClass, Event, LinkRequest, LinkResponse,
+    LinkWelcome, SavedSession, arg, link_request, link_response,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -40,10 +46,71 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// The response channel of the current link, if any.
 type CurrentLink = Arc<Mutex<Option<mpsc::Sender<Result<LinkResponse, Status>>>>>;
 
+/// How the fake core answers a resuming `ConnectionOpened`.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeScript {
+    /// Delivered before the `Applied` (live events the edge must hold back).
+    pub live_first: Vec<Event>,
+    /// `Applied.replay`.
+    pub replay: Vec<Event>,
+    /// `Applied.error` when set.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Script {
+    /// pid -> (user, session).
+    sessions: HashMap<String, (String, SavedSession)>,
+    /// connection id -> how to answer its resume.
+    resumes: HashMap<String, ResumeScript>,
+}
+
+type SharedScript = Arc<std::sync::Mutex<Script>>;
+
 #[derive(Clone)]
 struct FakeCoreSvc {
     seen: mpsc::Sender<LinkRequest>,
     out: CurrentLink,
+    script: SharedScript,
+}
+
+/// The fake core's answer to a lookup or a resume, if the message is one.
+fn recovery_reply(script: &SharedScript, m: &LinkRequest) -> Option<(Vec<Event>, Applied)> {
+    let mut script = script.lock().unwrap();
+    match &m.msg {
+        Some(link_request::Msg::Lookup(l)) => {
+            let found = match script.sessions.remove(&l.pid) {
+                Some((user, s)) if user == l.user_id => Some(s),
+                _ => None,
+            };
+            Some((
+                Vec::new(),
+                Applied {
+                    request_id: m.request_id,
+                    error: if found.is_some() {
+                        String::new()
+                    } else {
+                        "session not found".into()
+                    },
+                    session: found,
+                    ..Default::default()
+                },
+            ))
+        }
+        Some(link_request::Msg::Opened(o)) if !o.resume_offset.is_empty() => {
+            let r = script.resumes.remove(&o.connection_id).unwrap_or_default();
+            Some((
+                r.live_first,
+                Applied {
+                    request_id: m.request_id,
+                    error: r.error.unwrap_or_default(),
+                    replay: r.replay,
+                    ..Default::default()
+                },
+            ))
+        }
+        _ => None,
+    }
 }
 
 #[tonic::async_trait]
@@ -65,8 +132,26 @@ impl EdgeService for FakeCoreSvc {
         let (tx, rx) = mpsc::channel(1024);
         *self.out.lock().await = Some(tx.clone());
         let seen = self.seen.clone();
+        let script = self.script.clone();
         tokio::spawn(async move {
             while let Ok(Some(m)) = inbound.message().await {
+                if m.request_id != 0
+                    && let Some((live, applied)) = recovery_reply(&script, &m)
+                {
+                    let _ = seen.send(m).await;
+                    for event in live {
+                        let d = link_response::Msg::Delivery(Delivery {
+                            event: Some(event),
+                            ack_ref: 0,
+                        });
+                        let _ = tx.send(Ok(LinkResponse { msg: Some(d) })).await;
+                    }
+                    let a = link_response::Msg::Applied(applied);
+                    if tx.send(Ok(LinkResponse { msg: Some(a) })).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 let reply = match &m.msg {
                     Some(link_request::Msg::Hello(_)) => {
                         Some(link_response::Msg::Welcome(LinkWelcome {
@@ -262,6 +347,7 @@ pub struct FakeCore {
     pub addr: SocketAddr,
     pub seen: mpsc::Receiver<LinkRequest>,
     out: CurrentLink,
+    script: SharedScript,
     _stop: oneshot::Sender<()>,
 }
 
@@ -271,9 +357,11 @@ impl FakeCore {
         let addr = listener.local_addr().unwrap();
         let (seen_tx, seen) = mpsc::channel(4096);
         let out = Arc::new(Mutex::new(None));
+        let script = SharedScript::default();
         let svc = FakeCoreSvc {
             seen: seen_tx,
             out: out.clone(),
+            script: script.clone(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -291,8 +379,37 @@ impl FakeCore {
             addr,
             seen,
             out,
+            script,
             _stop: stop,
         }
+    }
+
+    /// Saves a session the next `SessionLookup` of `pid` by `user` gets (once).
+    pub fn save_session(&self, pid: &str, user: &str, id: &str, rooms: &[&str], data_json: &str) {
+        let s = SavedSession {
+            connection_id: id.into(),
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            data_json: data_json.into(),
+        };
+        self.script
+            .lock()
+            .unwrap()
+            .sessions
+            .insert(pid.into(), (user.into(), s));
+    }
+
+    /// How the resume of connection `id` is answered.
+    pub fn script_resume(&self, id: &str, r: ResumeScript) {
+        self.script.lock().unwrap().resumes.insert(id.into(), r);
+    }
+
+    /// Sends one event as a Delivery.
+    pub async fn deliver_event(&self, event: Event, ack_ref: u64) {
+        self.send(link_response::Msg::Delivery(Delivery {
+            event: Some(event),
+            ack_ref,
+        }))
+        .await;
     }
 
     pub async fn send(&self, msg: link_response::Msg) {
@@ -357,6 +474,28 @@ impl FakeCore {
         })
         .await
         .expect("timed out waiting for a link message")
+    }
+}
+
+/// A recoverable event with offset `"ep:{seq}"` (volatile with no offset when `seq` is 0).
+pub fn event(ns: &str, name: &str, targets: &[&str], args: Vec<Arg>, seq: u64) -> Event {
+    Event {
+        id: format!("e{seq}"),
+        namespace: ns.into(),
+        targets: targets.iter().map(|s| s.to_string()).collect(),
+        name: name.into(),
+        args,
+        delivery: if seq == 0 {
+            DeliveryClass::Volatile
+        } else {
+            DeliveryClass::Recoverable
+        } as i32,
+        offset: if seq == 0 {
+            String::new()
+        } else {
+            format!("ep:{seq}")
+        },
+        ..Default::default()
     }
 }
 

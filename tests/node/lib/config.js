@@ -34,7 +34,10 @@ const DEFAULT_NAMESPACES = [
 /**
  * Renders the config as TOML text. Options (all optional):
  * secret, serviceToken, audience, issuer, leewaySecs, roomsClaim, pingIntervalMs, pingTimeoutMs,
- * maxPayload, staticDir, namespaces, extraToml, handlerTimeoutMs.
+ * maxPayload, staticDir, namespaces, extraToml, handlerTimeoutMs, connectionStateRecovery.
+ * `connectionStateRecovery` (default false) is written as `connection_state_recovery` for every
+ * namespace entry that does not set that key itself: with it on, recoverable events carry their
+ * offset as an extra last argument, which the tests comparing exact arguments do not expect.
  * A namespace entry is { name, anonymous, ...any other NamespaceSection key (snake_case) with a
  * string / boolean / number / array value, room_aliases: [{ join, leave, prefix }] }.
  */
@@ -72,6 +75,9 @@ function renderConfig(o) {
     for (const [key, value] of Object.entries(ns)) {
       if (!NS_SPECIAL.has(key) && value !== undefined) lines.push(`${key} = ${tomlValue(value)}`);
     }
+    if (ns.connection_state_recovery === undefined) {
+      lines.push(`connection_state_recovery = ${o.connectionStateRecovery ? 'true' : 'false'}`);
+    }
     for (const alias of ns.room_aliases || []) {
       lines.push('[[namespaces.room_aliases]]');
       for (const [key, value] of Object.entries(alias)) lines.push(`${key} = ${tomlValue(value)}`);
@@ -94,6 +100,7 @@ function writeConfig(dir, options = {}) {
     pingTimeoutMs: 5000,
     maxPayload: 1000000,
     namespaces: DEFAULT_NAMESPACES,
+    connectionStateRecovery: false,
     ...options,
   };
   const text = renderConfig(o);

@@ -204,4 +204,4 @@ function runCli(args, { cwd, timeoutMs = GUARD_MS * 2 } = {}) {
   });
 }
 
-module.exports = { REPO_ROOT, PROTO_DIR, heraldBin, startHerald, runCli, assertBinaryPresent };
+module.exports = { REPO_ROOT, PROTO_DIR, heraldBin, startHerald, runCli, assertBinaryPresent, cleanEnv };

@@ -1,0 +1,279 @@
+//! Socket.IO connection-state recovery at the edge: a returning client's CONNECT carries `pid` and
+//! `offset`; the core's saved session is looked up, its rooms are authorized again, the connection
+//! resumes under its old id, and the missed events are queued (with their offsets) before any
+//! live frame, which is held back meanwhile and de-duplicated against the replay.
+
+mod buffer;
+mod wire;
+
+use std::sync::Arc;
+
+use herald_auth::Claims;
+use herald_codec::event::{Arg, encode_connect_ok, encode_event};
+use herald_proto::v1::{
+    Applied, ConnectionClosed, ConnectionOpened, SavedSession, SessionLookup, link_request::Msg,
+};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::config::NamespaceConfig;
+use crate::edge::Edge;
+use crate::engine::session::{Session, SocketState};
+use crate::fanout::codec_args;
+use crate::link::REQUEST_TIMEOUT;
+use crate::socketio::forward::{ConnectDecision, Origin, ask_connect, ask_join};
+use crate::socketio::relay::TokenBucket;
+use crate::socketio::rooms::join_applied;
+
+pub(crate) use buffer::{RestoreBuffer, deliver_to};
+use buffer::{RestoringGuard, finish_restore};
+pub(crate) use wire::{Resume, is_recoverable, offset_arg, offset_seq, resume_request};
+
+/// What became of a restore attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Restore {
+    /// Restored (or the Engine.IO session closed meanwhile): nothing left to do.
+    Done,
+    /// The `$connect` handler refused the client: answer with this `connect_error`.
+    Refused(String),
+    /// Nothing to restore: connect a fresh session.
+    Fresh,
+}
+
+/// The verified identity of the client asking to resume.
+pub(crate) struct Client<'a> {
+    pub claims: Option<&'a Claims>,
+    pub claims_json: &'a str,
+    /// The CONNECT payload without its token (a `$connect` handler's first argument).
+    pub auth: Option<Value>,
+}
+
+impl Client<'_> {
+    fn user(&self) -> &str {
+        self.claims.map_or("", |c| c.sub.as_str())
+    }
+}
+
+/// Tries to resume the session `resume` names; see the module docs.
+pub(crate) async fn restore(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    cfg: &NamespaceConfig,
+    resume: Resume,
+    client: Client<'_>,
+) -> Restore {
+    let ns = cfg.name.as_str();
+    let Some(saved) = lookup(edge, ns, &resume, client.user()).await else {
+        edge.metrics.not_recovered();
+        return Restore::Fresh;
+    };
+    let id: Arc<str> = Arc::from(saved.connection_id.as_str());
+    let origin = Origin {
+        ns: ns.to_owned(),
+        id: id.to_string(),
+        user: client.user().to_owned(),
+        claims_json: client.claims_json.to_owned(),
+        data_json: saved.data_json.clone(),
+    };
+    let decision = if cfg.connect_handler {
+        match ask_connect(edge, origin.clone(), client.auth.clone()).await {
+            Ok(d) => Some(d),
+            Err(message) => return Restore::Refused(message),
+        }
+    } else {
+        None
+    };
+    let rooms = reauthorize(edge, cfg, &saved.rooms, &client, decision.as_ref(), &origin).await;
+    let data_json = decision
+        .as_ref()
+        .map_or_else(|| saved.data_json.clone(), |d| d.data_json.clone());
+
+    let mut socket = SocketState::new(
+        Arc::from(ns),
+        id.clone(),
+        client.claims.cloned().map(Box::new),
+        client.claims_json.into(),
+        data_json.clone().into(),
+        TokenBucket::new(cfg.relay_rate_per_sec, cfg.relay_burst, Instant::now()),
+    );
+    socket.pid = Some(resume.pid.clone().into());
+    socket.restoring = Some(RestoreBuffer::default());
+    let guard = RestoringGuard::new(session.clone());
+    match register_local(edge, session, socket, client.user(), &rooms) {
+        Ok(()) => {}
+        Err(outcome) => {
+            if outcome == Restore::Fresh {
+                edge.metrics.not_recovered();
+            }
+            return outcome;
+        }
+    }
+    let opened = Msg::Opened(ConnectionOpened {
+        connection_id: id.to_string(),
+        namespace: ns.to_owned(),
+        user_id: client.user().to_owned(),
+        pid: resume.pid.clone(),
+        rooms: rooms.clone(),
+        resume_offset: resume.offset.clone(),
+        data_json,
+    });
+    let applied = match edge.link.request_applied(opened, REQUEST_TIMEOUT).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::debug!(ns, conn = %id, error = %e, "session not resumed");
+            if session.remove_socket(ns).is_none() {
+                return Restore::Done;
+            }
+            edge.index.write().remove(&id);
+            // The core registers the connection even when it refuses the resume: end it for good.
+            edge.link.notify(Msg::Closed(ConnectionClosed {
+                connection_id: id.to_string(),
+                reason: "resume failed".to_owned(),
+                recoverable: false,
+            }));
+            edge.metrics.not_recovered();
+            return Restore::Fresh;
+        }
+    };
+    let (first, last_seq) = replay_frames(ns, &id, &resume, &applied);
+    if let Some(d) = &decision {
+        join_new_rooms(edge, &id, &d.rooms, &rooms).await;
+    }
+    edge.metrics.recovered();
+    tracing::debug!(ns, conn = %id, replayed = applied.replay.len(), "session restored");
+    edge.tasks.spawn(finish_restore(
+        edge.clone(),
+        guard,
+        Arc::from(ns),
+        first,
+        last_seq,
+    ));
+    Restore::Done
+}
+
+/// Asks the core for the saved session of `resume` (consumed by the lookup).
+async fn lookup(edge: &Edge, ns: &str, resume: &Resume, user: &str) -> Option<SavedSession> {
+    let msg = Msg::Lookup(SessionLookup {
+        pid: resume.pid.clone(),
+        namespace: ns.to_owned(),
+        user_id: user.to_owned(),
+        offset: resume.offset.clone(),
+    });
+    match edge.link.request_applied(msg, REQUEST_TIMEOUT).await {
+        Ok(Applied {
+            session: Some(s), ..
+        }) if !s.connection_id.is_empty() => Some(s),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!(ns, error = %e, "no session to restore");
+            None
+        }
+    }
+}
+
+/// The saved rooms the client may still be in: the token's rooms claim, the `$connect` handler's
+/// rooms, or else a `$join` handler's consent; the others are dropped.
+async fn reauthorize(
+    edge: &Edge,
+    cfg: &NamespaceConfig,
+    saved: &[String],
+    client: &Client<'_>,
+    decision: Option<&ConnectDecision>,
+    origin: &Origin,
+) -> Vec<String> {
+    let checks = saved.iter().map(|room| async move {
+        let allowed = client.claims.is_some_and(|c| c.may_join(room))
+            || decision.is_some_and(|d| d.rooms.contains(room))
+            || (cfg.join_handler
+                && ask_join(edge, origin.clone(), room, vec![room_arg(room)])
+                    .await
+                    .is_ok());
+        if !allowed {
+            tracing::debug!(ns = %cfg.name, conn = %origin.id, room, "room not restored: no longer allowed");
+        }
+        allowed.then(|| room.clone())
+    });
+    futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn room_arg(room: &str) -> Arg {
+    Arg::Json(Value::String(room.to_owned()).to_string())
+}
+
+/// Puts the restoring socket in the session, then in the local index (with its rooms): from the
+/// moment any delivery can resolve it, its frames are held back, and the core learns of it later.
+fn register_local(
+    edge: &Edge,
+    session: &Arc<Session>,
+    socket: SocketState,
+    user: &str,
+    rooms: &[String],
+) -> Result<(), Restore> {
+    let (id, ns) = (socket.id.clone(), socket.ns.clone());
+    let user = (!user.is_empty()).then_some(user);
+    if !session.add_socket(socket) {
+        return Err(Restore::Done);
+    }
+    let mut index = edge.index.write();
+    if index.insert(&id, &ns, user, session.clone()).is_err() {
+        drop(index);
+        tracing::debug!(conn = %id, "saved connection id is live on this edge");
+        session.remove_socket(&ns);
+        return Err(Restore::Fresh);
+    }
+    if !session.has_socket(&ns) {
+        // The session closed in between and has already forgotten the socket.
+        index.remove(&id);
+        return Err(Restore::Done);
+    }
+    for room in rooms {
+        let _ = index.join(&id, room);
+    }
+    Ok(())
+}
+
+/// The CONNECT reply, then each missed event with its offset as the last argument; and the last
+/// sequence number the client will have seen.
+fn replay_frames(
+    ns: &str,
+    id: &str,
+    resume: &Resume,
+    applied: &Applied,
+) -> (
+    Vec<(axum::extract::ws::Utf8Bytes, Vec<bytes::Bytes>)>,
+    Option<u64>,
+) {
+    let mut frames = Vec::with_capacity(1 + applied.replay.len());
+    frames.push((
+        encode_connect_ok(ns, id, Some(&resume.pid)).into(),
+        Vec::new(),
+    ));
+    let mut last_seq = offset_seq(&resume.offset);
+    for ev in &applied.replay {
+        let mut args = codec_args(&ev.args);
+        if !ev.offset.is_empty() {
+            args.push(offset_arg(&ev.offset));
+            last_seq = last_seq.max(offset_seq(&ev.offset));
+        }
+        let frame = encode_event(ns, None, &ev.name, &args);
+        frames.push((frame.text.into(), frame.attachments));
+    }
+    (frames, last_seq)
+}
+
+/// Joins the rooms a `$connect` handler chose that the saved session did not have.
+async fn join_new_rooms(edge: &Edge, id: &Arc<str>, chosen: &[String], restored: &[String]) {
+    let joins = chosen
+        .iter()
+        .filter(|r| !restored.contains(r))
+        .map(|room| async move {
+            if let Err(e) = join_applied(edge, id, room).await {
+                tracing::warn!(conn = %id, room, error = %e, "$connect room not joined");
+            }
+        });
+    futures::future::join_all(joins).await;
+}
