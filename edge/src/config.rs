@@ -86,7 +86,7 @@ impl NamespaceConfig {
             unknown_events: UnknownEvents::Error,
             room_aliases: Vec::new(),
             max_rooms_per_connection: 100,
-            connection_state_recovery: true,
+            connection_state_recovery: false,
         }
     }
 }

@@ -51,8 +51,9 @@ impl Edge {
     }
 }
 
-/// Serves the edge on `listener` until `shutdown` resolves, then disconnects every socket
-/// ("server shutting down"), flushes, tells the core, and returns within `shutdown_grace`.
+/// Serves the edge on `listener` until `shutdown` resolves, then tells every socket why
+/// ("server shutting down") and closes its transport so the client reconnects by itself
+/// (its session kept for recovery), tells the core, and returns within `shutdown_grace`.
 pub async fn run(
     listener: TcpListener,
     mut config: EdgeConfig,
@@ -90,7 +91,7 @@ pub async fn run(
     tracing::info!(sockets = edge.index.read().len(), "edge shutting down");
 
     for s in edge.all_sessions() {
-        s.disconnect_all(&edge, "server shutting down", true);
+        s.close_for_restart(&edge, "server shutting down");
     }
     edge.tasks.close();
     if timeout_at(deadline, edge.tasks.wait()).await.is_err() {

@@ -44,9 +44,14 @@ fn resume_auth(token: &str, pid: &str, offset: &str) -> String {
     j!({ "token": token, "pid": pid, "offset": offset }).to_string()
 }
 
+/// Recovery is opt-in per namespace, as in Socket.IO.
+fn recovery_on(c: &mut EdgeConfig) {
+    with_root(c, |n| n.connection_state_recovery = true);
+}
+
 #[tokio::test]
 async fn a_fresh_session_gets_a_pid_and_recoverable_events_their_offset() {
-    let (mut core, edge) = setup().await;
+    let (mut core, edge) = setup_with(recovery_on).await;
     let tok = token("alice", &[]);
     let (mut ws, answer) =
         ws_connect_raw(edge.addr, "/", &format!("{{\"token\":\"{tok}\"}}")).await;
@@ -117,7 +122,7 @@ async fn recovery_off_means_no_pid_and_no_offset() {
 
 #[tokio::test]
 async fn lost_transports_are_recoverable_leaving_is_not() {
-    let (mut core, edge) = setup().await;
+    let (mut core, edge) = setup_with(recovery_on).await;
     let tok = token("alice", &[]);
 
     // The websocket goes away (closed, or just gone): recoverable.
@@ -164,7 +169,7 @@ async fn lost_transports_are_recoverable_leaving_is_not() {
 
 #[tokio::test]
 async fn shutdown_keeps_sessions() {
-    let (mut core, mut edge) = setup().await;
+    let (mut core, mut edge) = setup_with(recovery_on).await;
     let (_ws, sid) = ws_connect(edge.addr, "/", &token("alice", &[])).await;
     edge.shutdown();
     let c = core.next_matching(closed).await;
@@ -175,7 +180,7 @@ async fn shutdown_keeps_sessions() {
 
 #[tokio::test]
 async fn a_session_is_restored_with_its_rooms_replay_and_held_back_live_events() {
-    let (mut core, edge) = setup().await;
+    let (mut core, edge) = setup_with(recovery_on).await;
     let tok = token("alice", &["r1", "r2"]);
     core.save_session("P1", "alice", "old-conn", &["r1", "r2", "secret"], "");
     core.script_resume(
@@ -238,7 +243,11 @@ async fn a_session_is_restored_with_its_rooms_replay_and_held_back_live_events()
 
 #[tokio::test]
 async fn a_long_replay_waits_for_room_in_a_small_queue() {
-    let (core, edge) = setup_with(|c| c.outbound_queue = 16).await;
+    let (core, edge) = setup_with(|c| {
+        c.outbound_queue = 16;
+        recovery_on(c);
+    })
+    .await;
     let tok = token("alice", &[]);
     core.save_session("P2", "alice", "old-2", &[], "");
     let replay = (1..=300)
@@ -264,7 +273,7 @@ async fn a_long_replay_waits_for_room_in_a_small_queue() {
 
 #[tokio::test]
 async fn too_many_held_back_events_close_the_session() {
-    let (mut core, edge) = setup().await;
+    let (mut core, edge) = setup_with(recovery_on).await;
     let tok = token("alice", &[]);
     core.save_session("P3", "alice", "old-3", &[], "");
     let live = (1..=4200)
@@ -287,7 +296,13 @@ async fn too_many_held_back_events_close_the_session() {
 
 #[tokio::test]
 async fn handlers_authorize_restored_rooms_again() {
-    let (mut core, edge) = setup_with(|c| with_root(c, |n| n.join_handler = true)).await;
+    let (mut core, edge) = setup_with(|c| {
+        with_root(c, |n| {
+            n.join_handler = true;
+            n.connection_state_recovery = true;
+        })
+    })
+    .await;
     let tok = token("alice", &["mine"]);
     core.save_session("P4", "alice", "old-4", &["mine", "ok:a", "nope"], "");
     let (_ws, answer) = ws_connect_raw(edge.addr, "/", &resume_auth(&tok, "P4", "ep:3")).await;
@@ -298,7 +313,13 @@ async fn handlers_authorize_restored_rooms_again() {
     assert_eq!(rooms, vec!["mine".to_owned(), "ok:a".to_owned()]);
 
     // $connect on restore: its rooms and the claim decide; its data replaces the saved data.
-    let (mut core, edge) = setup_with(|c| with_root(c, |n| n.connect_handler = true)).await;
+    let (mut core, edge) = setup_with(|c| {
+        with_root(c, |n| {
+            n.connect_handler = true;
+            n.connection_state_recovery = true;
+        })
+    })
+    .await;
     core.save_session(
         "P5",
         "alice",
@@ -323,7 +344,7 @@ async fn handlers_authorize_restored_rooms_again() {
 
 #[tokio::test]
 async fn forged_or_malformed_pids_get_a_fresh_session() {
-    let (mut core, edge) = setup().await;
+    let (mut core, edge) = setup_with(recovery_on).await;
     let tok = token("alice", &[]);
     core.save_session("BOBS", "bob", "bob-conn", &["bob-room"], "");
 
@@ -387,7 +408,7 @@ async fn forged_or_malformed_pids_get_a_fresh_session() {
 
 #[tokio::test]
 async fn a_polling_client_is_restored_too() {
-    let (core, edge) = setup().await;
+    let (core, edge) = setup_with(recovery_on).await;
     let tok = token("alice", &[]);
     core.save_session("P8", "alice", "old-8", &[], "");
     core.script_resume(

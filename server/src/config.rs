@@ -273,7 +273,7 @@ impl Default for NamespaceSection {
             max_rooms_per_connection: 100,
             presence_events: false,
             room_aliases: Vec::new(),
-            connection_state_recovery: true,
+            connection_state_recovery: false,
             recovery_window_secs: 120,
             recovery_max_events: 1000,
         }

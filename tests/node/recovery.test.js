@@ -287,17 +287,16 @@ clusterTest('an edge shutting down leaves sessions another edge restores', { con
   const b = c.edge(1);
   const s = await recoverableSocket(a, 'alice');
   const id = s.id;
-  // Edge A stops: the client is told "io server disconnect" and does not reconnect by itself; the
-  // app reconnects (to edge B) with the same socket object.
+  // Edge A stops: the client is told why and its transport closes ("transport close"), so it
+  // reconnects by itself; kept away meanwhile, then let through to edge B (the load balancer's pick).
+  s.io.uri = await deadUrl();
   await a.edges[0].stop();
   const reason = await s.inbox.disconnected();
-  assert.equal(reason, 'io server disconnect');
+  assert.equal(reason, 'transport close');
+  assert.equal(s.inbox.all('herald:disconnect')[0][0].reason, 'server shutting down');
   await untilOffline(a, 'alice');
   const sent = await emitMissed(a, 'alice', 60);
-  s.io.uri = b.edgeUrl;
-  const connected = once(s, 'connect', 'the reconnection to edge B');
-  s.connect();
-  await connected;
+  await comeBack(s, b.edgeUrl);
 
   assert.equal(s.recovered, true, 'server shutting down keeps the session');
   assert.equal(s.id, id);

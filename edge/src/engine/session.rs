@@ -312,11 +312,25 @@ impl Session {
     /// Sends `herald:disconnect {reason}` and DISCONNECT on every socket (bypassing the queue), then closes.
     /// With `drain`, frames already queued are written first.
     pub fn disconnect_all(&self, edge: &Edge, reason: &str, drain: bool) {
+        self.close_telling(edge, reason, drain, true);
+    }
+
+    /// Tells every socket why, then closes the transport without a Socket.IO DISCONNECT: the
+    /// client sees "transport close" and reconnects by itself (a restart, a rolling deploy).
+    pub fn close_for_restart(&self, edge: &Edge, reason: &str) {
+        self.close_telling(edge, reason, true, false);
+    }
+
+    fn close_telling(&self, edge: &Edge, reason: &str, drain: bool, kick: bool) {
         let frames = {
             let st = self.state.lock();
             let mut frames = Vec::with_capacity(st.sockets.len() * 2);
             for s in &st.sockets {
-                frames.extend(disconnect_frames(&s.ns, reason).map(Outgoing::Text));
+                let [notice, disconnect] = disconnect_frames(&s.ns, reason);
+                frames.push(Outgoing::Text(notice));
+                if kick {
+                    frames.push(Outgoing::Text(disconnect));
+                }
             }
             frames
         };
