@@ -117,6 +117,8 @@ pub struct EdgeConfig {
     pub connect_timeout: Duration,
     /// Upper bound for the graceful shutdown.
     pub shutdown_grace: Duration,
+    /// Opens the link to the core in-process instead of over gRPC (`herald serve`).
+    pub connector: Option<std::sync::Arc<dyn crate::CoreConnector>>,
 }
 
 impl EdgeConfig {
@@ -139,6 +141,7 @@ impl EdgeConfig {
             outbound_queue: 1024,
             connect_timeout: Duration::from_secs(45),
             shutdown_grace: Duration::from_secs(10),
+            connector: None,
         }
     }
 

@@ -21,6 +21,7 @@
 //! stays up until the sessions have drained (bounded by `shutdown_grace`).
 
 mod config;
+mod connector;
 mod edge;
 mod emit;
 mod engine;
@@ -33,5 +34,6 @@ mod metrics;
 mod socketio;
 
 pub use config::{EdgeConfig, NamespaceConfig, RoomAlias, UnknownEvents};
+pub use connector::{CoreConnector, LinkResponses};
 pub use edge::run;
 pub use error::{EdgeError, HttpError};

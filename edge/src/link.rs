@@ -17,7 +17,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 
+use futures::StreamExt;
+
 use crate::config::EdgeConfig;
+use crate::connector::LinkResponses;
 use crate::edge::Edge;
 use crate::error::EdgeError;
 
@@ -205,16 +208,6 @@ async fn connect_once(
     backoff: &mut Duration,
 ) -> Result<(), tonic::Status> {
     let link = &edge.link;
-    let channel = tokio::select! {
-        () = stop.cancelled() => return Ok(()),
-        c = link.endpoint.connect() => c.map_err(|e| tonic::Status::unavailable(e.to_string()))?,
-    };
-    let auth = link.auth.clone();
-    let mut client =
-        EdgeServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-            req.metadata_mut().insert("authorization", auth.clone());
-            Ok(req)
-        });
     let (tx, rx) = mpsc::channel(LINK_QUEUE);
     let hello = LinkRequest {
         request_id: 0,
@@ -226,7 +219,7 @@ async fn connect_once(
         .map_err(|_| tonic::Status::internal("link queue"))?;
     let mut responses = tokio::select! {
         () = stop.cancelled() => return Ok(()),
-        r = client.link(ReceiverStream::new(rx)) => r?.into_inner(),
+        r = open(edge, rx) => r?,
     };
     *link.tx.lock() = Some(tx.clone());
     let register = tokio::spawn(reregister(edge.clone(), tx));
@@ -238,11 +231,11 @@ async fn connect_once(
                 // Let the queued messages (ConnectionClosed of the shutdown) go out, then end the stream.
                 *link.tx.lock() = None;
                 let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                    while let Ok(Some(_)) = responses.message().await {}
+                    while let Some(Ok(_)) = responses.next().await {}
                 }).await;
                 return Ok(());
             }
-            m = responses.message() => match m? {
+            m = responses.next() => match m.transpose()? {
                 Some(resp) => {
                     if matches!(resp.msg, Some(link_response::Msg::Welcome(_))) {
                         *backoff = BACKOFF_MIN;
@@ -253,6 +246,30 @@ async fn connect_once(
             }
         }
     }
+}
+
+/// Opens the link stream: in-process when the edge was given a connector, else over gRPC.
+async fn open(
+    edge: &Arc<Edge>,
+    rx: mpsc::Receiver<LinkRequest>,
+) -> Result<LinkResponses, tonic::Status> {
+    if let Some(c) = &edge.config.connector {
+        return c.open(rx).await;
+    }
+    let link = &edge.link;
+    let channel = link
+        .endpoint
+        .connect()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let auth = link.auth.clone();
+    let mut client =
+        EdgeServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+            req.metadata_mut().insert("authorization", auth.clone());
+            Ok(req)
+        });
+    let responses = client.link(ReceiverStream::new(rx)).await?.into_inner();
+    Ok(Box::pin(responses))
 }
 
 /// A live socket as the core must know it after a reconnection.

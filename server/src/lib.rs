@@ -10,10 +10,11 @@ mod feed;
 mod handlers;
 mod hub;
 mod idempotency;
+mod local_link;
 mod rpc;
 mod run;
 pub mod tasks;
 pub mod wiring;
 
 pub use error::CoreError;
-pub use run::{CoreConfig, NamespacePolicy, run};
+pub use run::{Core, CoreConfig, NamespacePolicy, run};

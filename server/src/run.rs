@@ -112,120 +112,157 @@ pub async fn run(
     config: CoreConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let cancel = CancellationToken::new();
-    let limits = |p: &NamespacePolicy| Limits {
-        max_events: p.recovery_max_events,
-        max_age_ms: i64::try_from(p.recovery_window.as_millis()).unwrap_or(i64::MAX),
-    };
-    let broker = Arc::new(MemoryBroker::new(
-        config.broker_queue,
-        config
-            .policies
-            .iter()
-            .map(|(ns, p)| (ns.clone(), limits(p)))
-            .collect(),
-        limits(&NamespacePolicy::default()),
-    ));
-    let maintenance = {
-        let broker = broker.clone();
-        let stop = cancel.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    _ = tick.tick() => broker.maintain().await,
+    Core::start(config).await?.serve(listener, shutdown).await
+}
+
+/// A started core: its state and background tasks, before it serves gRPC.
+pub struct Core {
+    api: Arc<Api>,
+    cancel: CancellationToken,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Core {
+    /// Builds the broker, the hub and (with a store) the task engine, and starts
+    /// the dispatcher, the internal emitter and the broker's maintenance.
+    pub async fn start(config: CoreConfig) -> Result<Self, RunError> {
+        let cancel = CancellationToken::new();
+        let limits = |p: &NamespacePolicy| Limits {
+            max_events: p.recovery_max_events,
+            max_age_ms: i64::try_from(p.recovery_window.as_millis()).unwrap_or(i64::MAX),
+        };
+        let broker = Arc::new(MemoryBroker::new(
+            config.broker_queue,
+            config
+                .policies
+                .iter()
+                .map(|(ns, p)| (ns.clone(), limits(p)))
+                .collect(),
+            limits(&NamespacePolicy::default()),
+        ));
+        let mut background = Vec::new();
+        background.push({
+            let broker = broker.clone();
+            let stop = cancel.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        _ = tick.tick() => broker.maintain().await,
+                    }
                 }
-            }
-        })
-    };
-    let hub = Hub::new(cancel.clone());
-    let dispatcher = match broker.take_feed() {
-        Some(feed) => tokio::spawn(hub.clone().run_dispatcher(feed)),
-        None => tokio::spawn(async {}),
-    };
-    // Emits the core makes itself (task notifications, presence) go through the normal Emit path.
-    let (notify_tx, mut notify_rx) = tokio::sync::mpsc::channel(4096);
-    let (tasks, engine) = match &config.store_url {
-        Some(url) => {
-            let store = herald_store::Store::connect(url).await?;
-            let (t, h) = Tasks::start(
-                store,
-                config.tasks.clone(),
-                notify_tx.clone(),
-                cancel.clone(),
-            )
-            .await?;
-            (Some(t), Some(h))
+            })
+        });
+        let hub = Hub::new(cancel.clone());
+        if let Some(feed) = broker.take_feed() {
+            background.push(tokio::spawn(hub.clone().run_dispatcher(feed)));
         }
-        None => (None, None),
-    };
-    let api = Arc::new(Api {
-        hub,
-        broker,
-        idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
-        config: Arc::new(config.clone()),
-        tasks,
-        handlers: crate::handlers::Handlers::default(),
-        internal: notify_tx,
-        sessions: parking_lot::Mutex::new(std::collections::HashMap::new()),
-    });
-    let notifier = {
-        let api = api.clone();
-        let stop = cancel.clone();
-        tokio::spawn(async move {
-            loop {
-                let req = tokio::select! {
-                    () = stop.cancelled() => break,
-                    r = notify_rx.recv() => match r { Some(r) => r, None => break },
-                };
-                let event = req.event.clone();
-                if let Err(e) = api.emit(req).await {
-                    tracing::warn!(event, error = %e, "internal emit failed");
-                }
+        // Emits the core makes itself (task notifications, presence) go through the normal Emit path.
+        let (notify_tx, mut notify_rx) = tokio::sync::mpsc::channel(4096);
+        let tasks = match &config.store_url {
+            Some(url) => {
+                let store = herald_store::Store::connect(url).await?;
+                let (t, h) = Tasks::start(
+                    store,
+                    config.tasks.clone(),
+                    notify_tx.clone(),
+                    cancel.clone(),
+                )
+                .await?;
+                background.push(h);
+                Some(t)
             }
+            None => None,
+        };
+        let api = Arc::new(Api {
+            hub,
+            broker,
+            idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
+            config: Arc::new(config),
+            tasks,
+            handlers: crate::handlers::Handlers::default(),
+            internal: notify_tx,
+            sessions: parking_lot::Mutex::new(std::collections::HashMap::new()),
+        });
+        background.push({
+            let api = api.clone();
+            let stop = cancel.clone();
+            tokio::spawn(async move {
+                loop {
+                    let req = tokio::select! {
+                        () = stop.cancelled() => break,
+                        r = notify_rx.recv() => match r { Some(r) => r, None => break },
+                    };
+                    let event = req.event.clone();
+                    if let Err(e) = api.emit(req).await {
+                        tracing::warn!(event, error = %e, "internal emit failed");
+                    }
+                }
+            })
+        });
+        Ok(Self {
+            api,
+            cancel,
+            background,
         })
-    };
-    let creds = Credentials::new(&config.service_tokens);
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<HeraldServiceServer<HeraldApi>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(herald_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let c1 = creds.clone();
-    let c2 = creds.clone();
-    let c3 = creds;
-    let stop = cancel.clone();
-    let result = tonic::transport::Server::builder()
-        .add_service(health)
-        .add_service(reflection)
-        .add_service(HeraldServiceServer::with_interceptor(
-            HeraldApi(api.clone()),
-            move |r| c1.check(r),
-        ))
-        .add_service(EdgeServiceServer::with_interceptor(
-            EdgeApi(api.clone()),
-            move |r| c2.check(r),
-        ))
-        .add_service(TaskServiceServer::with_interceptor(
-            TaskApi(api),
-            move |r| c3.check(r),
-        ))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            shutdown.await;
-            // End the long-lived streams so the server can drain.
-            stop.cancel();
-        })
-        .await;
-    cancel.cancel();
-    let _ = dispatcher.await;
-    let _ = notifier.await;
-    let _ = maintenance.await;
-    if let Some(h) = engine {
-        let _ = h.await;
     }
-    result.map_err(RunError::from)
+
+    /// Links an edge in the same process to this core without gRPC.
+    pub fn connector(&self) -> Arc<dyn herald_edge::CoreConnector> {
+        Arc::new(crate::local_link::LocalLink(self.api.clone()))
+    }
+
+    /// Serves the gRPC API on `listener` until `shutdown` resolves, then stops
+    /// the long-lived streams and the background tasks.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), RunError> {
+        let Core {
+            api,
+            cancel,
+            background,
+        } = self;
+        let creds = Credentials::new(&api.config.service_tokens);
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<HeraldServiceServer<HeraldApi>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(herald_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let c1 = creds.clone();
+        let c2 = creds.clone();
+        let c3 = creds;
+        let stop = cancel.clone();
+        let result = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(reflection)
+            .add_service(HeraldServiceServer::with_interceptor(
+                HeraldApi(api.clone()),
+                move |r| c1.check(r),
+            ))
+            .add_service(EdgeServiceServer::with_interceptor(
+                EdgeApi(api.clone()),
+                move |r| c2.check(r),
+            ))
+            .add_service(TaskServiceServer::with_interceptor(
+                TaskApi(api),
+                move |r| c3.check(r),
+            ))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                shutdown.await;
+                // End the long-lived streams so the server can drain.
+                stop.cancel();
+            })
+            .await;
+        cancel.cancel();
+        for h in background {
+            let _ = h.await;
+        }
+        result.map_err(RunError::from)
+    }
 }

@@ -107,15 +107,14 @@ pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
     let edge_listener = bind("edge.listen", &config.edge.listen).await?;
     announce("core", &core_listener)?;
     let core_addr = core_listener.local_addr()?;
-    let edge_cfg = wiring::edge_config(&config, &format!("http://{core_addr}"))?;
+    let mut edge_cfg = wiring::edge_config(&config, &format!("http://{core_addr}"))?;
+    let core = herald_server::Core::start(wiring::core_config(&config)).await?;
+    // One process: the edge's link to the core is a queue, not a gRPC stream.
+    edge_cfg.connector = Some(core.connector());
 
     let core_stop = CancellationToken::new();
     let edge_stop = CancellationToken::new();
-    let core = tokio::spawn(herald_server::run(
-        core_listener,
-        wiring::core_config(&config),
-        core_stop.clone().cancelled_owned(),
-    ));
+    let core = tokio::spawn(core.serve(core_listener, core_stop.clone().cancelled_owned()));
     announce("edge", &edge_listener)?;
     let edge = tokio::spawn(herald_edge::run(
         edge_listener,

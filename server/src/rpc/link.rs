@@ -8,7 +8,6 @@ use herald_proto::v1::{
     Applied, Arg, ClientEvent, ClientEventForward, ConnectionOpened, DeliveryClass, EmitRequest,
     LinkRequest, LinkResponse, LinkWelcome, RelayEvent, link_request, link_response,
 };
-use tonic::Streaming;
 
 use super::Api;
 use crate::feed::{Feed, FeedStream, feed};
@@ -47,7 +46,12 @@ fn applied(request_id: u64, outcome: Outcome) -> LinkResponse {
 }
 
 impl Api {
-    pub fn link(self: Arc<Self>, mut inbound: Streaming<LinkRequest>) -> FeedStream<LinkResponse> {
+    /// Serves one edge link: `inbound` is the edge's requests (a gRPC stream or
+    /// an in-process queue), the returned feed its responses.
+    pub fn link<S>(self: Arc<Self>, mut inbound: S) -> FeedStream<LinkResponse>
+    where
+        S: futures::Stream<Item = Result<LinkRequest, tonic::Status>> + Send + Unpin + 'static,
+    {
         let id = self.hub.next_id();
         let (tx, rx) = feed(self.config.link_queue, &self.hub.cancel);
         self.hub.add_link(
@@ -62,7 +66,7 @@ impl Api {
             loop {
                 tokio::select! {
                     () = tx.closed() => break,
-                    msg = inbound.message() => match msg {
+                    msg = futures::StreamExt::next(&mut inbound) => match msg.transpose() {
                         Ok(Some(m)) => api.clone().on_link_message(id, &tx, m).await,
                         Ok(None) => break,
                         Err(e) => {
