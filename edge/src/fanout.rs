@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use herald_codec::event::{Arg, encode_event};
 use herald_index::Topic;
-use herald_proto::v1::{Delivery, DeliveryClass, arg};
+use herald_proto::v1::{Delivery, DeliveryClass, Event, arg};
 
 use crate::edge::Edge;
-use crate::engine::session::Session;
+use crate::engine::session::{PushError, Session};
 use crate::socketio::recovery::{deliver_to, offset_arg, offset_seq};
 
 /// Converts the core's args into codec args.
@@ -42,16 +43,6 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery) {
         .filter_map(|t| Topic::parse(t).ok())
         .collect();
 
-    // Collect under the lock, push after releasing it.
-    let mut recipients: Vec<(Arc<str>, Arc<Session>)> = Vec::new();
-    edge.index
-        .read()
-        .resolve(&event.namespace, &targets, &except, |c| {
-            recipients.push((c.id.clone(), c.value.clone()));
-        });
-    if recipients.is_empty() {
-        return;
-    }
     let ns = event.namespace.as_str();
     let recovery = edge
         .config
@@ -64,20 +55,21 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery) {
     } else {
         None
     };
-    let mut args = codec_args(&event.args);
 
     if delivery.ack_ref == 0 {
-        if seq.is_some() {
-            args.push(offset_arg(&event.offset));
-        }
-        let frame = encode_event(ns, None, &event.name, &args);
-        let text = Utf8Bytes::from(frame.text);
-        for (_, session) in recipients {
-            deliver_to(edge, &session, ns, seq, text.clone(), &frame.attachments);
-        }
+        deliver_shared(edge, &event, &targets, &except, seq);
         return;
     }
-    for (_, session) in recipients {
+    // Each recipient gets its own ack id, hence its own frame: collect, then encode per recipient.
+    let mut recipients: Vec<Arc<Session>> = Vec::new();
+    edge.index
+        .read()
+        .resolve(ns, &targets, &except, |c| recipients.push(c.value.clone()));
+    if recipients.is_empty() {
+        return;
+    }
+    let args = codec_args(&event.args);
+    for session in recipients {
         let Some(ack_id) = session.with_socket(ns, |s| s.register_ack(delivery.ack_ref)) else {
             continue;
         };
@@ -90,5 +82,49 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery) {
             frame.text.into(),
             &frame.attachments,
         );
+    }
+}
+
+/// The common case (no ack): one frame for every recipient, encoded once (only if there is a
+/// recipient) and queued while the index is read-locked, which never blocks (queues are bounded and
+/// refuse when full). Sessions that need more (a restore in progress, a full queue: closing a
+/// session takes the index's write lock) are handled after the lock is released.
+fn deliver_shared(
+    edge: &Edge,
+    event: &Event,
+    targets: &[Topic<'_>],
+    except: &[Topic<'_>],
+    seq: Option<u64>,
+) {
+    let ns = event.namespace.as_str();
+    let mut frame: Option<(Utf8Bytes, Vec<Bytes>)> = None;
+    let mut later: Vec<Arc<Session>> = Vec::new();
+    {
+        let index = edge.index.read();
+        index.resolve(ns, targets, except, |c| {
+            let session = &c.value;
+            let (text, attachments) = frame.get_or_insert_with(|| {
+                let mut args = codec_args(&event.args);
+                if seq.is_some() {
+                    args.push(offset_arg(&event.offset));
+                }
+                let f = encode_event(ns, None, &event.name, &args);
+                (Utf8Bytes::from(f.text), f.attachments)
+            });
+            if session.is_restoring() {
+                later.push(session.clone());
+                return;
+            }
+            match session.push(text.clone(), attachments) {
+                Ok(()) | Err(PushError::Closed) => {}
+                Err(PushError::Full) => later.push(session.clone()),
+            }
+        });
+    }
+    let Some((text, attachments)) = frame else {
+        return;
+    };
+    for session in later {
+        deliver_to(edge, &session, ns, seq, text.clone(), &attachments);
     }
 }

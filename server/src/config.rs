@@ -182,6 +182,8 @@ pub struct NamespaceSection {
     pub unknown_events: String,
     /// Rooms one connection may be in.
     pub max_rooms_per_connection: u32,
+    /// Connections one user may hold at once in the namespace (every device, every edge).
+    pub max_connections_per_user: u32,
     /// Emit `presence` events to a room when a user comes or goes.
     pub presence_events: bool,
     /// Extra join/leave events mapping an id to a room, e.g. `subscribe:campaign` + id -> `campaign:{id}`.
@@ -271,6 +273,7 @@ impl Default for NamespaceSection {
             forward: Vec::new(),
             unknown_events: "error".into(),
             max_rooms_per_connection: 100,
+            max_connections_per_user: 100,
             presence_events: false,
             room_aliases: Vec::new(),
             connection_state_recovery: false,
@@ -418,6 +421,11 @@ impl Config {
                 return Err(ConfigError(
                     "namespaces.recovery_window_secs / recovery_max_events: must be greater than 0"
                         .into(),
+                ));
+            }
+            if ns.max_connections_per_user == 0 {
+                return Err(ConfigError(
+                    "namespaces.max_connections_per_user: must be greater than 0".into(),
                 ));
             }
             if ns.max_rooms_per_connection == 0 {

@@ -26,6 +26,8 @@ pub struct NamespacePolicy {
     pub presence_events: bool,
     /// Rooms one connection may be in.
     pub max_rooms_per_connection: usize,
+    /// Connections one user may hold at once in the namespace, across edges.
+    pub max_connections_per_user: usize,
     /// How long recoverable events and lost sessions are kept.
     pub recovery_window: Duration,
     /// Recoverable events kept per topic.
@@ -37,6 +39,7 @@ impl Default for NamespacePolicy {
         Self {
             presence_events: false,
             max_rooms_per_connection: 100,
+            max_connections_per_user: 100,
             recovery_window: Duration::from_secs(120),
             recovery_max_events: 1000,
         }

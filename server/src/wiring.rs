@@ -61,6 +61,8 @@ pub fn core_config(c: &Config) -> CoreConfig {
                         presence_events: n.presence_events,
                         max_rooms_per_connection: usize::try_from(n.max_rooms_per_connection)
                             .unwrap_or(usize::MAX),
+                        max_connections_per_user: usize::try_from(n.max_connections_per_user)
+                            .unwrap_or(usize::MAX),
                         recovery_window: Duration::from_secs(n.recovery_window_secs),
                         recovery_max_events: usize::try_from(n.recovery_max_events)
                             .unwrap_or(usize::MAX),

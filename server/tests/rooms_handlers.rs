@@ -410,6 +410,44 @@ async fn relay_needs_membership_and_room_limit_holds() {
 }
 
 #[tokio::test]
+async fn a_user_over_the_connection_limit_is_refused() {
+    let core = start_with(|c| {
+        c.policies.insert(
+            "/".into(),
+            NamespacePolicy {
+                max_connections_per_user: 2,
+                ..NamespacePolicy::default()
+            },
+        );
+    })
+    .await;
+    let mut edge = FakeEdge::link(&core.url).await;
+    edge.open("a1", "alice").await;
+    edge.open("a2", "alice").await;
+    let refused = edge
+        .apply(link_request::Msg::Opened(
+            herald_proto::v1::ConnectionOpened {
+                connection_id: "a3".into(),
+                namespace: "/".into(),
+                user_id: "alice".into(),
+                ..Default::default()
+            },
+        ))
+        .await;
+    assert_eq!(refused, "too many connections for this user (limit 2)");
+    edge.open("b1", "bob").await;
+    edge.apply(link_request::Msg::Closed(
+        herald_proto::v1::ConnectionClosed {
+            connection_id: "a1".into(),
+            reason: "gone".into(),
+            recoverable: false,
+        },
+    ))
+    .await;
+    edge.open("a3", "alice").await;
+}
+
+#[tokio::test]
 async fn pattern_subscriptions_match_prefixes_only() {
     let core = start().await;
     let mut c = api(&core.url).await;

@@ -2,6 +2,7 @@
 
 pub(crate) mod driver;
 pub(crate) mod polling;
+pub(crate) mod queue;
 pub(crate) mod session;
 pub(crate) mod ws;
 

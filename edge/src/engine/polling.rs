@@ -43,7 +43,7 @@ pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Resp
     if session.transport() == Transport::Websocket {
         return Err(HttpError::BadRequest);
     }
-    let Ok(mut rx) = session.rx.try_lock() else {
+    let Some(mut rx) = session.try_reader() else {
         tracing::debug!(sid = %session.sid, "overlapping polling GET: closing the session");
         session.close(edge, "multiple polling requests");
         return Err(HttpError::BadRequest);
@@ -54,7 +54,7 @@ pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Resp
         biased;
         () = session.closed.cancelled() => None,
         () = session.noop.notified() => return Ok(text_response("6".to_owned())),
-        f = rx.recv() => f,
+        f = rx.recv() => Some(f),
     };
     let limit = usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX);
     match first {
@@ -62,8 +62,8 @@ pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Resp
             push_record(&mut body, &mut frames, &f);
             while body.len() < limit {
                 match rx.try_recv() {
-                    Ok(f) => push_record(&mut body, &mut frames, &f),
-                    Err(_) => break,
+                    Some(f) => push_record(&mut body, &mut frames, &f),
+                    None => break,
                 }
             }
         }
@@ -73,7 +73,7 @@ pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Resp
                 if let Some(f) = first {
                     push_record(&mut body, &mut frames, &f);
                 }
-                while let Ok(f) = rx.try_recv() {
+                while let Some(f) = rx.try_recv() {
                     push_record(&mut body, &mut frames, &f);
                 }
             }

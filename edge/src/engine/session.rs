@@ -10,10 +10,11 @@ use herald_auth::Claims;
 use herald_codec::BinaryAssembly;
 use herald_codec::event::{Arg, encode_disconnect, encode_event};
 use herald_proto::v1::{ConnectionClosed, link_request::Msg};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::edge::Edge;
+use crate::engine::queue::{Queue, Reader};
 use crate::socketio::recovery::{RestoreBuffer, is_recoverable};
 use crate::socketio::relay::TokenBucket;
 
@@ -45,10 +46,12 @@ pub(crate) enum Transport {
     Websocket,
 }
 
-/// The queue had no room: the client does not keep up.
+/// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PushError {
+    /// The queue had no room: the client does not keep up.
     Full,
+    /// The session finished while waiting for room: nothing will read the queue any more.
     Closed,
 }
 
@@ -89,9 +92,8 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub sid: Arc<str>,
-    tx: mpsc::Sender<Outgoing>,
-    /// The receiving end, held by the transport currently writing (a pending GET or the websocket).
-    pub rx: tokio::sync::Mutex<mpsc::Receiver<Outgoing>>,
+    /// Outbound frames, read by the transport currently writing (a pending GET or the websocket).
+    queue: Queue,
     /// Held while a polling POST is processed (a concurrent POST closes the session).
     pub post: tokio::sync::Mutex<()>,
     pub closed: CancellationToken,
@@ -119,11 +121,9 @@ impl Session {
         header_token: Option<Box<str>>,
         transport: Transport,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(queue);
         Session {
             sid,
-            tx,
-            rx: tokio::sync::Mutex::new(rx),
+            queue: Queue::new(queue),
             post: tokio::sync::Mutex::new(()),
             closed: CancellationToken::new(),
             pong: Notify::new(),
@@ -159,53 +159,61 @@ impl Session {
 
     /// Enqueues a text frame and its binary attachments atomically (all or none), in order.
     pub fn push(&self, text: Utf8Bytes, attachments: &[Bytes]) -> Result<(), PushError> {
-        let mut permits = self
-            .tx
-            .try_reserve_many(1 + attachments.len())
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(()) => PushError::Full,
-                mpsc::error::TrySendError::Closed(()) => PushError::Closed,
-            })?;
-        if let Some(p) = permits.next() {
-            p.send(Outgoing::Text(text));
-        }
-        for (p, b) in permits.zip(attachments) {
-            p.send(Outgoing::Binary(b.clone()));
-        }
-        Ok(())
+        self.push_frames(1 + attachments.len(), |q| {
+            q.push_back(Outgoing::Text(text));
+            q.extend(attachments.iter().cloned().map(Outgoing::Binary));
+        })
     }
 
     /// Enqueues several text frames atomically.
     pub fn push_texts(&self, texts: &[Utf8Bytes]) -> Result<(), PushError> {
-        let permits = self.tx.try_reserve_many(texts.len()).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(()) => PushError::Full,
-            mpsc::error::TrySendError::Closed(()) => PushError::Closed,
-        })?;
-        for (p, t) in permits.zip(texts) {
-            p.send(Outgoing::Text(t.clone()));
+        self.push_frames(texts.len(), |q| {
+            q.extend(texts.iter().cloned().map(Outgoing::Text));
+        })
+    }
+
+    fn push_frames(
+        &self,
+        n: usize,
+        fill: impl FnOnce(&mut VecDeque<Outgoing>),
+    ) -> Result<(), PushError> {
+        if self.queue.push_with(n, fill) {
+            Ok(())
+        } else {
+            Err(PushError::Full)
         }
-        Ok(())
     }
 
     /// Enqueues a text frame and its attachments, waiting for room in the queue.
     pub async fn push_wait(&self, text: Utf8Bytes, attachments: &[Bytes]) -> Result<(), PushError> {
-        let mut permits = self
-            .tx
-            .reserve_many(1 + attachments.len())
-            .await
-            .map_err(|_| PushError::Closed)?;
-        if let Some(p) = permits.next() {
-            p.send(Outgoing::Text(text));
+        loop {
+            match self.push(text.clone(), attachments) {
+                Err(PushError::Full) => {
+                    if !self.wait_room(1 + attachments.len()).await {
+                        return Err(PushError::Closed);
+                    }
+                }
+                done => return done,
+            }
         }
-        for (p, b) in permits.zip(attachments) {
-            p.send(Outgoing::Binary(b.clone()));
-        }
-        Ok(())
     }
 
-    /// Waits until `frames` frames fit in the queue (`false`: they never will, or it is closed).
+    /// Waits until `frames` frames fit in the queue (`false`: they never will, or the session finished).
     pub async fn wait_room(&self, frames: usize) -> bool {
-        self.tx.reserve_many(frames).await.is_ok()
+        tokio::select! {
+            ok = self.queue.wait_room(frames) => ok && !self.finished.is_cancelled(),
+            () = self.finished.cancelled() => false,
+        }
+    }
+
+    /// Waits for the right to read the outbound queue (one transport at a time).
+    pub async fn reader(&self) -> Reader<'_> {
+        self.queue.reader().await
+    }
+
+    /// The right to read the outbound queue, unless another transport holds it.
+    pub fn try_reader(&self) -> Option<Reader<'_>> {
+        self.queue.try_reader()
     }
 
     /// Whether some socket of the session is being restored.
@@ -237,6 +245,8 @@ impl Session {
             return false;
         }
         st.ever_connected = true;
+        // Nearly every session has one socket: no room for more until needed.
+        st.sockets.reserve_exact(1);
         st.sockets.push(socket);
         drop(st);
         self.changed.notify_one();

@@ -11,15 +11,24 @@ use herald_codec::engine::{Packet, decode_text};
 use tokio::time::timeout;
 
 use crate::edge::Edge;
+use crate::engine::queue::Reader;
 use crate::engine::session::{Outgoing, Session, Transport};
 use crate::engine::{Flow, malformed, on_packet, open_packet, open_session};
 use crate::error::HttpError;
 
+/// Bytes read from the socket at a time. The buffer lives as long as the connection, so it is
+/// small: memory per idle connection matters; client packets are mostly small (a larger frame is
+/// still read whole, in several reads).
+const READ_BUFFER: usize = 1024;
+
+/// Frames written are gathered up to this many bytes before a write (a batch is flushed at its end).
+const WRITE_BUFFER: usize = 1024;
+
 /// Small per-connection buffers: memory per idle connection matters.
 fn configure(ws: WebSocketUpgrade, edge: &Edge) -> WebSocketUpgrade {
     let max = usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX);
-    ws.read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(max.saturating_mul(2).max(64 * 1024))
         .max_message_size(max)
         .max_frame_size(max)
@@ -120,30 +129,14 @@ fn to_message(f: Outgoing) -> Message {
 async fn serve(edge: &Arc<Edge>, session: &Arc<Session>, mut socket: WebSocket) {
     let send_timeout = edge.config.ping_timeout.max(Duration::from_secs(1));
     let mut rx = tokio::select! {
-        rx = session.rx.lock() => rx,
+        rx = session.reader() => rx,
         () = session.closed.cancelled() => return,
     };
     loop {
         tokio::select! {
             biased;
             () = session.closed.cancelled() => {
-                let (drain, finals) = session.take_final();
-                let frames = u64::try_from(finals.len()).unwrap_or(u64::MAX);
-                let _ = timeout(send_timeout, async {
-                    if drain {
-                        while let Ok(f) = rx.try_recv() {
-                            socket.feed(to_message(f)).await?;
-                        }
-                    }
-                    for f in finals {
-                        socket.feed(to_message(f)).await?;
-                    }
-                    socket.flush().await?;
-                    socket.close().await
-                })
-                .await;
-                edge.metrics.frames_sent(frames);
-                session.finish(edge);
+                Box::pin(close_out(edge, session, &mut socket, &mut rx, send_timeout)).await;
                 return;
             }
             msg = socket.recv() => {
@@ -170,32 +163,75 @@ async fn serve(edge: &Arc<Edge>, session: &Arc<Session>, mut socket: WebSocket) 
                 if matches!(&packet, Packet::Ping(Some(p)) if p == "probe") {
                     continue;
                 }
-                if on_packet(edge, session, packet).await == Flow::Closed {
+                // Boxed: handling a packet (a CONNECT, a forwarded event) needs a large future,
+                // which would otherwise be part of every idle connection's task.
+                if Box::pin(on_packet(edge, session, packet)).await == Flow::Closed {
                     continue;
                 }
             }
-            Some(f) = rx.recv() => {
-                let send = timeout(send_timeout, async {
-                    let mut frames = 1u64;
-                    socket.feed(to_message(f)).await?;
-                    while let Ok(f) = rx.try_recv() {
-                        frames += 1;
-                        socket.feed(to_message(f)).await?;
-                    }
-                    socket.flush().await.map(|()| frames)
-                });
-                // A session closed while the client is not reading (slow consumer) stops waiting at once.
-                tokio::select! {
-                    sent = send => {
-                        if let Ok(Ok(frames)) = sent {
-                            edge.metrics.frames_sent(frames);
-                        } else {
-                            session.close(edge, "transport error");
-                        }
-                    }
-                    () = session.closed.cancelled() => {}
-                }
+            f = rx.recv() => {
+                // Boxed, like packet handling: only a connection that is writing holds it.
+                Box::pin(write_batch(edge, session, &mut socket, &mut rx, f, send_timeout)).await;
             }
         }
     }
+}
+
+/// Writes `first` and whatever else is queued, then flushes.
+async fn write_batch(
+    edge: &Edge,
+    session: &Session,
+    socket: &mut WebSocket,
+    rx: &mut Reader<'_>,
+    first: Outgoing,
+    send_timeout: Duration,
+) {
+    let send = timeout(send_timeout, async {
+        let mut frames = 1u64;
+        socket.feed(to_message(first)).await?;
+        while let Some(f) = rx.try_recv() {
+            frames += 1;
+            socket.feed(to_message(f)).await?;
+        }
+        socket.flush().await.map(|()| frames)
+    });
+    // A session closed while the client is not reading (slow consumer) stops waiting at once.
+    tokio::select! {
+        sent = send => {
+            if let Ok(Ok(frames)) = sent {
+                edge.metrics.frames_sent(frames);
+            } else {
+                session.close(edge, "transport error");
+            }
+        }
+        () = session.closed.cancelled() => {}
+    }
+}
+
+/// The session closed: writes what is left (queued frames when asked to drain, then the final
+/// frames), closes the websocket and takes the session out of the edge's table.
+async fn close_out(
+    edge: &Edge,
+    session: &Session,
+    socket: &mut WebSocket,
+    rx: &mut Reader<'_>,
+    send_timeout: Duration,
+) {
+    let (drain, finals) = session.take_final();
+    let frames = u64::try_from(finals.len()).unwrap_or(u64::MAX);
+    let _ = timeout(send_timeout, async {
+        if drain {
+            while let Some(f) = rx.try_recv() {
+                socket.feed(to_message(f)).await?;
+            }
+        }
+        for f in finals {
+            socket.feed(to_message(f)).await?;
+        }
+        socket.flush().await?;
+        socket.close().await
+    })
+    .await;
+    edge.metrics.frames_sent(frames);
+    session.finish(edge);
 }

@@ -1,10 +1,11 @@
-//! The index proper: connections keyed by id, and per namespace the sets of
-//! connections of each user and room; resolves targets minus exclusions.
+//! The index proper: connections in a slab (looked up by id through one map), and per namespace
+//! the sets of slab keys of each user and room; resolves targets minus exclusions.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::Topic;
+use crate::keys::{Key, KeySet};
 
 /// One connection as the index knows it; `V` is what the owner attaches
 /// (the core: the edge link it came through; the edge: the socket handle).
@@ -33,67 +34,53 @@ pub enum IndexError {
     Duplicate(String),
     #[error("unknown connection {0}")]
     UnknownConnection(String),
+    #[error("the index holds as many connections as it can")]
+    Full,
 }
 
 #[derive(Debug, Default)]
 struct Space {
-    all: HashSet<Arc<str>>,
-    users: HashMap<Arc<str>, HashSet<Arc<str>>>,
-    rooms: HashMap<Arc<str>, HashSet<Arc<str>>>,
+    all: KeySet,
+    users: HashMap<Arc<str>, KeySet>,
+    rooms: HashMap<Arc<str>, KeySet>,
 }
 
 /// Connections, users and rooms of every namespace.
 #[derive(Debug)]
 pub struct Index<V> {
-    conns: HashMap<Arc<str>, Conn<V>>,
+    /// The connections; a vacant slot is on the free list.
+    slots: Vec<Option<Conn<V>>>,
+    free: Vec<Key>,
+    /// Slab key of every connection id.
+    by_id: HashMap<Arc<str>, Key>,
     spaces: HashMap<Arc<str>, Space>,
 }
 
 impl<V> Default for Index<V> {
     fn default() -> Self {
         Self {
-            conns: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
             spaces: HashMap::new(),
         }
     }
 }
 
-/// Exclusions split by kind, checked per candidate connection.
-struct Except<'a> {
+/// Exclusions as key sets of the namespace, checked per candidate key.
+struct Except<'s> {
     all: bool,
-    conns: Vec<&'a str>,
-    users: Vec<&'a str>,
-    rooms: Vec<&'a str>,
+    conns: Vec<Key>,
+    sets: Vec<&'s KeySet>,
 }
 
-impl<'a> Except<'a> {
-    fn new(topics: &[Topic<'a>]) -> Self {
-        let mut e = Except {
-            all: false,
-            conns: Vec::new(),
-            users: Vec::new(),
-            rooms: Vec::new(),
-        };
-        for t in topics {
-            match *t {
-                Topic::All => e.all = true,
-                Topic::Conn(c) => e.conns.push(c),
-                Topic::User(u) => e.users.push(u),
-                Topic::Room(r) => e.rooms.push(r),
-            }
-        }
-        e
-    }
-
+impl Except<'_> {
     fn is_empty(&self) -> bool {
-        !self.all && self.conns.is_empty() && self.users.is_empty() && self.rooms.is_empty()
+        !self.all && self.conns.is_empty() && self.sets.is_empty()
     }
 
-    fn excludes<V>(&self, c: &Conn<V>) -> bool {
-        self.all
-            || self.conns.iter().any(|x| **x == *c.id)
-            || c.user.as_deref().is_some_and(|u| self.users.contains(&u))
-            || self.rooms.iter().any(|r| c.rooms.contains(*r))
+    fn excludes(&self, k: Key) -> bool {
+        self.all || self.conns.contains(&k) || self.sets.iter().any(|s| s.contains(&k))
     }
 }
 
@@ -110,58 +97,67 @@ impl<V> Index<V> {
         user: Option<&str>,
         value: V,
     ) -> Result<(), IndexError> {
-        if self.conns.contains_key(id) {
+        if self.by_id.contains_key(id) {
             return Err(IndexError::Duplicate(id.to_owned()));
         }
+        let key = match self.free.pop() {
+            Some(k) => k,
+            None => Key::try_from(self.slots.len()).map_err(|_| IndexError::Full)?,
+        };
         let id: Arc<str> = Arc::from(id);
         let space_key = match self.spaces.get_key_value(namespace) {
             Some((k, _)) => k.clone(),
             None => Arc::from(namespace),
         };
         let space = self.spaces.entry(space_key.clone()).or_default();
-        space.all.insert(id.clone());
+        space.all.insert(key);
         let user: Option<Arc<str>> = user.map(|u| {
-            let key = match space.users.get_key_value(u) {
+            let name = match space.users.get_key_value(u) {
                 Some((k, _)) => k.clone(),
                 None => Arc::from(u),
             };
-            space
-                .users
-                .entry(key.clone())
-                .or_default()
-                .insert(id.clone());
-            key
+            space.users.entry(name.clone()).or_default().insert(key);
+            name
         });
-        self.conns.insert(
-            id.clone(),
-            Conn {
-                id,
-                namespace: space_key,
-                user,
-                rooms: HashSet::new(),
-                value,
-            },
-        );
+        let conn = Conn {
+            id: id.clone(),
+            namespace: space_key,
+            user,
+            rooms: HashSet::new(),
+            value,
+        };
+        match self.slots.get_mut(key as usize) {
+            Some(slot) => *slot = Some(conn),
+            None => self.slots.push(Some(conn)),
+        }
+        self.by_id.insert(id, key);
         Ok(())
     }
 
     /// Unregisters a connection and takes it out of every topic.
     pub fn remove(&mut self, id: &str) -> Option<Removed<V>> {
-        let conn = self.conns.remove(id)?;
+        let key = *self.by_id.get(id)?;
+        self.remove_key(key)
+    }
+
+    fn remove_key(&mut self, key: Key) -> Option<Removed<V>> {
+        let conn = self.slots.get_mut(key as usize)?.take()?;
+        self.by_id.remove(&*conn.id);
+        self.free.push(key);
         let mut user_offline = false;
         if let Some(space) = self.spaces.get_mut(&*conn.namespace) {
-            space.all.remove(id);
+            space.all.remove(&key);
             if let Some(user) = &conn.user
                 && let Some(set) = space.users.get_mut(&**user)
             {
-                set.remove(id);
+                set.remove(&key);
                 if set.is_empty() {
                     space.users.remove(&**user);
                     user_offline = true;
                 }
             }
             for room in &conn.rooms {
-                remove_member(&mut space.rooms, room, id);
+                remove_member(&mut space.rooms, room, key);
             }
             if space.all.is_empty() {
                 self.spaces.remove(&*conn.namespace);
@@ -172,21 +168,20 @@ impl<V> Index<V> {
 
     /// Removes every connection whose value matches; used when an edge link drops.
     pub fn remove_where(&mut self, mut pred: impl FnMut(&V) -> bool) -> Vec<Removed<V>> {
-        let ids: Vec<Arc<str>> = self
-            .conns
-            .values()
-            .filter(|c| pred(&c.value))
-            .map(|c| c.id.clone())
+        let keys: Vec<Key> = self
+            .slots
+            .iter()
+            .zip(0..)
+            .filter_map(|(slot, k)| slot.as_ref().filter(|c| pred(&c.value)).map(|_| k))
             .collect();
-        ids.iter().filter_map(|id| self.remove(id)).collect()
+        keys.into_iter()
+            .filter_map(|k| self.remove_key(k))
+            .collect()
     }
 
     /// Puts a connection in a room; `Ok(false)` when it was already a member.
     pub fn join(&mut self, id: &str, room: &str) -> Result<bool, IndexError> {
-        let conn = self
-            .conns
-            .get_mut(id)
-            .ok_or_else(|| IndexError::UnknownConnection(id.to_owned()))?;
+        let (key, conn) = lookup_mut(&self.by_id, &mut self.slots, id)?;
         if conn.rooms.contains(room) {
             return Ok(false);
         }
@@ -195,45 +190,39 @@ impl<V> Index<V> {
             Some((k, _)) => k.clone(),
             None => Arc::from(room),
         };
-        space
-            .rooms
-            .entry(room_key.clone())
-            .or_default()
-            .insert(conn.id.clone());
+        space.rooms.entry(room_key.clone()).or_default().insert(key);
         conn.rooms.insert(room_key);
         Ok(true)
     }
 
     /// Takes a connection out of a room; `Ok(false)` when it was not a member.
     pub fn leave(&mut self, id: &str, room: &str) -> Result<bool, IndexError> {
-        let conn = self
-            .conns
-            .get_mut(id)
-            .ok_or_else(|| IndexError::UnknownConnection(id.to_owned()))?;
+        let (key, conn) = lookup_mut(&self.by_id, &mut self.slots, id)?;
         if !conn.rooms.remove(room) {
             return Ok(false);
         }
         if let Some(space) = self.spaces.get_mut(&*conn.namespace) {
-            remove_member(&mut space.rooms, room, id);
+            remove_member(&mut space.rooms, room, key);
         }
         Ok(true)
     }
 
     pub fn get(&self, id: &str) -> Option<&Conn<V>> {
-        self.conns.get(id)
+        self.by_id.get(id).and_then(|k| self.slot(*k))
     }
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Conn<V>> {
-        self.conns.get_mut(id)
+        let k = *self.by_id.get(id)?;
+        self.slots.get_mut(k as usize)?.as_mut()
     }
 
     /// Total number of connections, all namespaces.
     pub fn len(&self) -> usize {
-        self.conns.len()
+        self.by_id.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.conns.is_empty()
+        self.by_id.is_empty()
     }
 
     /// Ids of a user's connections in a namespace.
@@ -291,71 +280,104 @@ impl<V> Index<V> {
         let Some(space) = self.spaces.get(namespace) else {
             return 0;
         };
-        let except = Except::new(except);
+        let except = self.except(space, except);
+        if except.all {
+            return 0;
+        }
+        let check = !except.is_empty();
         let mut count = 0;
-        let mut visit = |id: &Arc<str>| {
-            if let Some(c) = self.conns.get(id)
-                && (except.is_empty() || !except.excludes(c))
-            {
+        let mut visit = |k: Key| {
+            if check && except.excludes(k) {
+                return;
+            }
+            if let Some(c) = self.slot(k) {
                 count += 1;
                 f(c);
             }
         };
         if targets.contains(&Topic::All) {
-            space.all.iter().for_each(&mut visit);
+            space.all.iter().for_each(|k| visit(*k));
             return count;
         }
-        let mut sets: Vec<&HashSet<Arc<str>>> = Vec::with_capacity(targets.len());
-        let mut conn_targets: Vec<&str> = Vec::new();
+        let mut sets: Vec<&KeySet> = Vec::with_capacity(targets.len());
+        let mut conn_targets: Vec<Key> = Vec::new();
         for t in targets {
             match *t {
                 Topic::User(u) => sets.extend(space.users.get(u)),
                 Topic::Room(r) => sets.extend(space.rooms.get(r)),
-                Topic::Conn(c) => conn_targets.push(c),
+                Topic::Conn(c) => conn_targets.extend(
+                    self.by_id
+                        .get(c)
+                        .filter(|k| self.slot(**k).is_some_and(|c| *c.namespace == *namespace)),
+                ),
                 Topic::All => {}
             }
         }
-        // A single set needs no de-duplication: it holds each id once.
+        // A single set needs no de-duplication: it holds each key once.
         if sets.len() == 1 && conn_targets.is_empty() {
-            sets[0].iter().for_each(&mut visit);
+            sets[0].iter().for_each(|k| visit(*k));
             return count;
         }
-        let mut seen: HashSet<&str> = HashSet::new();
-        for set in sets {
-            for id in set {
-                if seen.insert(id) {
-                    visit(id);
-                }
-            }
-        }
-        for c in conn_targets {
-            if let Some((id, conn)) = self.conns.get_key_value(c)
-                && *conn.namespace == *namespace
-                && seen.insert(c)
-            {
-                visit(id);
+        let mut seen = KeySet::default();
+        for k in sets.into_iter().flatten().copied().chain(conn_targets) {
+            if seen.insert(k) {
+                visit(k);
             }
         }
         count
     }
 
+    fn slot(&self, k: Key) -> Option<&Conn<V>> {
+        self.slots.get(k as usize).and_then(Option::as_ref)
+    }
+
+    /// The exclusions as key sets of `space`; names that match nothing are dropped.
+    fn except<'s>(&'s self, space: &'s Space, topics: &[Topic<'_>]) -> Except<'s> {
+        let mut e = Except {
+            all: false,
+            conns: Vec::new(),
+            sets: Vec::new(),
+        };
+        for t in topics {
+            match *t {
+                Topic::All => e.all = true,
+                Topic::Conn(c) => e.conns.extend(self.by_id.get(c)),
+                Topic::User(u) => e.sets.extend(space.users.get(u)),
+                Topic::Room(r) => e.sets.extend(space.rooms.get(r)),
+            }
+        }
+        e
+    }
+
     fn members<'s>(
         &'s self,
         namespace: &str,
-        pick: impl FnOnce(&'s Space) -> Option<&'s HashSet<Arc<str>>>,
+        pick: impl FnOnce(&'s Space) -> Option<&'s KeySet>,
     ) -> impl Iterator<Item = &'s Conn<V>> + 's {
         self.spaces
             .get(namespace)
             .and_then(pick)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.conns.get(id))
+            .filter_map(|k| self.slot(*k))
     }
 }
 
-fn remove_member(rooms: &mut HashMap<Arc<str>, HashSet<Arc<str>>>, room: &str, id: &str) {
+/// The slab key and connection of an id.
+fn lookup_mut<'s, V>(
+    by_id: &HashMap<Arc<str>, Key>,
+    slots: &'s mut [Option<Conn<V>>],
+    id: &str,
+) -> Result<(Key, &'s mut Conn<V>), IndexError> {
+    by_id
+        .get(id)
+        .and_then(|k| Some((*k, slots.get_mut(*k as usize)?.as_mut()?)))
+        .ok_or_else(|| IndexError::UnknownConnection(id.to_owned()))
+}
+
+fn remove_member(rooms: &mut HashMap<Arc<str>, KeySet>, room: &str, key: Key) {
     if let Some(set) = rooms.get_mut(room) {
-        set.remove(id);
+        set.remove(&key);
         if set.is_empty() {
             rooms.remove(room);
         }

@@ -2,6 +2,7 @@
 //! user, room and connection topic of which namespace, and target resolution.
 
 mod index;
+mod keys;
 mod topic;
 
 pub use index::{Conn, Index, IndexError, Removed};

@@ -106,11 +106,20 @@ impl Api {
         } else {
             &o.namespace
         };
-        self.hub
-            .index
-            .write()
-            .insert(&o.connection_id, ns, user, link)
-            .map_err(|e| e.to_string())?;
+        {
+            let mut ix = self.hub.index.write();
+            let max = self.config.policy(ns).max_connections_per_user;
+            if let Some(u) = user
+                && ix
+                    .user_connections(ns, u)
+                    .nth(max.saturating_sub(1))
+                    .is_some()
+            {
+                return Err(format!("too many connections for this user (limit {max})"));
+            }
+            ix.insert(&o.connection_id, ns, user, link)
+                .map_err(|e| e.to_string())?;
+        }
         self.track_session(&o);
         let mut rooms = Vec::with_capacity(o.rooms.len());
         for room in &o.rooms {
