@@ -245,16 +245,7 @@ async fn join_and_leave_with_acks() {
     let (mut ws, id) = ws_connect(edge.addr, "/", &token("alice", &["team:*"])).await;
     ws_send(&mut ws, r#"421["join","team:red"]"#).await;
     assert_eq!(ws_text(&mut ws).await, r#"431[{"ok":true}]"#);
-    let join = core
-        .next_matching(|m| match m {
-            link_request::Msg::Join(j) => Some(j.clone()),
-            _ => None,
-        })
-        .await;
-    assert_eq!(
-        (join.connection_id.as_str(), join.room.as_str()),
-        (id.as_str(), "team:red")
-    );
+    assert_eq!(core.next_join().await, (id.clone(), "team:red".into()));
     core.deliver("/", "in-room", &["room:team:red"], &[], vec![], 0)
         .await;
     assert_eq!(ws_text(&mut ws).await, r#"42["in-room"]"#);

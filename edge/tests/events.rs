@@ -31,16 +31,7 @@ async fn room_aliases_join_and_leave_prefixed_rooms() {
     let (mut ws, id) = ws_connect(edge.addr, "/", &token("alice", &["campaign:*"])).await;
     ws_send(&mut ws, r#"421["subscribe:campaign","c1"]"#).await;
     assert_eq!(ws_text(&mut ws).await, r#"431[{"ok":true}]"#);
-    let join = core
-        .next_matching(|m| match m {
-            link_request::Msg::Join(j) => Some(j.clone()),
-            _ => None,
-        })
-        .await;
-    assert_eq!(
-        (join.connection_id, join.room),
-        (id.clone(), "campaign:c1".into())
-    );
+    assert_eq!(core.next_join().await, (id.clone(), "campaign:c1".into()));
     core.deliver("/", "news", &["room:campaign:c1"], &[], vec![], 0)
         .await;
     assert_eq!(ws_text(&mut ws).await, r#"42["news"]"#);
@@ -306,16 +297,7 @@ async fn connect_handler_joins_rooms_attaches_data_or_refuses() {
         serde_json::json!({"lang":"fr"}),
         "auth minus token"
     );
-    let join = core
-        .next_matching(|m| match m {
-            link_request::Msg::Join(j) => Some(j.clone()),
-            _ => None,
-        })
-        .await;
-    assert_eq!(
-        (join.connection_id, join.room),
-        (id.clone(), "from-connect".into())
-    );
+    assert_eq!(core.next_join().await, (id.clone(), "from-connect".into()));
     core.deliver("/", "welcome", &["room:from-connect"], &[], vec![], 0)
         .await;
     assert_eq!(ws_text(&mut ws).await, r#"42["welcome"]"#);

@@ -4,29 +4,11 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
-const { heraldTest, connect, makeToken, PROTO_DIR, grpcClient, jsonArg } = require('./lib/herald');
-
-let tasksPackage;
-function tasksProto() {
-  if (!tasksPackage) {
-    const def = protoLoader.loadSync(path.join('herald', 'v1', 'tasks.proto'), {
-      includeDirs: [PROTO_DIR],
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
-    tasksPackage = grpc.loadPackageDefinition(def).herald.v1;
-  }
-  return tasksPackage;
-}
+const { heraldTest, connect, makeToken, protoPackage, grpcClient, jsonArg } = require('./lib/herald');
 
 function taskClient(h) {
-  const client = new (tasksProto().TaskService)(h.grpcAddr, grpc.credentials.createInsecure());
+  const client = new (protoPackage('tasks.proto').TaskService)(h.grpcAddr, grpc.credentials.createInsecure());
   h.track(() => client.close());
   const md = () => {
     const m = new grpc.Metadata();

@@ -459,6 +459,15 @@ impl FakeCore {
         .expect("timed out waiting for a link message")
     }
 
+    /// The next room join the edge asked for: (connection id, room).
+    pub async fn next_join(&mut self) -> (String, String) {
+        self.next_matching(|m| match m {
+            link_request::Msg::Join(j) => Some((j.connection_id.clone(), j.room.clone())),
+            _ => None,
+        })
+        .await
+    }
+
     /// The next recorded request matching `pick`, skipping others.
     pub async fn next_matching<T>(
         &mut self,

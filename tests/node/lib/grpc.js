@@ -8,11 +8,12 @@ const protoLoader = require('@grpc/proto-loader');
 const { PROTO_DIR } = require('./process');
 const { GUARD_MS, withGuard } = require('./wait');
 
-let cachedPackage;
+const cachedPackages = new Map();
 
-function heraldPackage() {
-  if (!cachedPackage) {
-    const def = protoLoader.loadSync(path.join('herald', 'v1', 'herald.proto'), {
+/** The `herald.v1` package as defined by one file of proto/herald/v1 (loaded once). */
+function protoPackage(file) {
+  if (!cachedPackages.has(file)) {
+    const def = protoLoader.loadSync(path.join('herald', 'v1', file), {
       includeDirs: [PROTO_DIR],
       keepCase: true,
       longs: String,
@@ -20,9 +21,13 @@ function heraldPackage() {
       defaults: true,
       oneofs: true,
     });
-    cachedPackage = grpc.loadPackageDefinition(def).herald.v1;
+    cachedPackages.set(file, grpc.loadPackageDefinition(def).herald.v1);
   }
-  return cachedPackage;
+  return cachedPackages.get(file);
+}
+
+function heraldPackage() {
+  return protoPackage('herald.proto');
 }
 
 /** A JSON argument (the value is serialized here). */
@@ -171,4 +176,4 @@ async function expectGrpcError(promise, code) {
   throw new Error(`expected gRPC status ${grpc.status[code]}, but the call succeeded: ${JSON.stringify(res)}`);
 }
 
-module.exports = { heraldPackage, grpcClient, jsonArg, binArg, expectGrpcError, grpcStatus: grpc.status };
+module.exports = { heraldPackage, protoPackage, grpcClient, jsonArg, binArg, expectGrpcError, grpcStatus: grpc.status };
