@@ -1,7 +1,7 @@
 //! The edge's shared state (sessions, local index, link) and `run`: serve, then drain gracefully.
 
 use std::collections::HashMap;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
 use herald_index::Index;
@@ -77,10 +77,7 @@ pub async fn run(
     // HTTP stays up while the sessions drain, so polling clients can fetch their last frames.
     let http_stop = CancellationToken::new();
     let stop = http_stop.clone();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .into_future();
-    let mut server = tokio::spawn(server);
+    let mut server = tokio::spawn(crate::serve::serve(listener, router, stop));
 
     let served = tokio::select! {
         () = shutdown => None,

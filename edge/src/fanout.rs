@@ -6,13 +6,12 @@
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use bytes::Bytes;
 use herald_codec::event::{Arg, encode_event};
 use herald_index::Topic;
-use herald_proto::v1::{Delivery, DeliveryClass, Event, arg};
+use herald_proto::v1::{Delivery, DeliveryClass, arg};
 
 use crate::edge::Edge;
-use crate::engine::session::{PushError, Session};
+use crate::engine::session::{PushError, Session, SharedFrame};
 use crate::socketio::recovery::{deliver_to, offset_arg, offset_seq};
 
 /// Converts the core's args into codec args.
@@ -26,8 +25,34 @@ pub(crate) fn codec_args(args: &[herald_proto::v1::Arg]) -> Vec<Arg> {
         .collect()
 }
 
+/// Deliveries handled together: when several are ready at once, each websocket's frames are
+/// gathered and written in one go at the end ([`Batch::finish`]).
+pub(crate) struct Batch {
+    /// Gather rather than write.
+    gather: bool,
+    /// Sessions holding gathered frames.
+    corked: Vec<Arc<Session>>,
+}
+
+impl Batch {
+    /// A batch that gathers frames (several deliveries are ready) or writes them at once.
+    pub fn new(gather: bool) -> Self {
+        Batch {
+            gather,
+            corked: Vec::new(),
+        }
+    }
+
+    /// Writes everything gathered.
+    pub fn finish(&mut self) {
+        for s in self.corked.drain(..) {
+            s.uncork();
+        }
+    }
+}
+
 /// Delivers one event to the local sockets it concerns.
-pub(crate) fn deliver(edge: &Edge, delivery: Delivery) {
+pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
     let Some(event) = delivery.event else { return };
     let targets: Vec<Topic<'_>> = event
         .targets
@@ -57,7 +82,15 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery) {
     };
 
     if delivery.ack_ref == 0 {
-        deliver_shared(edge, &event, &targets, &except, seq);
+        let encode = || {
+            let mut args = codec_args(&event.args);
+            if seq.is_some() {
+                args.push(offset_arg(&event.offset));
+            }
+            let f = encode_event(ns, None, &event.name, &args);
+            SharedFrame::new(Utf8Bytes::from(f.text), f.attachments)
+        };
+        deliver_shared(edge, ns, &targets, &except, seq, encode, batch);
         return;
     }
     // Each recipient gets its own ack id, hence its own frame: collect, then encode per recipient.
@@ -89,42 +122,58 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery) {
 /// recipient) and queued while the index is read-locked, which never blocks (queues are bounded and
 /// refuse when full). Sessions that need more (a restore in progress, a full queue: closing a
 /// session takes the index's write lock) are handled after the lock is released.
-fn deliver_shared(
+pub(crate) fn deliver_shared(
     edge: &Edge,
-    event: &Event,
+    ns: &str,
     targets: &[Topic<'_>],
     except: &[Topic<'_>],
     seq: Option<u64>,
+    encode: impl FnOnce() -> SharedFrame,
+    batch: &mut Batch,
 ) {
-    let ns = event.namespace.as_str();
-    let mut frame: Option<(Utf8Bytes, Vec<Bytes>)> = None;
+    let mut encode = Some(encode);
+    let mut frame: Option<SharedFrame> = None;
     let mut later: Vec<Arc<Session>> = Vec::new();
     {
         let index = edge.index.read();
         index.resolve(ns, targets, except, |c| {
             let session = &c.value;
-            let (text, attachments) = frame.get_or_insert_with(|| {
-                let mut args = codec_args(&event.args);
-                if seq.is_some() {
-                    args.push(offset_arg(&event.offset));
-                }
-                let f = encode_event(ns, None, &event.name, &args);
-                (Utf8Bytes::from(f.text), f.attachments)
-            });
+            if frame.is_none() {
+                frame = encode.take().map(|encode| encode());
+            }
+            let Some(shared) = frame.as_ref() else {
+                return;
+            };
             if session.is_restoring() {
                 later.push(session.clone());
                 return;
             }
-            match session.push(text.clone(), attachments) {
+            let pushed = if batch.gather {
+                session.push_shared_corked(shared).map(|corked| {
+                    if corked {
+                        batch.corked.push(session.clone());
+                    }
+                })
+            } else {
+                session.push_shared(shared)
+            };
+            match pushed {
                 Ok(()) | Err(PushError::Closed) => {}
                 Err(PushError::Full) => later.push(session.clone()),
             }
         });
     }
-    let Some((text, attachments)) = frame else {
+    let Some(shared) = frame else {
         return;
     };
     for session in later {
-        deliver_to(edge, &session, ns, seq, text.clone(), &attachments);
+        deliver_to(
+            edge,
+            &session,
+            ns,
+            seq,
+            shared.text.clone(),
+            &shared.attachments,
+        );
     }
 }

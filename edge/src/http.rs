@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -69,12 +68,14 @@ async fn engine_inner(edge: Arc<Edge>, req: Request) -> Result<Response, HttpErr
         return Err(HttpError::BadRequest);
     }
     if websocket {
-        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
-            .await
-            .map_err(|_| HttpError::BadRequest)?;
+        let accept = ws::accept_key(&parts)?;
+        let upgrade = parts
+            .extensions
+            .remove::<hyper::upgrade::OnUpgrade>()
+            .ok_or(HttpError::BadRequest)?;
         return match session {
-            None => Ok(ws::open(&edge, upgrade, bearer(&parts.headers))),
-            Some(s) => ws::upgrade(&edge, upgrade, s),
+            None => ws::open(&edge, upgrade, &accept, bearer(&parts.headers)),
+            Some(s) => ws::upgrade(&edge, upgrade, &accept, s),
         };
     }
     match (parts.method, session) {

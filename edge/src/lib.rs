@@ -31,6 +31,7 @@ mod http;
 mod ids;
 mod link;
 mod metrics;
+mod serve;
 mod socketio;
 
 pub use config::{EdgeConfig, NamespaceConfig, RoomAlias, UnknownEvents};

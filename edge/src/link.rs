@@ -17,15 +17,18 @@ use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use crate::config::EdgeConfig;
 use crate::connector::LinkResponses;
 use crate::edge::Edge;
 use crate::error::EdgeError;
+use crate::fanout::Batch;
 
 /// Messages buffered towards the core per link.
 const LINK_QUEUE: usize = 8192;
+/// Most link messages handled as one batch (their deliveries written together).
+const MAX_BATCH: usize = 64;
 /// How long a request waits for its `Applied`.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a forwarded client event waits for its handler's reply (the core bounds it first).
@@ -224,6 +227,7 @@ async fn connect_once(
     *link.tx.lock() = Some(tx.clone());
     let register = tokio::spawn(reregister(edge.clone(), tx));
     let _abort = AbortOnDrop(register);
+    let mut ready = Vec::with_capacity(MAX_BATCH);
 
     loop {
         tokio::select! {
@@ -240,7 +244,28 @@ async fn connect_once(
                     if matches!(resp.msg, Some(link_response::Msg::Welcome(_))) {
                         *backoff = BACKOFF_MIN;
                     }
-                    handle(edge, resp);
+                    // Whatever else is ready is handled with it, so each socket gets one write.
+                    ready.push(resp);
+                    let mut end = None;
+                    while ready.len() < MAX_BATCH {
+                        match responses.next().now_or_never() {
+                            Some(Some(Ok(r))) => ready.push(r),
+                            Some(Some(Err(e))) => end = Some(Err(e)),
+                            Some(None) => end = Some(Ok(())),
+                            None => break,
+                        }
+                        if end.is_some() {
+                            break;
+                        }
+                    }
+                    let mut batch = Batch::new(ready.len() > 1);
+                    for resp in ready.drain(..) {
+                        handle(edge, resp, &mut batch);
+                    }
+                    batch.finish();
+                    if let Some(end) = end {
+                        return end;
+                    }
                 }
                 None => return Ok(()),
             }
@@ -356,14 +381,14 @@ async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
     tracing::info!("link to core is up");
 }
 
-fn handle(edge: &Arc<Edge>, resp: LinkResponse) {
+fn handle(edge: &Arc<Edge>, resp: LinkResponse, batch: &mut Batch) {
     let Some(msg) = resp.msg else { return };
     match msg {
         link_response::Msg::Welcome(w) => {
             tracing::debug!(link_id = %w.link_id, "core welcomed the link")
         }
         link_response::Msg::Applied(a) => edge.link.applied(a),
-        link_response::Msg::Delivery(d) => crate::fanout::deliver(edge, d),
+        link_response::Msg::Delivery(d) => crate::fanout::deliver(edge, d, batch),
         link_response::Msg::Membership(m) => crate::socketio::commands::apply_membership(edge, &m),
         link_response::Msg::Disconnect(d) => crate::socketio::commands::apply_disconnect(edge, &d),
     }

@@ -23,7 +23,7 @@ pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     sessions_opened: AtomicU64,
-    frames_sent: AtomicU64,
+    frames_sent: Arc<AtomicU64>,
     slow_consumers: AtomicU64,
     malformed: AtomicU64,
     relayed: AtomicU64,
@@ -49,6 +49,11 @@ impl Metrics {
 
     pub fn frames_sent(&self, n: u64) {
         self.frames_sent.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The frames-sent counter, for the websocket sinks that count their own writes.
+    pub fn frames_counter(&self) -> Arc<AtomicU64> {
+        self.frames_sent.clone()
     }
 
     pub fn relayed(&self) {
@@ -148,7 +153,7 @@ fn render_edge(edge: &Edge, out: &mut String) {
         (
             "herald_edge_frames_sent_total",
             "Engine.IO packets written to clients.",
-            &m.frames_sent,
+            m.frames_sent.as_ref(),
         ),
         (
             "herald_edge_slow_consumer_disconnects_total",

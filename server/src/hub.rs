@@ -92,6 +92,17 @@ impl Hub {
         self.links.lock().len()
     }
 
+    /// Whether `link` is the only link and nobody subscribes directly: no one else to deliver to.
+    pub fn alone(&self, link: LinkId) -> bool {
+        {
+            let links = self.links.lock();
+            if links.len() != 1 || !links.contains_key(&link) {
+                return false;
+            }
+        }
+        self.subs.lock().feeds.is_empty()
+    }
+
     pub fn subscriber_count(&self) -> usize {
         self.subs.lock().feeds.len()
     }
@@ -228,12 +239,17 @@ impl Hub {
     /// Delivers one accepted event: one copy per link that holds a matching
     /// connection, one per direct subscriber of a matching topic.
     pub fn dispatch(&self, env: &Envelope) {
+        self.dispatch_skipping(env, None);
+    }
+
+    /// [`Hub::dispatch`], except to link `skip` (which delivered the event itself).
+    pub fn dispatch_skipping(&self, env: &Envelope, skip: Option<LinkId>) {
         let ev = &env.event;
-        self.dispatch_links(ev, env.ack_ref);
+        self.dispatch_links(ev, env.ack_ref, skip);
         self.dispatch_subscribers(ev);
     }
 
-    fn dispatch_links(&self, ev: &Arc<Event>, ack_ref: u64) {
+    fn dispatch_links(&self, ev: &Arc<Event>, ack_ref: u64, skip: Option<LinkId>) {
         let targets: Vec<Topic> = ev
             .targets
             .iter()
@@ -254,7 +270,7 @@ impl Hub {
             drop(links);
             let ix = self.index.read();
             ix.resolve(&ev.namespace, &targets, &except, |c| {
-                if wanted.len() < all_links && !wanted.contains(&c.value) {
+                if wanted.len() < all_links && Some(c.value) != skip && !wanted.contains(&c.value) {
                     wanted.push(c.value);
                 }
             });

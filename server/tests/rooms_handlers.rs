@@ -392,6 +392,7 @@ async fn relay_needs_membership_and_room_limit_holds() {
             connection_id: conn.into(),
             event: "typing:start".into(),
             args: vec![json("{}")],
+            ..Default::default()
         })
     };
     assert_eq!(
@@ -407,6 +408,87 @@ async fn relay_needs_membership_and_room_limit_holds() {
         ev.delivery,
         herald_proto::v1::DeliveryClass::Volatile as i32
     );
+}
+
+#[tokio::test]
+async fn a_relay_delivered_locally_reaches_only_the_other_edges() {
+    let core = start().await;
+    let mut near = FakeEdge::link(&core.url).await;
+    let mut far = FakeEdge::link(&core.url).await;
+    near.open("a1", "alice").await;
+    near.open("b1", "bob").await;
+    far.open("c1", "carol").await;
+    assert_eq!(near.join("a1", "convo").await, "");
+    assert_eq!(near.join("b1", "convo").await, "");
+    assert_eq!(far.join("c1", "convo").await, "");
+    let relay = link_request::Msg::Relay(RelayEvent {
+        namespace: "/".into(),
+        room: "convo".into(),
+        connection_id: "a1".into(),
+        event: "typing:start".into(),
+        args: vec![json("{}")],
+        delivered_locally: true,
+    });
+    assert_eq!(near.apply(relay).await, "");
+    let ev = far.delivery().await.event.unwrap();
+    assert_eq!(ev.name, "typing:start");
+    assert_eq!(ev.except, ["conn:a1"]);
+
+    // The near edge is not sent the relay back: the next delivery it sees is a later emit.
+    api(&core.url)
+        .await
+        .emit(authed(EmitRequest {
+            namespace: "/".into(),
+            targets: vec!["room:convo".into()],
+            event: "after".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(near.delivery().await.event.unwrap().name, "after");
+}
+
+#[tokio::test]
+async fn a_relay_delivered_locally_still_reaches_direct_subscribers() {
+    let core = start().await;
+    let mut edge = FakeEdge::link(&core.url).await;
+    edge.open("a1", "alice").await;
+    assert_eq!(edge.join("a1", "convo").await, "");
+    let mut feed = api(&core.url)
+        .await
+        .subscribe(authed(herald_proto::v1::SubscribeRequest {
+            namespace: "/".into(),
+            topics: vec!["room:convo".into()],
+            since: Vec::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = feed.message().await.unwrap().unwrap();
+    assert!(matches!(
+        first.item,
+        Some(herald_proto::v1::subscribe_response::Item::Subscribed(_))
+    ));
+    let relay = link_request::Msg::Relay(RelayEvent {
+        namespace: "/".into(),
+        room: "convo".into(),
+        connection_id: "a1".into(),
+        event: "typing:start".into(),
+        args: vec![json("{}")],
+        delivered_locally: true,
+    });
+    assert_eq!(edge.apply(relay).await, "");
+    let got = tokio::time::timeout(GUARD, feed.message())
+        .await
+        .expect("the subscriber gets the relay in time")
+        .unwrap()
+        .unwrap();
+    match got.item {
+        Some(herald_proto::v1::subscribe_response::Item::Event(ev)) => {
+            assert_eq!(ev.name, "typing:start");
+        }
+        other => panic!("expected the relay, got {other:?}"),
+    }
 }
 
 #[tokio::test]

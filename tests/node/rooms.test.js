@@ -14,6 +14,7 @@ const {
   grpcStatus,
   GUARD_MS,
 } = require('./lib/herald');
+const { clusterTest } = require('./lib/cluster');
 
 const ACK_MS = GUARD_MS;
 
@@ -171,6 +172,29 @@ heraldTest('typing relay: room members see it, the typist does not', { config: R
   assert.deepEqual(typist.inbox.all('typing:start'), [], 'the typist does not get its own relay');
   assert.deepEqual(typist.inbox.all('typing:stop'), []);
   assert.deepEqual(outsider.inbox.all('typing:start'), [], 'a member of another room does not get it');
+});
+
+clusterTest('typing relay across edges: each other member gets it once, on either edge', { config: RELAY_CONFIG }, async (c) => {
+  const [a, b] = [c.edge(0), c.edge(1)];
+  const typist = await connect(a, '/', { token: token(a, 'alice', ['convo:*']) });
+  const near = await connect(a, '/', { token: token(a, 'bob', ['convo:*']) });
+  const far = await connect(b, '/', { token: token(b, 'carol', ['convo:*']) });
+  for (const s of [typist, near, far]) {
+    assert.deepEqual(await s.timeout(ACK_MS).emitWithAck('join', 'convo:1'), { ok: true });
+  }
+  const sent = [0, 1, 2, 3, 4];
+  for (const n of sent) {
+    assert.deepEqual(await typist.timeout(ACK_MS).emitWithAck('typing:start', { room: 'convo:1', n }), { ok: true });
+  }
+  await near.inbox.wait('typing:start', sent.length);
+  await far.inbox.wait('typing:start', sent.length);
+  await marker(a, near);
+  await marker(b, far);
+  await marker(a, typist);
+  const got = (s) => s.inbox.all('typing:start').map((args) => args[0].n);
+  assert.deepEqual(got(near), sent, 'a member on the same edge gets each relay once, in order');
+  assert.deepEqual(got(far), sent, 'a member on another edge gets each relay once, in order');
+  assert.deepEqual(got(typist), [], 'the typist does not get its own relay');
 });
 
 heraldTest('a relay to a room the sender is not in is refused', { config: RELAY_CONFIG }, async (t, h) => {

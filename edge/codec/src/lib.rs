@@ -4,12 +4,14 @@
 //! - [`engine`]: Engine.IO frames, polling payloads and the OPEN handshake.
 //! - [`socket`]: Socket.IO packets and binary attachment reassembly.
 //! - [`event`]: events/acks as name + args, and the hot-path frame builders for the edge.
+//! - [`ws`]: RFC 6455 WebSocket framing: handshake accept key, server frame encoding, client frame decoding.
 
 pub mod engine;
 pub mod error;
 pub mod event;
 mod json_text;
 pub mod socket;
+pub mod ws;
 
 pub use engine::Handshake;
 pub use error::CodecError;

@@ -4,6 +4,7 @@ pub(crate) mod driver;
 pub(crate) mod polling;
 pub(crate) mod queue;
 pub(crate) mod session;
+pub(crate) mod sink;
 pub(crate) mod ws;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub(crate) fn open_session(
         edge.config.outbound_queue,
         header_token,
         transport,
+        edge.metrics.frames_counter(),
     ));
     edge.sessions.lock().insert(sid, session.clone());
     edge.metrics.session_opened();

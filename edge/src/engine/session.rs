@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::edge::Edge;
 use crate::engine::queue::{Queue, Reader};
+use crate::engine::sink::{Sink, wire_frames, wire_outgoing, wire_texts};
 use crate::socketio::recovery::{RestoreBuffer, is_recoverable};
 use crate::socketio::relay::TokenBucket;
 
@@ -35,6 +36,26 @@ pub(crate) enum Outgoing {
     Text(Utf8Bytes),
     /// A binary attachment.
     Binary(Bytes),
+}
+
+/// One event's frames, encoded once and shared by every recipient: the Engine.IO text and its
+/// attachments (for polling) and the same as websocket frames in one buffer.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedFrame {
+    pub text: Utf8Bytes,
+    pub attachments: Vec<Bytes>,
+    pub wire: Bytes,
+}
+
+impl SharedFrame {
+    pub fn new(text: Utf8Bytes, attachments: Vec<Bytes>) -> Self {
+        let wire = wire_frames(text.as_str(), &attachments);
+        SharedFrame {
+            text,
+            attachments,
+            wire,
+        }
+    }
 }
 
 /// Which transport carries the session.
@@ -120,10 +141,11 @@ impl Session {
         queue: usize,
         header_token: Option<Box<str>>,
         transport: Transport,
+        frames_sent: Arc<AtomicU64>,
     ) -> Self {
         Session {
             sid,
-            queue: Queue::new(queue),
+            queue: Queue::new(queue, frames_sent),
             post: tokio::sync::Mutex::new(()),
             closed: CancellationToken::new(),
             pong: Notify::new(),
@@ -159,28 +181,69 @@ impl Session {
 
     /// Enqueues a text frame and its binary attachments atomically (all or none), in order.
     pub fn push(&self, text: Utf8Bytes, attachments: &[Bytes]) -> Result<(), PushError> {
-        self.push_frames(1 + attachments.len(), |q| {
-            q.push_back(Outgoing::Text(text));
-            q.extend(attachments.iter().cloned().map(Outgoing::Binary));
-        })
+        let wire = || wire_frames(text.as_str(), attachments);
+        self.push_frames(
+            1 + attachments.len(),
+            |q| {
+                q.push_back(Outgoing::Text(text.clone()));
+                q.extend(attachments.iter().cloned().map(Outgoing::Binary));
+            },
+            wire,
+        )
+    }
+
+    /// Enqueues an event's frames encoded once for every recipient (the fan-out).
+    pub fn push_shared(&self, frame: &SharedFrame) -> Result<(), PushError> {
+        self.push_frames(
+            1 + frame.attachments.len(),
+            |q| {
+                q.push_back(Outgoing::Text(frame.text.clone()));
+                q.extend(frame.attachments.iter().cloned().map(Outgoing::Binary));
+            },
+            || frame.wire.clone(),
+        )
+    }
+
+    /// Like [`Session::push_shared`], but a websocket gathers the frames until [`Session::uncork`]:
+    /// several deliveries ready at once go out in one write. `Ok(true)`: this push corked the
+    /// session, the caller must uncork it.
+    pub fn push_shared_corked(&self, frame: &SharedFrame) -> Result<bool, PushError> {
+        self.queue
+            .push_with(
+                1 + frame.attachments.len(),
+                |q| {
+                    q.push_back(Outgoing::Text(frame.text.clone()));
+                    q.extend(frame.attachments.iter().cloned().map(Outgoing::Binary));
+                },
+                || frame.wire.clone(),
+                true,
+            )
+            .ok_or(PushError::Full)
+    }
+
+    /// Writes what corked pushes gathered.
+    pub fn uncork(&self) {
+        self.queue.uncork();
     }
 
     /// Enqueues several text frames atomically.
     pub fn push_texts(&self, texts: &[Utf8Bytes]) -> Result<(), PushError> {
-        self.push_frames(texts.len(), |q| {
-            q.extend(texts.iter().cloned().map(Outgoing::Text));
-        })
+        self.push_frames(
+            texts.len(),
+            |q| q.extend(texts.iter().cloned().map(Outgoing::Text)),
+            || wire_texts(texts),
+        )
     }
 
     fn push_frames(
         &self,
         n: usize,
         fill: impl FnOnce(&mut VecDeque<Outgoing>),
+        wire: impl FnOnce() -> Bytes,
     ) -> Result<(), PushError> {
-        if self.queue.push_with(n, fill) {
-            Ok(())
-        } else {
-            Err(PushError::Full)
+        match self.queue.push_with(n, fill, wire, false) {
+            Some(_) => Ok(()),
+            None => Err(PushError::Full),
         }
     }
 
@@ -214,6 +277,27 @@ impl Session {
     /// The right to read the outbound queue, unless another transport holds it.
     pub fn try_reader(&self) -> Option<Reader<'_>> {
         self.queue.try_reader()
+    }
+
+    /// Hands the outbound queue to a websocket: what is queued is written first, later frames go
+    /// straight to the socket.
+    pub fn attach_websocket(&self, stream: Arc<tokio::net::TcpStream>) {
+        self.queue.attach(stream, wire_outgoing);
+    }
+
+    /// Writes a websocket control frame (a pong) in order with the frames.
+    pub fn push_control(&self, frame: Bytes) {
+        self.queue.write_control(frame);
+    }
+
+    /// Takes the websocket's write side back (closing).
+    pub fn detach_websocket(&self) -> Option<Sink> {
+        self.queue.detach()
+    }
+
+    /// Writes what the websocket could not take at once; returns when the socket failed.
+    pub async fn flush_websocket(&self) -> std::io::Error {
+        self.queue.flush().await
     }
 
     /// Whether some socket of the session is being restored.

@@ -1,112 +1,216 @@
-//! The websocket transport: websocket-only sessions and the polling → websocket upgrade
-//! (`2probe` / `3probe` / `5`, with a noop to release the pending poll).
+//! The websocket transport: the RFC 6455 upgrade, websocket-only sessions and the polling →
+//! websocket upgrade (`2probe` / `3probe` / `5`, with a noop to release the pending poll). Frames to
+//! the client are written by whoever produces them (see `engine::sink`); this task reads the
+//! client's frames and finishes writes the socket could not take at once.
 
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
-use futures::SinkExt;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use herald_codec::engine::{Packet, decode_text};
+use herald_codec::ws::{self, Decoder, Message, Opcode};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::edge::Edge;
-use crate::engine::queue::Reader;
-use crate::engine::session::{Outgoing, Session, Transport};
+use crate::engine::session::{Session, Transport};
+use crate::engine::sink::{Sink, wire_outgoing};
 use crate::engine::{Flow, malformed, on_packet, open_packet, open_session};
 use crate::error::HttpError;
 
-/// Bytes read from the socket at a time. The buffer lives as long as the connection, so it is
-/// small: memory per idle connection matters; client packets are mostly small (a larger frame is
-/// still read whole, in several reads).
-const READ_BUFFER: usize = 1024;
+/// Bytes asked of the socket by a read into an empty buffer. The buffer is freed whenever it is
+/// empty, so an idle connection holds none: memory per idle connection matters.
+const READ_CHUNK: usize = 1024;
 
-/// Frames written are gathered up to this many bytes before a write (a batch is flushed at its end).
-const WRITE_BUFFER: usize = 1024;
+/// Longest wait for the client's side of the close after ours.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// Small per-connection buffers: memory per idle connection matters.
-fn configure(ws: WebSocketUpgrade, edge: &Edge) -> WebSocketUpgrade {
-    let max = usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX);
-    ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(max.saturating_mul(2).max(64 * 1024))
-        .max_message_size(max)
-        .max_frame_size(max)
+/// Checks a websocket upgrade request (RFC 6455 4.2.1) and returns its `Sec-WebSocket-Accept`.
+pub(crate) fn accept_key(parts: &Parts) -> Result<String, HttpError> {
+    let has = |name: header::HeaderName, token: &str| {
+        parts.headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if parts.method != Method::GET
+        || !has(header::UPGRADE, "websocket")
+        || !has(header::CONNECTION, "upgrade")
+        || parts
+            .headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        return Err(HttpError::BadRequest);
+    }
+    let key = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|k| k.to_str().ok())
+        .filter(|k| !k.trim().is_empty())
+        .ok_or(HttpError::BadRequest)?;
+    Ok(ws::accept_key(key.trim()))
+}
+
+/// The `101 Switching Protocols` answer.
+fn switching(accept: &str) -> Result<Response, HttpError> {
+    let accept = HeaderValue::from_str(accept).map_err(|_| HttpError::BadRequest)?;
+    Ok((
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONNECTION, HeaderValue::from_static("upgrade")),
+            (header::UPGRADE, HeaderValue::from_static("websocket")),
+            (header::SEC_WEBSOCKET_ACCEPT, accept),
+        ],
+    )
+        .into_response())
+}
+
+/// The read side of an upgraded connection.
+struct Conn {
+    stream: Arc<TcpStream>,
+    buf: BytesMut,
+    decoder: Decoder,
+}
+
+/// Why reading stopped.
+enum ReadError {
+    Io(io::Error),
+    Protocol(ws::WsError),
+}
+
+impl Conn {
+    /// Waits for the upgrade and takes the TCP stream out of the HTTP connection.
+    async fn upgraded(on: OnUpgrade, max_message: usize) -> Option<Conn> {
+        let upgraded = on.await.ok()?;
+        let parts = upgraded.downcast::<TokioIo<TcpStream>>().ok()?;
+        Some(Conn {
+            stream: Arc::new(parts.io.into_inner()),
+            buf: BytesMut::from(&parts.read_buf[..]),
+            decoder: Decoder::new(max_message),
+        })
+    }
+
+    /// The next message from the client; `Ok(None)` at end of stream. Cancel-safe.
+    async fn next(&mut self) -> Result<Option<Message>, ReadError> {
+        loop {
+            if let Some(m) = self
+                .decoder
+                .decode(&mut self.buf)
+                .map_err(ReadError::Protocol)?
+            {
+                return Ok(Some(m));
+            }
+            if self.buf.is_empty() && !self.decoder.in_message() {
+                // Nothing is held between messages.
+                self.buf = BytesMut::new();
+            }
+            self.stream.readable().await.map_err(ReadError::Io)?;
+            self.buf.reserve(self.buf.len().max(READ_CHUNK));
+            match self.stream.try_read_buf(&mut self.buf) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        }
+    }
+}
+
+/// Writes all of `bytes` (before the sink exists: the probe exchange).
+async fn write_all(stream: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+    let mut at = 0;
+    while at < bytes.len() {
+        stream.writable().await?;
+        match stream.try_write(bytes.get(at..).unwrap_or_default()) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn max_message(edge: &Edge) -> usize {
+    usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX)
 }
 
 /// `GET /socket.io/?EIO=4&transport=websocket` without sid.
 pub(crate) fn open(
     edge: &Arc<Edge>,
-    ws: WebSocketUpgrade,
+    on_upgrade: OnUpgrade,
+    accept: &str,
     header_token: Option<Box<str>>,
-) -> Response {
+) -> Result<Response, HttpError> {
+    let response = switching(accept)?;
     let session = open_session(edge, Transport::Websocket, header_token);
     let hello = open_packet(edge, &session.sid, false);
     let edge2 = edge.clone();
-    let tracker = edge.tasks.clone();
-    configure(ws, edge)
-        .on_failed_upgrade({
-            let edge = edge.clone();
-            let session = session.clone();
-            move |_| session.close(&edge, "websocket upgrade failed")
-        })
-        .on_upgrade(move |mut socket| {
-            tracker.track_future(async move {
-                if socket.send(Message::text(hello)).await.is_err() {
-                    session.close(&edge2, "transport error");
-                    return;
-                }
-                serve(&edge2, &session, socket).await;
-            })
-        })
+    edge.tasks.spawn(async move {
+        let Some(conn) = Conn::upgraded(on_upgrade, max_message(&edge2)).await else {
+            session.close(&edge2, "websocket upgrade failed");
+            return;
+        };
+        serve(&edge2, &session, conn, Some(hello)).await;
+    });
+    Ok(response)
 }
 
 /// `GET /socket.io/?EIO=4&transport=websocket&sid=...`: upgrade of a polling session.
 pub(crate) fn upgrade(
     edge: &Arc<Edge>,
-    ws: WebSocketUpgrade,
+    on_upgrade: OnUpgrade,
+    accept: &str,
     session: Arc<Session>,
 ) -> Result<Response, HttpError> {
     if session.transport() != Transport::Polling {
         return Err(HttpError::BadRequest);
     }
+    let response = switching(accept)?;
     session.set_transport(Transport::Upgrading);
     let edge2 = edge.clone();
-    let tracker = edge.tasks.clone();
-    Ok(configure(ws, edge)
-        .on_failed_upgrade({
-            let session = session.clone();
-            move |_| session.set_transport(Transport::Polling)
-        })
-        .on_upgrade(move |mut socket| {
-            tracker.track_future(async move {
-                let probe_timeout = edge2.config.ping_timeout.max(Duration::from_secs(1));
-                match timeout(probe_timeout, probe(&session, &mut socket)).await {
-                    Ok(true) => {
-                        session.set_transport(Transport::Websocket);
-                        serve(&edge2, &session, socket).await;
-                    }
-                    _ => {
-                        tracing::debug!(sid = %session.sid, "websocket upgrade abandoned");
-                        if session.transport() == Transport::Upgrading {
-                            session.set_transport(Transport::Polling);
-                        }
-                    }
-                }
-            })
-        }))
+    edge.tasks.spawn(async move {
+        let abandon = |session: &Session| {
+            tracing::debug!(sid = %session.sid, "websocket upgrade abandoned");
+            if session.transport() == Transport::Upgrading {
+                session.set_transport(Transport::Polling);
+            }
+        };
+        let Some(mut conn) = Conn::upgraded(on_upgrade, max_message(&edge2)).await else {
+            abandon(&session);
+            return;
+        };
+        let probe_timeout = edge2.config.ping_timeout.max(Duration::from_secs(1));
+        match timeout(probe_timeout, probe(&session, &mut conn)).await {
+            Ok(true) => {
+                session.set_transport(Transport::Websocket);
+                serve(&edge2, &session, conn, None).await;
+            }
+            _ => abandon(&session),
+        }
+    });
+    Ok(response)
 }
 
 /// The probe exchange; true once the client sent `5` (upgrade).
-async fn probe(session: &Session, socket: &mut WebSocket) -> bool {
+async fn probe(session: &Session, conn: &mut Conn) -> bool {
     loop {
-        let Some(Ok(msg)) = socket.recv().await else {
-            return false;
+        let text = match conn.next().await {
+            Ok(Some(Message::Text(t))) => t,
+            Ok(Some(Message::Ping(_) | Message::Pong(_))) => continue,
+            _ => return false,
         };
-        let Message::Text(text) = msg else { continue };
-        match decode_text(text.as_str()) {
+        match decode_text(&text) {
             Ok(Packet::Ping(Some(p))) if p == "probe" => {
-                if socket.send(Message::text("3probe")).await.is_err() {
+                let pong = ws::frame(Opcode::Text, b"3probe");
+                if write_all(&conn.stream, &pong).await.is_err() {
                     return false;
                 }
                 // Release the pending poll so the client can pause polling.
@@ -118,120 +222,119 @@ async fn probe(session: &Session, socket: &mut WebSocket) -> bool {
     }
 }
 
-fn to_message(f: Outgoing) -> Message {
-    match f {
-        Outgoing::Text(t) => Message::Text(t),
-        Outgoing::Binary(b) => Message::Binary(b),
-    }
-}
-
-/// Reads client packets and writes queued frames until the session closes.
-async fn serve(edge: &Arc<Edge>, session: &Arc<Session>, mut socket: WebSocket) {
-    let send_timeout = edge.config.ping_timeout.max(Duration::from_secs(1));
-    let mut rx = tokio::select! {
+/// Takes over the session's outbound queue, then reads client frames and finishes pending writes
+/// until the session closes.
+async fn serve(edge: &Arc<Edge>, session: &Arc<Session>, mut conn: Conn, hello: Option<String>) {
+    // A polling GET in progress keeps the queue until it returns (the noop releases it).
+    let reader = tokio::select! {
         rx = session.reader() => rx,
         () = session.closed.cancelled() => return,
     };
+    session.attach_websocket(conn.stream.clone());
+    if let Some(hello) = hello {
+        let _ = session.push_text(hello);
+    }
+    let mut close_code = 1000;
     loop {
         tokio::select! {
             biased;
-            () = session.closed.cancelled() => {
-                Box::pin(close_out(edge, session, &mut socket, &mut rx, send_timeout)).await;
-                return;
-            }
-            msg = socket.recv() => {
-                let packet = match msg {
-                    Some(Ok(Message::Text(t))) => match decode_text(t.as_str()) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            malformed(edge, session, &e);
-                            continue;
-                        }
-                    },
-                    Some(Ok(Message::Binary(b))) => Packet::Binary(b),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) | None => {
-                        session.close(edge, "transport close");
-                        continue;
-                    }
-                    Some(Err(e)) => {
-                        tracing::debug!(sid = %session.sid, error = %e, "websocket error");
-                        session.close(edge, "transport error");
-                        continue;
-                    }
-                };
-                if matches!(&packet, Packet::Ping(Some(p)) if p == "probe") {
-                    continue;
+            () = session.closed.cancelled() => break,
+            msg = conn.next() => match msg {
+                Ok(Some(m)) => {
+                    // Boxed: handling a packet (a CONNECT, a forwarded event) needs a large future,
+                    // which would otherwise be part of every idle connection's task.
+                    Box::pin(on_message(edge, session, m)).await;
                 }
-                // Boxed: handling a packet (a CONNECT, a forwarded event) needs a large future,
-                // which would otherwise be part of every idle connection's task.
-                if Box::pin(on_packet(edge, session, packet)).await == Flow::Closed {
-                    continue;
+                Ok(None) => session.close(edge, "transport close"),
+                Err(ReadError::Io(e)) => {
+                    tracing::debug!(sid = %session.sid, error = %e, "websocket read failed");
+                    session.close(edge, "transport error");
                 }
-            }
-            f = rx.recv() => {
-                // Boxed, like packet handling: only a connection that is writing holds it.
-                Box::pin(write_batch(edge, session, &mut socket, &mut rx, f, send_timeout)).await;
-            }
-        }
-    }
-}
-
-/// Writes `first` and whatever else is queued, then flushes.
-async fn write_batch(
-    edge: &Edge,
-    session: &Session,
-    socket: &mut WebSocket,
-    rx: &mut Reader<'_>,
-    first: Outgoing,
-    send_timeout: Duration,
-) {
-    let send = timeout(send_timeout, async {
-        let mut frames = 1u64;
-        socket.feed(to_message(first)).await?;
-        while let Some(f) = rx.try_recv() {
-            frames += 1;
-            socket.feed(to_message(f)).await?;
-        }
-        socket.flush().await.map(|()| frames)
-    });
-    // A session closed while the client is not reading (slow consumer) stops waiting at once.
-    tokio::select! {
-        sent = send => {
-            if let Ok(Ok(frames)) = sent {
-                edge.metrics.frames_sent(frames);
-            } else {
+                Err(ReadError::Protocol(e)) => {
+                    tracing::debug!(sid = %session.sid, error = %e, "websocket protocol error");
+                    close_code = e.close_code();
+                    session.close(edge, "transport error");
+                }
+            },
+            e = session.flush_websocket() => {
+                tracing::debug!(sid = %session.sid, error = %e, "websocket write failed");
                 session.close(edge, "transport error");
             }
         }
-        () = session.closed.cancelled() => {}
+    }
+    drop(reader);
+    Box::pin(close_out(edge, session, conn, close_code)).await;
+}
+
+/// Handles one message from the client.
+async fn on_message(edge: &Arc<Edge>, session: &Arc<Session>, m: Message) {
+    let packet = match m {
+        Message::Text(t) => match decode_text(&t) {
+            Ok(p) => p,
+            Err(e) => {
+                malformed(edge, session, &e);
+                return;
+            }
+        },
+        Message::Binary(b) => Packet::Binary(b),
+        Message::Ping(p) => {
+            session.push_control(ws::frame(Opcode::Pong, &p));
+            return;
+        }
+        Message::Pong(_) => return,
+        Message::Close(_) => {
+            session.close(edge, "transport close");
+            return;
+        }
+    };
+    if matches!(&packet, Packet::Ping(Some(p)) if p == "probe") {
+        return;
+    }
+    if on_packet(edge, session, packet).await == Flow::Closed {
+        tracing::trace!(sid = %session.sid, "session closed by a packet");
     }
 }
 
-/// The session closed: writes what is left (queued frames when asked to drain, then the final
-/// frames), closes the websocket and takes the session out of the edge's table.
-async fn close_out(
-    edge: &Edge,
-    session: &Session,
-    socket: &mut WebSocket,
-    rx: &mut Reader<'_>,
-    send_timeout: Duration,
-) {
+/// The session closed: writes what is left (the frame being written, queued frames when asked to
+/// drain, then the final frames and a close frame), ends the connection and takes the session out
+/// of the edge's table.
+async fn close_out(edge: &Edge, session: &Session, conn: Conn, close_code: u16) {
     let (drain, finals) = session.take_final();
-    let frames = u64::try_from(finals.len()).unwrap_or(u64::MAX);
-    let _ = timeout(send_timeout, async {
-        if drain {
-            while let Some(f) = rx.try_recv() {
-                socket.feed(to_message(f)).await?;
-            }
+    let send_timeout = edge.config.ping_timeout.max(Duration::from_secs(1));
+    if let Some(mut sink) = session.detach_websocket() {
+        if !drain {
+            sink.drop_unstarted();
         }
-        for f in finals {
-            socket.feed(to_message(f)).await?;
+        for f in &finals {
+            sink.write(wire_outgoing(f), 1);
         }
-        socket.flush().await?;
-        socket.close().await
-    })
-    .await;
-    edge.metrics.frames_sent(frames);
+        sink.write(ws::close_frame(close_code, ""), 0);
+        if timeout(send_timeout, flush_all(&mut sink)).await.is_ok() {
+            edge.metrics
+                .frames_sent(u64::try_from(finals.len()).unwrap_or(u64::MAX));
+        }
+    }
     session.finish(edge);
+    // Our half is closed once the client has read it; wait briefly for theirs so the last frames
+    // are not cut by a reset.
+    if let Ok(mut stream) = Arc::try_unwrap(conn.stream) {
+        let _ = timeout(CLOSE_WAIT, async {
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+            let mut scratch = [0u8; 256];
+            while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stream, &mut scratch).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Writes everything the sink holds.
+async fn flush_all(sink: &mut Sink) -> io::Result<()> {
+    while !sink.flush_some()? {
+        sink.stream().clone().writable().await?;
+    }
+    Ok(())
 }

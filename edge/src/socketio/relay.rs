@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use herald_codec::event::Arg;
+use herald_codec::event::{Arg, encode_event};
+use herald_index::Topic;
 use herald_proto::v1::{RelayEvent, link_request::Msg};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
-use crate::engine::session::Session;
+use crate::engine::session::{Session, SharedFrame};
+use crate::fanout::{Batch, deliver_shared};
 use crate::socketio::{first_json, proto_arg};
 
 /// A token bucket: `burst` tokens, refilled at `rate` per second.
@@ -78,12 +80,27 @@ pub(crate) async fn relay(
             return Err(e);
         }
     };
+    // This edge's members get it at once; the core takes it to other edges and subscribers.
+    let frame = || {
+        let f = encode_event(&cfg.name, None, name, &args);
+        SharedFrame::new(f.text.into(), f.attachments)
+    };
+    deliver_shared(
+        edge,
+        &cfg.name,
+        &[Topic::Room(&room)],
+        &[Topic::Conn(&id)],
+        None,
+        frame,
+        &mut Batch::new(false),
+    );
     let msg = Msg::Relay(RelayEvent {
         namespace: cfg.name.clone(),
         room,
         connection_id: id.to_string(),
         event: name.to_owned(),
         args: args.into_iter().map(proto_arg).collect(),
+        delivered_locally: true,
     });
     edge.metrics.relayed();
     if wants_ack {

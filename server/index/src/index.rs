@@ -1,7 +1,10 @@
 //! The index proper: connections in a slab (looked up by id through one map), and per namespace
-//! the sets of slab keys of each user and room; resolves targets minus exclusions.
+//! the sets of slab keys of each user and room; resolves targets minus exclusions. Maps use a fast
+//! seeded hasher (foldhash): ids and names are hashed on every lookup of the hot path.
 
 use std::collections::{HashMap, HashSet};
+
+use foldhash::fast::RandomState;
 use std::sync::Arc;
 
 use crate::Topic;
@@ -15,7 +18,7 @@ pub struct Conn<V> {
     pub namespace: Arc<str>,
     /// `None` for anonymous connections.
     pub user: Option<Arc<str>>,
-    pub rooms: HashSet<Arc<str>>,
+    pub rooms: HashSet<Arc<str>, RandomState>,
     pub value: V,
 }
 
@@ -41,8 +44,8 @@ pub enum IndexError {
 #[derive(Debug, Default)]
 struct Space {
     all: KeySet,
-    users: HashMap<Arc<str>, KeySet>,
-    rooms: HashMap<Arc<str>, KeySet>,
+    users: HashMap<Arc<str>, KeySet, RandomState>,
+    rooms: HashMap<Arc<str>, KeySet, RandomState>,
 }
 
 /// Connections, users and rooms of every namespace.
@@ -52,8 +55,8 @@ pub struct Index<V> {
     slots: Vec<Option<Conn<V>>>,
     free: Vec<Key>,
     /// Slab key of every connection id.
-    by_id: HashMap<Arc<str>, Key>,
-    spaces: HashMap<Arc<str>, Space>,
+    by_id: HashMap<Arc<str>, Key, RandomState>,
+    spaces: HashMap<Arc<str>, Space, RandomState>,
 }
 
 impl<V> Default for Index<V> {
@@ -61,8 +64,8 @@ impl<V> Default for Index<V> {
         Self {
             slots: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
-            spaces: HashMap::new(),
+            by_id: HashMap::default(),
+            spaces: HashMap::default(),
         }
     }
 }
@@ -123,7 +126,7 @@ impl<V> Index<V> {
             id: id.clone(),
             namespace: space_key,
             user,
-            rooms: HashSet::new(),
+            rooms: HashSet::default(),
             value,
         };
         match self.slots.get_mut(key as usize) {
@@ -365,7 +368,7 @@ impl<V> Index<V> {
 
 /// The slab key and connection of an id.
 fn lookup_mut<'s, V>(
-    by_id: &HashMap<Arc<str>, Key>,
+    by_id: &HashMap<Arc<str>, Key, RandomState>,
     slots: &'s mut [Option<Conn<V>>],
     id: &str,
 ) -> Result<(Key, &'s mut Conn<V>), IndexError> {
@@ -375,7 +378,7 @@ fn lookup_mut<'s, V>(
         .ok_or_else(|| IndexError::UnknownConnection(id.to_owned()))
 }
 
-fn remove_member(rooms: &mut HashMap<Arc<str>, KeySet>, room: &str, key: Key) {
+fn remove_member(rooms: &mut HashMap<Arc<str>, KeySet, RandomState>, room: &str, key: Key) {
     if let Some(set) = rooms.get_mut(room) {
         set.remove(&key);
         if set.is_empty() {

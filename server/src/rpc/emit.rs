@@ -138,7 +138,7 @@ fn default_class(targets: &[Topic<'_>]) -> DeliveryClass {
 }
 
 /// 128 random bits, hex: unique across cores without coordination.
-fn new_event_id() -> String {
+pub(crate) fn new_event_id() -> String {
     let v: u128 = rand::random();
     format!("{v:032x}")
 }

@@ -5,11 +5,14 @@
 use std::sync::Arc;
 
 use herald_proto::v1::{
-    Applied, Arg, ClientEvent, ClientEventForward, ConnectionOpened, DeliveryClass, EmitRequest,
+    Applied, Arg, ClientEvent, ClientEventForward, ConnectionOpened, DeliveryClass, Event,
     LinkRequest, LinkResponse, LinkWelcome, RelayEvent, link_request, link_response,
 };
 
-use super::Api;
+use super::emit::new_event_id;
+use super::{Api, validate};
+use crate::broker::Envelope;
+use crate::clock::now_ms;
 use crate::feed::{Feed, FeedStream, feed};
 use crate::hub::{Link, LinkId};
 
@@ -176,7 +179,7 @@ impl Api {
                 self.hub.client_ack(a.ack_ref, &a.connection_id, a.args);
                 done()
             }
-            Some(Msg::Relay(r)) => self.relay(r).await.map(|()| Applied::default()),
+            Some(Msg::Relay(r)) => self.relay(link, r).map(|()| Applied::default()),
             Some(Msg::Lookup(l)) => self.lookup_session(&l).await.map(|session| Applied {
                 session: Some(session),
                 ..Default::default()
@@ -232,8 +235,15 @@ impl Api {
         }
     }
 
-    /// Relays a client event to a room minus the sender, if the sender is a member.
-    async fn relay(&self, r: RelayEvent) -> Result<(), String> {
+    /// Relays a client event to a room minus the sender, if the sender is a member. Relays are
+    /// volatile: they go straight to the links and subscribers (not through the broker's logs),
+    /// skipping the sending edge when it delivered to its own members already.
+    fn relay(&self, link: LinkId, r: RelayEvent) -> Result<(), String> {
+        // The sending edge checked membership and delivered to its members; with no other edge
+        // and no subscriber there is nobody else to tell.
+        if r.delivered_locally && self.hub.alone(link) {
+            return Ok(());
+        }
         let ns = if r.namespace.is_empty() {
             "/".to_owned()
         } else {
@@ -248,15 +258,25 @@ impl Api {
         if !member {
             return Err(format!("not a member of room {}", r.room));
         }
-        let req = EmitRequest {
+        validate::event_name(&r.event).map_err(|e| e.to_string())?;
+        validate::args(&r.args, self.config.max_event_bytes).map_err(|e| e.to_string())?;
+        let event = Event {
+            id: new_event_id(),
             namespace: ns,
             targets: vec![format!("room:{}", r.room)],
             except: vec![format!("conn:{}", r.connection_id)],
-            event: r.event,
+            name: r.event,
             args: r.args,
             delivery: DeliveryClass::Volatile.into(),
+            timestamp_ms: now_ms(),
             ..Default::default()
         };
-        self.emit(req).await.map(|_| ()).map_err(|e| e.to_string())
+        let env = Envelope {
+            event: Arc::new(event),
+            ack_ref: 0,
+        };
+        self.hub
+            .dispatch_skipping(&env, r.delivered_locally.then_some(link));
+        Ok(())
     }
 }

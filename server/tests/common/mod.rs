@@ -61,6 +61,8 @@ pub struct FakeEdge {
     pub tx: mpsc::Sender<LinkRequest>,
     pub rx: tonic::Streaming<LinkResponse>,
     next: u64,
+    /// Deliveries that arrived while waiting for an Applied (a relay is delivered before its answer).
+    early: std::collections::VecDeque<herald_proto::v1::Delivery>,
 }
 
 impl FakeEdge {
@@ -80,7 +82,12 @@ impl FakeEdge {
             .await
             .unwrap()
             .into_inner();
-        let mut edge = FakeEdge { tx, rx, next: 1 };
+        let mut edge = FakeEdge {
+            tx,
+            rx,
+            next: 1,
+            early: std::collections::VecDeque::new(),
+        };
         match edge.recv().await {
             link_response::Msg::Welcome(_) => {}
             other => panic!("expected welcome, got {other:?}"),
@@ -108,12 +115,15 @@ impl FakeEdge {
             })
             .await
             .unwrap();
-        match self.recv().await {
-            link_response::Msg::Applied(a) => {
-                assert_eq!(a.request_id, id);
-                a.error
+        loop {
+            match self.recv().await {
+                link_response::Msg::Applied(a) => {
+                    assert_eq!(a.request_id, id);
+                    return a.error;
+                }
+                link_response::Msg::Delivery(d) => self.early.push_back(d),
+                other => panic!("expected applied, got {other:?}"),
             }
-            other => panic!("expected applied, got {other:?}"),
         }
     }
 
@@ -138,6 +148,9 @@ impl FakeEdge {
     }
 
     pub async fn delivery(&mut self) -> herald_proto::v1::Delivery {
+        if let Some(d) = self.early.pop_front() {
+            return d;
+        }
         match self.recv().await {
             link_response::Msg::Delivery(d) => d,
             other => panic!("expected delivery, got {other:?}"),
