@@ -77,7 +77,7 @@ pub async fn run(
     // HTTP stays up while the sessions drain, so polling clients can fetch their last frames.
     let http_stop = CancellationToken::new();
     let stop = http_stop.clone();
-    let mut server = tokio::spawn(crate::serve::serve(listener, router, stop));
+    let mut server = tokio::spawn(crate::serve::serve(listener, router, edge.clone(), stop));
 
     let served = tokio::select! {
         () = shutdown => None,

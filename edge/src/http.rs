@@ -27,7 +27,11 @@ pub(crate) fn router(edge: Arc<Edge>) -> Router {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<Box<str>> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_value(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `Authorization: Bearer` header value.
+pub(crate) fn bearer_value(v: &str) -> Option<Box<str>> {
     let t = v
         .strip_prefix("Bearer ")
         .or_else(|| v.strip_prefix("bearer "))?

@@ -1,20 +1,36 @@
-//! The edge's HTTP/1.1 server: accepts TCP connections and serves the router on each (with
-//! upgrades, so a websocket gets the TCP stream itself) until stopped, then lets every connection
-//! finish its request.
+//! The edge's HTTP/1.1 server: accepts TCP connections, hands a valid websocket request straight
+//! to the websocket fast path (`engine::takeover`), and serves everything else with the router
+//! (with upgrades) until stopped, then lets every connection finish its request.
 
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use bytes::{Buf, Bytes, BytesMut};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::edge::Edge;
+use crate::engine::takeover;
+
 /// Longest wait for a request's headers (slow clients must not hold connections forever).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest first request head the fast path reads; a larger one goes to the HTTP stack (which
+/// refuses it).
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Headers the fast path parses; a request with more goes to the HTTP stack.
+const MAX_HEADERS: usize = 32;
 
 /// Pause after an accept error that is about this process (out of file descriptors): accepting
 /// again at once would spin.
@@ -25,6 +41,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
+    edge: Arc<Edge>,
     stop: CancellationToken,
 ) -> io::Result<()> {
     let conns = TaskTracker::new();
@@ -44,30 +61,82 @@ pub(crate) async fn serve(
         };
         // Real-time frames are small and must not wait for the peer's ACK.
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let stop = stop.clone();
-        conns.spawn(async move {
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::trace!(error = %e, "edge: http connection ended");
-                    }
-                    return;
-                }
-                () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
-            }
-            let _ = conn.await;
-        });
+        conns.spawn(connection(tcp, router.clone(), edge.clone(), stop.clone()));
     }
     conns.close();
     conns.wait().await;
     Ok(())
+}
+
+/// One connection: the websocket fast path, or the HTTP stack.
+async fn connection(tcp: TcpStream, router: Router, edge: Arc<Edge>, stop: CancellationToken) {
+    let mut head = BytesMut::new();
+    let end = tokio::select! {
+        r = timeout(HEADER_TIMEOUT, read_head(&tcp, &mut head)) => match r {
+            Ok(Ok(end)) => end,
+            // Closed, failed or too slow before a whole request head.
+            Ok(Err(_)) | Err(_) => return,
+        },
+        () = stop.cancelled() => return,
+    };
+    if let Some(end) = end {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        let taken = match req.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => takeover::takeover(&edge, &req),
+            _ => None,
+        };
+        if let Some(t) = taken {
+            let rest = head.split_off(end);
+            edge.tasks
+                .track_future(takeover::run(&edge, tcp, rest, t))
+                .await;
+            return;
+        }
+    }
+    let io = TokioIo::new(Prefixed::new(tcp, head.freeze()));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(io, TowerToHyperService::new(router))
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::trace!(error = %e, "edge: http connection ended");
+            }
+            return;
+        }
+        () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
+}
+
+/// Reads until `buf` holds a whole request head; its length, or `None` when it grew past
+/// [`MAX_HEAD`] first. An error when the client closed or the socket failed.
+async fn read_head(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+    let mut scanned = 0;
+    loop {
+        if let Some(at) = buf
+            .get(scanned..)
+            .and_then(|b| b.windows(4).position(|w| w == b"\r\n\r\n"))
+        {
+            return Ok(Some(scanned + at + 4));
+        }
+        if buf.len() >= MAX_HEAD {
+            return Ok(None);
+        }
+        scanned = buf.len().saturating_sub(3);
+        tcp.readable().await?;
+        buf.reserve(1024);
+        match tcp.try_read_buf(buf) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Errors about one connection (it was reset before it was accepted): the next accept may succeed.
@@ -78,4 +147,67 @@ fn is_connection_error(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
     )
+}
+
+/// A TCP stream with bytes already read from it in front: what the HTTP stack reads first.
+pub(crate) struct Prefixed {
+    prefix: Bytes,
+    io: TcpStream,
+}
+
+impl Prefixed {
+    fn new(io: TcpStream, prefix: Bytes) -> Self {
+        Prefixed { prefix, io }
+    }
+
+    /// The stream and whatever of the prefix was not read yet.
+    pub fn into_parts(self) -> (TcpStream, BytesMut) {
+        (self.io, BytesMut::from(&self.prefix[..]))
+    }
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.prefix.has_remaining() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
 }

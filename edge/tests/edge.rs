@@ -212,6 +212,36 @@ async fn binary_delivery_over_websocket() {
 }
 
 #[tokio::test]
+async fn websocket_requests_the_fast_path_leaves_to_the_http_stack_still_work() {
+    let (core, edge) = setup().await;
+    // An escaped query value, and a header past what the fast path parses: both are served by the
+    // HTTP stack's upgrade instead, with the same result.
+    let mut escaped = ws_open(edge.addr, "&note=a%20b").await;
+    let mut crowded = {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", edge.addr);
+        let mut req = url.into_client_request().unwrap();
+        for i in 0..40 {
+            req.headers_mut().insert(
+                format!("x-filler-{i}")
+                    .parse::<axum::http::HeaderName>()
+                    .unwrap(),
+                "1".parse().unwrap(),
+            );
+        }
+        tokio_tungstenite::connect_async(req).await.unwrap().0
+    };
+    for ws in [&mut escaped, &mut crowded] {
+        assert!(ws_text(ws).await.starts_with("0{"));
+        ws_send(ws, &format!("40{{\"token\":\"{}\"}}", token("alice", &[]))).await;
+        let id = socket_sid(&ws_text(ws).await);
+        core.deliver("/", "hi", &[&format!("conn:{id}")], &[], vec![json("1")], 0)
+            .await;
+        assert_eq!(ws_text(ws).await, r#"42["hi",1]"#);
+    }
+}
+
+#[tokio::test]
 async fn acks_flow_back_to_the_core() {
     let (mut core, edge) = setup().await;
     let (mut ws, id) = ws_connect(edge.addr, "/", &token("alice", &[])).await;

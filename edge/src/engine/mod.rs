@@ -5,6 +5,7 @@ pub(crate) mod polling;
 pub(crate) mod queue;
 pub(crate) mod session;
 pub(crate) mod sink;
+pub(crate) mod takeover;
 pub(crate) mod ws;
 
 use std::sync::Arc;

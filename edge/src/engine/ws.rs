@@ -23,6 +23,7 @@ use crate::engine::session::{Session, Transport};
 use crate::engine::sink::{Sink, wire_outgoing};
 use crate::engine::{Flow, malformed, on_packet, open_packet, open_session};
 use crate::error::HttpError;
+use crate::serve::Prefixed;
 
 /// Bytes asked of the socket by a read into an empty buffer. The buffer is freed whenever it is
 /// empty, so an idle connection holds none: memory per idle connection matters.
@@ -31,31 +32,50 @@ const READ_CHUNK: usize = 1024;
 /// Longest wait for the client's side of the close after ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// Checks a websocket upgrade request (RFC 6455 4.2.1) and returns its `Sec-WebSocket-Accept`.
-pub(crate) fn accept_key(parts: &Parts) -> Result<String, HttpError> {
-    let has = |name: header::HeaderName, token: &str| {
-        parts.headers.get_all(name).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
+/// Checks the headers of a websocket upgrade request (RFC 6455 4.2.1), given as (name, value)
+/// pairs, and returns its `Sec-WebSocket-Accept`.
+pub(crate) fn upgrade_accept<'a>(
+    headers: impl Iterator<Item = (&'a str, &'a [u8])> + Clone,
+) -> Option<String> {
+    let values = |name: &'static str| {
+        headers
+            .clone()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
     };
-    if parts.method != Method::GET
-        || !has(header::UPGRADE, "websocket")
-        || !has(header::CONNECTION, "upgrade")
-        || parts
-            .headers
-            .get(header::SEC_WEBSOCKET_VERSION)
-            .is_none_or(|v| v.as_bytes() != b"13")
+    let has = |name: &'static str, token: &str| {
+        values(name).any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    if !has("upgrade", "websocket")
+        || !has("connection", "upgrade")
+        || !values("sec-websocket-version").any(|v| v.trim() == "13")
     {
-        return Err(HttpError::BadRequest);
+        return None;
     }
-    let key = parts
+    let key = values("sec-websocket-key").next()?.trim();
+    (!key.is_empty()).then(|| ws::accept_key(key))
+}
+
+/// Checks a websocket upgrade request and returns its `Sec-WebSocket-Accept`.
+pub(crate) fn accept_key(parts: &Parts) -> Result<String, HttpError> {
+    let headers: Vec<(&str, &[u8])> = parts
         .headers
-        .get(header::SEC_WEBSOCKET_KEY)
-        .and_then(|k| k.to_str().ok())
-        .filter(|k| !k.trim().is_empty())
-        .ok_or(HttpError::BadRequest)?;
-    Ok(ws::accept_key(key.trim()))
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    match upgrade_accept(headers.iter().copied()) {
+        Some(accept) if parts.method == Method::GET => Ok(accept),
+        _ => Err(HttpError::BadRequest),
+    }
+}
+
+/// The `101 Switching Protocols` head, for a connection the edge answers itself.
+pub(crate) fn switching_head(accept: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .into_bytes()
 }
 
 /// The `101 Switching Protocols` answer.
@@ -73,7 +93,7 @@ fn switching(accept: &str) -> Result<Response, HttpError> {
 }
 
 /// The read side of an upgraded connection.
-struct Conn {
+pub(crate) struct Conn {
     stream: Arc<TcpStream>,
     buf: BytesMut,
     decoder: Decoder,
@@ -86,15 +106,22 @@ enum ReadError {
 }
 
 impl Conn {
+    /// A connection whose upgrade is done; `buf` holds what the client sent after its request.
+    pub fn new(stream: TcpStream, buf: BytesMut, edge: &Edge) -> Self {
+        Conn {
+            stream: Arc::new(stream),
+            buf,
+            decoder: Decoder::new(max_message(edge)),
+        }
+    }
+
     /// Waits for the upgrade and takes the TCP stream out of the HTTP connection.
-    async fn upgraded(on: OnUpgrade, max_message: usize) -> Option<Conn> {
+    async fn upgraded(on: OnUpgrade, edge: &Edge) -> Option<Conn> {
         let upgraded = on.await.ok()?;
-        let parts = upgraded.downcast::<TokioIo<TcpStream>>().ok()?;
-        Some(Conn {
-            stream: Arc::new(parts.io.into_inner()),
-            buf: BytesMut::from(&parts.read_buf[..]),
-            decoder: Decoder::new(max_message),
-        })
+        let parts = upgraded.downcast::<TokioIo<Prefixed>>().ok()?;
+        let (stream, mut buf) = parts.io.into_inner().into_parts();
+        buf.extend_from_slice(&parts.read_buf);
+        Some(Conn::new(stream, buf, edge))
     }
 
     /// The next message from the client; `Ok(None)` at end of stream. Cancel-safe.
@@ -123,8 +150,8 @@ impl Conn {
     }
 }
 
-/// Writes all of `bytes` (before the sink exists: the probe exchange).
-async fn write_all(stream: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+/// Writes all of `bytes` (before the sink exists: the handshake, the probe exchange).
+pub(crate) async fn write_all(stream: &TcpStream, bytes: &[u8]) -> io::Result<()> {
     let mut at = 0;
     while at < bytes.len() {
         stream.writable().await?;
@@ -154,7 +181,7 @@ pub(crate) fn open(
     let hello = open_packet(edge, &session.sid, false);
     let edge2 = edge.clone();
     edge.tasks.spawn(async move {
-        let Some(conn) = Conn::upgraded(on_upgrade, max_message(&edge2)).await else {
+        let Some(conn) = Conn::upgraded(on_upgrade, &edge2).await else {
             session.close(&edge2, "websocket upgrade failed");
             return;
         };
@@ -177,26 +204,33 @@ pub(crate) fn upgrade(
     session.set_transport(Transport::Upgrading);
     let edge2 = edge.clone();
     edge.tasks.spawn(async move {
-        let abandon = |session: &Session| {
-            tracing::debug!(sid = %session.sid, "websocket upgrade abandoned");
-            if session.transport() == Transport::Upgrading {
-                session.set_transport(Transport::Polling);
-            }
-        };
-        let Some(mut conn) = Conn::upgraded(on_upgrade, max_message(&edge2)).await else {
+        let Some(conn) = Conn::upgraded(on_upgrade, &edge2).await else {
             abandon(&session);
             return;
         };
-        let probe_timeout = edge2.config.ping_timeout.max(Duration::from_secs(1));
-        match timeout(probe_timeout, probe(&session, &mut conn)).await {
-            Ok(true) => {
-                session.set_transport(Transport::Websocket);
-                serve(&edge2, &session, conn, None).await;
-            }
-            _ => abandon(&session),
-        }
+        upgraded(&edge2, session, conn).await;
     });
     Ok(response)
+}
+
+/// A polling session's websocket, once the 101 is written: the probe, then the session moves over.
+pub(crate) async fn upgraded(edge: &Arc<Edge>, session: Arc<Session>, mut conn: Conn) {
+    let probe_timeout = edge.config.ping_timeout.max(Duration::from_secs(1));
+    match timeout(probe_timeout, probe(&session, &mut conn)).await {
+        Ok(true) => {
+            session.set_transport(Transport::Websocket);
+            serve(edge, &session, conn, None).await;
+        }
+        _ => abandon(&session),
+    }
+}
+
+/// The upgrade did not happen: the session goes on polling.
+fn abandon(session: &Session) {
+    tracing::debug!(sid = %session.sid, "websocket upgrade abandoned");
+    if session.transport() == Transport::Upgrading {
+        session.set_transport(Transport::Polling);
+    }
 }
 
 /// The probe exchange; true once the client sent `5` (upgrade).
@@ -224,7 +258,12 @@ async fn probe(session: &Session, conn: &mut Conn) -> bool {
 
 /// Takes over the session's outbound queue, then reads client frames and finishes pending writes
 /// until the session closes.
-async fn serve(edge: &Arc<Edge>, session: &Arc<Session>, mut conn: Conn, hello: Option<String>) {
+pub(crate) async fn serve(
+    edge: &Arc<Edge>,
+    session: &Arc<Session>,
+    mut conn: Conn,
+    hello: Option<String>,
+) {
     // A polling GET in progress keeps the queue until it returns (the noop releases it).
     let reader = tokio::select! {
         rx = session.reader() => rx,

@@ -1,0 +1,96 @@
+//! The websocket fast path: a valid `GET /socket.io/?EIO=4&transport=websocket` is answered by the
+//! edge itself, without the HTTP stack: the `101` and the Engine.IO open packet go out in one
+//! write, and the connection's task becomes the websocket's. A request it does not fully recognize
+//! goes to the HTTP stack, which serves it (or answers the error).
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use herald_codec::ws::{self, Opcode};
+use tokio::net::TcpStream;
+
+use crate::edge::Edge;
+use crate::engine::session::{Session, Transport};
+use crate::engine::ws::{Conn, serve, switching_head, upgrade_accept, upgraded, write_all};
+use crate::engine::{open_packet, open_session};
+use crate::http::bearer_value;
+
+/// A websocket request the edge answers itself.
+pub(crate) enum Takeover {
+    /// A new websocket-only session.
+    Open {
+        accept: String,
+        token: Option<Box<str>>,
+    },
+    /// The upgrade of a polling session.
+    Upgrade {
+        accept: String,
+        session: Arc<Session>,
+    },
+}
+
+/// The takeover for a request head, if it is a valid websocket request the fast path handles.
+pub(crate) fn takeover(edge: &Edge, req: &httparse::Request<'_, '_>) -> Option<Takeover> {
+    if req.method? != "GET" {
+        return None;
+    }
+    let (route, query) = req.path?.split_once('?')?;
+    // Escaped values are left to the HTTP stack's query parser.
+    if !matches!(route, "/socket.io/" | "/socket.io") || query.contains(['%', '+']) {
+        return None;
+    }
+    let (mut eio, mut transport, mut sid) = (None, None, None);
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("EIO", v)) => eio = Some(v),
+            Some(("transport", v)) => transport = Some(v),
+            Some(("sid", v)) => sid = Some(v),
+            _ => {}
+        }
+    }
+    if eio != Some("4") || transport != Some("websocket") {
+        return None;
+    }
+    let headers = req.headers.iter().map(|h| (h.name, h.value));
+    let accept = upgrade_accept(headers.clone())?;
+    match sid {
+        None if edge.shutdown.is_cancelled() => None,
+        None => {
+            let token = headers
+                .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+                .find_map(|(_, v)| bearer_value(std::str::from_utf8(v).ok()?));
+            Some(Takeover::Open { accept, token })
+        }
+        Some(sid) => {
+            let session = edge.sessions.lock().get(sid).cloned()?;
+            (session.transport() == Transport::Polling)
+                .then_some(Takeover::Upgrade { accept, session })
+        }
+    }
+}
+
+/// Serves a taken-over connection until its session ends; `rest` is what the client sent after
+/// its request head.
+pub(crate) async fn run(edge: &Arc<Edge>, stream: TcpStream, rest: BytesMut, t: Takeover) {
+    match t {
+        Takeover::Open { accept, token } => {
+            let session = open_session(edge, Transport::Websocket, token);
+            let mut out = switching_head(&accept);
+            let hello = open_packet(edge, &session.sid, false);
+            out.extend_from_slice(&ws::frame(Opcode::Text, hello.as_bytes()));
+            if write_all(&stream, &out).await.is_err() {
+                session.close(edge, "transport error");
+                return;
+            }
+            serve(edge, &session, Conn::new(stream, rest, edge), None).await;
+        }
+        Takeover::Upgrade { accept, session } => {
+            session.set_transport(Transport::Upgrading);
+            if write_all(&stream, &switching_head(&accept)).await.is_err() {
+                session.set_transport(Transport::Polling);
+                return;
+            }
+            upgraded(edge, session, Conn::new(stream, rest, edge)).await;
+        }
+    }
+}
