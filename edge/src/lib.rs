@@ -7,7 +7,8 @@
 //!
 //! Client events follow each namespace's policy ([`NamespaceConfig`]): join/leave events and room
 //! aliases (token rooms claim, else a `$join` handler), relay events (per-socket token bucket, then
-//! `RelayEvent` to the core), forwarded events (the handler's reply is the ack), then the
+//! delivered to this edge's members of the room and sent as a `RelayEvent` to the core for the
+//! other edges and direct subscribers), forwarded events (the handler's reply is the ack), then the
 //! unknown-events policy. Forwarded events run concurrently (at most 64 waiting per session); joins,
 //! leaves and relays are handled in order. `GET /metrics` serves Prometheus text.
 //!
@@ -15,6 +16,13 @@
 //! `pid` in the CONNECT reply, recoverable events carry their offset as the last argument, lost
 //! transports leave a session the core keeps, and a CONNECT with `pid` + `offset` resumes it (same
 //! id, rooms authorized again, missed events replayed before any live frame, no duplicates).
+//!
+//! Websockets: the edge serves HTTP/1.1 itself and answers a valid websocket request from its
+//! head, with the `101` and the Engine.IO open packet in one write; RFC 6455 framing is the codec's.
+//! A frame to a websocket client is written to the socket by whoever produces it (a fan-out writes
+//! one pre-encoded frame per recipient) when nothing waits before it; what the kernel does not take
+//! waits, bounded, for the connection's task. Deliveries that arrive together are gathered per
+//! socket and written with one vectored write.
 //!
 //! Long-polling: the last frames of a closed session (`herald:disconnect`, DISCONNECT) are sent
 //! without the Engine.IO close packet, which answers the next poll; on shutdown the HTTP listener

@@ -79,22 +79,32 @@ async fn connection(tcp: TcpStream, router: Router, edge: Arc<Edge>, stop: Cance
         },
         () = stop.cancelled() => return,
     };
-    if let Some(end) = end {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        let taken = match req.parse(&head) {
-            Ok(httparse::Status::Complete(_)) => takeover::takeover(&edge, &req),
-            _ => None,
-        };
-        if let Some(t) = taken {
-            let rest = head.split_off(end);
-            edge.tasks
-                .track_future(takeover::run(&edge, tcp, rest, t))
-                .await;
-            return;
-        }
+    if let Some((t, end)) = end.and_then(|end| Some((recognize(&edge, &head)?, end))) {
+        // Only what the client sent after its request is kept: an idle websocket holds no buffer.
+        let rest = BytesMut::from(head.get(end..).unwrap_or_default());
+        // A task of its own, sized for the websocket alone (this one is sized for any request).
+        let tasks = edge.tasks.clone();
+        tasks.spawn(async move { takeover::run(&edge, tcp, rest, t).await });
+        return;
     }
-    let io = TokioIo::new(Prefixed::new(tcp, head.freeze()));
+    // Boxed: the task is sized before the head says what it is; only HTTP connections pay for the
+    // HTTP stack's state.
+    Box::pin(http(tcp, head.freeze(), router, stop)).await;
+}
+
+/// The fast path's takeover for a request head, if any.
+fn recognize(edge: &Edge, head: &[u8]) -> Option<takeover::Takeover> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => takeover::takeover(edge, &req),
+        _ => None,
+    }
+}
+
+/// Serves the connection with the HTTP stack; `head` is what was already read from it.
+async fn http(tcp: TcpStream, head: Bytes, router: Router, stop: CancellationToken) {
+    let io = TokioIo::new(Prefixed::new(tcp, head));
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)

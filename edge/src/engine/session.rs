@@ -194,20 +194,17 @@ impl Session {
 
     /// Enqueues an event's frames encoded once for every recipient (the fan-out).
     pub fn push_shared(&self, frame: &SharedFrame) -> Result<(), PushError> {
-        self.push_frames(
-            1 + frame.attachments.len(),
-            |q| {
-                q.push_back(Outgoing::Text(frame.text.clone()));
-                q.extend(frame.attachments.iter().cloned().map(Outgoing::Binary));
-            },
-            || frame.wire.clone(),
-        )
+        self.push_shared_with(frame, false).map(|_| ())
     }
 
     /// Like [`Session::push_shared`], but a websocket gathers the frames until [`Session::uncork`]:
     /// several deliveries ready at once go out in one write. `Ok(true)`: this push corked the
     /// session, the caller must uncork it.
     pub fn push_shared_corked(&self, frame: &SharedFrame) -> Result<bool, PushError> {
+        self.push_shared_with(frame, true)
+    }
+
+    fn push_shared_with(&self, frame: &SharedFrame, cork: bool) -> Result<bool, PushError> {
         self.queue
             .push_with(
                 1 + frame.attachments.len(),
@@ -216,7 +213,7 @@ impl Session {
                     q.extend(frame.attachments.iter().cloned().map(Outgoing::Binary));
                 },
                 || frame.wire.clone(),
-                true,
+                cork,
             )
             .ok_or(PushError::Full)
     }
