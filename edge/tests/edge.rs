@@ -324,12 +324,7 @@ async fn kick_sends_reason_then_disconnect() {
         r#"42["herald:disconnect",{"reason":"kicked"}]"#
     );
     assert_eq!(ws_text(&mut ws).await, "41");
-    let closed = core
-        .next_matching(|m| match m {
-            link_request::Msg::Closed(c) => Some(c.clone()),
-            _ => None,
-        })
-        .await;
+    let closed = core.next_closed().await;
     assert_eq!(closed.connection_id, id);
     assert_eq!(closed.reason, "kicked");
 }
@@ -423,12 +418,7 @@ async fn graceful_shutdown_tells_why_then_closes_the_transport() {
         !matches!(ws_next(&mut ws).await, Some(Message::Text(_))),
         "nothing after the notice but the close"
     );
-    let closed = core
-        .next_matching(|m| match m {
-            link_request::Msg::Closed(c) => Some(c.clone()),
-            _ => None,
-        })
-        .await;
+    let closed = core.next_closed().await;
     assert_eq!(closed.connection_id, id);
     let done = tokio::time::timeout(WAIT, &mut edge.done)
         .await
@@ -563,13 +553,7 @@ async fn slow_consumers_are_disconnected_without_hurting_others() {
     }
     let closed = match closed {
         Some(c) => c,
-        None => {
-            core.next_matching(|m| match m {
-                link_request::Msg::Closed(c) => Some(c.clone()),
-                _ => None,
-            })
-            .await
-        }
+        None => core.next_closed().await,
     };
     assert_eq!(closed.connection_id, slow_id);
     assert_eq!(closed.reason, "slow consumer");

@@ -70,12 +70,7 @@ async fn claims_allow_joins_else_the_join_handler_decides() {
     ws_send(&mut ws, r#"422["join","ok:x"]"#).await;
     assert_eq!(ws_text(&mut ws).await, r#"432[{"ok":true}]"#);
     // The first $join the core saw is for ok:x: the claimed room did not ask the handler.
-    let asked = core
-        .next_matching(|m| match m {
-            link_request::Msg::Forward(f) => Some(f.clone()),
-            _ => None,
-        })
-        .await;
+    let asked = core.next_forward().await;
     assert_eq!(
         (
             asked.event.as_str(),
@@ -197,12 +192,7 @@ async fn forwards_answer_with_the_handler_reply() {
     assert_eq!(body[1], serde_json::json!({"x":1}));
     assert_eq!(body[2], serde_json::json!("y"));
     assert_eq!(body.as_array().unwrap().len(), 3);
-    let fwd = core
-        .next_matching(|m| match m {
-            link_request::Msg::Forward(f) => Some(f.clone()),
-            _ => None,
-        })
-        .await;
+    let fwd = core.next_forward().await;
     assert_eq!(
         (fwd.event.as_str(), fwd.connection_id.as_str()),
         ("echo", id.as_str())
@@ -249,12 +239,7 @@ async fn reserved_event_names_close_the_connection() {
     let (mut ws, id) = ws_connect(edge.addr, "/", &token("alice", &[])).await;
     ws_send(&mut ws, r#"42["disconnect"]"#).await;
     assert_eq!(ws_next(&mut ws).await, None);
-    let closed = core
-        .next_matching(|m| match m {
-            link_request::Msg::Closed(c) => Some(c.clone()),
-            _ => None,
-        })
-        .await;
+    let closed = core.next_closed().await;
     assert_eq!(
         (closed.connection_id, closed.reason),
         (id, "parse error".into())
@@ -278,12 +263,7 @@ async fn connect_handler_joins_rooms_attaches_data_or_refuses() {
     )
     .await;
     let id = socket_sid(&answer);
-    let asked = core
-        .next_matching(|m| match m {
-            link_request::Msg::Forward(f) => Some(f.clone()),
-            _ => None,
-        })
-        .await;
+    let asked = core.next_forward().await;
     assert_eq!(
         (
             asked.event.as_str(),
@@ -341,12 +321,7 @@ async fn disconnects_are_reported_to_handlers() {
         json_of(&fwd.args[0]),
         serde_json::json!({"reason":"client namespace disconnect"})
     );
-    let closed = core
-        .next_matching(|m| match m {
-            link_request::Msg::Closed(c) => Some(c.clone()),
-            _ => None,
-        })
-        .await;
+    let closed = core.next_closed().await;
     assert_eq!(closed.connection_id, id);
     drop(ws);
 }

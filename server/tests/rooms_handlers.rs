@@ -99,6 +99,18 @@ fn forward(conn: &str, event: &str) -> link_request::Msg {
     })
 }
 
+/// A `typing:start` relay from `conn` to `room`; `delivered_locally` as the sending edge says.
+fn relay(conn: &str, room: &str, delivered_locally: bool) -> link_request::Msg {
+    link_request::Msg::Relay(RelayEvent {
+        namespace: "/".into(),
+        room: room.into(),
+        connection_id: conn.into(),
+        event: "typing:start".into(),
+        args: vec![json("{}")],
+        delivered_locally,
+    })
+}
+
 /// Sends a forward and returns (error, args) from its Applied.
 async fn forward_and_wait(
     edge: &mut FakeEdge,
@@ -385,21 +397,11 @@ async fn relay_needs_membership_and_room_limit_holds() {
     assert_eq!(edge.join("a1", "r2").await, "");
     assert_eq!(edge.join("a1", "r3").await, "room limit reached (2)");
 
-    let relay = |conn: &str, room: &str| {
-        link_request::Msg::Relay(RelayEvent {
-            namespace: "/".into(),
-            room: room.into(),
-            connection_id: conn.into(),
-            event: "typing:start".into(),
-            args: vec![json("{}")],
-            ..Default::default()
-        })
-    };
     assert_eq!(
-        edge.apply(relay("a1", "elsewhere")).await,
+        edge.apply(relay("a1", "elsewhere", false)).await,
         "not a member of room elsewhere"
     );
-    assert_eq!(edge.apply(relay("a1", "convo")).await, "");
+    assert_eq!(edge.apply(relay("a1", "convo", false)).await, "");
     let ev = edge.delivery().await.event.unwrap();
     assert_eq!(ev.name, "typing:start");
     assert_eq!(ev.targets, ["room:convo"]);
@@ -421,15 +423,7 @@ async fn a_relay_delivered_locally_reaches_only_the_other_edges() {
     assert_eq!(near.join("a1", "convo").await, "");
     assert_eq!(near.join("b1", "convo").await, "");
     assert_eq!(far.join("c1", "convo").await, "");
-    let relay = link_request::Msg::Relay(RelayEvent {
-        namespace: "/".into(),
-        room: "convo".into(),
-        connection_id: "a1".into(),
-        event: "typing:start".into(),
-        args: vec![json("{}")],
-        delivered_locally: true,
-    });
-    assert_eq!(near.apply(relay).await, "");
+    assert_eq!(near.apply(relay("a1", "convo", true)).await, "");
     let ev = far.delivery().await.event.unwrap();
     assert_eq!(ev.name, "typing:start");
     assert_eq!(ev.except, ["conn:a1"]);
@@ -469,15 +463,7 @@ async fn a_relay_delivered_locally_still_reaches_direct_subscribers() {
         first.item,
         Some(herald_proto::v1::subscribe_response::Item::Subscribed(_))
     ));
-    let relay = link_request::Msg::Relay(RelayEvent {
-        namespace: "/".into(),
-        room: "convo".into(),
-        connection_id: "a1".into(),
-        event: "typing:start".into(),
-        args: vec![json("{}")],
-        delivered_locally: true,
-    });
-    assert_eq!(edge.apply(relay).await, "");
+    assert_eq!(edge.apply(relay("a1", "convo", true)).await, "");
     let got = tokio::time::timeout(GUARD, feed.message())
         .await
         .expect("the subscriber gets the relay in time")

@@ -11,7 +11,9 @@ use tokio::net::TcpStream;
 
 use crate::edge::Edge;
 use crate::engine::session::{Session, Transport};
-use crate::engine::ws::{Conn, serve, switching_head, upgrade_accept, upgraded, write_all};
+use crate::engine::ws::{
+    Conn, abandon, serve, switching_head, upgrade_accept, upgraded, write_all,
+};
 use crate::engine::{open_packet, open_session};
 use crate::http::bearer_value;
 
@@ -87,7 +89,7 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: TcpStream, rest: BytesMut, t: 
         Takeover::Upgrade { accept, session } => {
             session.set_transport(Transport::Upgrading);
             if write_all(&stream, &switching_head(&accept)).await.is_err() {
-                session.set_transport(Transport::Polling);
+                abandon(&session);
                 return;
             }
             upgraded(edge, session, Conn::new(stream, rest, edge)).await;

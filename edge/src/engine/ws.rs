@@ -226,7 +226,7 @@ pub(crate) async fn upgraded(edge: &Arc<Edge>, session: Arc<Session>, mut conn: 
 }
 
 /// The upgrade did not happen: the session goes on polling.
-fn abandon(session: &Session) {
+pub(crate) fn abandon(session: &Session) {
     tracing::debug!(sid = %session.sid, "websocket upgrade abandoned");
     if session.transport() == Transport::Upgrading {
         session.set_transport(Transport::Polling);

@@ -484,6 +484,24 @@ impl FakeCore {
         .await
         .expect("timed out waiting for a link message")
     }
+
+    /// The next forwarded client event the core receives.
+    pub async fn next_forward(&mut self) -> herald_proto::v1::ClientEventForward {
+        self.next_matching(|m| match m {
+            link_request::Msg::Forward(f) => Some(f.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next ConnectionClosed the core receives.
+    pub async fn next_closed(&mut self) -> herald_proto::v1::ConnectionClosed {
+        self.next_matching(|m| match m {
+            link_request::Msg::Closed(c) => Some(c.clone()),
+            _ => None,
+        })
+        .await
+    }
 }
 
 /// A recoverable event with offset `"ep:{seq}"` (volatile with no offset when `seq` is 0).
