@@ -27,8 +27,12 @@ impl Api {
         }
         namespaces.sort_by(|a, b| a.namespace.cmp(&b.namespace));
         let nodes = c.redis.live_nodes().await.map_err(err)?;
-        let live = nodes.iter().filter(|n| n.started_ms >= 0);
-        let (edges, subscribers, handlers) = live.fold((0u32, 0u32, 0u32), |(e, s, h), n| {
+        // This node's own figures are current; the others' are as of their last heartbeat.
+        let me = self.local_stats();
+        let others = nodes
+            .iter()
+            .filter(|n| n.started_ms >= 0 && n.node != c.node);
+        let (edges, subscribers, handlers) = others.fold((me.edges, me.subscribers, me.handlers), |(e, s, h), n| {
             (
                 e.saturating_add(n.edges),
                 s.saturating_add(n.subscribers),
