@@ -4,7 +4,9 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const { connect, connectError, makeToken, grpcClient, jsonArg } = require('./lib/herald');
+const net = require('node:net');
+const { connect, connectError, makeToken, grpcClient, jsonArg, openSocket, whenConnected, once } = require('./lib/herald');
+const { startHandler } = require('./lib/handler');
 const { multicoreTest, waitFor } = require('./lib/multicore');
 
 /** A socket of `user` on core i's edge. */
@@ -153,4 +155,129 @@ multicoreTest('a core that dies is dropped from presence and counts', async (c) 
   c.nodes[1].core.proc.kill('SIGKILL');
   await waitFor(async () => (await g0.presence({ user_ids: ['bob'] })).users[0].online === false, 'bob offline after his core died');
   assert.equal((await g0.emit({ targets: ['*'], event: 'x', args: [] })).connections, 1);
+});
+
+// ---- recovery, history and subscriptions across cores ----
+
+const RECOVERY = {
+  connectionStateRecovery: true,
+  namespaces: [{ name: '/', anonymous: false }],
+};
+
+/** A local URL where nothing listens: reconnection attempts to it fail. */
+async function deadUrl() {
+  const srv = net.createServer();
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+multicoreTest('a client recovers through the other core: recovered, every missed event once, in order', { config: RECOVERY }, async (c) => {
+  const v0 = c.view(0);
+  const v1 = c.view(1);
+  const s = openSocket(v0, '/', {
+    token: makeToken(c.config, { sub: 'alice', rooms: ['r1'] }),
+    reconnection: true,
+    reconnectionDelay: 50,
+    reconnectionDelayMax: 100,
+    randomizationFactor: 0,
+  });
+  await whenConnected(s);
+  assert.deepEqual(await s.timeout(10000).emitWithAck('join', 'r1'), { ok: true });
+  const g0 = grpcClient(v0);
+  const g1 = grpcClient(v1);
+  await g0.emit({ targets: ['user:alice'], event: 'warmup', args: [jsonArg('w')] });
+  await s.inbox.wait('warmup');
+  const id = s.id;
+
+  // Away: the transport drops and reconnection attempts fail until we let them through.
+  s.io.uri = await deadUrl();
+  s.io.engine.close();
+  await s.inbox.until(() => s.inbox.disconnects.length > 0, 'the disconnect');
+  await waitFor(async () => (await g1.presence({ user_ids: ['alice'] })).users[0].online === false, 'alice away');
+
+  const sent = [];
+  for (let i = 0; i < 60; i += 1) {
+    const target = i % 2 ? 'room:r1' : 'user:alice';
+    await (i % 3 ? g1 : g0).emit({ targets: [target], event: 'ev', args: [jsonArg({ i })] });
+    sent.push({ i });
+  }
+  const back = once(s, 'connect', 'the reconnection');
+  s.io.uri = v1.edgeUrl;
+  await back;
+  assert.equal(s.recovered, true, 'socket.recovered through the other core');
+  assert.equal(s.id, id, 'the same socket id');
+  await s.inbox.wait('ev', sent.length);
+  await g0.emit({ targets: ['room:r1'], event: 'after', args: [jsonArg(1)] });
+  await s.inbox.wait('after');
+  assert.deepEqual(s.inbox.all('ev').map((a) => a[0]), sent, 'every missed event once, in order');
+});
+
+multicoreTest('History and Subscribe from positions answer from any core', async (c) => {
+  const g0 = grpcClient(c.view(0));
+  const g1 = grpcClient(c.view(1));
+  const first = await g0.emit({ targets: ['room:news'], event: 'n', args: [jsonArg(1)], delivery: 'DELIVERY_CLASS_RECOVERABLE' });
+  const second = await g1.emit({ targets: ['room:news'], event: 'n', args: [jsonArg(2)] });
+  const [p1] = first.positions;
+  const [p2] = second.positions;
+  assert.equal(p2.epoch, p1.epoch, 'one epoch for the topic, whichever core emitted');
+  assert.equal(Number(p2.offset), Number(p1.offset) + 1, 'offsets shared by both cores');
+
+  const hist = await g1.call('History', { namespace: '/', topic: 'room:news', limit: 10 });
+  assert.deepEqual(hist.events.map((e) => JSON.parse(e.args[0].json)), [1, 2]);
+
+  const sub = g1.subscribe({ topics: ['room:news'], since: [p1] });
+  await sub.ready();
+  await sub.waitEvents((evs) => evs.length >= 1, 'the replayed event');
+  await g0.emit({ targets: ['room:news'], event: 'n', args: [jsonArg(3)] });
+  await sub.waitEvents((evs) => evs.length >= 2, 'the live event from the other core');
+  assert.deepEqual(sub.events.map((e) => JSON.parse(e.args[0].json)), [2, 3], 'replay then live, no gap, no duplicate');
+});
+
+// ---- handlers and presence events ----
+
+multicoreTest('client events reach a handler connected to another core, load-balanced across cores', {
+  config: { namespaces: [{ name: '/', anonymous: false, forward: ['message:send'] }] },
+}, async (c) => {
+  const onlyOn1 = await startHandler(c.view(1), { events: ['message:send'], ackTimeoutMs: 0 });
+  const a0 = await userOn(c, 0, 'alice', ['convo:*']);
+  assert.deepEqual(await a0.timeout(10000).emitWithAck('join', 'convo:1'), { ok: true });
+  const ack = await a0.timeout(10000).emitWithAck('message:send', { room: 'convo:1', text: 'hi' });
+  assert.equal(ack.ok, true, `the handler on the other core answered: ${JSON.stringify(ack)}`);
+  const [ev] = await onlyOn1.waitEvent('message:send');
+  assert.equal(ev.connection_id, a0.id);
+
+  const on0 = await startHandler(c.view(0), { events: ['message:send'], ackTimeoutMs: 0 });
+  // Both handlers are registered once the cluster has them both (each registration is visible in Stats).
+  await waitFor(async () => (await grpcClient(c.view(0)).stats({})).handlers === 2, 'two handlers in the cluster');
+  for (let i = 0; i < 20; i += 1) {
+    const r = await a0.timeout(10000).emitWithAck('message:send', { room: 'convo:1', text: `m${i}` });
+    assert.equal(r.ok, true);
+  }
+  const n1 = onlyOn1.events('message:send').length - 1;
+  const n0 = on0.events('message:send').length;
+  assert.equal(n0 + n1, 20);
+  assert.ok(n0 >= 5 && n1 >= 5, `both cores' handlers take events (${n0} and ${n1})`);
+});
+
+multicoreTest('presence events fire once per user, however many cores hold the user', {
+  config: { namespaces: [{ name: '/', anonymous: false, presence_events: true }] },
+}, async (c) => {
+  const bob = await userOn(c, 1, 'bob', ['p']);
+  assert.deepEqual(await bob.timeout(10000).emitWithAck('join', 'p'), { ok: true });
+  const a0 = await userOn(c, 0, 'alice', ['p']);
+  const a1 = await userOn(c, 1, 'alice', ['p']);
+  assert.deepEqual(await a0.timeout(10000).emitWithAck('join', 'p'), { ok: true });
+  assert.deepEqual(await a1.timeout(10000).emitWithAck('join', 'p'), { ok: true });
+  await a0.timeout(10000).emitWithAck('leave', 'p');
+  await a1.timeout(10000).emitWithAck('leave', 'p');
+  await bob.inbox.wait('presence', 2);
+  await grpcClient(c.view(0)).emit({ targets: ['user:bob'], event: 'marker', args: [jsonArg(0)] });
+  await bob.inbox.wait('marker');
+  assert.deepEqual(
+    bob.inbox.all('presence').map((a) => [a[0].user_id, a[0].status]),
+    [['alice', 'join'], ['alice', 'leave']],
+    'one join when alice first came, one leave when her last connection left',
+  );
 });

@@ -67,7 +67,7 @@ pub enum BrokerError {
     Closed,
     #[error("broker overloaded: event not accepted within {0:?}")]
     Overloaded(std::time::Duration),
-    #[error("broker unavailable: {0}")]
+    #[error("{0}")]
     Unavailable(String),
 }
 

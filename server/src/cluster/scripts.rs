@@ -286,12 +286,12 @@ local meta = P .. ':meta:' .. ns .. ':' .. t
 local m = redis.call('HMGET', meta, 'epoch', 'last', 'doff')
 local cur_epoch, last = m[1] or '', tonumber(m[2] or '0')
 if not m[1] then
-  if offset == 0 and epoch == '' then return {'ok', '', 0} end
-  return {'epoch', '', 0}
+  if offset == 0 and epoch == '' then return {'ok', '', '0'} end
+  return {'epoch', '', '0'}
 end
-if cur_epoch ~= epoch or offset > last then return {'epoch', cur_epoch, last} end
-if offset < tonumber(m[3] or '0') then return {'window', cur_epoch, last} end
-local out = {'ok', cur_epoch, last}
+if cur_epoch ~= epoch or offset > last then return {'epoch', cur_epoch, tostring(last)} end
+if offset < tonumber(m[3] or '0') then return {'window', cur_epoch, tostring(last)} end
+local out = {'ok', cur_epoch, tostring(last)}
 local entries = redis.call('XRANGE', P .. ':log:' .. ns .. ':' .. t, (offset + 1) .. '-1', '+', 'COUNT', limit)
 for _, e in ipairs(entries) do out[#out + 1] = field(e, 'p') end
 return out

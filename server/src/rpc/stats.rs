@@ -32,13 +32,14 @@ impl Api {
         let others = nodes
             .iter()
             .filter(|n| n.started_ms >= 0 && n.node != c.node);
-        let (edges, subscribers, handlers) = others.fold((me.edges, me.subscribers, me.handlers), |(e, s, h), n| {
-            (
-                e.saturating_add(n.edges),
-                s.saturating_add(n.subscribers),
-                h.saturating_add(n.handlers),
-            )
-        });
+        let (edges, subscribers, handlers) =
+            others.fold((me.edges, me.subscribers, me.handlers), |(e, s, h), n| {
+                (
+                    e.saturating_add(n.edges),
+                    s.saturating_add(n.subscribers),
+                    h.saturating_add(n.handlers),
+                )
+            });
         Ok(StatsResponse {
             namespaces,
             edges,
