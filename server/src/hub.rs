@@ -460,6 +460,7 @@ impl Counter for Hub {
         // Still under the read lock: no connection registers between the count and the number.
         sequence();
         Counted {
+            duplicate: false,
             connections: u32::try_from(n).unwrap_or(u32::MAX),
             offline_users,
             members,

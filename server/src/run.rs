@@ -111,7 +111,7 @@ pub enum RunError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("store: {0}")]
     Store(#[from] herald_store::StoreError),
-    #[error("cluster: {0}")]
+    #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
 }
 
@@ -178,6 +178,7 @@ impl Core {
                     broker: b.clone(),
                     next_handler: std::sync::atomic::AtomicUsize::new(0),
                     seen: crate::cluster::registry::Seen::default(),
+                    dirty: std::sync::atomic::AtomicBool::new(false),
                 };
                 (b as Arc<dyn Broker>, Some(c), Some(ctl_rx))
             }

@@ -158,6 +158,7 @@ impl Broker for MemoryBroker {
         event: Event,
         ack_ref: u64,
         want_members: bool,
+        _idempotency: Option<(String, Duration)>,
     ) -> BoxFuture<'_, Result<(Arc<Event>, Counted), BrokerError>> {
         Box::pin(async move {
             // Room in the queue first; then count, sequence and enqueue under one lock, so that
@@ -187,6 +188,10 @@ impl Broker for MemoryBroker {
             }));
             Ok((event, counted))
         })
+    }
+
+    fn keeps_idempotency_keys(&self) -> bool {
+        false
     }
 
     fn relay(&self, _event: &Event, _origin_link: u64) -> BoxFuture<'_, Result<(), BrokerError>> {
@@ -388,13 +393,13 @@ mod tests {
     async fn positions_per_topic_and_one_broker_order() {
         let b = broker(100);
         let _feed = b.take_feed();
-        let e1 = b.publish(ev(&["room:a"], true), 0, false).await.unwrap().0;
+        let e1 = b.publish(ev(&["room:a"], true), 0, false, None).await.unwrap().0;
         let e2 = b
             .publish(ev(&["room:a", "user:u"], true), 0, false)
             .await
             .unwrap()
             .0;
-        let v = b.publish(ev(&["room:a"], false), 0, false).await.unwrap().0;
+        let v = b.publish(ev(&["room:a"], false), 0, false, None).await.unwrap().0;
         assert_eq!(e1.positions[0].offset, 1);
         assert_eq!(
             e2.positions.iter().map(|p| p.offset).collect::<Vec<_>>(),
@@ -434,9 +439,9 @@ mod tests {
     async fn window_overflow_is_reported() {
         let b = broker(2);
         let _feed = b.take_feed();
-        let first = b.publish(ev(&["room:a"], true), 0, false).await.unwrap().0;
+        let first = b.publish(ev(&["room:a"], true), 0, false, None).await.unwrap().0;
         for _ in 0..3 {
-            b.publish(ev(&["room:a"], true), 0, false).await.unwrap();
+            b.publish(ev(&["room:a"], true), 0, false, None).await.unwrap();
         }
         let (_, lost) = b.replay_positions("/", &first.positions).await.unwrap();
         assert_eq!(lost.len(), 1);

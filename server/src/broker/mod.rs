@@ -47,6 +47,8 @@ pub struct Member {
 /// What an Emit matched when the broker accepted it.
 #[derive(Debug, Clone, Default)]
 pub struct Counted {
+    /// The idempotency key was used already: this is the first Emit's answer, nothing was sent.
+    pub duplicate: bool,
     pub connections: u32,
     pub offline_users: Vec<String>,
     /// Only when asked for (acks).
@@ -120,12 +122,17 @@ pub trait Broker: Send + Sync + 'static {
     fn epoch(&self) -> String;
     /// Sequences the event (and gives recoverable events their positions and offset, keeping
     /// them for the window), counts who it reaches, and returns once it is accepted for fan-out.
+    /// With an idempotency key (and how long to remember it), an Emit whose key was used already
+    /// sends nothing and answers like the first one, where the broker keeps keys itself.
     fn publish(
         &self,
         event: Event,
         ack_ref: u64,
         want_members: bool,
+        idempotency: Option<(String, std::time::Duration)>,
     ) -> BoxFuture<'_, Result<(Arc<Event>, Counted), BrokerError>>;
+    /// Whether `publish` keeps idempotency keys (else the core remembers them itself).
+    fn keeps_idempotency_keys(&self) -> bool;
     /// Carries a relay (volatile, never logged) to the other cores; this core delivers it itself.
     fn relay(&self, event: &Event, origin_link: u64) -> BoxFuture<'_, Result<(), BrokerError>>;
     /// This core needs the events of a topic (or a `prefix*` pattern) from now on; resolves once

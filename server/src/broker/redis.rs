@@ -345,6 +345,45 @@ impl RedisBroker {
     }
 }
 
+/// The answer the emit script kept for an idempotency key: the first Emit's id, positions and
+/// counts, on the event as it was asked for this time.
+fn first_answer(mut event: Event, stored: &[u8]) -> (Arc<Event>, Counted) {
+    let v: serde_json::Value = serde_json::from_slice(stored).unwrap_or_default();
+    // Lua's JSON writes an empty list as {}: anything but an array counts as empty.
+    let strings = |name: &str| -> Vec<String> {
+        v[name]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    if let Some(id) = v["id"].as_str() {
+        event.id = id.to_owned();
+    }
+    event.positions = event
+        .targets
+        .iter()
+        .zip(strings("positions"))
+        .filter_map(|(topic, p)| {
+            let (epoch, offset) = p.rsplit_once(':')?;
+            Some(Position {
+                topic: topic.clone(),
+                offset: offset.parse().ok()?,
+                epoch: epoch.to_owned(),
+            })
+        })
+        .collect();
+    let counted = Counted {
+        duplicate: true,
+        connections: v["connections"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+        offline_users: strings("offline"),
+        members: Vec::new(),
+    };
+    (Arc::new(event), counted)
+}
+
 /// Decodes stored payloads, in sequence order, each once.
 fn decode_sorted(payloads: &[Vec<u8>]) -> Vec<Arc<Event>> {
     let mut events: Vec<Event> = payloads
@@ -367,8 +406,13 @@ impl Broker for RedisBroker {
         event: Event,
         ack_ref: u64,
         want_members: bool,
+        idempotency: Option<(String, Duration)>,
     ) -> BoxFuture<'_, Result<(Arc<Event>, Counted), BrokerError>> {
         Box::pin(async move {
+            let (idem_key, idem_ms) = match &idempotency {
+                Some((k, w)) => (k.as_str(), w.as_millis().to_string()),
+                None => ("", "0".to_owned()),
+            };
             let limits = self.limits(&event.namespace);
             let recoverable = event.delivery == DeliveryClass::Recoverable as i32;
             let body = wire::body(&event);
@@ -396,12 +440,21 @@ impl Broker for RedisBroker {
             args.extend(event.targets.iter().map(|t| t.as_bytes()));
             args.push(ne.as_bytes());
             args.extend(event.except.iter().map(|t| t.as_bytes()));
-            type Answer = (u64, String, u32, Vec<String>, Vec<String>, Vec<String>);
-            let (seq, ns_epoch, connections, positions, offline, members): Answer = self
+            args.extend([idem_key.as_bytes(), idem_ms.as_bytes(), event.id.as_bytes()]);
+            let answer: Vec<redis::Value> = self
                 .redis
                 .script(&self.redis.scripts.emit, &args)
                 .await
                 .map_err(unavailable)?;
+            if let [redis::Value::BulkString(tag), redis::Value::BulkString(first)] = answer.as_slice()
+                && tag.as_slice() == b"dup"
+            {
+                return Ok(first_answer(event, first));
+            }
+            type Answer = (u64, String, u32, Vec<String>, Vec<String>, Vec<String>);
+            let (seq, ns_epoch, connections, positions, offline, members): Answer =
+                redis::from_redis_value(redis::Value::Array(answer))
+                    .map_err(|e| BrokerError::Unavailable(format!("unexpected answer from Redis: {e}")))?;
             let mut event = event;
             event.seq = seq;
             if recoverable {
@@ -434,12 +487,17 @@ impl Broker for RedisBroker {
             Ok((
                 Arc::new(event),
                 Counted {
+                    duplicate: false,
                     connections,
                     offline_users: offline,
                     members,
                 },
             ))
         })
+    }
+
+    fn keeps_idempotency_keys(&self) -> bool {
+        true
     }
 
     fn relay(&self, event: &Event, origin_link: u64) -> BoxFuture<'_, Result<(), BrokerError>> {

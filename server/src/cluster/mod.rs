@@ -43,7 +43,7 @@ impl ClusterConfig {
 /// Why a cluster operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClusterError {
-    #[error("Redis at {url} is unreachable: {cause}")]
+    #[error("broker.url: Redis at {url} is unreachable: {cause}")]
     Connect { url: String, cause: String },
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),

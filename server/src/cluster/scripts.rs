@@ -36,8 +36,10 @@ end
 "#;
 
 /// ARGV: P, ns, now_ms, recoverable (0/1), max_events, max_age_ms, want_members (0/1),
-/// epoch_candidate, ack_ref, origin_node, body, n_targets, targets..., n_except, except...
-/// Returns {seq, ns_epoch, connections, {epoch:offset...}, {offline users}, {conn, user, node...}}.
+/// epoch_candidate, ack_ref, origin_node, body, n_targets, targets..., n_except, except...,
+/// idempotency key ('' for none), its window in ms, the event id.
+/// Returns {seq, ns_epoch, connections, {epoch:offset...}, {offline users}, {conn, user, node...}},
+/// or {'dup', answer} when the idempotency key was used already (the first Emit's answer, JSON).
 const EMIT: &str = r#"
 local now, recoverable = tonumber(ARGV[3]), ARGV[4] == '1'
 local max_events, max_age = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -48,6 +50,12 @@ local targets, excepts = {}, {}
 for i = 1, nt do targets[i] = ARGV[12 + i] end
 local ne = tonumber(ARGV[13 + nt])
 for i = 1, ne do excepts[i] = ARGV[13 + nt + i] end
+local idem, idem_ms, event_id = ARGV[14 + nt + ne], ARGV[15 + nt + ne], ARGV[16 + nt + ne]
+local idem_key = P .. ':idem:' .. ns .. '\n' .. idem
+if idem ~= '' then
+  local prev = redis.call('GET', idem_key)
+  if prev then return {'dup', prev} end
+end
 
 local all = pre .. 'all'
 -- Who is excluded: '*' excludes everyone; sets are read only when they must be.
@@ -179,6 +187,10 @@ for i, t in ipairs(targets) do
   else
     redis.call('PUBLISH', P .. ':ch:' .. ns .. ':' .. t, payload)
   end
+end
+if idem ~= '' then
+  local answer = cjson.encode({id = event_id, connections = count, positions = positions, offline = offline})
+  redis.call('SET', idem_key, answer, 'PX', idem_ms)
 end
 return {seq, nsepoch, count, positions, offline, flat}
 "#;

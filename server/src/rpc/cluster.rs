@@ -1,18 +1,13 @@
 //! What a core does as one node of a cluster: ack references that name their node, acks routed
 //! to the emitting node, commands from other nodes (membership changes, disconnects, client
-//! events for a local handler), idempotency keys shared in Redis, the heartbeat that keeps the
-//! node registered, and the sweep that notices dead nodes. Without a cluster each of these is the
+//! events for a local handler), the heartbeat that keeps the node registered, and the sweep that
+//! notices dead nodes. Without a cluster each of these is the
 //! one-process behaviour.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use herald_index::Topic;
-use herald_proto::v1::{Arg, DisconnectCommand, EmitResponse, MembershipChange, link_response};
-use prost::Message as _;
-use redis::AsyncCommands;
+use herald_proto::v1::{Arg, DisconnectCommand, MembershipChange, link_response};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -24,10 +19,6 @@ use crate::hub::LinkId;
 
 /// Bits of an ack reference below its node id.
 const ACK_NODE_SHIFT: u32 = 40;
-/// Value of an idempotency key whose Emit is still under way.
-const IN_FLIGHT: &str = "-";
-/// How long a second Emit with the same key waits for the first one's answer.
-const IN_FLIGHT_WAIT: Duration = Duration::from_secs(2);
 
 /// Where a connection is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,14 +27,6 @@ pub enum Holder {
     Local(LinkId),
     /// On another node of the cluster.
     Node(u32),
-}
-
-/// An idempotency key's state for this Emit.
-pub enum Claim {
-    /// First use (or no key): emit, then store under the key, if any.
-    Fresh(Option<String>),
-    /// Already answered.
-    Done(EmitResponse),
 }
 
 impl Api {
@@ -73,87 +56,6 @@ impl Api {
                 }
             }
             _ => self.hub.client_ack(ack_ref, conn, args),
-        }
-    }
-
-    // ---- idempotency ----
-
-    pub async fn idempotency_claim(&self, key: &str) -> Result<Claim, CoreError> {
-        if key.is_empty() {
-            return Ok(Claim::Fresh(None));
-        }
-        let Some(c) = &self.cluster else {
-            return Ok(match self.idempotency.get(key) {
-                Some(r) => Claim::Done(r),
-                None => Claim::Fresh(Some(key.to_owned())),
-            });
-        };
-        let rkey = c.redis.key(&format!("idem:{key}"));
-        let window = u64::try_from(self.config.idempotency_window.as_millis()).unwrap_or(u64::MAX);
-        let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
-        loop {
-            let k = rkey.clone();
-            let claimed: Option<String> = c
-                .redis
-                .run(|mut con| async move {
-                    redis::cmd("SET")
-                        .arg(&k)
-                        .arg(IN_FLIGHT)
-                        .arg("NX")
-                        .arg("GET")
-                        .arg("PX")
-                        .arg(window)
-                        .query_async(&mut con)
-                        .await
-                })
-                .await
-                .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?;
-            match claimed.as_deref() {
-                None => return Ok(Claim::Fresh(Some(key.to_owned()))),
-                Some(IN_FLIGHT) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Some(IN_FLIGHT) => {
-                    return Err(CoreError::Unavailable(format!(
-                        "an Emit with idempotency key {key:?} is still under way; retry"
-                    )));
-                }
-                Some(v) => {
-                    let resp = B64
-                        .decode(v)
-                        .ok()
-                        .and_then(|b| EmitResponse::decode(b.as_slice()).ok())
-                        .unwrap_or_default();
-                    return Ok(Claim::Done(resp));
-                }
-            }
-        }
-    }
-
-    pub async fn idempotency_store(&self, key: &str, resp: &EmitResponse) {
-        let Some(c) = &self.cluster else {
-            self.idempotency.put(key, resp);
-            return;
-        };
-        let rkey = c.redis.key(&format!("idem:{key}"));
-        let value = B64.encode(resp.encode_to_vec());
-        let window = u64::try_from(self.config.idempotency_window.as_millis()).unwrap_or(u64::MAX);
-        if let Err(e) = c
-            .redis
-            .run(|mut con| async move { con.pset_ex::<_, _, ()>(rkey, value, window).await })
-            .await
-        {
-            tracing::warn!(key, error = %e, "idempotency key not stored");
-        }
-    }
-
-    pub async fn idempotency_release(&self, key: &str) {
-        if let Some(c) = &self.cluster {
-            let rkey = c.redis.key(&format!("idem:{key}"));
-            let _ = c
-                .redis
-                .run(|mut con| async move { con.del::<_, ()>(rkey).await })
-                .await;
         }
     }
 
@@ -374,16 +276,23 @@ impl Api {
                 subscribers: u32::try_from(self.hub.subscriber_count()).unwrap_or(u32::MAX),
                 handlers: u32::try_from(self.handlers.count()).unwrap_or(u32::MAX),
             };
+            let dirty = c.dirty.swap(false, std::sync::atomic::Ordering::AcqRel);
             match c.redis.refresh(&info, false).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(
-                        node = c.node,
-                        "this node's registration had lapsed; registering its connections again"
-                    );
-                    self.reregister_all().await;
+                Ok(true) if !dirty => {}
+                Ok(existed) => {
+                    if existed {
+                        tracing::warn!(node = c.node, "a write to the cluster's presence failed; registering this node's connections again");
+                    } else {
+                        tracing::warn!(node = c.node, "this node's registration had lapsed; registering its connections again");
+                    }
+                    if !self.reregister_all().await {
+                        c.mark_dirty();
+                    }
                 }
                 Err(e) => {
+                    if dirty {
+                        c.mark_dirty();
+                    }
                     tracing::warn!(url = %c.redis.config.url, error = %e, "heartbeat failed");
                     continue;
                 }
@@ -406,9 +315,17 @@ impl Api {
     }
 
     /// After this node's registration lapsed (Redis was away longer than the TTL, and others
-    /// dropped what it had registered): registers its connections, rooms and handlers again.
-    async fn reregister_all(&self) {
-        let Some(c) = &self.cluster else { return };
+    /// dropped what it had registered) or a presence write failed: forgets what the cluster holds
+    /// for this node and registers its connections, rooms and handlers again. Returns whether
+    /// every write succeeded.
+    async fn reregister_all(&self) -> bool {
+        let Some(c) = &self.cluster else { return true };
+        if let Err(e) = c.redis.drop_node(c.node).await {
+            tracing::warn!(error = %e, "this node's old registrations not dropped");
+            return false;
+        }
+        let _ = c.redis.drop_handlers_of(c.node).await;
+        let mut ok = true;
         let conns: Vec<(String, String, Option<String>, Vec<String>)> = {
             let ix = self.hub.index.read();
             let mut out = Vec::new();
@@ -425,20 +342,26 @@ impl Api {
             out
         };
         for (ns, id, user, rooms) in conns {
-            let _ = c.redis.unregister(&ns, &id).await;
             if let Err(e) = c.redis.register(&ns, &id, user.as_deref(), c.node, 0).await {
                 tracing::warn!(conn = %id, error = %e, "connection not registered again");
+                ok = false;
                 continue;
             }
             for room in rooms {
-                let _ = c.redis.membership(&ns, &id, &room, true, usize::MAX).await;
+                ok &= c
+                    .redis
+                    .membership(&ns, &id, &room, true, usize::MAX)
+                    .await
+                    .is_ok();
             }
         }
         for (ns, event, n) in self.handlers.keys() {
-            let _ = c
+            ok &= c
                 .redis
                 .count_handler(c.node, &ns, &event, i64::try_from(n).unwrap_or(0))
-                .await;
+                .await
+                .is_ok();
         }
+        ok
     }
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 use herald_index::Topic;
 use herald_proto::v1::{DeliveryClass, EmitRequest, EmitResponse, Event};
 
-use super::cluster::Claim;
 use super::{Api, validate};
 use crate::CoreError;
 use crate::clock::now_ms;
@@ -35,19 +34,19 @@ impl Api {
         }
         let class = targets_class(&targets);
         drop((targets, except));
-        let idem = match self.idempotency_claim(&req.idempotency_key).await? {
-            Claim::Done(r) => return Ok(r),
-            Claim::Fresh(k) => k,
-        };
-        let result = self
-            .publish_emit(EmitRequest { namespace, ..req }, ack_timeout, class)
-            .await;
-        match (&result, &idem) {
-            (Ok(resp), Some(key)) => self.idempotency_store(key, resp).await,
-            (Err(_), Some(key)) => self.idempotency_release(key).await,
-            _ => {}
+        let req = EmitRequest { namespace, ..req };
+        // Idempotency keys live where events are sequenced when the broker keeps them (a
+        // cluster: one atomic step in Redis); here otherwise.
+        if self.broker.keeps_idempotency_keys() || req.idempotency_key.is_empty() {
+            return self.publish_emit(req, ack_timeout, class).await;
         }
-        result
+        if let Some(r) = self.idempotency.get(&req.idempotency_key) {
+            return Ok(r);
+        }
+        let key = req.idempotency_key.clone();
+        let resp = self.publish_emit(req, ack_timeout, class).await?;
+        self.idempotency.put(&key, &resp);
+        Ok(resp)
     }
 
     /// Hands a validated Emit to the broker, which counts its recipients as it sequences it, and
@@ -75,7 +74,6 @@ impl Api {
             offset: String::new(),
             seq: 0,
         };
-        let event_id = event.id.clone();
         let want_acks = !ack_timeout.is_zero();
         // The waiter exists before the event goes out, so that no early ack is lost.
         let (ack_ref, waiter) = if want_acks {
@@ -84,7 +82,13 @@ impl Api {
         } else {
             (0, None)
         };
-        let (published, counted) = match self.broker.publish(event, ack_ref, want_acks).await {
+        let idempotency = (!req.idempotency_key.is_empty())
+            .then(|| (req.idempotency_key.clone(), self.config.idempotency_window));
+        let (published, counted) = match self
+            .broker
+            .publish(event, ack_ref, want_acks, idempotency)
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 if ack_ref != 0 {
@@ -93,6 +97,19 @@ impl Api {
                 return Err(CoreError::BrokerUnavailable(e.to_string()));
             }
         };
+        if counted.duplicate {
+            // The first Emit with this key was sent; this one sent nothing.
+            if ack_ref != 0 {
+                self.hub.finish_acks(ack_ref);
+            }
+            return Ok(EmitResponse {
+                event_id: published.id.clone(),
+                positions: published.positions.clone(),
+                connections: counted.connections,
+                offline_users: counted.offline_users,
+                acks: Vec::new(),
+            });
+        }
         let acks = match waiter {
             Some(rx) => {
                 self.hub.expect_acks(ack_ref, counted.members);
@@ -102,7 +119,7 @@ impl Api {
             None => Vec::new(),
         };
         Ok(EmitResponse {
-            event_id,
+            event_id: published.id.clone(),
             positions: published.positions.clone(),
             connections: counted.connections,
             offline_users: counted.offline_users,

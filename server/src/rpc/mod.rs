@@ -36,6 +36,16 @@ pub struct ClusterNode {
     pub next_handler: std::sync::atomic::AtomicUsize,
     /// Live nodes at the last sweep.
     pub seen: crate::cluster::registry::Seen,
+    /// A write to the cluster's presence failed: the next heartbeat registers everything again.
+    pub dirty: std::sync::atomic::AtomicBool,
+}
+
+impl ClusterNode {
+    /// Notes that the cluster's presence may disagree with this node's connections.
+    pub fn mark_dirty(&self) {
+        self.dirty
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// State every RPC handler shares.

@@ -116,6 +116,7 @@ impl Api {
                 }
                 Err(e) => {
                     tracing::warn!(conn, room, error = %e, "leave not recorded in the cluster's presence");
+                    c.mark_dirty();
                     false
                 }
             },
@@ -138,6 +139,7 @@ impl Api {
                 Ok(d) => d.map(|d| d.rooms_left).unwrap_or_default(),
                 Err(e) => {
                     tracing::warn!(conn = %r.conn.id, error = %e, "connection not removed from the cluster's presence");
+                    c.mark_dirty();
                     Vec::new()
                 }
             },
