@@ -171,7 +171,8 @@ impl Core {
                     default_limits,
                     ctl_tx,
                 );
-                background.push(tokio::spawn(b.clone().run_reader(cancel.clone())));
+                let stream = b.subscriber().await?;
+                background.push(tokio::spawn(b.clone().run_reader(stream, cancel.clone())));
                 let c = ClusterNode {
                     redis,
                     node,

@@ -393,13 +393,21 @@ mod tests {
     async fn positions_per_topic_and_one_broker_order() {
         let b = broker(100);
         let _feed = b.take_feed();
-        let e1 = b.publish(ev(&["room:a"], true), 0, false, None).await.unwrap().0;
+        let e1 = b
+            .publish(ev(&["room:a"], true), 0, false, None)
+            .await
+            .unwrap()
+            .0;
         let e2 = b
             .publish(ev(&["room:a", "user:u"], true), 0, false)
             .await
             .unwrap()
             .0;
-        let v = b.publish(ev(&["room:a"], false), 0, false, None).await.unwrap().0;
+        let v = b
+            .publish(ev(&["room:a"], false), 0, false, None)
+            .await
+            .unwrap()
+            .0;
         assert_eq!(e1.positions[0].offset, 1);
         assert_eq!(
             e2.positions.iter().map(|p| p.offset).collect::<Vec<_>>(),
@@ -439,9 +447,15 @@ mod tests {
     async fn window_overflow_is_reported() {
         let b = broker(2);
         let _feed = b.take_feed();
-        let first = b.publish(ev(&["room:a"], true), 0, false, None).await.unwrap().0;
+        let first = b
+            .publish(ev(&["room:a"], true), 0, false, None)
+            .await
+            .unwrap()
+            .0;
         for _ in 0..3 {
-            b.publish(ev(&["room:a"], true), 0, false, None).await.unwrap();
+            b.publish(ev(&["room:a"], true), 0, false, None)
+                .await
+                .unwrap();
         }
         let (_, lost) = b.replay_positions("/", &first.positions).await.unwrap();
         assert_eq!(lost.len(), 1);

@@ -102,11 +102,26 @@ impl RedisBroker {
         self.redis.key(&format!("ch:{ns}:{topic}"))
     }
 
+    /// Opens the subscriber connection; `run_reader` then reads it. Before this, nothing a core
+    /// wants can arrive: a core connects it before it accepts anything.
+    pub async fn subscriber(&self) -> Result<redis::aio::PubSubStream, ClusterError> {
+        self.resubscribe().await
+    }
+
     /// Reads the subscriber connection until `stop`, reconnecting (and catching up) when it breaks.
-    pub async fn run_reader(self: Arc<Self>, stop: CancellationToken) {
+    pub async fn run_reader(
+        self: Arc<Self>,
+        connected: redis::aio::PubSubStream,
+        stop: CancellationToken,
+    ) {
         let mut first = true;
+        let mut connected = Some(connected);
         while !stop.is_cancelled() {
-            let stream = match self.resubscribe().await {
+            let next = match connected.take() {
+                Some(s) => Ok(s),
+                None => self.resubscribe().await,
+            };
+            let stream = match next {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(url = %self.redis.config.url, error = %e, "Redis subscriber connection failed; retrying");
@@ -353,7 +368,11 @@ fn first_answer(mut event: Event, stored: &[u8]) -> (Arc<Event>, Counted) {
     let strings = |name: &str| -> Vec<String> {
         v[name]
             .as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     if let Some(id) = v["id"].as_str() {
@@ -446,15 +465,19 @@ impl Broker for RedisBroker {
                 .script(&self.redis.scripts.emit, &args)
                 .await
                 .map_err(unavailable)?;
-            if let [redis::Value::BulkString(tag), redis::Value::BulkString(first)] = answer.as_slice()
+            if let [
+                redis::Value::BulkString(tag),
+                redis::Value::BulkString(first),
+            ] = answer.as_slice()
                 && tag.as_slice() == b"dup"
             {
                 return Ok(first_answer(event, first));
             }
             type Answer = (u64, String, u32, Vec<String>, Vec<String>, Vec<String>);
             let (seq, ns_epoch, connections, positions, offline, members): Answer =
-                redis::from_redis_value(redis::Value::Array(answer))
-                    .map_err(|e| BrokerError::Unavailable(format!("unexpected answer from Redis: {e}")))?;
+                redis::from_redis_value(redis::Value::Array(answer)).map_err(|e| {
+                    BrokerError::Unavailable(format!("unexpected answer from Redis: {e}"))
+                })?;
             let mut event = event;
             event.seq = seq;
             if recoverable {

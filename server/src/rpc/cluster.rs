@@ -281,9 +281,15 @@ impl Api {
                 Ok(true) if !dirty => {}
                 Ok(existed) => {
                     if existed {
-                        tracing::warn!(node = c.node, "a write to the cluster's presence failed; registering this node's connections again");
+                        tracing::warn!(
+                            node = c.node,
+                            "a write to the cluster's presence failed; registering this node's connections again"
+                        );
                     } else {
-                        tracing::warn!(node = c.node, "this node's registration had lapsed; registering its connections again");
+                        tracing::warn!(
+                            node = c.node,
+                            "this node's registration had lapsed; registering its connections again"
+                        );
                     }
                     if !self.reregister_all().await {
                         c.mark_dirty();

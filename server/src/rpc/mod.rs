@@ -43,8 +43,7 @@ pub struct ClusterNode {
 impl ClusterNode {
     /// Notes that the cluster's presence may disagree with this node's connections.
     pub fn mark_dirty(&self) {
-        self.dirty
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.dirty.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 
