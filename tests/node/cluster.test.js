@@ -281,3 +281,27 @@ multicoreTest('presence events fire once per user, however many cores hold the u
     'one join when alice first came, one leave when her last connection left',
   );
 });
+
+multicoreTest('a pattern subscriber on one core gets matching events emitted on the other', async (c) => {
+  const sub = grpcClient(c.view(1)).subscribe({ topics: ['room:campaign:*'] });
+  await sub.ready();
+  const g0 = grpcClient(c.view(0));
+  await g0.emit({ targets: ['room:campaign:7'], event: 'p', args: [jsonArg(7)] });
+  await g0.emit({ targets: ['room:other'], event: 'p', args: [jsonArg(0)] });
+  await g0.emit({ targets: ['room:campaign:8'], event: 'p', args: [jsonArg(8)] });
+  await sub.waitEvents((evs) => evs.length >= 2, 'the two campaign events');
+  assert.deepEqual(sub.events.map((e) => JSON.parse(e.args[0].json)), [7, 8]);
+});
+
+multicoreTest("acks awaited from a core that dies end as disconnected, not at the timeout", async (c) => {
+  const b1 = await userOn(c, 1, 'bob');
+  b1.on('ask', () => {}); // never acks
+  const g0 = grpcClient(c.view(0));
+  const pending = g0.emit({ targets: ['user:bob'], event: 'ask', args: [], ack_timeout_ms: 60000 }, { deadlineMs: 90000 });
+  await b1.inbox.wait('ask');
+  c.nodes[1].core.proc.kill('SIGKILL');
+  const res = await pending;
+  assert.equal(res.acks.length, 1);
+  assert.equal(res.acks[0].acked, false);
+  assert.equal(res.acks[0].error, 'disconnected', 'the dead core cannot ack for its connection');
+});
