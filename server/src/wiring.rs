@@ -77,6 +77,11 @@ pub fn core_config(c: &Config) -> CoreConfig {
             heartbeat: Duration::from_millis(c.broker.heartbeat_ms),
             node_ttl: Duration::from_millis(c.broker.node_ttl_ms),
             command_timeout: Duration::from_millis(c.broker.command_timeout_ms),
+            recovery_windows: c
+                .namespaces
+                .iter()
+                .map(|n| (n.name.clone(), Duration::from_secs(n.recovery_window_secs)))
+                .collect(),
         }),
         tasks: TaskConfig {
             queues: c.tasks.queues.clone(),

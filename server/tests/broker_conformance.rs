@@ -134,10 +134,8 @@ async fn replay_after_positions_and_gaps() {
             .await
             .unwrap();
         assert!(lost.is_empty());
-        assert_eq!(
-            events.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-            [second.id.clone()]
-        );
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, [second.id.as_str()]);
         for _ in 0..3 {
             publish(&s, &["room:a"], true).await;
         }

@@ -305,3 +305,55 @@ multicoreTest("acks awaited from a core that dies end as disconnected, not at th
   assert.equal(res.acks[0].acked, false);
   assert.equal(res.acks[0].error, 'disconnected', 'the dead core cannot ack for its connection');
 });
+
+multicoreTest('clients of a machine that dies (core and edge, kill -9) recover through the other core', { config: RECOVERY }, async (c) => {
+  const v0 = c.view(0);
+  const v1 = c.view(1);
+  const g0 = grpcClient(v0);
+  const open = async (user) => {
+    const s = openSocket(v1, '/', {
+      token: makeToken(c.config, { sub: user, rooms: ['r1'] }),
+      reconnection: true,
+      reconnectionDelay: 50,
+      reconnectionDelayMax: 100,
+      randomizationFactor: 0,
+    });
+    await whenConnected(s);
+    assert.deepEqual(await s.timeout(10000).emitWithAck('join', 'r1'), { ok: true });
+    await g0.emit({ targets: [`user:${user}`], event: 'warmup', args: [jsonArg(user)] });
+    await s.inbox.wait('warmup');
+    return s;
+  };
+  // alice comes back at once (before the cluster noticed the death), bob after it did.
+  const alice = await open('alice');
+  const bob = await open('bob');
+  const ids = [alice.id, bob.id];
+  const dead = await deadUrl();
+  alice.io.uri = v0.edgeUrl;
+  bob.io.uri = dead;
+  const aliceBack = once(alice, 'connect', "alice's reconnection");
+  c.nodes[1].core.proc.kill('SIGKILL');
+  c.nodes[1].edges[0].proc.kill('SIGKILL');
+
+  const sent = [];
+  for (let i = 0; i < 30; i += 1) {
+    await g0.emit({ targets: [i % 2 ? 'room:r1' : 'user:bob'], event: 'ev', args: [jsonArg({ i })] });
+    sent.push({ i });
+  }
+  await aliceBack;
+  assert.equal(alice.recovered, true, 'alice recovered through the surviving core');
+  assert.equal(alice.id, ids[0]);
+
+  await waitFor(async () => (await g0.presence({ user_ids: ['bob'] })).users[0].online === false, 'bob swept with his dead core');
+  const bobBack = once(bob, 'connect', "bob's reconnection");
+  bob.io.uri = v0.edgeUrl;
+  await bobBack;
+  assert.equal(bob.recovered, true, 'bob recovered after the cluster dropped his dead core');
+  assert.equal(bob.id, ids[1]);
+
+  await bob.inbox.wait('ev', sent.length);
+  await g0.emit({ targets: ['room:r1'], event: 'after', args: [jsonArg(1)] });
+  for (const s of [alice, bob]) await s.inbox.wait('after');
+  assert.deepEqual(bob.inbox.all('ev').map((a) => a[0]), sent, 'bob: every missed event once, in order');
+  assert.deepEqual(alice.inbox.all('ev').map((a) => a[0]), sent.filter((x) => x.i % 2), 'alice: the room events once, in order');
+});

@@ -399,7 +399,7 @@ mod tests {
             .unwrap()
             .0;
         let e2 = b
-            .publish(ev(&["room:a", "user:u"], true), 0, false)
+            .publish(ev(&["room:a", "user:u"], true), 0, false, None)
             .await
             .unwrap()
             .0;

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 pub use log::{Gap, Limits};
 pub use memory::MemoryBroker;
-pub use redis::RedisBroker;
+pub use redis::{LIVE_SESSION, RedisBroker};
 pub use sessions::SessionRecord;
 
 /// An accepted event on its way to this core's dispatcher.

@@ -29,6 +29,8 @@ use crate::cluster::control::{Command, Pending};
 use crate::cluster::wire::{self, Origin};
 use crate::cluster::{ClusterError, Redis};
 
+/// `expires_ms` of a session saved at registration, while its connection lives.
+pub const LIVE_SESSION: i64 = i64::MAX;
 /// Pause between attempts to get the subscriber connection back.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(250);
 /// Most events one catch-up replays per namespace before it gives up and resyncs the edges.
@@ -771,16 +773,42 @@ impl Broker for RedisBroker {
 
     fn take_session(&self, pid: &str) -> BoxFuture<'_, Result<Option<SessionRecord>, BrokerError>> {
         let key = self.session_key(pid);
+        let swept_key = self.redis.key(&format!("sessrooms:{pid}"));
         Box::pin(async move {
-            let v: Option<String> = self
+            let (raw, swept): (Option<String>, Vec<String>) = self
                 .redis
-                .run(|mut c| async move { c.get_del(key).await })
+                .run(|mut c| async move {
+                    redis::pipe()
+                        .get_del(&key)
+                        .smembers(&swept_key)
+                        .del(&swept_key)
+                        .ignore()
+                        .query_async(&mut c)
+                        .await
+                })
                 .await
                 .map_err(unavailable)?;
-            Ok(
-                v.and_then(|v| serde_json::from_str::<SessionRecord>(&v).ok())
-                    .filter(|r| r.expires_ms > now_ms()),
-            )
+            let Some(mut rec) = raw.and_then(|v| serde_json::from_str::<SessionRecord>(&v).ok())
+            else {
+                return Ok(None);
+            };
+            if rec.expires_ms == LIVE_SESSION {
+                // Saved at registration: its rooms are where its node kept them (or, if the node
+                // died, where the sweep put them).
+                rec.rooms = if swept.is_empty() {
+                    let cr = self
+                        .redis
+                        .key(&format!("p:{}:cr:{}", rec.namespace, rec.connection_id));
+                    self.redis
+                        .run(|mut c| async move { c.smembers(cr).await })
+                        .await
+                        .map_err(unavailable)?
+                } else {
+                    swept
+                };
+                rec.expires_ms = now_ms() + 1;
+            }
+            Ok(Some(rec).filter(|r| r.expires_ms > now_ms()))
         })
     }
 
@@ -800,9 +828,11 @@ impl Broker for RedisBroker {
                 .map_err(unavailable)?;
             for pid in pids {
                 let key = self.session_key(&pid);
+                let swept_key = self.redis.key(&format!("sessrooms:{pid}"));
                 let room = room.clone();
                 self.redis
                     .run(|mut c| async move {
+                        let _: i64 = c.srem(&swept_key, &room).await?;
                         let v: Option<String> = c.get(&key).await?;
                         let Some(mut rec) =
                             v.and_then(|v| serde_json::from_str::<SessionRecord>(&v).ok())

@@ -26,6 +26,9 @@ pub struct ClusterConfig {
     pub node_ttl: Duration,
     /// Longest wait for one Redis command before the caller gets UNAVAILABLE.
     pub command_timeout: Duration,
+    /// Each namespace's recovery window: how long the sessions of a dead node's connections are
+    /// kept for their clients to come back elsewhere.
+    pub recovery_windows: Vec<(String, Duration)>,
 }
 
 impl ClusterConfig {
@@ -36,6 +39,7 @@ impl ClusterConfig {
             heartbeat: Duration::from_millis(1000),
             node_ttl: Duration::from_millis(5000),
             command_timeout: Duration::from_millis(2000),
+            recovery_windows: Vec::new(),
         }
     }
 }

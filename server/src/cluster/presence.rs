@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use redis::AsyncCommands;
 
 use super::{ClusterError, Redis};
+use crate::broker::SessionRecord;
 
 /// Why a registration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +42,8 @@ fn int(v: &redis::Value) -> i64 {
 }
 
 impl Redis {
-    /// Registers a connection of `node`; returns the namespace's sequence at that moment.
+    /// Registers a connection of `node` (with its recovery session: pid and record, kept while it
+    /// lives); returns the namespace's sequence at that moment.
     pub async fn register(
         &self,
         ns: &str,
@@ -49,9 +51,14 @@ impl Redis {
         user: Option<&str>,
         node: u32,
         max_per_user: usize,
+        session: Option<(&str, &SessionRecord)>,
     ) -> Result<u64, RegisterError> {
         let node = node.to_string();
         let max = max_per_user.min(1 << 31).to_string();
+        let (pid, record) = match session {
+            Some((pid, rec)) => (pid, serde_json::to_string(rec).unwrap_or_default()),
+            None => ("", String::new()),
+        };
         let r: Vec<i64> = self
             .script(
                 &self.scripts.register,
@@ -61,6 +68,8 @@ impl Redis {
                     user.unwrap_or_default().as_bytes(),
                     node.as_bytes(),
                     max.as_bytes(),
+                    pid.as_bytes(),
+                    record.as_bytes(),
                 ],
             )
             .await?;
@@ -71,10 +80,20 @@ impl Redis {
         }
     }
 
-    /// Forgets a connection; `None` when it was not registered.
-    pub async fn unregister(&self, ns: &str, conn: &str) -> Result<Option<Departed>, ClusterError> {
+    /// Forgets a connection `node` registered; `None` when it was not (or another node holds it
+    /// now).
+    pub async fn unregister(
+        &self,
+        ns: &str,
+        conn: &str,
+        node: u32,
+    ) -> Result<Option<Departed>, ClusterError> {
+        let node = node.to_string();
         let r: Vec<redis::Value> = self
-            .script(&self.scripts.unregister, &[ns.as_bytes(), conn.as_bytes()])
+            .script(
+                &self.scripts.unregister,
+                &[ns.as_bytes(), conn.as_bytes(), node.as_bytes()],
+            )
             .await?;
         let Some(first) = r.first() else {
             return Ok(None);
@@ -225,11 +244,17 @@ impl Redis {
     /// Removes what a dead node registered; returns the (namespace, connection) it removed.
     pub async fn drop_node(&self, node: u32) -> Result<Vec<(String, String)>, ClusterError> {
         let node = node.to_string();
+        let windows: Vec<String> = self
+            .config
+            .recovery_windows
+            .iter()
+            .map(|(ns, w)| format!("{ns}={}", w.as_millis()))
+            .collect();
+        let mut args: Vec<&[u8]> = vec![node.as_bytes()];
+        args.extend(windows.iter().map(|w| w.as_bytes()));
         let mut out = Vec::new();
         loop {
-            let r: Vec<String> = self
-                .script(&self.scripts.drop_node, &[node.as_bytes()])
-                .await?;
+            let r: Vec<String> = self.script(&self.scripts.drop_node, &args).await?;
             if r.is_empty() {
                 break;
             }

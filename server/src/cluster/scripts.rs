@@ -28,6 +28,33 @@ local function set_of(topic)
   if kind == 'room' then return pre .. 'r:' .. name end
   return nil
 end
+-- Forgets a registered connection of namespace prefix `npre`; returns the user ('' anonymous), the
+-- rooms its user is no longer in, and whether the user went offline.
+local function drop_conn(npre, nsname, conn)
+  local ckey = npre .. 'c:' .. conn
+  local un = redis.call('HMGET', ckey, 'user', 'node')
+  local user = un[1] or ''
+  local left, offline = {}, false
+  for _, room in ipairs(redis.call('SMEMBERS', npre .. 'cr:' .. conn)) do
+    redis.call('SREM', npre .. 'r:' .. room, conn)
+    if redis.call('HINCRBY', npre .. 'rooms', room, -1) <= 0 then redis.call('HDEL', npre .. 'rooms', room) end
+    if user ~= '' and redis.call('HINCRBY', npre .. 'ru:' .. room, user, -1) <= 0 then
+      redis.call('HDEL', npre .. 'ru:' .. room, user)
+      left[#left + 1] = room
+    end
+  end
+  redis.call('DEL', npre .. 'cr:' .. conn, ckey)
+  redis.call('SREM', npre .. 'all', conn)
+  if un[2] then redis.call('SREM', P .. ':nconns:' .. un[2], nsname .. '\n' .. conn) end
+  if user ~= '' then
+    redis.call('SREM', npre .. 'u:' .. user, conn)
+    if redis.call('HINCRBY', npre .. 'users', user, -1) <= 0 then
+      redis.call('HDEL', npre .. 'users', user)
+      offline = true
+    end
+  end
+  return user, left, offline
+end
 local function field(entry, name)
   local f = entry[2]
   for j = 1, #f, 2 do if f[j] == name then return f[j + 1] end end
@@ -195,49 +222,43 @@ end
 return {seq, nsepoch, count, positions, offline, flat}
 "#;
 
-/// ARGV: P, ns, conn, user ('' anonymous), node, max connections per user (0: no limit).
-/// Returns {floor_seq} or {-1} over the user limit, {-2} already registered.
+/// ARGV: P, ns, conn, user ('' anonymous), node, max connections per user (0: no limit), pid
+/// ('' without recovery), session record (JSON, kept while the connection lives).
+/// Returns {floor_seq} or {-1} over the user limit, {-2} already registered on this node. A
+/// registration of the same connection on another node (a client that came back elsewhere before
+/// its old node noticed) replaces it.
 const REGISTER: &str = r#"
-local conn, user, node, max = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
-if redis.call('EXISTS', pre .. 'c:' .. conn) == 1 then return {-2} end
+local conn, user, node, max, pid, session = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local ckey = pre .. 'c:' .. conn
+local old = redis.call('HGET', ckey, 'node')
+if old == node then return {-2} end
+if old then drop_conn(pre, ns, conn) end
 if user ~= '' then
   if max > 0 and redis.call('SCARD', pre .. 'u:' .. user) >= max then return {-1} end
   redis.call('SADD', pre .. 'u:' .. user, conn)
   redis.call('HINCRBY', pre .. 'users', user, 1)
 end
 redis.call('SADD', pre .. 'all', conn)
-redis.call('HSET', pre .. 'c:' .. conn, 'user', user, 'node', node)
+redis.call('HSET', ckey, 'user', user, 'node', node, 'pid', pid)
 redis.call('SADD', P .. ':nconns:' .. node, ns .. '\n' .. conn)
+if pid ~= '' then
+  -- Kept while the connection lives, so that a client can recover even if its node dies.
+  redis.call('SET', P .. ':sess:' .. pid, session, 'PX', 604800000)
+  local index = P .. ':usess:' .. ns .. '\n' .. user
+  redis.call('SADD', index, pid)
+  redis.call('PEXPIRE', index, 604800000)
+end
 return {tonumber(redis.call('GET', P .. ':seq:' .. ns) or '0')}
 "#;
 
-/// ARGV: P, ns, conn. Returns {user_offline (0/1), rooms the user is no longer in...} or {} when
-/// the connection was not registered.
+/// ARGV: P, ns, conn, node. Returns {user_offline (0/1), rooms the user is no longer in...} or {}
+/// when the connection is not registered by that node.
 const UNREGISTER: &str = r#"
-local conn = ARGV[3]
-local ckey = pre .. 'c:' .. conn
-local un = redis.call('HMGET', ckey, 'user', 'node')
-if not un[2] then return {} end
-local user = un[1] or ''
-local out = {0}
-for _, room in ipairs(redis.call('SMEMBERS', pre .. 'cr:' .. conn)) do
-  redis.call('SREM', pre .. 'r:' .. room, conn)
-  if redis.call('HINCRBY', pre .. 'rooms', room, -1) <= 0 then redis.call('HDEL', pre .. 'rooms', room) end
-  if user ~= '' and redis.call('HINCRBY', pre .. 'ru:' .. room, user, -1) <= 0 then
-    redis.call('HDEL', pre .. 'ru:' .. room, user)
-    out[#out + 1] = room
-  end
-end
-redis.call('DEL', pre .. 'cr:' .. conn, ckey)
-redis.call('SREM', pre .. 'all', conn)
-redis.call('SREM', P .. ':nconns:' .. un[2], ns .. '\n' .. conn)
-if user ~= '' then
-  redis.call('SREM', pre .. 'u:' .. user, conn)
-  if redis.call('HINCRBY', pre .. 'users', user, -1) <= 0 then
-    redis.call('HDEL', pre .. 'users', user)
-    out[1] = 1
-  end
-end
+local conn, node = ARGV[3], ARGV[4]
+if redis.call('HGET', pre .. 'c:' .. conn, 'node') ~= node then return {} end
+local _, left, offline = drop_conn(pre, ns, conn)
+local out = {offline and 1 or 0}
+for _, room in ipairs(left) do out[#out + 1] = room end
 return out
 "#;
 
@@ -309,32 +330,33 @@ for _, e in ipairs(entries) do out[#out + 1] = field(e, 'p') end
 return out
 "#;
 
-/// ARGV: P, node: removes every connection a dead node registered, like UNREGISTER each.
-/// Returns {ns, conn, ...} of what was removed.
+/// ARGV: P, node, the recovery window of each namespace as "ns=ms"...: removes every connection a
+/// dead node registered, like UNREGISTER each; the saved session of each keeps its rooms
+/// (`P:sessrooms:{pid}`) for the recovery window. Returns {ns, conn, ...} of what was removed.
 const DROP_NODE: &str = r#"
 local node = ARGV[2]
+local windows = {}
+for i = 3, #ARGV do
+  local n, ms = string.match(ARGV[i], '^(.*)=(%d+)$')
+  if n then windows[n] = tonumber(ms) end
+end
 local out = {}
 local key = P .. ':nconns:' .. node
 for _, item in ipairs(redis.call('SRANDMEMBER', key, 500)) do
-  local ns, conn = string.match(item, '^(.*)\n(.*)$')
-  local pre = P .. ':p:' .. ns .. ':'
-  local ckey = pre .. 'c:' .. conn
-  local user = redis.call('HGET', ckey, 'user') or ''
-  for _, room in ipairs(redis.call('SMEMBERS', pre .. 'cr:' .. conn)) do
-    redis.call('SREM', pre .. 'r:' .. room, conn)
-    if redis.call('HINCRBY', pre .. 'rooms', room, -1) <= 0 then redis.call('HDEL', pre .. 'rooms', room) end
-    if user ~= '' and redis.call('HINCRBY', pre .. 'ru:' .. room, user, -1) <= 0 then
-      redis.call('HDEL', pre .. 'ru:' .. room, user)
-    end
+  local nsname, conn = string.match(item, '^(.*)\n(.*)$')
+  local npre = P .. ':p:' .. nsname .. ':'
+  local pid = redis.call('HGET', npre .. 'c:' .. conn, 'pid')
+  if pid and pid ~= '' then
+    local win = windows[nsname] or 120000
+    local rooms = P .. ':sessrooms:' .. pid
+    redis.call('DEL', rooms)
+    redis.call('SUNIONSTORE', rooms, npre .. 'cr:' .. conn)
+    redis.call('PEXPIRE', rooms, win)
+    redis.call('PEXPIRE', P .. ':sess:' .. pid, win)
   end
-  redis.call('DEL', pre .. 'cr:' .. conn, ckey)
-  redis.call('SREM', pre .. 'all', conn)
-  if user ~= '' then
-    redis.call('SREM', pre .. 'u:' .. user, conn)
-    if redis.call('HINCRBY', pre .. 'users', user, -1) <= 0 then redis.call('HDEL', pre .. 'users', user) end
-  end
+  drop_conn(npre, nsname, conn)
   redis.call('SREM', key, item)
-  out[#out + 1] = ns
+  out[#out + 1] = nsname
   out[#out + 1] = conn
 end
 return out

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Api;
 use crate::CoreError;
+use crate::broker::SessionRecord;
 use crate::cluster::control::{self, Body, Command, Reply};
 use crate::cluster::registry::NodeInfo;
 use crate::hub::LinkId;
@@ -348,7 +349,26 @@ impl Api {
             out
         };
         for (ns, id, user, rooms) in conns {
-            if let Err(e) = c.redis.register(&ns, &id, user.as_deref(), c.node, 0).await {
+            let session = self.sessions.lock().get(&id).cloned();
+            let record = session.as_ref().map(|(pid, data)| {
+                (
+                    pid.clone(),
+                    SessionRecord {
+                        connection_id: id.clone(),
+                        namespace: ns.clone(),
+                        user_id: user.clone().unwrap_or_default(),
+                        rooms: Vec::new(),
+                        data_json: data.clone(),
+                        expires_ms: crate::broker::LIVE_SESSION,
+                    },
+                )
+            });
+            let session = record.as_ref().map(|(pid, rec)| (pid.as_str(), rec));
+            if let Err(e) = c
+                .redis
+                .register(&ns, &id, user.as_deref(), c.node, 0, session)
+                .await
+            {
                 tracing::warn!(conn = %id, error = %e, "connection not registered again");
                 ok = false;
                 continue;

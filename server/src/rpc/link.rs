@@ -145,7 +145,16 @@ impl Api {
             (Ok(floor), None) => Ok(floor),
             (Ok(_), Some(c)) => c
                 .redis
-                .register(ns, &o.connection_id, user, c.node, max)
+                .register(
+                    ns,
+                    &o.connection_id,
+                    user,
+                    c.node,
+                    max,
+                    Self::live_session(&o, ns)
+                        .as_ref()
+                        .map(|rec| (o.pid.as_str(), rec)),
+                )
                 .await
                 .map_err(|e| match e {
                     RegisterError::UserLimit(_) => limit(),

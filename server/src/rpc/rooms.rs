@@ -135,7 +135,7 @@ impl Api {
         let ns = &*r.conn.namespace;
         let user = r.conn.user.as_deref();
         let left: Vec<String> = match &self.cluster {
-            Some(c) => match c.redis.unregister(ns, &r.conn.id).await {
+            Some(c) => match c.redis.unregister(ns, &r.conn.id, c.node).await {
                 Ok(d) => d.map(|d| d.rooms_left).unwrap_or_default(),
                 Err(e) => {
                     tracing::warn!(conn = %r.conn.id, error = %e, "connection not removed from the cluster's presence");
