@@ -4,10 +4,10 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const net = require('node:net');
 const { connect, connectError, makeToken, grpcClient, jsonArg, openSocket, whenConnected, once } = require('./lib/herald');
 const { startHandler } = require('./lib/handler');
 const { multicoreTest, waitFor } = require('./lib/multicore');
+const { freePort } = require('./lib/redis');
 
 /** A socket of `user` on core i's edge. */
 function userOn(c, i, user, rooms = []) {
@@ -166,18 +166,13 @@ const RECOVERY = {
 
 /** A local URL where nothing listens: reconnection attempts to it fail. */
 async function deadUrl() {
-  const srv = net.createServer();
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return `http://127.0.0.1:${port}`;
+  return `http://127.0.0.1:${await freePort()}`;
 }
 
-multicoreTest('a client recovers through the other core: recovered, every missed event once, in order', { config: RECOVERY }, async (c) => {
-  const v0 = c.view(0);
-  const v1 = c.view(1);
-  const s = openSocket(v0, '/', {
-    token: makeToken(c.config, { sub: 'alice', rooms: ['r1'] }),
+/** A socket of `user` through view `v` that reconnects by itself, quickly, in room r1. */
+async function recoverable(c, v, user) {
+  const s = openSocket(v, '/', {
+    token: makeToken(c.config, { sub: user, rooms: ['r1'] }),
     reconnection: true,
     reconnectionDelay: 50,
     reconnectionDelayMax: 100,
@@ -185,6 +180,13 @@ multicoreTest('a client recovers through the other core: recovered, every missed
   });
   await whenConnected(s);
   assert.deepEqual(await s.timeout(10000).emitWithAck('join', 'r1'), { ok: true });
+  return s;
+}
+
+multicoreTest('a client recovers through the other core: recovered, every missed event once, in order', { config: RECOVERY }, async (c) => {
+  const v0 = c.view(0);
+  const v1 = c.view(1);
+  const s = await recoverable(c, v0, 'alice');
   const g0 = grpcClient(v0);
   const g1 = grpcClient(v1);
   await g0.emit({ targets: ['user:alice'], event: 'warmup', args: [jsonArg('w')] });
@@ -311,15 +313,7 @@ multicoreTest('clients of a machine that dies (core and edge, kill -9) recover t
   const v1 = c.view(1);
   const g0 = grpcClient(v0);
   const open = async (user) => {
-    const s = openSocket(v1, '/', {
-      token: makeToken(c.config, { sub: user, rooms: ['r1'] }),
-      reconnection: true,
-      reconnectionDelay: 50,
-      reconnectionDelayMax: 100,
-      randomizationFactor: 0,
-    });
-    await whenConnected(s);
-    assert.deepEqual(await s.timeout(10000).emitWithAck('join', 'r1'), { ok: true });
+    const s = await recoverable(c, v1, user);
     await g0.emit({ targets: [`user:${user}`], event: 'warmup', args: [jsonArg(user)] });
     await s.inbox.wait('warmup');
     return s;

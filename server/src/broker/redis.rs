@@ -362,6 +362,22 @@ impl RedisBroker {
     }
 }
 
+/// Positions from the emit script's `epoch:offset` answers, one per target topic.
+fn positions_of(targets: &[String], answers: &[String]) -> Vec<Position> {
+    targets
+        .iter()
+        .zip(answers)
+        .filter_map(|(topic, p)| {
+            let (epoch, offset) = p.rsplit_once(':')?;
+            Some(Position {
+                topic: topic.clone(),
+                offset: offset.parse().ok()?,
+                epoch: epoch.to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// The answer the emit script kept for an idempotency key: the first Emit's id, positions and
 /// counts, on the event as it was asked for this time.
 fn first_answer(mut event: Event, stored: &[u8]) -> (Arc<Event>, Counted) {
@@ -380,19 +396,7 @@ fn first_answer(mut event: Event, stored: &[u8]) -> (Arc<Event>, Counted) {
     if let Some(id) = v["id"].as_str() {
         event.id = id.to_owned();
     }
-    event.positions = event
-        .targets
-        .iter()
-        .zip(strings("positions"))
-        .filter_map(|(topic, p)| {
-            let (epoch, offset) = p.rsplit_once(':')?;
-            Some(Position {
-                topic: topic.clone(),
-                offset: offset.parse().ok()?,
-                epoch: epoch.to_owned(),
-            })
-        })
-        .collect();
+    event.positions = positions_of(&event.targets, &strings("positions"));
     let counted = Counted {
         duplicate: true,
         connections: v["connections"]
@@ -484,19 +488,7 @@ impl Broker for RedisBroker {
             event.seq = seq;
             if recoverable {
                 event.offset = format!("{ns_epoch}:{seq}");
-                event.positions = event
-                    .targets
-                    .iter()
-                    .zip(&positions)
-                    .filter_map(|(topic, p)| {
-                        let (epoch, offset) = p.rsplit_once(':')?;
-                        Some(Position {
-                            topic: topic.clone(),
-                            offset: offset.parse().ok()?,
-                            epoch: epoch.to_owned(),
-                        })
-                    })
-                    .collect();
+                event.positions = positions_of(&event.targets, &positions);
             }
             let members = members
                 .chunks(3)
