@@ -12,7 +12,7 @@ const path = require('node:path');
 const { test } = require('node:test');
 const grpc = require('@grpc/grpc-js');
 
-const { connect, makeToken, grpcClient, jsonArg, writeConfig, assertBinaryPresent } = require('./lib/herald');
+const { connect, makeToken, grpcClient, jsonArg, writeConfig, assertBinaryPresent, openSocket, whenConnected } = require('./lib/herald');
 const { startMulticore, clusterToml, waitFor } = require('./lib/multicore');
 const { startRedis, freePort } = require('./lib/redis');
 
@@ -149,5 +149,68 @@ test('Redis lost with everything it held: clients stay, presence comes back, del
   } finally {
     await c.stop();
     await redis.stop();
+  }
+});
+
+test('kill -9 of one machine (core and edge) while emitting 200/s: every accepted event reaches every member once', { timeout: 120000 }, async () => {
+  const c = await startMulticore({ connectionStateRecovery: true, namespaces: [{ name: '/', anonymous: false }] });
+  try {
+    const clients = [grpcClient(c.view(0)), grpcClient(c.view(1))];
+    // Two members on each machine, in two rooms; they reconnect by themselves, as browsers do.
+    const sockets = [];
+    for (const [i, user] of [[0, 'a0'], [0, 'b0'], [1, 'a1'], [1, 'b1']]) {
+      const s = openSocket(c.view(i), '/', {
+        token: makeToken(c.config, { sub: user, rooms: ['x', 'y'] }),
+        reconnection: true,
+        reconnectionDelay: 50,
+        reconnectionDelayMax: 200,
+        randomizationFactor: 0,
+      });
+      await whenConnected(s);
+      for (const room of ['x', 'y']) assert.deepEqual(await s.timeout(10000).emitWithAck('join', room), { ok: true });
+      sockets.push(s);
+    }
+    // The load balancer in front of the edges sends reconnections to the surviving machine.
+    for (const s of sockets) s.io.uri = c.view(0).edgeUrl;
+
+    // A backend at 200 events/s, alternating cores, each event retried with its key until OK.
+    const accepted = [];
+    let running = true;
+    const backend = (async () => {
+      let n = 0;
+      let attempt = 0;
+      while (running) {
+        const started = Date.now();
+        const room = n % 2 ? 'x' : 'y';
+        attempt += 1;
+        try {
+          await clients[attempt % 2].emit(
+            { targets: [`room:${room}`], event: 'ev', args: [jsonArg(n)], idempotency_key: `k${n}` },
+            { deadlineMs: 5000 },
+          );
+          accepted.push(n);
+          n += 1;
+        } catch {
+          // the dead core: the next attempt goes to the other one
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, 5 - (Date.now() - started))));
+      }
+    })();
+    await waitFor(async () => accepted.length >= 200, 'a second of events before the crash');
+    c.nodes[1].core.proc.kill('SIGKILL');
+    c.nodes[1].edges[0].proc.kill('SIGKILL');
+    const atCrash = accepted.length;
+    await waitFor(async () => accepted.length >= atCrash + 400, 'two more seconds of events after the crash');
+    running = false;
+    await backend;
+
+    await clients[0].emit({ targets: ['room:x', 'room:y'], event: 'last', args: [jsonArg(0)] });
+    for (const s of sockets) {
+      await s.inbox.wait('last', 1, 60000);
+      assert.deepEqual(s.inbox.all('ev').map((a) => a[0]), accepted, `${s.id}: every accepted event once, in order`);
+    }
+    for (const s of sockets.slice(2)) assert.equal(s.recovered, true, 'the dead machine\'s clients recovered');
+  } finally {
+    await c.stop();
   }
 });
