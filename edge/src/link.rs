@@ -292,7 +292,9 @@ async fn open(
         EdgeServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
             req.metadata_mut().insert("authorization", auth.clone());
             Ok(req)
-        });
+        })
+        // The core bounds events by its own `max_event_bytes`, which may exceed tonic's 4 MiB.
+        .max_decoding_message_size(usize::MAX);
     let responses = client.link(ReceiverStream::new(rx)).await?.into_inner();
     Ok(Box::pin(responses))
 }

@@ -13,6 +13,7 @@ mod service;
 mod stats;
 mod subscribe;
 mod tasks;
+pub mod too_large;
 mod validate;
 
 use std::sync::Arc;
