@@ -9,9 +9,9 @@ use herald_proto::v1::edge_service_server::EdgeServiceServer;
 use herald_proto::v1::herald_service_server::HeraldServiceServer;
 use herald_proto::v1::task_service_server::TaskServiceServer;
 use tokio::net::TcpListener;
-use tonic::service::interceptor::InterceptedService;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::broker::{Broker, Limits, MemoryBroker};
 use crate::credential::Credentials;
