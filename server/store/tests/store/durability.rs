@@ -48,9 +48,16 @@ pub async fn requeue_running_after_crash(ctx: Ctx) {
     assert_eq!(row.attempt, 2);
     store.requeue_running(70).await.unwrap();
     let row = store.start_attempt("last", "w3", 6, 300, 80).await.unwrap();
-    assert_eq!(row.attempt, 3, "two restarts, still one attempt of the task's own");
+    assert_eq!(
+        row.attempt, 3,
+        "two restarts, still one attempt of the task's own"
+    );
     let failed = store.fail("last", 6, "boom", true, 90, 90).await.unwrap();
-    assert_eq!(failed.status, TaskStatus::Dead, "max_attempts = 1 real attempt");
+    assert_eq!(
+        failed.status,
+        TaskStatus::Dead,
+        "max_attempts = 1 real attempt"
+    );
     assert_eq!(store.dead_letters().await.unwrap().len(), 1);
 
     // The old lease is gone; the next attempt is number 2.
