@@ -391,6 +391,7 @@ impl FakeCore {
             connection_id: id.into(),
             rooms: rooms.iter().map(|r| r.to_string()).collect(),
             data_json: data_json.into(),
+            ..Default::default()
         };
         self.script
             .lock()

@@ -60,6 +60,8 @@ impl Api {
 
     /// Takes a connection out of a room; `Ok(false)` if it was not in it.
     pub fn leave_conn(&self, conn: &str, room: &str) -> Result<bool, String> {
+        // Out of the room, out of the rooms a backend granted it.
+        self.grant_room(conn, room, false);
         let (ns, user, gone) = {
             let mut ix = self.hub.index.write();
             let left = ix.leave(conn, room).map_err(|e| e.to_string())?;
@@ -155,6 +157,10 @@ impl Api {
                 } else {
                     self.leave_conn(id, room)
                 };
+                if join && done.is_ok() {
+                    // The backend's join is the room's authorization, also for a later recovery.
+                    self.grant_room(id, room, true);
+                }
                 match done {
                     Ok(true) => {
                         any = true;

@@ -83,7 +83,12 @@ pub(crate) async fn restore(
     } else {
         None
     };
-    let rooms = reauthorize(edge, cfg, &saved.rooms, &client, decision.as_ref(), &origin).await;
+    let rooms = reauthorize(edge, cfg, &saved, &client, decision.as_ref(), &origin).await;
+    let granted: Vec<String> = rooms
+        .iter()
+        .filter(|r| saved.granted_rooms.contains(r))
+        .cloned()
+        .collect();
     let data_json = decision
         .as_ref()
         .map_or_else(|| saved.data_json.clone(), |d| d.data_json.clone());
@@ -116,6 +121,7 @@ pub(crate) async fn restore(
         rooms: rooms.clone(),
         resume_offset: resume.offset.clone(),
         data_json,
+        granted_rooms: granted,
     });
     let applied = match edge.link.request_applied(opened, REQUEST_TIMEOUT).await {
         Ok(a) => a,
@@ -171,18 +177,20 @@ async fn lookup(edge: &Edge, ns: &str, resume: &Resume, user: &str) -> Option<Sa
     }
 }
 
-/// The saved rooms the client may still be in: the token's rooms claim, the `$connect` handler's
-/// rooms, or else a `$join` handler's consent; the others are dropped.
+/// The saved rooms the client may still be in: those a backend joined it to (that join is their
+/// authorization), the token's rooms claim, the `$connect` handler's rooms, or else a `$join`
+/// handler's consent; the others are dropped.
 async fn reauthorize(
     edge: &Edge,
     cfg: &NamespaceConfig,
-    saved: &[String],
+    saved: &SavedSession,
     client: &Client<'_>,
     decision: Option<&ConnectDecision>,
     origin: &Origin,
 ) -> Vec<String> {
-    let checks = saved.iter().map(|room| async move {
-        let allowed = client.claims.is_some_and(|c| c.may_join(room))
+    let checks = saved.rooms.iter().map(|room| async move {
+        let allowed = saved.granted_rooms.contains(room)
+            || client.claims.is_some_and(|c| c.may_join(room))
             || decision.is_some_and(|d| d.rooms.contains(room))
             || (cfg.join_handler
                 && ask_join(edge, origin.clone(), room, vec![room_arg(room)])
