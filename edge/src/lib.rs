@@ -38,6 +38,7 @@ mod fanout;
 mod http;
 mod ids;
 mod link;
+mod member;
 mod metrics;
 mod serve;
 mod socketio;

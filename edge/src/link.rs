@@ -321,7 +321,7 @@ async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
                     ns: c.namespace.to_string(),
                     user: c.user.as_deref().unwrap_or("").to_owned(),
                     rooms: c.rooms.iter().map(|r| r.to_string()).collect(),
-                    session: c.value.clone(),
+                    session: c.value.session.clone(),
                 });
             });
         }

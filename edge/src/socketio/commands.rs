@@ -32,12 +32,12 @@ fn addressed(
         return index
             .get(connection_id)
             .filter(|c| namespace.is_empty() || &*c.namespace == namespace)
-            .map(|c| vec![(c.id.clone(), c.namespace.clone(), c.value.clone())])
+            .map(|c| vec![(c.id.clone(), c.namespace.clone(), c.value.session.clone())])
             .unwrap_or_default();
     }
     index
         .user_connections(namespace, user_id)
-        .map(|c| (c.id.clone(), c.namespace.clone(), c.value.clone()))
+        .map(|c| (c.id.clone(), c.namespace.clone(), c.value.session.clone()))
         .collect()
 }
 
