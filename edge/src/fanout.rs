@@ -54,8 +54,8 @@ impl Batch {
 }
 
 /// Where an event stands in its namespace's order: its sequence (each socket takes only events
-/// above its floor; 0 for relays, which always pass) and, for a recoverable event in a namespace
-/// with connection-state recovery, the sequence of its offset.
+/// above its floor; 0 for relays, which always pass) and, for a recoverable event, the sequence of
+/// its offset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Order {
     pub seq: u64,
@@ -84,20 +84,22 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
         .config
         .namespace(ns)
         .is_some_and(|c| c.connection_state_recovery);
-    // Recoverable events carry their offset (as the last argument) in recovery namespaces.
+    // Each socket notes the offset of the recoverable events it gets (to come back with after a
+    // relink); clients in recovery namespaces get it as the last argument.
     let order = Order {
         seq: event.seq,
-        offset: if recovery && event.delivery() != DeliveryClass::Volatile {
-            offset_seq(&event.offset)
-        } else {
+        offset: if event.delivery() == DeliveryClass::Volatile {
             None
+        } else {
+            offset_seq(&event.offset)
         },
     };
+    let offset_arg_too = recovery && order.offset.is_some();
 
     if delivery.ack_ref == 0 {
         let encode = || {
             let mut args = codec_args(&event.args);
-            if order.offset.is_some() {
+            if offset_arg_too {
                 args.push(offset_arg(&event.offset));
             }
             let f = encode_event(ns, None, &event.name, &args);

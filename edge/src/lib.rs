@@ -40,6 +40,7 @@ mod ids;
 mod link;
 mod member;
 mod metrics;
+mod relink;
 mod serve;
 mod socketio;
 

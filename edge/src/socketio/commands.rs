@@ -43,13 +43,22 @@ fn addressed(
 
 /// A server-side join/leave from the core.
 pub(crate) fn apply_membership(edge: &Edge, m: &MembershipChange) {
-    for (id, _, _) in addressed(edge, &m.namespace, &m.connection_id, &m.user_id) {
-        let mut index = edge.index.write();
-        let _ = if m.join {
-            index.join(&id, &m.room)
-        } else {
-            index.leave(&id, &m.room)
-        };
+    for (id, ns, session) in addressed(edge, &m.namespace, &m.connection_id, &m.user_id) {
+        {
+            let mut index = edge.index.write();
+            let _ = if m.join {
+                index.join(&id, &m.room)
+            } else {
+                index.leave(&id, &m.room)
+            };
+        }
+        // The backend's join authorizes the room, also when the socket is registered again.
+        session.with_socket(&ns, |s| {
+            s.granted.retain(|g| **g != *m.room);
+            if m.join {
+                s.granted.push(m.room.as_str().into());
+            }
+        });
     }
 }
 

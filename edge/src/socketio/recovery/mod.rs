@@ -104,6 +104,7 @@ pub(crate) async fn restore(
     );
     socket.pid = Some(resume.pid.clone().into());
     socket.restoring = Some(RestoreBuffer::default());
+    socket.granted = granted.iter().map(|g| g.as_str().into()).collect();
     let guard = RestoringGuard::new(session.clone());
     let member = Member::new(session.clone());
     match register_local(edge, &member, socket, client.user(), &rooms) {
