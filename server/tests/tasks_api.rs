@@ -165,6 +165,17 @@ fn submit(payload: &str) -> SubmitTaskRequest {
     }
 }
 
+/// Submits `req`; returns the new task's id.
+async fn submitted(c: &mut TaskServiceClient<Channel>, req: SubmitTaskRequest) -> String {
+    c.submit_task(authed(req))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap()
+        .id
+}
+
 async fn status_of(c: &mut TaskServiceClient<Channel>, id: &str) -> herald_proto::v1::Task {
     c.get_task(authed(GetTaskRequest { id: id.into() }))
         .await
@@ -231,14 +242,7 @@ async fn submit_assign_succeed_and_refuse_stale_results() {
 async fn a_dropped_worker_loses_its_task_to_the_next_one() {
     let core = start().await;
     let mut c = client(&core.url).await;
-    let id = c
-        .submit_task(authed(submit("1")))
-        .await
-        .unwrap()
-        .into_inner()
-        .task
-        .unwrap()
-        .id;
+    let id = submitted(&mut c, submit("1")).await;
     let mut w1 = Worker::connect(&core.url, 1).await.unwrap();
     let a1 = w1.assignment().await;
     drop(w1);
@@ -260,14 +264,7 @@ async fn retryable_failures_end_dead_after_max_attempts() {
     let mut c = client(&core.url).await;
     let mut req = submit("{}");
     req.max_attempts = 2;
-    let id = c
-        .submit_task(authed(req))
-        .await
-        .unwrap()
-        .into_inner()
-        .task
-        .unwrap()
-        .id;
+    let id = submitted(&mut c, req).await;
     let mut w = Worker::connect(&core.url, 1).await.unwrap();
     for attempt in 1..=2 {
         let a = w.assignment().await;
@@ -497,14 +494,7 @@ async fn flaky_core() -> (FlakyStore, Core) {
 async fn a_result_the_store_refused_is_recorded_once_the_store_is_back() {
     let (store, core) = flaky_core().await;
     let mut c = client(&core.url).await;
-    let id = c
-        .submit_task(authed(submit("{}")))
-        .await
-        .unwrap()
-        .into_inner()
-        .task
-        .unwrap()
-        .id;
+    let id = submitted(&mut c, submit("{}")).await;
     let mut w = Worker::connect(&core.url, 1).await.unwrap();
     let a = w.assignment().await;
 
@@ -536,14 +526,7 @@ async fn a_lease_that_expired_while_the_store_was_down_is_released_once_it_is_ba
     let mut c = client(&core.url).await;
     let mut req = submit("{}");
     req.attempt_timeout_ms = 300;
-    let id = c
-        .submit_task(authed(req))
-        .await
-        .unwrap()
-        .into_inner()
-        .task
-        .unwrap()
-        .id;
+    let id = submitted(&mut c, req).await;
     let mut w = Worker::connect(&core.url, 1).await.unwrap();
     let a1 = w.assignment().await;
 
