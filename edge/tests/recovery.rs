@@ -507,3 +507,82 @@ async fn a_new_socket_gets_only_events_accepted_after_it_registered() {
         .await;
     assert_eq!(ws_text(&mut ws).await, r#"42["m",13]"#);
 }
+
+#[tokio::test]
+async fn after_a_relink_sockets_are_registered_again_and_replayed_or_told() {
+    let (mut core, edge) = setup_with(recovery_on).await;
+    let (mut ws, answer) = ws_connect_raw(
+        edge.addr,
+        "/",
+        &format!("{{\"token\":\"{}\"}}", token("alice", &[])),
+    )
+    .await;
+    let id = socket_sid(&answer);
+    let (_bob, bob_answer) = ws_connect_raw(
+        edge.addr,
+        "/",
+        &format!("{{\"token\":\"{}\"}}", token("bob", &[])),
+    )
+    .await;
+    let bob = socket_sid(&bob_answer);
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("7")], 7), 0)
+        .await;
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",7,"ep:7"]"#);
+
+    // The link breaks; the core replays what alice missed meanwhile.
+    core.script_resume(
+        &id,
+        ResumeScript {
+            replay: vec![event("/", "m", &["user:alice"], vec![json("8")], 8)],
+            ..Default::default()
+        },
+    );
+    core.break_link().await;
+    core.next_matching(|m| matches!(m, link_request::Msg::Hello(_)).then_some(()))
+        .await;
+    let mut again = Vec::new();
+    while again.len() < 2 {
+        let o = core.next_matching(opened).await;
+        if o.connection_id == id || o.connection_id == bob {
+            again.push(o);
+        }
+    }
+    again.sort_by_key(|o| o.connection_id != id);
+    assert_eq!(again[0].resume_offset, "ep:7", "alice's last offset");
+    assert_eq!(
+        again[1].resume_offset, "",
+        "bob never got a recoverable event"
+    );
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",8,"ep:8"]"#);
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("8")], 8), 0)
+        .await;
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("9")], 9), 0)
+        .await;
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",9,"ep:9"]"#, "8 once");
+
+    // Again, and this time the core cannot replay: alice is told, then her transport closes and
+    // her session is not kept.
+    core.script_resume(
+        &id,
+        ResumeScript {
+            error: Some("not recoverable: epoch changed".into()),
+            ..Default::default()
+        },
+    );
+    core.break_link().await;
+    core.next_matching(|m| matches!(m, link_request::Msg::Hello(_)).then_some(()))
+        .await;
+    let o = core
+        .next_matching(|m| opened(m).filter(|o| o.connection_id == id))
+        .await;
+    assert_eq!(o.resume_offset, "ep:9");
+    assert_eq!(
+        ws_text(&mut ws).await,
+        r#"42["herald:disconnect",{"reason":"missed events cannot be replayed (core restarted)"}]"#
+    );
+    assert_eq!(ws_next(&mut ws).await, None, "the transport closes");
+    let c = core
+        .next_matching(|m| closed(m).filter(|c| c.connection_id == id))
+        .await;
+    assert!(!c.recoverable, "{c:?}");
+}

@@ -183,7 +183,8 @@ impl EdgeService for FakeCoreSvc {
                     Some(link_request::Msg::Hello(_)) => {
                         Some(link_response::Msg::Welcome(LinkWelcome {
                             link_id: "l1".into(),
-                            broker_epoch: "fake-epoch".into(),
+                            // The epoch of the offsets `event` gives.
+                            broker_epoch: "ep".into(),
                         }))
                     }
                     _ if m.request_id != 0 => {
@@ -444,6 +445,14 @@ impl FakeCore {
             ack_ref,
         }))
         .await;
+    }
+
+    /// Ends the current link with an error (the edge links again).
+    pub async fn break_link(&self) {
+        let tx = self.out.lock().await.take().expect("no link yet");
+        tx.send(Err(Status::unavailable("link broken by the test")))
+            .await
+            .unwrap();
     }
 
     pub async fn send(&self, msg: link_response::Msg) {
