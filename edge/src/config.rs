@@ -95,8 +95,9 @@ impl NamespaceConfig {
 pub struct EdgeConfig {
     /// A name for logs and for the core (`LinkHello.edge_name`).
     pub name: String,
-    /// The core's gRPC address, e.g. `"http://127.0.0.1:50051"`.
-    pub core_url: String,
+    /// The cores' gRPC addresses, e.g. `"http://127.0.0.1:50051"`, tried in order: when the link
+    /// breaks the edge links to the next one and registers its sockets there again.
+    pub core_urls: Vec<String>,
     /// Sent as `authorization: Bearer ...` on the Link stream and the edge's own unary calls.
     pub service_token: String,
     /// Engine.IO ping interval.
@@ -130,7 +131,7 @@ impl EdgeConfig {
     ) -> Self {
         EdgeConfig {
             name: "edge".to_owned(),
-            core_url: core_url.into(),
+            core_urls: vec![core_url.into()],
             service_token: service_token.into(),
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),

@@ -14,14 +14,15 @@ use crate::config::EdgeConfig;
 use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::error::EdgeError;
 use crate::link::Link;
+use crate::member::Member;
 use crate::metrics::Metrics;
 
 /// Everything the edge's tasks share.
 pub(crate) struct Edge {
     pub config: EdgeConfig,
     pub sessions: parking_lot::Mutex<HashMap<Arc<str>, Arc<Session>>>,
-    /// Local index of this edge's sockets (value: the session carrying the socket).
-    pub index: parking_lot::RwLock<Index<Arc<Session>>>,
+    /// Local index of this edge's sockets (value: the session carrying the socket, and its floor).
+    pub index: parking_lot::RwLock<Index<Arc<Member>>>,
     pub link: Link,
     pub metrics: Metrics,
     /// Cancelled when the edge starts shutting down.

@@ -9,8 +9,8 @@ pub enum EdgeError {
     /// Serving HTTP failed.
     #[error("edge http server: {0}")]
     Io(#[from] std::io::Error),
-    /// `core_url` is not a valid URI.
-    #[error("edge.core_url {0:?}: {1}")]
+    /// A core URL is not a valid URI (or there is none).
+    #[error("edge.core_urls {0:?}: {1}")]
     BadCoreUrl(String, String),
     /// `service_token` cannot be sent as a header value.
     #[error("edge.service_token: not a valid header value")]

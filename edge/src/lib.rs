@@ -38,7 +38,9 @@ mod fanout;
 mod http;
 mod ids;
 mod link;
+mod member;
 mod metrics;
+mod relink;
 mod serve;
 mod socketio;
 

@@ -1,15 +1,16 @@
 //! The Link stream to the core: hello, registrations with `Applied` answers, the inbound
-//! Delivery / MembershipChange / DisconnectCommand messages, and reconnection with backoff.
+//! Delivery / MembershipChange / DisconnectCommand messages, and reconnection: to the next of the
+//! configured core URLs when a link breaks (in order, with backoff after a full round), then every
+//! live socket is registered again with its last offset (see [`crate::relink`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use herald_proto::v1::edge_service_client::EdgeServiceClient;
 use herald_proto::v1::{
-    Applied, Arg, ConnectionOpened, LinkHello, LinkRequest, LinkResponse, RoomChange,
-    link_request::Msg, link_response,
+    Applied, Arg, LinkHello, LinkRequest, LinkResponse, link_request::Msg, link_response,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -52,9 +53,22 @@ pub(crate) enum LinkError {
 /// The core's answer to a request.
 type Pending = oneshot::Sender<Applied>;
 
+/// A request on its way: its id and where its answer arrives.
+pub(crate) struct Sent {
+    id: u64,
+    wait: oneshot::Receiver<Applied>,
+}
+
 /// The edge's side of the link: what other tasks use to talk to the core.
 pub(crate) struct Link {
-    endpoint: Endpoint,
+    /// One per configured core URL, tried in order.
+    endpoints: Vec<Endpoint>,
+    /// Lazily connected channels for unary calls (`/v1/emit`, stats), one per endpoint.
+    unary: Vec<tonic::transport::Channel>,
+    /// The endpoint of the current (or last) link.
+    current: AtomicUsize,
+    /// The broker epoch the current (or last) core announced: the epoch of the sockets' offsets.
+    epoch: parking_lot::Mutex<String>,
     auth: MetadataValue<tonic::metadata::Ascii>,
     tx: parking_lot::Mutex<Option<mpsc::Sender<LinkRequest>>>,
     up: AtomicBool,
@@ -62,23 +76,34 @@ pub(crate) struct Link {
     up_notify: tokio::sync::Notify,
     next_id: AtomicU64,
     pending: parking_lot::Mutex<HashMap<u64, Pending>>,
-    /// A lazily connected channel for unary calls (`/v1/emit`).
-    unary: tonic::transport::Channel,
 }
 
 impl Link {
     pub fn new(config: &EdgeConfig) -> Result<Self, EdgeError> {
-        let endpoint = Endpoint::from_shared(config.core_url.clone())
-            .map_err(|e| EdgeError::BadCoreUrl(config.core_url.clone(), e.to_string()))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true);
+        let endpoints = config
+            .core_urls
+            .iter()
+            .map(|url| {
+                Endpoint::from_shared(url.clone())
+                    .map(|e| e.connect_timeout(Duration::from_secs(5)).tcp_nodelay(true))
+                    .map_err(|e| EdgeError::BadCoreUrl(url.clone(), e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if endpoints.is_empty() {
+            return Err(EdgeError::BadCoreUrl(
+                String::new(),
+                "no core URL configured".into(),
+            ));
+        }
         let auth = format!("Bearer {}", config.service_token)
             .parse()
             .map_err(|_| EdgeError::BadServiceToken)?;
-        let unary = endpoint.connect_lazy();
+        let unary = endpoints.iter().map(Endpoint::connect_lazy).collect();
         Ok(Link {
             unary,
-            endpoint,
+            endpoints,
+            current: AtomicUsize::new(0),
+            epoch: parking_lot::Mutex::new(String::new()),
             auth,
             tx: parking_lot::Mutex::new(None),
             up: AtomicBool::new(false),
@@ -88,9 +113,15 @@ impl Link {
         })
     }
 
-    /// The channel for unary calls to the core.
+    /// The channel for unary calls to the core the edge is linked to.
     pub fn channel(&self) -> tonic::transport::Channel {
-        self.unary.clone()
+        let i = self.current.load(Ordering::Acquire);
+        self.unary[i.min(self.unary.len().saturating_sub(1))].clone()
+    }
+
+    /// The broker epoch of the last core that welcomed this edge.
+    pub fn epoch(&self) -> String {
+        self.epoch.lock().clone()
     }
 
     /// `Bearer <service token>`, for the edge's own unary calls.
@@ -119,6 +150,27 @@ impl Link {
             self.wait_up().await?;
         }
         let tx = self.tx.lock().clone().ok_or(LinkError::Unavailable)?;
+        self.request_on(&tx, msg, limit).await
+    }
+
+    /// Sends `msg` on the stream `tx` (also before the link is open to others) and waits up to
+    /// `limit` for its `Applied`.
+    pub(crate) async fn request_on(
+        &self,
+        tx: &mpsc::Sender<LinkRequest>,
+        msg: Msg,
+        limit: Duration,
+    ) -> Result<Applied, LinkError> {
+        let sent = self.send_on(tx, msg).await?;
+        self.answer(sent, limit).await
+    }
+
+    /// Sends `msg` on `tx` with a request id; [`Link::answer`] waits for its `Applied`.
+    pub(crate) async fn send_on(
+        &self,
+        tx: &mpsc::Sender<LinkRequest>,
+        msg: Msg,
+    ) -> Result<Sent, LinkError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done, wait) = oneshot::channel();
         self.pending.lock().insert(id, done);
@@ -130,12 +182,17 @@ impl Link {
             self.pending.lock().remove(&id);
             return Err(LinkError::Unavailable);
         }
-        match tokio::time::timeout(limit, wait).await {
+        Ok(Sent { id, wait })
+    }
+
+    /// Waits up to `limit` for the `Applied` of a sent request (an error in it is `Refused`).
+    pub(crate) async fn answer(&self, sent: Sent, limit: Duration) -> Result<Applied, LinkError> {
+        match tokio::time::timeout(limit, sent.wait).await {
             Ok(Ok(a)) if a.error.is_empty() => Ok(a),
             Ok(Ok(a)) => Err(LinkError::Refused(a.error)),
             Ok(Err(_)) => Err(LinkError::Unavailable),
             Err(_) => {
-                self.pending.lock().remove(&id);
+                self.pending.lock().remove(&sent.id);
                 Err(LinkError::Timeout)
             }
         }
@@ -177,6 +234,13 @@ impl Link {
         }
     }
 
+    /// Opens the link for every request once its sockets are registered again.
+    pub(crate) fn set_up(&self) {
+        self.up.store(true, Ordering::Release);
+        self.up_notify.notify_waiters();
+        tracing::info!("link to core is up");
+    }
+
     fn set_down(&self) {
         self.up.store(false, Ordering::Release);
         *self.tx.lock() = None;
@@ -185,18 +249,37 @@ impl Link {
     }
 }
 
-/// Keeps a link to the core until `stop` is cancelled.
+/// A link that lived less than this counts as a failed attempt (no tight loop on a flapping core).
+const STABLE_LINK: Duration = Duration::from_secs(1);
+
+/// Keeps a link to a core until `stop` is cancelled: when a link breaks, the next configured URL is
+/// tried at once (in order, wrapping around); after a whole round of failures, a backoff.
 pub(crate) async fn run(edge: Arc<Edge>, stop: CancellationToken) {
     let mut backoff = BACKOFF_MIN;
+    let urls = edge.link.endpoints.len().max(1);
+    let mut misses = 0usize;
     loop {
-        match connect_once(&edge, &stop, &mut backoff).await {
-            Ok(()) => tracing::info!("link to core closed"),
-            Err(e) => tracing::warn!(error = %e, "link to core failed"),
+        let started = tokio::time::Instant::now();
+        let at = edge.link.current.load(Ordering::Acquire);
+        match connect_once(&edge, &stop, at).await {
+            Ok(()) => tracing::info!(core = at, "link to core closed"),
+            Err(e) => tracing::warn!(core = at, error = %e, "link to core failed"),
         }
         edge.link.set_down();
         if stop.is_cancelled() {
             return;
         }
+        edge.link.current.store((at + 1) % urls, Ordering::Release);
+        if started.elapsed() >= STABLE_LINK {
+            misses = 0;
+            backoff = BACKOFF_MIN;
+            continue;
+        }
+        misses += 1;
+        if misses < urls {
+            continue;
+        }
+        misses = 0;
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(backoff) => {}
@@ -208,7 +291,7 @@ pub(crate) async fn run(edge: Arc<Edge>, stop: CancellationToken) {
 async fn connect_once(
     edge: &Arc<Edge>,
     stop: &CancellationToken,
-    backoff: &mut Duration,
+    at: usize,
 ) -> Result<(), tonic::Status> {
     let link = &edge.link;
     let (tx, rx) = mpsc::channel(LINK_QUEUE);
@@ -222,10 +305,12 @@ async fn connect_once(
         .map_err(|_| tonic::Status::internal("link queue"))?;
     let mut responses = tokio::select! {
         () = stop.cancelled() => return Ok(()),
-        r = open(edge, rx) => r?,
+        r = open(edge, rx, at) => r?,
     };
+    // The sockets' offsets are of the epoch of the core they were last linked to.
+    let epoch = link.epoch();
     *link.tx.lock() = Some(tx.clone());
-    let register = tokio::spawn(reregister(edge.clone(), tx));
+    let register = tokio::spawn(crate::relink::reregister(edge.clone(), tx, epoch));
     let _abort = AbortOnDrop(register);
     let mut ready = Vec::with_capacity(MAX_BATCH);
 
@@ -241,9 +326,6 @@ async fn connect_once(
             }
             m = responses.next() => match m.transpose()? {
                 Some(resp) => {
-                    if matches!(resp.msg, Some(link_response::Msg::Welcome(_))) {
-                        *backoff = BACKOFF_MIN;
-                    }
                     // Whatever else is ready is handled with it, so each socket gets one write.
                     ready.push(resp);
                     let mut end = None;
@@ -277,13 +359,13 @@ async fn connect_once(
 async fn open(
     edge: &Arc<Edge>,
     rx: mpsc::Receiver<LinkRequest>,
+    at: usize,
 ) -> Result<LinkResponses, tonic::Status> {
     if let Some(c) = &edge.config.connector {
         return c.open(rx).await;
     }
     let link = &edge.link;
-    let channel = link
-        .endpoint
+    let channel = link.endpoints[at]
         .connect()
         .await
         .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
@@ -292,100 +374,19 @@ async fn open(
         EdgeServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
             req.metadata_mut().insert("authorization", auth.clone());
             Ok(req)
-        });
+        })
+        // The core bounds events by its own `max_event_bytes`, which may exceed tonic's 4 MiB.
+        .max_decoding_message_size(usize::MAX);
     let responses = client.link(ReceiverStream::new(rx)).await?.into_inner();
     Ok(Box::pin(responses))
-}
-
-/// A live socket as the core must know it after a reconnection.
-struct Snapshot {
-    id: String,
-    ns: String,
-    user: String,
-    rooms: Vec<String>,
-    session: Arc<crate::engine::session::Session>,
-}
-
-/// Re-announces every live socket (with its recovery pid and data) and its rooms, then opens the
-/// link for new requests.
-async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>) {
-    let snapshot: Vec<Snapshot> = {
-        let index = edge.index.read();
-        let mut out = Vec::with_capacity(index.len());
-        for ns in index.namespaces() {
-            index.resolve(ns, &[herald_index::Topic::All], &[], |c| {
-                out.push(Snapshot {
-                    id: c.id.to_string(),
-                    ns: c.namespace.to_string(),
-                    user: c.user.as_deref().unwrap_or("").to_owned(),
-                    rooms: c.rooms.iter().map(|r| r.to_string()).collect(),
-                    session: c.value.clone(),
-                });
-            });
-        }
-        out
-    };
-    if !snapshot.is_empty() {
-        tracing::info!(
-            sockets = snapshot.len(),
-            "re-registering sockets with the core"
-        );
-    }
-    for s in snapshot {
-        let (pid, data_json) = s
-            .session
-            .with_socket(&s.ns, |st| {
-                (
-                    st.pid.as_deref().unwrap_or("").to_owned(),
-                    st.data_json.to_string(),
-                )
-            })
-            .unwrap_or_default();
-        let opened = Msg::Opened(ConnectionOpened {
-            connection_id: s.id.clone(),
-            namespace: s.ns,
-            user_id: s.user,
-            pid,
-            data_json,
-            ..Default::default()
-        });
-        if tx
-            .send(LinkRequest {
-                request_id: 0,
-                msg: Some(opened),
-            })
-            .await
-            .is_err()
-        {
-            return;
-        }
-        for room in s.rooms {
-            let join = Msg::Join(RoomChange {
-                connection_id: s.id.clone(),
-                room,
-            });
-            if tx
-                .send(LinkRequest {
-                    request_id: 0,
-                    msg: Some(join),
-                })
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    }
-    edge.link.up.store(true, Ordering::Release);
-    edge.link.up_notify.notify_waiters();
-    tracing::info!("link to core is up");
 }
 
 fn handle(edge: &Arc<Edge>, resp: LinkResponse, batch: &mut Batch) {
     let Some(msg) = resp.msg else { return };
     match msg {
         link_response::Msg::Welcome(w) => {
-            tracing::debug!(link_id = %w.link_id, "core welcomed the link")
+            tracing::debug!(link_id = %w.link_id, epoch = %w.broker_epoch, "core welcomed the link");
+            *edge.link.epoch.lock() = w.broker_epoch;
         }
         link_response::Msg::Applied(a) => edge.link.applied(a),
         link_response::Msg::Delivery(d) => crate::fanout::deliver(edge, d, batch),

@@ -197,6 +197,7 @@ async fn a_session_is_restored_with_its_rooms_replay_and_held_back_live_events()
                 event("/", "m", &["room:r2"], vec![json("12")], 12),
             ],
             error: None,
+            floor_seq: 0,
         },
     );
     let (mut ws, answer) = ws_connect_raw(edge.addr, "/", &resume_auth(&tok, "P1", "ep:10")).await;
@@ -262,6 +263,7 @@ async fn a_long_replay_waits_for_room_in_a_small_queue() {
             live_first: live,
             replay,
             error: None,
+            floor_seq: 0,
         },
     );
     let (mut ws, answer) = ws_connect_raw(edge.addr, "/", &resume_auth(&tok, "P2", "ep:0")).await;
@@ -285,6 +287,7 @@ async fn too_many_held_back_events_close_the_session() {
             live_first: live,
             replay: Vec::new(),
             error: None,
+            floor_seq: 0,
         },
     );
     let (_ws, _answer) = ws_connect_raw(edge.addr, "/", &resume_auth(&tok, "P3", "ep:0")).await;
@@ -435,4 +438,151 @@ async fn a_polling_client_is_restored_too() {
         body,
         "40{\"sid\":\"old-8\",\"pid\":\"P8\"}\u{1e}42[\"m\",1,\"ep:4\"]"
     );
+}
+
+#[tokio::test]
+async fn a_live_copy_of_a_replayed_event_after_the_restore_is_not_delivered_again() {
+    let (core, edge) = setup_with(recovery_on).await;
+    let tok = token("alice", &[]);
+    core.save_session("P9", "alice", "old-9", &[], "");
+    core.script_resume(
+        "old-9",
+        ResumeScript {
+            replay: vec![
+                event("/", "m", &["user:alice"], vec![json("5")], 5),
+                event("/", "m", &["user:alice"], vec![json("6")], 6),
+            ],
+            ..Default::default()
+        },
+    );
+    let (mut ws, answer) = ws_connect_raw(edge.addr, "/", &resume_auth(&tok, "P9", "ep:4")).await;
+    assert_eq!(socket_sid(&answer), "old-9");
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",5,"ep:5"]"#);
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",6,"ep:6"]"#);
+    // The restore is over; the live copy of event 6 (dispatched after the core read the replay)
+    // arrives late, then a new one.
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("6")], 6), 0)
+        .await;
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("7")], 7), 0)
+        .await;
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",7,"ep:7"]"#, "6 only once");
+}
+
+#[tokio::test]
+async fn a_new_socket_gets_only_events_accepted_after_it_registered() {
+    let (core, edge) = setup().await;
+    let tok = token("alice", &[]);
+    // The core delivers an event accepted before the registration (9) and one after (11), then
+    // answers with the registration point.
+    core.script_open(
+        "alice",
+        OpenScript {
+            live_first: vec![
+                event("/", "m", &["user:alice"], vec![json("9")], 9),
+                event("/", "m", &["user:alice"], vec![json("11")], 11),
+            ],
+            floor_seq: 10,
+        },
+    );
+    let (mut ws, answer) =
+        ws_connect_raw(edge.addr, "/", &format!("{{\"token\":\"{tok}\"}}")).await;
+    assert!(
+        answer.starts_with("40"),
+        "the CONNECT reply first: {answer}"
+    );
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",11]"#);
+    // Late and below the floor: dropped; above it: delivered. Relays (seq 0) always pass.
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("8")], 8), 0)
+        .await;
+    core.deliver_event(event("/", "typing", &["user:alice"], vec![json("0")], 0), 0)
+        .await;
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("12")], 12), 0)
+        .await;
+    assert_eq!(ws_text(&mut ws).await, r#"42["typing",0]"#);
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",12]"#);
+    // Not in order any more: at or below what the socket got, dropped.
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("12")], 12), 0)
+        .await;
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("13")], 13), 0)
+        .await;
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",13]"#);
+}
+
+#[tokio::test]
+async fn after_a_relink_sockets_are_registered_again_and_replayed_or_told() {
+    let (mut core, edge) = setup_with(recovery_on).await;
+    let (mut ws, answer) = ws_connect_raw(
+        edge.addr,
+        "/",
+        &format!("{{\"token\":\"{}\"}}", token("alice", &[])),
+    )
+    .await;
+    let id = socket_sid(&answer);
+    let (_bob, bob_answer) = ws_connect_raw(
+        edge.addr,
+        "/",
+        &format!("{{\"token\":\"{}\"}}", token("bob", &[])),
+    )
+    .await;
+    let bob = socket_sid(&bob_answer);
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("7")], 7), 0)
+        .await;
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",7,"ep:7"]"#);
+
+    // The link breaks; the core replays what alice missed meanwhile.
+    core.script_resume(
+        &id,
+        ResumeScript {
+            replay: vec![event("/", "m", &["user:alice"], vec![json("8")], 8)],
+            ..Default::default()
+        },
+    );
+    core.break_link().await;
+    core.next_matching(|m| matches!(m, link_request::Msg::Hello(_)).then_some(()))
+        .await;
+    let mut again = Vec::new();
+    while again.len() < 2 {
+        let o = core.next_matching(opened).await;
+        if o.connection_id == id || o.connection_id == bob {
+            again.push(o);
+        }
+    }
+    again.sort_by_key(|o| o.connection_id != id);
+    assert_eq!(again[0].resume_offset, "ep:7", "alice's last offset");
+    assert_eq!(
+        again[1].resume_offset, "",
+        "bob never got a recoverable event"
+    );
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",8,"ep:8"]"#);
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("8")], 8), 0)
+        .await;
+    core.deliver_event(event("/", "m", &["user:alice"], vec![json("9")], 9), 0)
+        .await;
+    assert_eq!(ws_text(&mut ws).await, r#"42["m",9,"ep:9"]"#, "8 once");
+
+    // Again, and this time the core cannot replay: alice is told, then her transport closes and
+    // her session is not kept.
+    core.script_resume(
+        &id,
+        ResumeScript {
+            error: Some("not recoverable: epoch changed".into()),
+            ..Default::default()
+        },
+    );
+    core.break_link().await;
+    core.next_matching(|m| matches!(m, link_request::Msg::Hello(_)).then_some(()))
+        .await;
+    let o = core
+        .next_matching(|m| opened(m).filter(|o| o.connection_id == id))
+        .await;
+    assert_eq!(o.resume_offset, "ep:9");
+    assert_eq!(
+        ws_text(&mut ws).await,
+        r#"42["herald:disconnect",{"reason":"missed events cannot be replayed (core restarted)"}]"#
+    );
+    assert_eq!(ws_next(&mut ws).await, None, "the transport closes");
+    let c = core
+        .next_matching(|m| closed(m).filter(|c| c.connection_id == id))
+        .await;
+    assert!(!c.recoverable, "{c:?}");
 }

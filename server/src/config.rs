@@ -137,6 +137,9 @@ pub struct EdgeSection {
     pub name: String,
     /// The core to link to (`herald edge`; `herald serve` links to its own core).
     pub core_url: String,
+    /// Cores to link to, tried in order, failing over to the next when the link breaks; when
+    /// set, used instead of `core_url`.
+    pub core_urls: Vec<String>,
     /// The service token the edge presents to the core.
     pub service_token: String,
     /// Engine.IO ping interval.
@@ -257,6 +260,7 @@ impl Default for EdgeSection {
             listen: "127.0.0.1:8080".into(),
             name: "edge".into(),
             core_url: "http://127.0.0.1:50051".into(),
+            core_urls: Vec::new(),
             service_token: DEV_SERVICE_TOKEN.into(),
             ping_interval_ms: 25_000,
             ping_timeout_ms: 20_000,
@@ -390,6 +394,16 @@ impl Config {
             return Err(ConfigError(format!(
                 "edge.core_url: {:?} must start with http:// or https://",
                 self.edge.core_url
+            )));
+        }
+        if let Some(bad) = self
+            .edge
+            .core_urls
+            .iter()
+            .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "edge.core_urls: {bad:?} must start with http:// or https://"
             )));
         }
         for (name, v) in [

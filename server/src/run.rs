@@ -11,13 +11,14 @@ use herald_proto::v1::task_service_server::TaskServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::broker::{Broker, Limits, MemoryBroker, RedisBroker};
 use crate::cluster::{ClusterConfig, Redis};
 use crate::credential::Credentials;
 use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
-use crate::rpc::{Api, ClusterNode, EdgeApi, HeraldApi, TaskApi};
+use crate::rpc::{Api, ClusterNode, EdgeApi, HeraldApi, TaskApi, too_large};
 use crate::tasks::{TaskConfig, Tasks};
 
 /// Per-namespace rules the core enforces.
@@ -288,19 +289,26 @@ impl Core {
         let c2 = creds.clone();
         let c3 = creds;
         let stop = cancel.clone();
+        // `core.max_event_bytes` is the size limit, whatever tonic's default (4 MiB).
+        let max_event = api.config.max_event_bytes;
+        let max_message = too_large::decoding_limit(max_event);
         let result = tonic::transport::Server::builder()
+            .layer(tower::util::MapResponseLayer::new(too_large::rewrite(
+                max_event,
+            )))
             .add_service(health)
             .add_service(reflection)
-            .add_service(HeraldServiceServer::with_interceptor(
-                HeraldApi(api.clone()),
+            .add_service(InterceptedService::new(
+                HeraldServiceServer::new(HeraldApi(api.clone()))
+                    .max_decoding_message_size(max_message),
                 move |r| c1.check(r),
             ))
-            .add_service(EdgeServiceServer::with_interceptor(
-                EdgeApi(api.clone()),
+            .add_service(InterceptedService::new(
+                EdgeServiceServer::new(EdgeApi(api.clone())).max_decoding_message_size(max_message),
                 move |r| c2.check(r),
             ))
-            .add_service(TaskServiceServer::with_interceptor(
-                TaskApi(api),
+            .add_service(InterceptedService::new(
+                TaskServiceServer::new(TaskApi(api)).max_decoding_message_size(max_message),
                 move |r| c3.check(r),
             ))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {

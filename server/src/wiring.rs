@@ -97,8 +97,14 @@ pub fn core_config(c: &Config) -> CoreConfig {
 
 /// `[edge]` plus the namespaces, linking to `core_url`.
 pub fn edge_config(c: &Config, core_url: &str) -> Result<EdgeConfig, ConfigError> {
+    edge_config_for(c, vec![core_url.to_owned()])
+}
+
+/// `[edge]` plus the namespaces, linking to the first of `core_urls` that answers.
+pub fn edge_config_for(c: &Config, core_urls: Vec<String>) -> Result<EdgeConfig, ConfigError> {
     let e = &c.edge;
-    let mut ec = EdgeConfig::new(core_url, e.service_token.clone(), verifier(c)?);
+    let mut ec = EdgeConfig::new("", e.service_token.clone(), verifier(c)?);
+    ec.core_urls = core_urls;
     ec.name = e.name.clone();
     ec.ping_interval = Duration::from_millis(e.ping_interval_ms);
     ec.ping_timeout = Duration::from_millis(e.ping_timeout_ms);

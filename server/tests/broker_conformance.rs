@@ -257,6 +257,7 @@ async fn sessions_are_taken_once_and_follow_server_side_leaves() {
             namespace: "/".into(),
             user_id: "u".into(),
             rooms: vec!["a".into(), "b".into()],
+            granted_rooms: vec!["a".into()],
             data_json: String::new(),
             expires_ms: i64::try_from(
                 std::time::SystemTime::now()
@@ -275,6 +276,10 @@ async fn sessions_are_taken_once_and_follow_server_side_leaves() {
         s.broker.leave_saved("/", "u", "a").await.unwrap();
         let back = s.broker.take_session(&pid).await.unwrap().unwrap();
         assert_eq!(back.rooms, ["b"]);
+        assert!(
+            back.granted_rooms.is_empty(),
+            "a left room is no longer granted"
+        );
         assert!(
             s.broker.take_session(&pid).await.unwrap().is_none(),
             "only once"

@@ -347,6 +347,7 @@ async fn a_lost_session_is_restored_once_with_its_missed_events() {
                 rooms: session.rooms.clone(),
                 resume_offset: seen_offset.clone(),
                 data_json: String::new(),
+                granted_rooms: Vec::new(),
             })),
         })
         .await

@@ -35,12 +35,18 @@ impl Drop for TempDir {
 async fn start() -> Core {
     let dir = std::env::temp_dir().join(format!("herald-tasks-{}", rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("h.db").display());
+    start_on(url, dir).await
+}
+
+/// A core whose task store is `store_url`; `dir` is removed with it.
+async fn start_on(store_url: String, dir: std::path::PathBuf) -> Core {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let config = CoreConfig {
         service_tokens: vec![TOKEN.into()],
-        store_url: Some(format!("sqlite://{}", dir.join("h.db").display())),
+        store_url: Some(store_url),
         tasks: TaskConfig {
             queues: vec!["scrape".into()],
             retry_backoff: Duration::from_millis(10),
@@ -159,6 +165,17 @@ fn submit(payload: &str) -> SubmitTaskRequest {
     }
 }
 
+/// Submits `req`; returns the new task's id.
+async fn submitted(c: &mut TaskServiceClient<Channel>, req: SubmitTaskRequest) -> String {
+    c.submit_task(authed(req))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap()
+        .id
+}
+
 async fn status_of(c: &mut TaskServiceClient<Channel>, id: &str) -> herald_proto::v1::Task {
     c.get_task(authed(GetTaskRequest { id: id.into() }))
         .await
@@ -225,14 +242,7 @@ async fn submit_assign_succeed_and_refuse_stale_results() {
 async fn a_dropped_worker_loses_its_task_to_the_next_one() {
     let core = start().await;
     let mut c = client(&core.url).await;
-    let id = c
-        .submit_task(authed(submit("1")))
-        .await
-        .unwrap()
-        .into_inner()
-        .task
-        .unwrap()
-        .id;
+    let id = submitted(&mut c, submit("1")).await;
     let mut w1 = Worker::connect(&core.url, 1).await.unwrap();
     let a1 = w1.assignment().await;
     drop(w1);
@@ -254,14 +264,7 @@ async fn retryable_failures_end_dead_after_max_attempts() {
     let mut c = client(&core.url).await;
     let mut req = submit("{}");
     req.max_attempts = 2;
-    let id = c
-        .submit_task(authed(req))
-        .await
-        .unwrap()
-        .into_inner()
-        .task
-        .unwrap()
-        .id;
+    let id = submitted(&mut c, req).await;
     let mut w = Worker::connect(&core.url, 1).await.unwrap();
     for attempt in 1..=2 {
         let a = w.assignment().await;
@@ -372,4 +375,177 @@ async fn bad_input_gets_clear_statuses() {
         }
         other => panic!("expected rejection, got {other:?}"),
     }
+}
+
+// ---------- a store that refuses writes for a while ----------
+
+/// A fresh PostgreSQL database whose task updates can be made to fail (a trigger raising an error while
+/// `chaos.fail` is set); every refused update bumps a sequence, which survives the rollback, so a test
+/// can see that a write was refused. Dropped at the end.
+struct FlakyStore {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl FlakyStore {
+    async fn create() -> FlakyStore {
+        use sqlx::{Connection, Executor};
+        let admin = std::env::var("HERALD_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("herald_flaky_{}", rand_suffix().to_ascii_lowercase());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}");
+        FlakyStore { admin, name, url }
+    }
+
+    /// Installs the failure switch (after the core created its tables).
+    async fn install(&self) {
+        use sqlx::Executor;
+        let mut conn = self.conn().await;
+        conn.execute(
+            "CREATE TABLE chaos (fail BOOLEAN NOT NULL); INSERT INTO chaos VALUES (false); \
+             CREATE SEQUENCE chaos_refused; \
+             CREATE FUNCTION chaos_check() RETURNS trigger AS $$ BEGIN \
+               IF (SELECT fail FROM chaos) THEN PERFORM nextval('chaos_refused'); \
+               RAISE EXCEPTION 'store unavailable (injected)'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER chaos BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION chaos_check();",
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn conn(&self) -> sqlx::PgConnection {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(&self.url).await.unwrap()
+    }
+
+    async fn set_failing(&self, fail: bool) {
+        sqlx::query("UPDATE chaos SET fail = $1")
+            .bind(fail)
+            .execute(&mut self.conn().await)
+            .await
+            .unwrap();
+    }
+
+    /// How many task updates were refused so far.
+    async fn refused(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM chaos_refused",
+        )
+        .fetch_one(&mut self.conn().await)
+        .await
+        .unwrap()
+    }
+
+    /// Waits until at least `n` task updates were refused.
+    async fn wait_refused(&self, n: i64) {
+        tokio::time::timeout(GUARD, async {
+            while self.refused().await < n {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the core tried to write to the store");
+    }
+}
+
+impl Drop for FlakyStore {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Best effort, on a runtime of its own (the test's may be gone).
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::{Connection, Executor};
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = c
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn flaky_core() -> (FlakyStore, Core) {
+    let store = FlakyStore::create().await;
+    let dir = std::env::temp_dir().join(format!("herald-tasks-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let core = start_on(store.url.clone(), dir).await;
+    // The first answer comes once the core serves, after it created its tables.
+    let _ = client(&core.url)
+        .await
+        .get_task(authed(GetTaskRequest { id: "none".into() }))
+        .await;
+    store.install().await;
+    (store, core)
+}
+
+#[tokio::test]
+async fn a_result_the_store_refused_is_recorded_once_the_store_is_back() {
+    let (store, core) = flaky_core().await;
+    let mut c = client(&core.url).await;
+    let id = submitted(&mut c, submit("{}")).await;
+    let mut w = Worker::connect(&core.url, 1).await.unwrap();
+    let a = w.assignment().await;
+
+    store.set_failing(true).await;
+    w.result(&a, "{\"done\":1}").await;
+    store.wait_refused(1).await;
+    assert_eq!(
+        status_of(&mut c, &id).await.status,
+        TaskStatus::Running as i32,
+        "not recorded yet"
+    );
+    store.set_failing(false).await;
+
+    // The engine kept the lease and retried: the result is recorded and the worker told so.
+    match w.next().await {
+        scrape_task_response::Msg::Accepted(x) => {
+            assert_eq!(x.status, TaskStatus::Succeeded as i32)
+        }
+        other => panic!("expected the result accepted once the store is back, got {other:?}"),
+    }
+    let t = status_of(&mut c, &id).await;
+    assert_eq!(t.status, TaskStatus::Succeeded as i32);
+    assert_eq!(t.result_json, "{\"done\":1}");
+}
+
+#[tokio::test]
+async fn a_lease_that_expired_while_the_store_was_down_is_released_once_it_is_back() {
+    let (store, core) = flaky_core().await;
+    let mut c = client(&core.url).await;
+    let mut req = submit("{}");
+    req.attempt_timeout_ms = 300;
+    let id = submitted(&mut c, req).await;
+    let mut w = Worker::connect(&core.url, 1).await.unwrap();
+    let a1 = w.assignment().await;
+
+    store.set_failing(true).await;
+    // The worker says nothing: the lease lapses and is revoked; the store refuses to record it.
+    match w.next().await {
+        scrape_task_response::Msg::Revoked(r) => assert_eq!(r.lease_token, a1.lease_token),
+        other => panic!("expected the lease revoked, got {other:?}"),
+    }
+    store.wait_refused(1).await;
+    store.set_failing(false).await;
+
+    // The sweeper retried: the task is queued again and handed out for its second attempt.
+    let a2 = w.assignment().await;
+    assert_eq!(a2.task.as_ref().unwrap().id, id);
+    assert_eq!(a2.task.as_ref().unwrap().attempt, 2);
+    w.result(&a2, "1").await;
+    assert!(matches!(
+        w.next().await,
+        scrape_task_response::Msg::Accepted(_)
+    ));
 }

@@ -351,3 +351,24 @@ multicoreTest('clients of a machine that dies (core and edge, kill -9) recover t
   assert.deepEqual(bob.inbox.all('ev').map((a) => a[0]), sent, 'bob: every missed event once, in order');
   assert.deepEqual(alice.inbox.all('ev').map((a) => a[0]), sent.filter((x) => x.i % 2), 'alice: the room events once, in order');
 });
+
+multicoreTest('a room a backend joined survives the death of the client\'s core', { config: RECOVERY }, async (c) => {
+  const v0 = c.view(0);
+  const g0 = grpcClient(v0);
+  const s = await recoverable(c, c.view(1), 'alice');
+  assert.equal((await g0.join({ user_id: 'alice', rooms: ['session:xyz'] })).connections, 1);
+  await g0.emit({ targets: ['room:session:xyz'], event: 'before', args: [jsonArg(0)] });
+  await s.inbox.wait('before');
+  s.io.uri = await deadUrl();
+  c.nodes[1].core.proc.kill('SIGKILL');
+  c.nodes[1].edges[0].proc.kill('SIGKILL');
+  await waitFor(async () => (await g0.presence({ user_ids: ['alice'] })).users[0].online === false, 'alice swept');
+  await g0.emit({ targets: ['room:session:xyz'], event: 'missed', args: [jsonArg(1)] });
+  const back = once(s, 'connect', 'the reconnection');
+  s.io.uri = v0.edgeUrl;
+  await back;
+  assert.equal(s.recovered, true);
+  await s.inbox.wait('missed');
+  await g0.emit({ targets: ['room:session:xyz'], event: 'later', args: [jsonArg(2)] });
+  await s.inbox.wait('later');
+});

@@ -304,3 +304,41 @@ clusterTest('an edge shutting down leaves sessions another edge restores', { con
   await marker(b, s, 'room:r2', 'after-r2');
   assert.deepEqual(received(s), sent);
 });
+
+heraldTest('a room the backend joined survives recovery though the token does not list it', { config: config() }, async (t, h) => {
+  const grpc = grpcClient(h);
+  const s = await recoverableSocket(h, 'alice');
+  // The backend puts this connection in a room its token's rooms claim does not name.
+  assert.equal((await grpc.join({ connection_id: s.id, rooms: ['session:xyz'] })).connections, 1);
+  await marker(h, s, 'room:session:xyz', 'joined');
+  // And the whole user in another (joined by user id).
+  assert.equal((await grpc.join({ user_id: 'alice', rooms: ['session:abc'] })).connections, 1);
+  await marker(h, s, 'room:session:abc', 'joined-abc');
+
+  await dropAway(h, s, 'alice');
+  const missed = await emitMissed(h, 'alice', 6, (i) => (i % 2 ? 'room:session:xyz' : 'room:session:abc'));
+  await comeBack(s, h.edgeUrl);
+
+  assert.equal(s.recovered, true, 'socket.recovered');
+  await s.inbox.wait('ev', missed.length);
+  // Still in both rooms after recovery.
+  await marker(h, s, 'room:session:xyz', 'later-xyz');
+  await marker(h, s, 'room:session:abc', 'later-abc');
+  assert.deepEqual(received(s), missed, 'the missed events of the server-joined rooms, once, in order');
+});
+
+heraldTest('a backend-joined room the backend left while the user was away is not restored', { config: config() }, async (t, h) => {
+  const grpc = grpcClient(h);
+  const s = await recoverableSocket(h, 'alice');
+  await grpc.join({ connection_id: s.id, rooms: ['session:xyz'] });
+  await marker(h, s, 'room:session:xyz', 'joined');
+  await dropAway(h, s, 'alice');
+  await grpc.leave({ user_id: 'alice', rooms: ['session:xyz'] });
+  await grpc.emit({ targets: ['room:session:xyz'], event: 'gone', args: [jsonArg(1)] });
+  await comeBack(s, h.edgeUrl);
+
+  assert.equal(s.recovered, true);
+  await grpc.emit({ targets: ['room:session:xyz'], event: 'gone', args: [jsonArg(2)] });
+  await marker(h, s, 'user:alice', 'after');
+  assert.deepEqual(s.inbox.all('gone'), [], 'not in the room any more');
+});

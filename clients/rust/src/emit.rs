@@ -77,6 +77,12 @@ impl<'a> EmitBuilder<'a> {
         self
     }
 
+    /// Stored and replayable even for targets whose default is volatile (`conn:`, `*`).
+    pub fn recoverable(mut self) -> Self {
+        self.req.delivery = DeliveryClass::Recoverable.into();
+        self
+    }
+
     /// Waits up to `ms` for each receiving connection's ack.
     pub fn ack_timeout_ms(mut self, ms: u32) -> Self {
         self.req.ack_timeout_ms = ms;

@@ -91,8 +91,10 @@ pub(crate) struct SocketState {
     pub relay: TokenBucket,
     /// Private session id for connection-state recovery (`None` when the namespace has it off).
     pub pid: Option<Box<str>>,
-    /// Live frames held back while a restored session's replay is being queued.
+    /// Live frames held back while the socket is registered or its replay is being queued.
     pub restoring: Option<RestoreBuffer>,
+    /// Rooms a backend joined the socket to: their authorization survives recovery.
+    pub granted: Vec<Box<str>>,
     next_ack: u64,
     /// (ack id sent to the client, the core's ack_ref).
     acks: VecDeque<(u64, u64)>,
@@ -481,6 +483,7 @@ impl SocketState {
             relay,
             pid: None,
             restoring: None,
+            granted: Vec::new(),
             next_ack: 0,
             acks: VecDeque::new(),
         }

@@ -32,24 +32,33 @@ fn addressed(
         return index
             .get(connection_id)
             .filter(|c| namespace.is_empty() || &*c.namespace == namespace)
-            .map(|c| vec![(c.id.clone(), c.namespace.clone(), c.value.clone())])
+            .map(|c| vec![(c.id.clone(), c.namespace.clone(), c.value.session.clone())])
             .unwrap_or_default();
     }
     index
         .user_connections(namespace, user_id)
-        .map(|c| (c.id.clone(), c.namespace.clone(), c.value.clone()))
+        .map(|c| (c.id.clone(), c.namespace.clone(), c.value.session.clone()))
         .collect()
 }
 
 /// A server-side join/leave from the core.
 pub(crate) fn apply_membership(edge: &Edge, m: &MembershipChange) {
-    for (id, _, _) in addressed(edge, &m.namespace, &m.connection_id, &m.user_id) {
-        let mut index = edge.index.write();
-        let _ = if m.join {
-            index.join(&id, &m.room)
-        } else {
-            index.leave(&id, &m.room)
-        };
+    for (id, ns, session) in addressed(edge, &m.namespace, &m.connection_id, &m.user_id) {
+        {
+            let mut index = edge.index.write();
+            let _ = if m.join {
+                index.join(&id, &m.room)
+            } else {
+                index.leave(&id, &m.room)
+            };
+        }
+        // The backend's join authorizes the room, also when the socket is registered again.
+        session.with_socket(&ns, |s| {
+            s.granted.retain(|g| **g != *m.room);
+            if m.join {
+                s.granted.push(m.room.as_str().into());
+            }
+        });
     }
 }
 

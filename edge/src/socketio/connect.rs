@@ -14,9 +14,10 @@ use crate::config::NamespaceConfig;
 use crate::edge::Edge;
 use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::ids;
-use crate::link::LinkError;
+use crate::link::{LinkError, REQUEST_TIMEOUT};
+use crate::member::Member;
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect};
-use crate::socketio::recovery::{self, Restore};
+use crate::socketio::recovery::{self, Restore, RestoreBuffer, RestoringGuard, finish_restore};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
 
@@ -123,30 +124,43 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
         ),
     );
     socket.pid = pid.as_deref().map(Box::from);
-    if let Err(message) = register(edge, session, socket, user).await {
-        return refuse(session, ns, &message);
-    }
+    // Live frames are held back until the core answered with the registration point.
+    socket.restoring = Some(RestoreBuffer::default());
+    let guard = RestoringGuard::new(session.clone());
+    let member = match register(edge, session, socket, user).await {
+        Ok(m) => m,
+        Err(message) => return refuse(session, ns, &message),
+    };
     join_rooms(edge, ns_cfg, &id, &decision.rooms).await;
     if session.socket_id(ns).as_deref() == Some(&*id) {
-        let _ = session.push_text(encode_connect_ok(ns, &id, pid.as_deref()));
+        let ok = encode_connect_ok(ns, &id, pid.as_deref());
+        edge.tasks.spawn(finish_restore(
+            edge.clone(),
+            guard,
+            member,
+            Arc::from(ns),
+            vec![(ok.into(), Vec::new())],
+        ));
     }
 }
 
-/// Puts the socket in the local index and the session, then registers it with the core.
+/// Puts the socket in the local index and the session, then registers it with the core; its floor
+/// is the core's registration point (events accepted before are not delivered to it).
 async fn register(
     edge: &Edge,
     session: &Arc<Session>,
     socket: SocketState,
     user: Option<String>,
-) -> Result<(), String> {
+) -> Result<Arc<Member>, String> {
     let (id, ns) = (socket.id.clone(), socket.ns.clone());
     let pid = socket.pid.as_deref().unwrap_or("").to_owned();
     let data_json = socket.data_json.to_string();
+    let member = Member::new(session.clone());
     // Register locally first so a delivery right after the core applied it finds the socket.
     if edge
         .index
         .write()
-        .insert(&id, &ns, user.as_deref(), session.clone())
+        .insert(&id, &ns, user.as_deref(), member.clone())
         .is_err()
     {
         return Err("duplicate connection id".to_owned());
@@ -163,8 +177,11 @@ async fn register(
         data_json,
         ..Default::default()
     });
-    match edge.link.request(opened).await {
-        Ok(()) => Ok(()),
+    match edge.link.request_applied(opened, REQUEST_TIMEOUT).await {
+        Ok(applied) => {
+            member.raise_floor(applied.floor_seq);
+            Ok(member)
+        }
         Err(e) => {
             if session.remove_socket(&ns).is_some() {
                 edge.index.write().remove(&id);

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
 use crate::engine::session::{Session, SharedFrame};
-use crate::fanout::{Batch, deliver_shared};
+use crate::fanout::{Batch, Order, deliver_shared};
 use crate::socketio::{first_json, proto_arg};
 
 /// A token bucket: `burst` tokens, refilled at `rate` per second.
@@ -90,7 +90,7 @@ pub(crate) async fn relay(
         &cfg.name,
         &[Topic::Room(&room)],
         &[Topic::Conn(&id)],
-        None,
+        Order::default(),
         frame,
         &mut Batch::new(false),
     );

@@ -142,7 +142,11 @@ async fn leave(
         room: room.to_owned(),
     };
     match edge.link.request(Msg::Leave(change)).await {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            // Left for good: a later join needs its own authorization.
+            session.with_socket(ns, |s| s.granted.retain(|g| &**g != room));
+            Ok(())
+        }
         Err(e) => {
             if was && session.socket_id(ns).is_some() {
                 let _ = edge.index.write().join(&id, room);

@@ -14,7 +14,9 @@
 //! Recovery: `SessionLookup` answers the sessions scripted with [`FakeCore::save_session`] (once,
 //! only to the same user, else "session not found"); a resuming `ConnectionOpened` (non-empty
 //! `resume_offset`) first gets the scripted live deliveries, then `Applied` with the scripted
-//! replay or error ([`FakeCore::script_resume`]; unscripted: an empty replay).
+//! replay or error ([`FakeCore::script_resume`]; unscripted: an empty replay). A fresh
+//! `ConnectionOpened` of a user scripted with [`FakeCore::script_open`] first gets the scripted live
+//! deliveries, then `Applied` with the scripted `floor_seq`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -55,6 +57,17 @@ pub struct ResumeScript {
     pub replay: Vec<Event>,
     /// `Applied.error` when set.
     pub error: Option<String>,
+    /// `Applied.floor_seq`.
+    pub floor_seq: u64,
+}
+
+/// How the fake core answers a fresh `ConnectionOpened` of a user.
+#[derive(Debug, Clone, Default)]
+pub struct OpenScript {
+    /// Delivered before the `Applied`.
+    pub live_first: Vec<Event>,
+    /// `Applied.floor_seq`.
+    pub floor_seq: u64,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +76,8 @@ struct Script {
     sessions: HashMap<String, (String, SavedSession)>,
     /// connection id -> how to answer its resume.
     resumes: HashMap<String, ResumeScript>,
+    /// user id -> how to answer its next fresh connection.
+    opens: HashMap<String, OpenScript>,
 }
 
 type SharedScript = Arc<std::sync::Mutex<Script>>;
@@ -105,6 +120,18 @@ fn recovery_reply(script: &SharedScript, m: &LinkRequest) -> Option<(Vec<Event>,
                     request_id: m.request_id,
                     error: r.error.unwrap_or_default(),
                     replay: r.replay,
+                    floor_seq: r.floor_seq,
+                    ..Default::default()
+                },
+            ))
+        }
+        Some(link_request::Msg::Opened(o)) => {
+            let r = script.opens.remove(&o.user_id)?;
+            Some((
+                r.live_first,
+                Applied {
+                    request_id: m.request_id,
+                    floor_seq: r.floor_seq,
                     ..Default::default()
                 },
             ))
@@ -156,7 +183,8 @@ impl EdgeService for FakeCoreSvc {
                     Some(link_request::Msg::Hello(_)) => {
                         Some(link_response::Msg::Welcome(LinkWelcome {
                             link_id: "l1".into(),
-                            broker_epoch: "fake-epoch".into(),
+                            // The epoch of the offsets `event` gives.
+                            broker_epoch: "ep".into(),
                         }))
                     }
                     _ if m.request_id != 0 => {
@@ -391,6 +419,7 @@ impl FakeCore {
             connection_id: id.into(),
             rooms: rooms.iter().map(|r| r.to_string()).collect(),
             data_json: data_json.into(),
+            ..Default::default()
         };
         self.script
             .lock()
@@ -404,6 +433,11 @@ impl FakeCore {
         self.script.lock().unwrap().resumes.insert(id.into(), r);
     }
 
+    /// How the next fresh connection of `user` is answered.
+    pub fn script_open(&self, user: &str, r: OpenScript) {
+        self.script.lock().unwrap().opens.insert(user.into(), r);
+    }
+
     /// Sends one event as a Delivery.
     pub async fn deliver_event(&self, event: Event, ack_ref: u64) {
         self.send(link_response::Msg::Delivery(Delivery {
@@ -411,6 +445,14 @@ impl FakeCore {
             ack_ref,
         }))
         .await;
+    }
+
+    /// Ends the current link with an error (the edge links again).
+    pub async fn break_link(&self) {
+        let tx = self.out.lock().await.take().expect("no link yet");
+        tx.send(Err(Status::unavailable("link broken by the test")))
+            .await
+            .unwrap();
     }
 
     pub async fn send(&self, msg: link_response::Msg) {
@@ -505,7 +547,8 @@ impl FakeCore {
     }
 }
 
-/// A recoverable event with offset `"ep:{seq}"` (volatile with no offset when `seq` is 0).
+/// A recoverable event with offset `"ep:{seq}"` and sequence `seq` (volatile with no offset and
+/// sequence 0, like a relay, when `seq` is 0).
 pub fn event(ns: &str, name: &str, targets: &[&str], args: Vec<Arg>, seq: u64) -> Event {
     Event {
         id: format!("e{seq}"),
@@ -523,6 +566,7 @@ pub fn event(ns: &str, name: &str, targets: &[&str], args: Vec<Arg>, seq: u64) -
         } else {
             format!("ep:{seq}")
         },
+        seq,
         ..Default::default()
     }
 }

@@ -65,6 +65,8 @@ pub struct RedisBroker {
     feed_rx: Mutex<Option<mpsc::Receiver<FeedItem>>>,
     /// Set when an event could not be queued: the next item tells the core to resync its edges.
     lost: AtomicBool,
+    /// The cluster's epoch as this core last saw it.
+    epoch: parking_lot::RwLock<String>,
     control_tx: mpsc::Sender<Command>,
     pub pending: Pending,
 }
@@ -91,6 +93,7 @@ impl RedisBroker {
             feed_tx: tx,
             feed_rx: Mutex::new(Some(rx)),
             lost: AtomicBool::new(false),
+            epoch: parking_lot::RwLock::new(String::new()),
             control_tx: control,
             pending: Pending::default(),
         })
@@ -107,6 +110,7 @@ impl RedisBroker {
     /// Opens the subscriber connection; `run_reader` then reads it. Before this, nothing a core
     /// wants can arrive: a core connects it before it accepts anything.
     pub async fn subscriber(&self) -> Result<redis::aio::PubSubStream, ClusterError> {
+        self.load_epoch().await?;
         self.resubscribe().await
     }
 
@@ -213,6 +217,10 @@ impl RedisBroker {
                 return; // the copy that came on another channel
             }
             *mark = (d.ns_epoch.clone(), d.event.seq);
+            drop(marks);
+            if *self.epoch.read() != d.ns_epoch {
+                *self.epoch.write() = d.ns_epoch.clone();
+            }
         }
         self.queue(Envelope {
             event: Arc::new(d.event),
@@ -246,16 +254,32 @@ impl RedisBroker {
         for (ns, topics) in by_ns {
             let mark = self.marks.lock().get(&ns).cloned();
             let Some((epoch, seq)) = mark else { continue };
-            let offset = format!("{epoch}:{seq}");
-            match self
+            let mut offset = format!("{epoch}:{seq}");
+            let mut result = self
                 .replay_offset_inner(&ns, &topics, &offset, MAX_CATCH_UP)
-                .await
+                .await;
+            if let Ok(Err(RecoveryError::Gap(Gap::Epoch))) = &result
+                && let Ok(current) = self.load_epoch().await
+                && current != epoch
             {
+                // Redis lost the logs and a new epoch began: everything accepted since is in the
+                // new logs, numbered above what was delivered before.
+                offset = format!("{current}:0");
+                result = self
+                    .replay_offset_inner(&ns, &topics, &offset, MAX_CATCH_UP)
+                    .await;
+            }
+            match result {
                 Ok(Ok(events)) => {
                     tracing::info!(namespace = %ns, events = events.len(), "caught up from the logs");
                     for e in events {
+                        let ns_epoch = e
+                            .offset
+                            .rsplit_once(':')
+                            .map(|(ep, _)| ep.to_owned())
+                            .unwrap_or_default();
                         self.on_event(wire::Decoded {
-                            ns_epoch: epoch.clone(),
+                            ns_epoch,
                             ack_ref: 0,
                             origin: Origin::default(),
                             event: (*e).clone(),
@@ -276,6 +300,22 @@ impl RedisBroker {
                 }
             }
         }
+    }
+
+    /// The cluster's current epoch in Redis, creating it when there is none yet; this broker's
+    /// [`Broker::epoch`] follows it.
+    pub async fn load_epoch(&self) -> Result<String, ClusterError> {
+        let key = self.redis.key("epoch");
+        let candidate = format!("{:08x}", rand::random::<u32>());
+        let epoch: String = self
+            .redis
+            .run(|mut c| async move {
+                let _: bool = c.set_nx(&key, candidate).await?;
+                c.get(&key).await
+            })
+            .await?;
+        *self.epoch.write() = epoch.clone();
+        Ok(epoch)
     }
 
     async fn replay_offset_inner(
@@ -422,8 +462,7 @@ fn decode_sorted(payloads: &[Vec<u8>]) -> Vec<Arc<Event>> {
 
 impl Broker for RedisBroker {
     fn epoch(&self) -> String {
-        // The cluster's logs outlive any one core; their epochs are per namespace and per topic.
-        "cluster".into()
+        self.epoch.read().clone()
     }
 
     fn publish(
@@ -766,14 +805,16 @@ impl Broker for RedisBroker {
     fn take_session(&self, pid: &str) -> BoxFuture<'_, Result<Option<SessionRecord>, BrokerError>> {
         let key = self.session_key(pid);
         let swept_key = self.redis.key(&format!("sessrooms:{pid}"));
+        let granted_key = self.redis.key(&format!("sessgranted:{pid}"));
         Box::pin(async move {
-            let (raw, swept): (Option<String>, Vec<String>) = self
+            let (raw, swept, swept_granted): (Option<String>, Vec<String>, Vec<String>) = self
                 .redis
                 .run(|mut c| async move {
                     redis::pipe()
                         .get_del(&key)
                         .smembers(&swept_key)
-                        .del(&swept_key)
+                        .smembers(&granted_key)
+                        .del(&[&swept_key, &granted_key])
                         .ignore()
                         .query_async(&mut c)
                         .await
@@ -787,16 +828,24 @@ impl Broker for RedisBroker {
             if rec.expires_ms == LIVE_SESSION {
                 // Saved at registration: its rooms are where its node kept them (or, if the node
                 // died, where the sweep put them).
-                rec.rooms = if swept.is_empty() {
-                    let cr = self
-                        .redis
-                        .key(&format!("p:{}:cr:{}", rec.namespace, rec.connection_id));
+                (rec.rooms, rec.granted_rooms) = if swept.is_empty() {
+                    let p = |k: &str| {
+                        self.redis
+                            .key(&format!("p:{}:{k}:{}", rec.namespace, rec.connection_id))
+                    };
+                    let (cr, cg) = (p("cr"), p("cg"));
                     self.redis
-                        .run(|mut c| async move { c.smembers(cr).await })
+                        .run(|mut c| async move {
+                            redis::pipe()
+                                .smembers(cr)
+                                .smembers(cg)
+                                .query_async(&mut c)
+                                .await
+                        })
                         .await
                         .map_err(unavailable)?
                 } else {
-                    swept
+                    (swept, swept_granted)
                 };
                 rec.expires_ms = now_ms() + 1;
             }
@@ -821,10 +870,12 @@ impl Broker for RedisBroker {
             for pid in pids {
                 let key = self.session_key(&pid);
                 let swept_key = self.redis.key(&format!("sessrooms:{pid}"));
+                let granted_key = self.redis.key(&format!("sessgranted:{pid}"));
                 let room = room.clone();
                 self.redis
                     .run(|mut c| async move {
                         let _: i64 = c.srem(&swept_key, &room).await?;
+                        let _: i64 = c.srem(&granted_key, &room).await?;
                         let v: Option<String> = c.get(&key).await?;
                         let Some(mut rec) =
                             v.and_then(|v| serde_json::from_str::<SessionRecord>(&v).ok())
@@ -832,6 +883,7 @@ impl Broker for RedisBroker {
                             return Ok(());
                         };
                         rec.rooms.retain(|r| *r != room);
+                        rec.granted_rooms.retain(|r| *r != room);
                         let v = serde_json::to_string(&rec).unwrap_or_default();
                         redis::cmd("SET")
                             .arg(&key)

@@ -12,6 +12,9 @@ pub struct SessionRecord {
     pub rooms: Vec<String>,
     pub data_json: String,
     pub expires_ms: i64,
+    /// The rooms of `rooms` a backend joined (its Join is their authorization).
+    #[serde(default)]
+    pub granted_rooms: Vec<String>,
 }
 
 /// Sessions by pid; the oldest go first when full.
@@ -54,6 +57,7 @@ impl Sessions {
         for rec in self.by_pid.values_mut() {
             if rec.namespace == ns && rec.user_id == user {
                 rec.rooms.retain(|r| r != room);
+                rec.granted_rooms.retain(|r| r != room);
             }
         }
     }
@@ -77,6 +81,7 @@ mod tests {
             rooms: vec!["a".into(), "b".into()],
             data_json: String::new(),
             expires_ms,
+            granted_rooms: vec!["a".into()],
         }
     }
 
@@ -93,6 +98,11 @@ mod tests {
         s.save("c".into(), rec("u", 100));
         assert!(s.take("a", 0).is_none(), "oldest evicted");
         s.leave("/", "u", "a");
-        assert_eq!(s.take("b", 0).unwrap().rooms, ["b"]);
+        let b = s.take("b", 0).unwrap();
+        assert_eq!(b.rooms, ["b"]);
+        assert!(
+            b.granted_rooms.is_empty(),
+            "a left room is no longer granted"
+        );
     }
 }

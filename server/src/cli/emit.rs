@@ -20,6 +20,15 @@ pub struct EmitArgs {
     /// A JSON argument (repeatable, in order).
     #[arg(long = "json")]
     json: Vec<String>,
+    /// A binary argument, base64-encoded (repeatable, in order, after the JSON arguments).
+    #[arg(long = "binary", value_parser = parse_base64)]
+    binary: Vec<Vec<u8>>,
+    /// Delivery class: volatile, recoverable, or the server default (recoverable for users and rooms).
+    #[arg(long, value_enum, default_value_t = Delivery::Default)]
+    delivery: Delivery,
+    /// The same key within the core's idempotency window returns the first call's response.
+    #[arg(long)]
+    idempotency_key: Option<String>,
     /// Socket.IO namespace.
     #[arg(long, default_value = "/")]
     namespace: String,
@@ -32,6 +41,21 @@ pub struct EmitArgs {
     /// Wait this long for each receiving connection's ack.
     #[arg(long, default_value_t = 0)]
     ack_timeout_ms: u32,
+}
+
+/// `--delivery`: the EmitRequest's delivery class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Delivery {
+    Default,
+    Volatile,
+    Recoverable,
+}
+
+fn parse_base64(s: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| format!("not base64: {e}"))
 }
 
 pub async fn run(config: &Config, a: EmitArgs) -> anyhow::Result<()> {
@@ -55,6 +79,17 @@ pub async fn run(config: &Config, a: EmitArgs) -> anyhow::Result<()> {
     }
     for j in a.json {
         b = b.raw_json(j);
+    }
+    for bytes in a.binary {
+        b = b.binary(bytes);
+    }
+    b = match a.delivery {
+        Delivery::Default => b,
+        Delivery::Volatile => b.volatile(),
+        Delivery::Recoverable => b.recoverable(),
+    };
+    if let Some(key) = &a.idempotency_key {
+        b = b.idempotency_key(key);
     }
     let resp = b.send().await.context("Emit failed")?;
     println!("{}", serde_json::to_string_pretty(&response_json(&resp))?);

@@ -32,7 +32,7 @@ pub struct EdgeArgs {
     /// HTTP / Socket.IO address (overrides edge.listen).
     #[arg(long)]
     listen: Option<String>,
-    /// The core to link to (overrides edge.core_url).
+    /// The core to link to (overrides edge.core_url and edge.core_urls).
     #[arg(long)]
     core: Option<String>,
 }
@@ -154,9 +154,15 @@ pub async fn edge(mut config: Config, a: EdgeArgs) -> anyhow::Result<()> {
     }
     if let Some(c) = a.core {
         config.edge.core_url = c;
+        config.edge.core_urls.clear();
     }
     config.validate()?;
-    let edge_cfg = wiring::edge_config(&config, &config.edge.core_url)?;
+    let urls = if config.edge.core_urls.is_empty() {
+        vec![config.edge.core_url.clone()]
+    } else {
+        config.edge.core_urls.clone()
+    };
+    let edge_cfg = wiring::edge_config_for(&config, urls)?;
     let listener = bind("edge.listen", &config.edge.listen).await?;
     announce("edge", &listener)?;
     herald_edge::run(listener, edge_cfg, terminated()).await?;

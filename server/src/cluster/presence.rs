@@ -140,6 +140,29 @@ impl Redis {
         })
     }
 
+    /// Marks (or unmarks) rooms a backend joined a connection to, for its recovery.
+    pub async fn grant(
+        &self,
+        ns: &str,
+        conn: &str,
+        rooms: &[String],
+        granted: bool,
+    ) -> Result<(), ClusterError> {
+        if rooms.is_empty() {
+            return Ok(());
+        }
+        let key = self.p(ns, &format!("cg:{conn}"));
+        let rooms = rooms.to_vec();
+        self.run(|mut c| async move {
+            if granted {
+                c.sadd::<_, _, ()>(key, rooms).await
+            } else {
+                c.srem::<_, _, ()>(key, rooms).await
+            }
+        })
+        .await
+    }
+
     fn p(&self, ns: &str, rest: &str) -> String {
         self.key(&format!("p:{ns}:{rest}"))
     }

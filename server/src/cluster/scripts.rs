@@ -3,13 +3,15 @@
 //! removal, room joins and leaves, and the reads of the recovery logs.
 //!
 //! Key layout under the prefix `P` (standalone Redis: the scripts derive key names from `P`):
-//! - `P:seq:{ns}` the namespace's sequence, `P:nsepoch:{ns}` its epoch (new when Redis lost it);
+//! - `P:epoch` the cluster's epoch (new when Redis lost it), `P:seq:{ns}` a namespace's sequence;
 //! - `P:meta:{ns}:{topic}` a topic log's epoch, last offset and newest dropped (seq, offset);
 //!   `P:log:{ns}:{topic}` its stream, entry id `{offset}-1`, fields `s` (seq), `t` (ms), `p` (payload);
-//! - `P:p:{ns}:all|u:{user}|r:{room}` connection sets, `P:p:{ns}:c:{conn}` a connection's user and
-//!   node, `P:p:{ns}:cr:{conn}` its rooms, `P:p:{ns}:ru:{room}` user -> connections in the room,
+//! - `P:p:{ns}:all|u:{user}|r:{room}` connection sets, `P:p:{ns}:c:{conn}` a connection's user,
+//!   node and pid, `P:p:{ns}:cr:{conn}` its rooms, `P:p:{ns}:cg:{conn}` those a backend joined, `P:p:{ns}:ru:{room}` user -> connections in the room,
 //!   `P:p:{ns}:users` user -> connections, `P:p:{ns}:rooms` room -> connections;
 //! - `P:nconns:{node}` the `{ns}\n{conn}` a node registered (dropped when the node dies);
+//! - `P:sess:{pid}` a session for recovery (kept from registration while its connection lives),
+//!   `P:sessrooms:{pid}` / `P:sessgranted:{pid}` the rooms a dead node's connection was in;
 //! - channels `P:ch:{ns}:{topic}` per topic and `P:ev:{node}` for `conn:` targets of that node.
 
 /// Shared Lua helpers: set keys of topics.
@@ -43,7 +45,7 @@ local function drop_conn(npre, nsname, conn)
       left[#left + 1] = room
     end
   end
-  redis.call('DEL', npre .. 'cr:' .. conn, ckey)
+  redis.call('DEL', npre .. 'cr:' .. conn, npre .. 'cg:' .. conn, ckey)
   redis.call('SREM', npre .. 'all', conn)
   if un[2] then redis.call('SREM', P .. ':nconns:' .. un[2], nsname .. '\n' .. conn) end
   if user ~= '' then
@@ -162,14 +164,21 @@ for _, t in ipairs(targets) do
   end
 end
 
-local ekey = P .. ':nsepoch:' .. ns
+local ekey = P .. ':epoch'
 local nsepoch = redis.call('GET', ekey)
 if not nsepoch then
   nsepoch = candidate
   redis.call('SET', ekey, nsepoch)
-  redis.call('DEL', P .. ':seq:' .. ns)
+end
+local seqkey = P .. ':seq:' .. ns
+if redis.call('EXISTS', seqkey) == 0 then
+  -- A new sequence (first use, or Redis lost it) starts from the clock: above any number a lost
+  -- one gave out, so that what edges and clients hold stays below it.
+  redis.call('SET', seqkey, string.format('%.0f', now * 1024))
 end
 local seq = redis.call('INCR', P .. ':seq:' .. ns)
+-- Lua writes numbers above 10^14 in exponent form: sequence numbers go out as integer text.
+local seqs = string.format('%.0f', seq)
 
 local positions, offsets = {}, {}
 if recoverable then
@@ -177,7 +186,7 @@ if recoverable then
     local meta = P .. ':meta:' .. ns .. ':' .. t
     local ep = redis.call('HGET', meta, 'epoch')
     if not ep then
-      ep = candidate .. '-' .. seq .. '-' .. i
+      ep = candidate .. '-' .. seqs .. '-' .. i
       redis.call('DEL', P .. ':log:' .. ns .. ':' .. t)
       redis.call('HSET', meta, 'epoch', ep, 'last', 0, 'dseq', 0, 'doff', 0)
     end
@@ -185,7 +194,7 @@ if recoverable then
     positions[i] = ep .. ':' .. offsets[i]
   end
 end
-local payload = seq .. ' ' .. nsepoch .. ' ' .. ack_ref .. ' ' .. origin .. ' 0 ' .. #positions
+local payload = seqs .. ' ' .. nsepoch .. ' ' .. ack_ref .. ' ' .. origin .. ' 0 ' .. #positions
 for _, p in ipairs(positions) do payload = payload .. ' ' .. p end
 payload = payload .. '\n' .. body
 
@@ -193,7 +202,7 @@ for i, t in ipairs(targets) do
   if recoverable then
     local meta = P .. ':meta:' .. ns .. ':' .. t
     local log = P .. ':log:' .. ns .. ':' .. t
-    redis.call('XADD', log, offsets[i] .. '-1', 's', seq, 't', now, 'p', payload)
+    redis.call('XADD', log, offsets[i] .. '-1', 's', seqs, 't', ARGV[3], 'p', payload)
     -- Trim to the window (count and age), remembering the newest entry dropped.
     for _ = 1, 64 do
       local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
@@ -293,7 +302,7 @@ return {1, 0}
 /// {'epoch'}, {'window'} or {'many'}.
 const REPLAY_SEQ: &str = r#"
 local seq, max, epoch = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-if redis.call('GET', P .. ':nsepoch:' .. ns) ~= epoch then return {'epoch'} end
+if redis.call('GET', P .. ':epoch') ~= epoch then return {'epoch'} end
 if seq > tonumber(redis.call('GET', P .. ':seq:' .. ns) or '0') then return {'epoch'} end
 local out, n = {'ok'}, 0
 for i = 6, #ARGV do
@@ -352,6 +361,10 @@ for _, item in ipairs(redis.call('SRANDMEMBER', key, 500)) do
     redis.call('DEL', rooms)
     redis.call('SUNIONSTORE', rooms, npre .. 'cr:' .. conn)
     redis.call('PEXPIRE', rooms, win)
+    local granted = P .. ':sessgranted:' .. pid
+    redis.call('DEL', granted)
+    redis.call('SUNIONSTORE', granted, npre .. 'cg:' .. conn)
+    redis.call('PEXPIRE', granted, win)
     redis.call('PEXPIRE', P .. ':sess:' .. pid, win)
   end
   drop_conn(npre, nsname, conn)

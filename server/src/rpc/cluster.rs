@@ -161,6 +161,10 @@ impl Api {
                 } else {
                     self.leave_conn(id, room).await
                 };
+                if join && done.is_ok() {
+                    // The backend's join is the room's authorization, also for a later recovery.
+                    self.grant_room(id, room, true).await;
+                }
                 match done {
                     Ok(true) => {
                         any = true;
@@ -349,17 +353,22 @@ impl Api {
             out
         };
         for (ns, id, user, rooms) in conns {
-            let session = self.sessions.lock().get(&id).cloned();
-            let record = session.as_ref().map(|(pid, data)| {
+            let session = self
+                .sessions
+                .lock()
+                .get(&id)
+                .map(|l| (l.pid.clone(), l.data_json.clone(), l.granted.clone()));
+            let record = session.map(|(pid, data, granted)| {
                 (
-                    pid.clone(),
+                    pid,
                     SessionRecord {
                         connection_id: id.clone(),
                         namespace: ns.clone(),
                         user_id: user.clone().unwrap_or_default(),
                         rooms: Vec::new(),
-                        data_json: data.clone(),
+                        data_json: data,
                         expires_ms: crate::broker::LIVE_SESSION,
+                        granted_rooms: granted,
                     },
                 )
             });
@@ -377,6 +386,13 @@ impl Api {
                 ok &= c
                     .redis
                     .membership(&ns, &id, &room, true, usize::MAX)
+                    .await
+                    .is_ok();
+            }
+            if let Some((_, rec)) = &record {
+                ok &= c
+                    .redis
+                    .grant(&ns, &id, &rec.granted_rooms, true)
                     .await
                     .is_ok();
             }

@@ -175,6 +175,15 @@ impl Api {
             }
         };
         self.track_session(&o);
+        if let Some(c) = &self.cluster
+            && let Err(e) = c
+                .redis
+                .grant(ns, &o.connection_id, &o.granted_rooms, true)
+                .await
+        {
+            tracing::warn!(error = %e, "backend-joined rooms not recorded in the cluster");
+            c.mark_dirty();
+        }
         let mut rooms = Vec::with_capacity(o.rooms.len());
         for room in &o.rooms {
             match self.join_conn(&o.connection_id, room).await {

@@ -14,6 +14,7 @@ mod service;
 mod stats;
 mod subscribe;
 mod tasks;
+pub mod too_large;
 mod validate;
 
 use std::sync::Arc;
@@ -61,8 +62,8 @@ pub struct Api {
     pub handlers: crate::handlers::Handlers,
     /// Emits the core makes itself (presence, task notifications).
     pub internal: tokio::sync::mpsc::Sender<herald_proto::v1::EmitRequest>,
-    /// Recovery identity of live connections: connection id -> (pid, $connect data).
-    pub sessions: parking_lot::Mutex<std::collections::HashMap<String, (String, String)>>,
+    /// Recovery identity of live connections, by connection id.
+    pub sessions: parking_lot::Mutex<std::collections::HashMap<String, recovery::LiveSession>>,
 }
 
 /// `herald.v1.HeraldService`.

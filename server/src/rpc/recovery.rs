@@ -37,6 +37,15 @@ fn topics_of(id: &str, user: Option<&str>, rooms: &[String]) -> Vec<String> {
     t
 }
 
+/// The recovery identity of a live connection.
+#[derive(Debug, Default)]
+pub struct LiveSession {
+    pub pid: String,
+    pub data_json: String,
+    /// Rooms a backend joined it to: kept through recovery without re-authorization.
+    pub granted: Vec<String>,
+}
+
 impl Api {
     /// The session a cluster keeps for a live connection (rooms are read from its presence when
     /// it is taken), so that its client can recover even if this core dies.
@@ -48,22 +57,62 @@ impl Api {
             rooms: Vec::new(),
             data_json: o.data_json.clone(),
             expires_ms: crate::broker::LIVE_SESSION,
+            granted_rooms: Vec::new(),
         })
     }
 
     /// Remembers the recovery identity of a new connection.
     pub fn track_session(&self, o: &ConnectionOpened) {
         if !o.pid.is_empty() {
-            self.sessions.lock().insert(
-                o.connection_id.clone(),
-                (o.pid.clone(), o.data_json.clone()),
-            );
+            let live = LiveSession {
+                pid: o.pid.clone(),
+                data_json: o.data_json.clone(),
+                granted: o.granted_rooms.clone(),
+            };
+            self.sessions.lock().insert(o.connection_id.clone(), live);
+        }
+    }
+
+    /// Marks (or unmarks) `room` as joined by a backend for connection `conn`; in a cluster,
+    /// where the session must survive this core, in Redis too.
+    pub async fn grant_room(&self, conn: &str, room: &str, granted: bool) {
+        let changed = match self.sessions.lock().get_mut(conn) {
+            Some(live) => {
+                let had = live.granted.iter().any(|r| r == room);
+                live.granted.retain(|r| r != room);
+                if granted {
+                    live.granted.push(room.to_owned());
+                }
+                had != granted
+            }
+            None => false,
+        };
+        if let (true, Some(c)) = (changed, &self.cluster) {
+            let ns = self
+                .hub
+                .index
+                .read()
+                .get(conn)
+                .map(|x| x.namespace.to_string());
+            if let Some(ns) = ns
+                && let Err(e) = c
+                    .redis
+                    .grant(&ns, conn, std::slice::from_ref(&room.to_owned()), granted)
+                    .await
+            {
+                tracing::warn!(conn, room, error = %e, "backend-joined room not recorded in the cluster");
+            }
         }
     }
 
     /// A connection went away; keep its session if it may come back.
     pub async fn save_session(&self, r: &Removed<LinkId>, recoverable: bool) {
-        let Some((pid, data_json)) = self.sessions.lock().remove(&*r.conn.id) else {
+        let Some(LiveSession {
+            pid,
+            data_json,
+            mut granted,
+        }) = self.sessions.lock().remove(&*r.conn.id)
+        else {
             return;
         };
         if !recoverable {
@@ -75,6 +124,7 @@ impl Api {
         }
         let c: &Conn<LinkId> = &r.conn;
         let window = self.config.policy(&c.namespace).recovery_window;
+        granted.retain(|g| c.rooms.contains(g.as_str()));
         let rec = SessionRecord {
             connection_id: c.id.to_string(),
             namespace: c.namespace.to_string(),
@@ -82,6 +132,7 @@ impl Api {
             rooms: c.rooms.iter().map(|r| r.to_string()).collect(),
             data_json,
             expires_ms: now_ms() + i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+            granted_rooms: granted,
         };
         if let Err(e) = self.broker.save_session(pid, rec).await {
             tracing::warn!(error = %e, "session not saved for recovery");
@@ -116,6 +167,7 @@ impl Api {
             connection_id: rec.connection_id,
             rooms: rec.rooms,
             data_json: rec.data_json,
+            granted_rooms: rec.granted_rooms,
         })
     }
 

@@ -90,6 +90,8 @@ impl Api {
 
     /// Takes a connection of this core out of a room; `Ok(false)` if it was not in it.
     pub async fn leave_conn(&self, conn: &str, room: &str) -> Result<bool, String> {
+        // Out of the room, out of the rooms a backend granted it.
+        self.grant_room(conn, room, false).await;
         let (ns, user, gone) = {
             let mut ix = self.hub.index.write();
             let left = ix.leave(conn, room).map_err(|e| e.to_string())?;

@@ -1,6 +1,9 @@
 //! The task engine: an actor that owns the live workers, their slots and the
 //! leases they hold, assigns runnable tasks, and records every outcome in the
 //! store (the source of truth) before telling workers, watchers and users.
+//! A lease is let go only once the store has recorded what became of it: an
+//! outcome the store could not write stays pending and is written again until
+//! it is, so no task stays `running` because a write failed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -107,6 +110,28 @@ struct Held {
     worker: u64,
     token: u64,
     deadline_ms: i64,
+    /// What the store must still record for this lease (a write failed, or is about to be made).
+    pending: Option<Pending>,
+    /// When to write `pending` again.
+    retry_ms: i64,
+}
+
+/// An outcome of a lease not yet recorded in the store.
+#[derive(Debug, Clone)]
+enum Pending {
+    /// The worker's result.
+    Succeed(String),
+    /// The worker's failure.
+    Fail { error: String, retryable: bool },
+    /// The worker lost the task (it left, or let its lease lapse): queue it again.
+    Release(&'static str),
+}
+
+impl Held {
+    /// Whether the lease still takes a slot of its worker (until revoked or recorded).
+    fn takes_slot(&self) -> bool {
+        !matches!(self.pending, Some(Pending::Release(_)))
+    }
 }
 
 struct Engine {
@@ -197,6 +222,7 @@ impl Engine {
                 },
                 () = tokio::time::sleep(wait) => {}
             }
+            self.retry_pending().await;
             self.expire_leases().await;
             self.dispatch().await;
         }
@@ -207,7 +233,13 @@ impl Engine {
         let lease = self
             .held
             .values()
-            .map(|h| h.deadline_ms)
+            .map(|h| {
+                if h.pending.is_some() {
+                    h.retry_ms
+                } else {
+                    h.deadline_ms
+                }
+            })
             .min()
             .map(|d| Duration::from_millis(u64::try_from(d - now).unwrap_or(0)));
         let poll = if self.slots.is_empty() {
@@ -265,7 +297,9 @@ impl Engine {
             }
             Cmd::Cancelled { task } => {
                 if let Some(h) = self.held.remove(&task.id) {
-                    self.release_slot(h.worker);
+                    if h.takes_slot() {
+                        self.release_slot(h.worker);
+                    }
                     self.send(
                         h.worker,
                         scrape_task_response::Msg::Revoked(TaskRevoked {
@@ -324,10 +358,17 @@ impl Engine {
             ))
     }
 
-    /// Checks that `worker` holds `task_id` under `token`; refuses otherwise.
+    /// Checks that `worker` holds `task_id` under `token` and has not reported its outcome yet;
+    /// refuses otherwise.
     fn check_held(&mut self, worker: u64, task_id: &str, token: u64) -> bool {
         let reason = match self.held.get(task_id) {
-            Some(h) if h.worker == worker && h.token == token => return true,
+            Some(h) if h.worker == worker && h.token == token => match &h.pending {
+                None => return true,
+                Some(Pending::Release(why)) => {
+                    format!("task {task_id} is no longer held by this worker ({why})")
+                }
+                Some(_) => format!("task {task_id}: this attempt's outcome was already reported"),
+            },
             Some(h) if h.worker == worker => format!(
                 "stale lease token for task {task_id}: the current attempt has another token"
             ),
@@ -386,8 +427,8 @@ impl Engine {
         {
             return;
         }
-        let outcome = self.store.succeed(task_id, token, json, now_ms()).await;
-        self.settle(worker, task_id, token, outcome).await;
+        self.record(task_id, Pending::Succeed(json.to_owned()))
+            .await;
     }
 
     async fn failure(
@@ -401,13 +442,11 @@ impl Engine {
         if !self.check_held(worker, task_id, token) {
             return;
         }
-        let attempt = self.attempt_of(task_id).await;
-        let retry_at = self.retry_at(attempt);
-        let outcome = self
-            .store
-            .fail(task_id, token, error, retryable, retry_at, now_ms())
-            .await;
-        self.settle(worker, task_id, token, outcome).await;
+        let pending = Pending::Fail {
+            error: error.to_owned(),
+            retryable,
+        };
+        self.record(task_id, pending).await;
     }
 
     async fn attempt_of(&self, task_id: &str) -> u32 {
@@ -417,29 +456,77 @@ impl Engine {
         }
     }
 
-    /// Records an outcome the store accepted (or refused) and tells everyone.
-    async fn settle(
-        &mut self,
-        worker: u64,
-        task_id: &str,
-        token: u64,
-        outcome: Result<TaskRow, StoreError>,
-    ) {
-        self.held.remove(task_id);
-        self.release_slot(worker);
-        match outcome {
+    /// Writes what became of the lease on `task_id` to the store. Once the store has recorded it
+    /// (or refused it for good: a stale lease, a cancelled task) the lease is let go and everyone is
+    /// told; when the write fails the lease is kept with the outcome pending, written again later.
+    async fn record(&mut self, task_id: &str, outcome: Pending) {
+        let Some(h) = self.held.get_mut(task_id) else {
+            return;
+        };
+        h.pending = Some(outcome.clone());
+        let (worker, token) = (h.worker, h.token);
+        let now = now_ms();
+        let written = match &outcome {
+            Pending::Succeed(json) => self.store.succeed(task_id, token, json, now).await,
+            Pending::Fail { error, retryable } => {
+                let retry_at = self.retry_at(self.attempt_of(task_id).await);
+                self.store
+                    .fail(task_id, token, error, *retryable, retry_at, now)
+                    .await
+            }
+            Pending::Release(reason) => {
+                let retry_at = self.retry_at(self.attempt_of(task_id).await);
+                self.store
+                    .release(task_id, token, reason, retry_at, now)
+                    .await
+            }
+        };
+        if let Err(e) = &written
+            && !e.is_final()
+        {
+            tracing::warn!(task = %task_id, error = %e, "store did not record the outcome; retrying");
+            if let Some(h) = self.held.get_mut(task_id) {
+                h.retry_ms = now_ms() + ms(self.config.poll_interval);
+            }
+            return;
+        }
+        let reported = !matches!(outcome, Pending::Release(_));
+        if let Some(h) = self.held.remove(task_id)
+            && reported
+            && h.takes_slot()
+        {
+            self.release_slot(worker);
+        }
+        match written {
             Ok(row) => {
-                self.send(
-                    worker,
-                    scrape_task_response::Msg::Accepted(TaskAccepted {
-                        task_id: task_id.to_owned(),
-                        lease_token: token,
-                        status: status(row.status).into(),
-                    }),
-                );
+                if reported {
+                    self.send(
+                        worker,
+                        scrape_task_response::Msg::Accepted(TaskAccepted {
+                            task_id: task_id.to_owned(),
+                            lease_token: token,
+                            status: status(row.status).into(),
+                        }),
+                    );
+                }
                 self.announce(&row).await;
             }
-            Err(e) => self.store_refusal(worker, task_id, token, e),
+            Err(e) if reported => self.store_refusal(worker, task_id, token, e),
+            Err(e) => tracing::debug!(task = %task_id, error = %e, "release refused"),
+        }
+    }
+
+    /// Writes again the outcomes the store could not record yet.
+    async fn retry_pending(&mut self) {
+        let now = now_ms();
+        let due: Vec<(String, Pending)> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.retry_ms <= now)
+            .filter_map(|(id, h)| h.pending.clone().map(|p| (id.clone(), p)))
+            .collect();
+        for (id, outcome) in due {
+            self.record(&id, outcome).await;
         }
     }
 
@@ -508,29 +595,22 @@ impl Engine {
             return;
         };
         self.slots.remove(&worker);
-        let lost: Vec<(String, u64)> = self
+        // A reported outcome still waiting for the store stays as it is; the rest is queued again.
+        let lost: Vec<(String, Pending)> = self
             .held
             .iter()
             .filter(|(_, h)| h.worker == worker)
-            .map(|(id, h)| (id.clone(), h.token))
+            .map(|(id, h)| {
+                let p = h
+                    .pending
+                    .clone()
+                    .unwrap_or(Pending::Release("worker disconnected"));
+                (id.clone(), p)
+            })
             .collect();
         tracing::info!(worker, name = %w.name, in_flight = lost.len(), "worker left; its tasks are queued again");
-        for (id, token) in lost {
-            self.held.remove(&id);
-            self.release(&id, token, "worker disconnected").await;
-        }
-    }
-
-    /// Queues a task again (with backoff) after its worker lost it.
-    async fn release(&mut self, id: &str, token: u64, reason: &str) {
-        let retry_at = self.retry_at(self.attempt_of(id).await);
-        match self
-            .store
-            .release(id, token, reason, retry_at, now_ms())
-            .await
-        {
-            Ok(row) => self.announce(&row).await,
-            Err(e) => tracing::debug!(task = %id, error = %e, reason, "release refused"),
+        for (id, outcome) in lost {
+            self.record(&id, outcome).await;
         }
     }
 
@@ -539,11 +619,10 @@ impl Engine {
         let expired: Vec<(String, u64, u64)> = self
             .held
             .iter()
-            .filter(|(_, h)| h.deadline_ms <= now)
+            .filter(|(_, h)| h.pending.is_none() && h.deadline_ms <= now)
             .map(|(id, h)| (id.clone(), h.worker, h.token))
             .collect();
         for (id, worker, token) in expired {
-            self.held.remove(&id);
             self.release_slot(worker);
             self.send(
                 worker,
@@ -553,7 +632,7 @@ impl Engine {
                     reason: "lease expired".into(),
                 }),
             );
-            self.release(&id, token, "lease expired").await;
+            self.record(&id, Pending::Release("lease expired")).await;
         }
     }
 
@@ -620,6 +699,8 @@ impl Engine {
                 worker,
                 token,
                 deadline_ms: deadline,
+                pending: None,
+                retry_ms: 0,
             },
         );
         self.watchers.publish(&to_proto(&row));

@@ -42,3 +42,14 @@ pub enum StoreError {
         value: String,
     },
 }
+
+impl StoreError {
+    /// Whether the store answered for good (the task or lease is not as the caller thought, or a row is
+    /// corrupt), as opposed to a failure to reach or use the database that a later try may not meet.
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self,
+            StoreError::Connect { .. } | StoreError::Db(_) | StoreError::Migrate(_)
+        )
+    }
+}

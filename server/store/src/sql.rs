@@ -59,11 +59,21 @@ pub(crate) const SUCCEED: &str = concat!(
     task_cols!()
 );
 
+/// Whether the task has attempts left: attempts cut short by a restart (outcome `restarted`) do not count.
+macro_rules! attempts_left {
+    () => {
+        "attempt - (SELECT COUNT(*) FROM attempts a WHERE a.task_id = tasks.id \
+         AND a.outcome = 'restarted') < max_attempts"
+    };
+}
+
 /// $1 id, $2 token, $3 retryable, $4 retry_at, $5 error, $6 now.
 pub(crate) const FAIL: &str = concat!(
-    "UPDATE tasks SET \
-       status = CASE WHEN $3 AND attempt < max_attempts THEN 'queued' WHEN $3 THEN 'dead' ELSE 'failed' END, \
-       run_at_ms = CASE WHEN $3 AND attempt < max_attempts THEN $4 ELSE run_at_ms END, \
+    "UPDATE tasks SET status = CASE WHEN $3 AND ",
+    attempts_left!(),
+    " THEN 'queued' WHEN $3 THEN 'dead' ELSE 'failed' END, run_at_ms = CASE WHEN $3 AND ",
+    attempts_left!(),
+    " THEN $4 ELSE run_at_ms END, \
        last_error = $5, updated_ms = $6 \
      WHERE id = $1 AND status = 'running' AND lease_token = $2 RETURNING ",
     task_cols!()
@@ -93,15 +103,10 @@ pub(crate) const DEAD_LETTER: &str = "INSERT INTO dead_letters (task_id, queue, 
 pub(crate) const RESTART_CLOSE_ATTEMPTS: &str = "UPDATE attempts SET ended_ms = $1, outcome = $2, error = $3 \
      WHERE ended_ms IS NULL AND task_id IN (SELECT id FROM tasks WHERE status = 'running')";
 
-/// $1 now, $2 error.
-pub(crate) const RESTART_REQUEUE: &str = "UPDATE tasks SET \
-       status = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'dead' END, \
+/// $1 now, $2 error. A restart is not a failed attempt: every task left running is queued again.
+pub(crate) const RESTART_REQUEUE: &str = "UPDATE tasks SET status = 'queued', \
        run_at_ms = $1, last_error = $2, updated_ms = $1 \
      WHERE status = 'running'";
-
-pub(crate) const RESTART_DEAD_LETTERS: &str = "INSERT INTO dead_letters (task_id, queue, payload_json, \
-     attempts, last_error, dead_ms) SELECT id, queue, payload_json, attempt, last_error, updated_ms FROM tasks \
-     WHERE status = 'dead' AND id NOT IN (SELECT task_id FROM dead_letters)";
 
 pub(crate) const ATTEMPTS: &str = "SELECT task_id, attempt, worker, lease_token, lease_deadline_ms, \
      started_ms, ended_ms, outcome, error FROM attempts WHERE task_id = $1 ORDER BY attempt";

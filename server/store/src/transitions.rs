@@ -169,8 +169,9 @@ impl Store {
         }
     }
 
-    /// At start-up: every task left running goes back to queued (due now), or to dead if that was its last
-    /// attempt; the attempt counts and ends with [`RESTART_ERROR`]. Returns how many tasks were taken back.
+    /// At start-up: every task left running goes back to queued (due now). Its attempt ends with
+    /// [`RESTART_ERROR`] and outcome `restarted`, which does not count against `max_attempts`: a restart is
+    /// not a failed attempt. Returns how many tasks were taken back.
     pub async fn requeue_running(&self, now_ms: i64) -> Result<u64, StoreError> {
         with_pool!(&self.backend, pool => {
             let mut tx = pool.begin_write().await?;
@@ -186,7 +187,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            sqlx::query(sql::RESTART_DEAD_LETTERS).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(moved)
         })

@@ -1,5 +1,7 @@
-//! Live frames of a socket being restored: held back (bounded) while the CONNECT reply and the
-//! replay are queued, then flushed without the events the replay already carried.
+//! Live frames of a socket being registered or restored: held back (bounded) until the core has
+//! answered (its registration point, the replay) and the CONNECT reply and the replay are queued,
+//! then flushed through the socket's floor, which drops what the replay already carried and what
+//! was accepted before the socket registered.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -10,6 +12,8 @@ use bytes::Bytes;
 
 use crate::edge::Edge;
 use crate::engine::session::{PushError, SLOW_CONSUMER, Session};
+use crate::fanout::Order;
+use crate::member::Member;
 
 /// Most live frames held back for one restoring socket; more close the session as a slow consumer.
 pub(crate) const RESTORE_BUFFER: usize = 4096;
@@ -17,8 +21,7 @@ pub(crate) const RESTORE_BUFFER: usize = 4096;
 /// One frame waiting for the end of a restore.
 #[derive(Debug)]
 struct Held {
-    /// The event's broker sequence number (recoverable events only).
-    seq: Option<u64>,
+    order: Order,
     text: Utf8Bytes,
     attachments: Vec<Bytes>,
 }
@@ -31,12 +34,12 @@ pub(crate) struct RestoreBuffer {
 
 impl RestoreBuffer {
     /// Holds a frame back; `false` when the buffer is full.
-    fn hold(&mut self, seq: Option<u64>, text: Utf8Bytes, attachments: &[Bytes]) -> bool {
+    fn hold(&mut self, order: Order, text: Utf8Bytes, attachments: &[Bytes]) -> bool {
         if self.frames.len() >= RESTORE_BUFFER {
             return false;
         }
         self.frames.push_back(Held {
-            seq,
+            order,
             text,
             attachments: attachments.to_vec(),
         });
@@ -44,22 +47,23 @@ impl RestoreBuffer {
     }
 }
 
-/// Queues a delivered frame for the socket of `ns`, or holds it back while that socket is being
-/// restored. `seq` is the event's sequence number when it is recoverable.
+/// Queues a delivered frame for the socket of `ns` if the event is above its floor, or holds it
+/// back while that socket is being registered or restored.
 pub(crate) fn deliver_to(
     edge: &Edge,
-    session: &Session,
+    member: &Member,
     ns: &str,
-    seq: Option<u64>,
+    order: Order,
     text: Utf8Bytes,
     attachments: &[Bytes],
 ) {
+    let session = &member.session;
     if session.is_restoring() {
         let held = session
             .with_socket(ns, |s| {
                 s.restoring
                     .as_mut()
-                    .map(|b| b.hold(seq, text.clone(), attachments))
+                    .map(|b| b.hold(order, text.clone(), attachments))
             })
             .flatten();
         match held {
@@ -71,6 +75,12 @@ pub(crate) fn deliver_to(
             }
             None => {}
         }
+    }
+    if !member.admit(order.seq) {
+        return;
+    }
+    if let Some(o) = order.offset {
+        member.note_offset(o);
     }
     session.push_or_kill(edge, text, attachments);
 }
@@ -85,21 +95,26 @@ enum Flush {
     Gone,
 }
 
-/// Moves held frames into the queue (skipping recoverable events with `seq <= last_seq`, which the
-/// replay carried) until it is full; once empty the socket stops holding frames back.
-fn flush_pass(session: &Session, ns: &str, last_seq: Option<u64>) -> Flush {
+/// Moves held frames above the socket's floor into the queue until it is full; once empty the
+/// socket stops holding frames back.
+fn flush_pass(member: &Member, ns: &str) -> Flush {
+    let session = &member.session;
     session
         .with_socket(ns, |s| {
             let Some(buf) = s.restoring.as_mut() else {
                 return Flush::Done;
             };
             while let Some(f) = buf.frames.front() {
-                let replayed = matches!((f.seq, last_seq), (Some(q), Some(l)) if q <= l);
-                if !replayed {
+                // Checked without taking it: a full queue leaves the frame for the next pass.
+                if f.order.seq == 0 || f.order.seq > member.floor() {
                     match session.push(f.text.clone(), &f.attachments) {
                         Ok(()) => {}
                         Err(PushError::Full) => return Flush::Blocked(1 + f.attachments.len()),
                         Err(PushError::Closed) => return Flush::Gone,
+                    }
+                    member.admit(f.order.seq);
+                    if let Some(o) = f.order.offset {
+                        member.note_offset(o);
                     }
                 }
                 buf.frames.pop_front();
@@ -128,13 +143,13 @@ impl Drop for RestoringGuard {
 }
 
 /// Queues `first` (the CONNECT reply, then the replay) waiting for room as needed, then the held
-/// live frames; ends when the socket is live or the session closed.
+/// live frames above the socket's floor; ends when the socket is live or the session closed.
 pub(crate) async fn finish_restore(
     edge: Arc<Edge>,
     guard: RestoringGuard,
+    member: Arc<Member>,
     ns: Arc<str>,
     first: Vec<(Utf8Bytes, Vec<Bytes>)>,
-    last_seq: Option<u64>,
 ) {
     let session = guard.0.clone();
     let work = async {
@@ -144,7 +159,7 @@ pub(crate) async fn finish_restore(
             }
         }
         loop {
-            match flush_pass(&session, &ns, last_seq) {
+            match flush_pass(&member, &ns) {
                 Flush::Done => return true,
                 Flush::Gone => return true,
                 Flush::Blocked(n) => {

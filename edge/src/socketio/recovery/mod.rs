@@ -1,7 +1,8 @@
 //! Socket.IO connection-state recovery at the edge: a returning client's CONNECT carries `pid` and
 //! `offset`; the core's saved session is looked up, its rooms are authorized again, the connection
 //! resumes under its old id, and the missed events are queued (with their offsets) before any
-//! live frame, which is held back meanwhile and de-duplicated against the replay.
+//! live frame, which is held back meanwhile; the socket's floor then starts at the last replayed
+//! event, so a live copy of a replayed event is never delivered again.
 
 mod buffer;
 mod wire;
@@ -21,12 +22,12 @@ use crate::edge::Edge;
 use crate::engine::session::{Session, SocketState};
 use crate::fanout::codec_args;
 use crate::link::REQUEST_TIMEOUT;
+use crate::member::Member;
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect, ask_join};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
 
-pub(crate) use buffer::{RestoreBuffer, deliver_to};
-use buffer::{RestoringGuard, finish_restore};
+pub(crate) use buffer::{RestoreBuffer, RestoringGuard, deliver_to, finish_restore};
 pub(crate) use wire::{Resume, is_recoverable, offset_arg, offset_seq, resume_request};
 
 /// What became of a restore attempt.
@@ -83,7 +84,12 @@ pub(crate) async fn restore(
     } else {
         None
     };
-    let rooms = reauthorize(edge, cfg, &saved.rooms, &client, decision.as_ref(), &origin).await;
+    let rooms = reauthorize(edge, cfg, &saved, &client, decision.as_ref(), &origin).await;
+    let granted: Vec<String> = rooms
+        .iter()
+        .filter(|r| saved.granted_rooms.contains(r))
+        .cloned()
+        .collect();
     let data_json = decision
         .as_ref()
         .map_or_else(|| saved.data_json.clone(), |d| d.data_json.clone());
@@ -98,8 +104,10 @@ pub(crate) async fn restore(
     );
     socket.pid = Some(resume.pid.clone().into());
     socket.restoring = Some(RestoreBuffer::default());
+    socket.granted = granted.iter().map(|g| g.as_str().into()).collect();
     let guard = RestoringGuard::new(session.clone());
-    match register_local(edge, session, socket, client.user(), &rooms) {
+    let member = Member::new(session.clone());
+    match register_local(edge, &member, socket, client.user(), &rooms) {
         Ok(()) => {}
         Err(outcome) => {
             if outcome == Restore::Fresh {
@@ -116,6 +124,7 @@ pub(crate) async fn restore(
         rooms: rooms.clone(),
         resume_offset: resume.offset.clone(),
         data_json,
+        granted_rooms: granted,
     });
     let applied = match edge.link.request_applied(opened, REQUEST_TIMEOUT).await {
         Ok(a) => a,
@@ -135,7 +144,7 @@ pub(crate) async fn restore(
             return Restore::Fresh;
         }
     };
-    let (first, last_seq) = replay_frames(ns, &id, &resume, &applied);
+    let first = replay_frames(ns, &id, &resume, &applied, &member);
     if let Some(d) = &decision {
         join_new_rooms(edge, &id, &d.rooms, &rooms).await;
     }
@@ -144,9 +153,9 @@ pub(crate) async fn restore(
     edge.tasks.spawn(finish_restore(
         edge.clone(),
         guard,
+        member,
         Arc::from(ns),
         first,
-        last_seq,
     ));
     Restore::Done
 }
@@ -171,18 +180,20 @@ async fn lookup(edge: &Edge, ns: &str, resume: &Resume, user: &str) -> Option<Sa
     }
 }
 
-/// The saved rooms the client may still be in: the token's rooms claim, the `$connect` handler's
-/// rooms, or else a `$join` handler's consent; the others are dropped.
+/// The saved rooms the client may still be in: those a backend joined it to (that join is their
+/// authorization), the token's rooms claim, the `$connect` handler's rooms, or else a `$join`
+/// handler's consent; the others are dropped.
 async fn reauthorize(
     edge: &Edge,
     cfg: &NamespaceConfig,
-    saved: &[String],
+    saved: &SavedSession,
     client: &Client<'_>,
     decision: Option<&ConnectDecision>,
     origin: &Origin,
 ) -> Vec<String> {
-    let checks = saved.iter().map(|room| async move {
-        let allowed = client.claims.is_some_and(|c| c.may_join(room))
+    let checks = saved.rooms.iter().map(|room| async move {
+        let allowed = saved.granted_rooms.contains(room)
+            || client.claims.is_some_and(|c| c.may_join(room))
             || decision.is_some_and(|d| d.rooms.contains(room))
             || (cfg.join_handler
                 && ask_join(edge, origin.clone(), room, vec![room_arg(room)])
@@ -208,18 +219,19 @@ fn room_arg(room: &str) -> Arg {
 /// moment any delivery can resolve it, its frames are held back, and the core learns of it later.
 fn register_local(
     edge: &Edge,
-    session: &Arc<Session>,
+    member: &Arc<Member>,
     socket: SocketState,
     user: &str,
     rooms: &[String],
 ) -> Result<(), Restore> {
     let (id, ns) = (socket.id.clone(), socket.ns.clone());
     let user = (!user.is_empty()).then_some(user);
+    let session = &member.session;
     if !session.add_socket(socket) {
         return Err(Restore::Done);
     }
     let mut index = edge.index.write();
-    if index.insert(&id, &ns, user, session.clone()).is_err() {
+    if index.insert(&id, &ns, user, member.clone()).is_err() {
         drop(index);
         tracing::debug!(conn = %id, "saved connection id is live on this edge");
         session.remove_socket(&ns);
@@ -236,33 +248,34 @@ fn register_local(
     Ok(())
 }
 
-/// The CONNECT reply, then each missed event with its offset as the last argument; and the last
-/// sequence number the client will have seen.
+/// The CONNECT reply, then each missed event with its offset as the last argument. The socket's
+/// floor becomes the last replayed event (or the registration point), so that live copies of what
+/// the replay carried are dropped; its last offset, the client's or the last replayed one.
 fn replay_frames(
     ns: &str,
     id: &str,
     resume: &Resume,
     applied: &Applied,
-) -> (
-    Vec<(axum::extract::ws::Utf8Bytes, Vec<bytes::Bytes>)>,
-    Option<u64>,
-) {
+    member: &Member,
+) -> Vec<(axum::extract::ws::Utf8Bytes, Vec<bytes::Bytes>)> {
     let mut frames = Vec::with_capacity(1 + applied.replay.len());
     frames.push((
         encode_connect_ok(ns, id, Some(&resume.pid)).into(),
         Vec::new(),
     ));
-    let mut last_seq = offset_seq(&resume.offset);
+    member.raise_floor(applied.floor_seq);
+    member.note_offset(offset_seq(&resume.offset).unwrap_or(0));
     for ev in &applied.replay {
         let mut args = codec_args(&ev.args);
         if !ev.offset.is_empty() {
             args.push(offset_arg(&ev.offset));
-            last_seq = last_seq.max(offset_seq(&ev.offset));
+            member.note_offset(offset_seq(&ev.offset).unwrap_or(0));
         }
+        member.raise_floor(ev.seq);
         let frame = encode_event(ns, None, &ev.name, &args);
         frames.push((frame.text.into(), frame.attachments));
     }
-    (frames, last_seq)
+    frames
 }
 
 /// Joins the rooms a `$connect` handler chose that the saved session did not have.

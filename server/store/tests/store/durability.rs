@@ -27,13 +27,11 @@ pub async fn requeue_running_after_crash(ctx: Ctx) {
     assert_eq!(attempts[0].outcome, Some(AttemptOutcome::Restarted));
     assert_eq!(attempts[0].ended_ms, Some(50));
 
+    // A restart is not a failed attempt: the task on its last attempt is queued again, not dead.
     let last = store.get("last").await.unwrap().unwrap();
-    assert_eq!(last.status, TaskStatus::Dead);
-    let dead = store.dead_letters().await.unwrap();
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].task_id, "last");
-    assert_eq!(dead[0].last_error, RESTART_ERROR);
-
+    assert_eq!(last.status, TaskStatus::Queued);
+    assert_eq!(last.last_error, RESTART_ERROR);
+    assert!(store.dead_letters().await.unwrap().is_empty());
     assert_eq!(
         store.get("waiting").await.unwrap().unwrap().status,
         TaskStatus::Queued
@@ -43,6 +41,23 @@ pub async fn requeue_running_after_crash(ctx: Ctx) {
         TaskStatus::Succeeded
     );
     assert_eq!(store.requeue_running(60).await.unwrap(), 0);
+    assert!(store.dead_letters().await.unwrap().is_empty());
+
+    // Its one real attempt still runs, and counts: a retryable failure of it is its last.
+    let row = store.start_attempt("last", "w2", 5, 200, 60).await.unwrap();
+    assert_eq!(row.attempt, 2);
+    store.requeue_running(70).await.unwrap();
+    let row = store.start_attempt("last", "w3", 6, 300, 80).await.unwrap();
+    assert_eq!(
+        row.attempt, 3,
+        "two restarts, still one attempt of the task's own"
+    );
+    let failed = store.fail("last", 6, "boom", true, 90, 90).await.unwrap();
+    assert_eq!(
+        failed.status,
+        TaskStatus::Dead,
+        "max_attempts = 1 real attempt"
+    );
     assert_eq!(store.dead_letters().await.unwrap().len(), 1);
 
     // The old lease is gone; the next attempt is number 2.
