@@ -16,6 +16,11 @@
 //! `pid` in the CONNECT reply, recoverable events carry their offset as the last argument, lost
 //! transports leave a session the core keeps, and a CONNECT with `pid` + `offset` resumes it (same
 //! id, rooms authorized again, missed events replayed before any live frame, no duplicates).
+//! Every socket has a floor, the highest `Event.seq` handed to it: events at or below it are not
+//! delivered (at most once, nothing from before the socket registered).
+//!
+//! Link loss: the edge links again (the next of `core_urls`, in order) and registers its sockets
+//! again with their last offsets; what they missed is replayed, or they are told and closed.
 //!
 //! Websockets: the edge serves HTTP/1.1 itself and answers a valid websocket request from its
 //! head, with the `101` and the Engine.IO open packet in one write; RFC 6455 framing is the codec's.

@@ -57,8 +57,16 @@ pub(crate) async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>, e
     let mut announced = Vec::with_capacity(snapshot.len());
     for s in snapshot {
         match announce(&edge, &tx, s, &epoch).await {
-            Some(a) => announced.push(a),
-            None => return,
+            Ok(Some(a)) => announced.push(a),
+            Ok(None) => {}
+            // The link closed meanwhile: what was held back goes out, the next link registers
+            // the sockets.
+            Err(e) => {
+                for a in announced {
+                    settle(&edge, &a.ns, a.member, a.guard, a.resumed, Err(e.clone()));
+                }
+                return;
+            }
         }
     }
     edge.link.set_up();
@@ -97,14 +105,14 @@ fn snapshot(edge: &Edge) -> Vec<Snapshot> {
     out
 }
 
-/// Holds the socket's live frames back and sends its `ConnectionOpened`; `None` when the link
-/// closed meanwhile.
+/// Holds the socket's live frames back and sends its `ConnectionOpened`; `None` when the socket is
+/// gone (its own close tells the core), an error when the link closed meanwhile.
 async fn announce(
-    edge: &Edge,
+    edge: &Arc<Edge>,
     tx: &mpsc::Sender<LinkRequest>,
     s: Snapshot,
     epoch: &str,
-) -> Option<Announced> {
+) -> Result<Option<Announced>, LinkError> {
     let session = &s.member.session;
     let guard = RestoringGuard::new(session.clone());
     let state = session.with_socket(&s.ns, |st| {
@@ -125,8 +133,9 @@ async fn announce(
             installed,
         )
     });
-    // Gone meanwhile: the core is told by the socket's own close.
-    let (pid, data_json, granted_rooms, installed) = state?;
+    let Some((pid, data_json, granted_rooms, installed)) = state else {
+        return Ok(None);
+    };
     let last = s.member.last_offset();
     let resume_offset = if last > 0 && !epoch.is_empty() {
         format!("{epoch}:{last}")
@@ -144,14 +153,30 @@ async fn announce(
         data_json,
         granted_rooms,
     });
-    let sent = edge.link.send_on(tx, opened).await.ok()?;
-    Some(Announced {
+    let sent = match edge.link.send_on(tx, opened).await {
+        Ok(sent) => sent,
+        Err(e) => {
+            // Whatever was held back goes out; the next link registers the socket.
+            if installed {
+                let ns = s.ns.clone();
+                edge.tasks.spawn(finish_restore(
+                    edge.clone(),
+                    guard,
+                    s.member,
+                    ns,
+                    Vec::new(),
+                ));
+            }
+            return Err(e);
+        }
+    };
+    Ok(Some(Announced {
         ns: s.ns,
         member: s.member,
         guard: installed.then_some(guard),
         resumed,
         sent,
-    })
+    }))
 }
 
 /// What the core's answer means for one socket.

@@ -212,6 +212,35 @@ async fn binary_delivery_over_websocket() {
 }
 
 #[tokio::test]
+async fn events_above_four_mebibytes_come_over_the_link() {
+    // The core bounds events by its own max_event_bytes, which may exceed gRPC's usual 4 MiB.
+    let (core, edge) = setup().await;
+    let (mut ws, id) = ws_connect(edge.addr, "/", &token("alice", &[])).await;
+    let big = vec![7u8; 5 * 1024 * 1024];
+    core.deliver(
+        "/",
+        "big",
+        &[&format!("conn:{id}")],
+        &[],
+        vec![binary(&big)],
+        0,
+    )
+    .await;
+    core.deliver("/", "after", &[&format!("conn:{id}")], &[], vec![], 0)
+        .await;
+    assert_eq!(
+        ws_text(&mut ws).await,
+        r#"451-["big",{"_placeholder":true,"num":0}]"#
+    );
+    assert_eq!(ws_next(&mut ws).await, Some(Message::binary(big)));
+    assert_eq!(
+        ws_text(&mut ws).await,
+        r#"42["after"]"#,
+        "the link is still up"
+    );
+}
+
+#[tokio::test]
 async fn websocket_requests_the_fast_path_leaves_to_the_http_stack_still_work() {
     let (core, edge) = setup().await;
     // An escaped query value, and a header past what the fast path parses: both are served by the

@@ -36,12 +36,15 @@ async function startPair(t, { edgeConfig } = {}) {
     for (const p of procs.splice(0).reverse()) await p.stop('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const spawnCore = async (listen = '127.0.0.1:0') => {
-    const core = await spawnListening(bin, ['core', '--config', config.path, '--listen', listen], dir, 'core');
+  // Each core its own working directory, hence its own task store (a restart reuses it).
+  const spawnCore = async (n, listen = '127.0.0.1:0') => {
+    const cwd = path.join(dir, `core-${n}`);
+    fs.mkdirSync(cwd, { recursive: true });
+    const core = await spawnListening(bin, ['core', '--config', config.path, '--listen', listen], cwd, 'core');
     procs.push(core);
     return core;
   };
-  const cores = [await spawnCore(), await spawnCore()];
+  const cores = [await spawnCore(0), await spawnCore(1)];
   let edgeArgs = ['edge', '--config', config.path, '--listen', '127.0.0.1:0', '--core', `http://${cores[0].addr}`];
   if (edgeConfig) {
     const edgePath = path.join(dir, 'edge.toml');
@@ -113,7 +116,7 @@ test('a core killed and restarted on its port: the clients are told and come bac
     const [core] = pair.cores;
     const s = await recoverable(pair.view(core), 'alice');
     await core.stop('SIGKILL');
-    const again = await pair.spawnCore(core.addr);
+    const again = await pair.spawnCore(0, core.addr);
     await toldAndFresh(pair.view(again), s);
   } catch (err) {
     err.message += `\n--- stderr ---\n${pair.stderr()}`;

@@ -48,3 +48,24 @@ def test_restart_mid_run_loses_no_task(server_any_store, spawn_worker) -> None:
     # Every task ran to completion at least once; the workers reconnected to the new process.
     assert set(done_counts(workers)) == set(ids)
     assert all(len(w.records("ready")) >= 2 for w in workers)
+
+
+def test_a_crash_is_not_a_failed_attempt(server_any_store, spawn_worker) -> None:
+    """A task on its last attempt when Herald is killed runs again after the restart, not dead."""
+    server = server_any_store
+    holder = spawn_worker(server.core_addr, "holder", concurrency=1, mode="hang")
+    wait_until(lambda: ready_count([holder]) == 1, 60, "holder welcomed")
+    with client_for(server) as client:
+        task_id = client.submit("scrape", {"n": 1}, max_attempts=1, attempt_timeout_ms=60_000).id
+    wait_until(lambda: holder.task_ids("start") == [task_id], 60, "holder running the task")
+
+    server.kill()
+    holder.kill9()
+    server.start()
+    rescuer = spawn_worker(server.core_addr, "rescuer", concurrency=1, mode="sleep")
+    with client_for(server) as client:
+        final = wait_terminal(client, [task_id], timeout=120)
+
+    task = final[task_id]
+    assert task.status is herald.TaskStatus.SUCCEEDED, describe([holder, rescuer])
+    assert task.result["worker"] == "rescuer"
