@@ -8,6 +8,7 @@ mod credential;
 mod error;
 mod feed;
 mod handlers;
+mod health;
 mod hub;
 mod idempotency;
 mod local_link;

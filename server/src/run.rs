@@ -230,9 +230,11 @@ impl Core {
         } = self;
         let creds = Credentials::new(&api.config.service_tokens);
         let (health_reporter, health) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<HeraldServiceServer<HeraldApi>>()
-            .await;
+        let health_task = tokio::spawn(crate::health::report(
+            health_reporter,
+            api.tasks.as_ref().map(|t| t.store.clone()),
+            cancel.clone(),
+        ));
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(herald_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -263,6 +265,7 @@ impl Core {
             })
             .await;
         cancel.cancel();
+        let _ = health_task.await;
         for h in background {
             let _ = h.await;
         }

@@ -26,6 +26,14 @@ impl Store {
         self.backend.name()
     }
 
+    /// Runs `SELECT 1`: whether the database answers (health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(&self.backend, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// Closes the pool; later calls fail with [`StoreError::Db`].
     pub async fn close(&self) {
         self.backend.close().await
