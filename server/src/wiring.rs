@@ -39,6 +39,13 @@ pub fn verifier(c: &Config) -> Result<Verifier, ConfigError> {
     Verifier::new(&auth_config(c)?).map_err(|e| ConfigError(e.to_string()))
 }
 
+/// What start-up checks beyond the file's shape and values: key files are readable and the JWT
+/// verifier accepts `[auth]`. Run before anything listens.
+pub fn preflight(c: &Config) -> Result<(), ConfigError> {
+    verifier(c)?;
+    Ok(())
+}
+
 /// `[core]` plus the namespaces.
 pub fn core_config(c: &Config) -> CoreConfig {
     CoreConfig {

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch to one module per subcommand.
 
+mod config;
 mod emit;
 mod serve;
 mod token;
@@ -32,23 +33,24 @@ enum Command {
     Token(token::TokenArgs),
     /// Call Emit and print the response as JSON.
     Emit(emit::EmitArgs),
+    /// Check a configuration file, or print the defaults.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("herald: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let path = cli.config.as_deref();
     let result = match cli.command {
-        Command::Token(a) => token::run(&config, a),
-        Command::Serve(a) => runtime().and_then(|rt| rt.block_on(serve::serve(config, a))),
-        Command::Core(a) => runtime().and_then(|rt| rt.block_on(serve::core(config, a))),
-        Command::Edge(a) => runtime().and_then(|rt| rt.block_on(serve::edge(config, a))),
-        Command::Emit(a) => runtime().and_then(|rt| rt.block_on(emit::run(&config, a))),
+        // Checks the file itself: it must not be loaded (and refused) first.
+        Command::Config(cmd) => config::run(path, cmd),
+        command => match load(path) {
+            Ok(config) => dispatch(config, command),
+            Err(e) => {
+                eprintln!("herald: {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,6 +58,26 @@ pub fn main() -> ExitCode {
             eprintln!("herald: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The configuration, warning on stderr about what it ignores.
+fn load(path: Option<&std::path::Path>) -> Result<Config, herald_server::config::ConfigError> {
+    let (config, warnings) = Config::load_with_warnings(path, std::env::vars())?;
+    for w in warnings {
+        eprintln!("herald: warning: {w}");
+    }
+    Ok(config)
+}
+
+fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Token(a) => token::run(&config, a),
+        Command::Serve(a) => runtime().and_then(|rt| rt.block_on(serve::serve(config, a))),
+        Command::Core(a) => runtime().and_then(|rt| rt.block_on(serve::core(config, a))),
+        Command::Edge(a) => runtime().and_then(|rt| rt.block_on(serve::edge(config, a))),
+        Command::Emit(a) => runtime().and_then(|rt| rt.block_on(emit::run(&config, a))),
+        Command::Config(cmd) => config::run(None, cmd),
     }
 }
 

@@ -103,12 +103,15 @@ pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
         config.edge.listen = l;
     }
     warn_dev_secrets(&config);
+    // Every configuration error (and an unreachable store) is reported before anything listens.
+    config.validate()?;
+    wiring::preflight(&config)?;
+    let core = herald_server::Core::start(wiring::core_config(&config)).await?;
     let core_listener = bind("core.listen", &config.core.listen).await?;
     let edge_listener = bind("edge.listen", &config.edge.listen).await?;
     announce("core", &core_listener)?;
     let core_addr = core_listener.local_addr()?;
     let mut edge_cfg = wiring::edge_config(&config, &format!("http://{core_addr}"))?;
-    let core = herald_server::Core::start(wiring::core_config(&config)).await?;
     // One process: the edge's link to the core is a queue, not a gRPC stream.
     edge_cfg.connector = Some(core.connector());
 
@@ -139,9 +142,11 @@ pub async fn core(mut config: Config, a: CoreArgs) -> anyhow::Result<()> {
         config.core.listen = l;
     }
     warn_dev_secrets(&config);
+    config.validate()?;
+    let core = herald_server::Core::start(wiring::core_config(&config)).await?;
     let listener = bind("core.listen", &config.core.listen).await?;
     announce("core", &listener)?;
-    herald_server::run(listener, wiring::core_config(&config), terminated()).await?;
+    core.serve(listener, terminated()).await?;
     Ok(())
 }
 
@@ -154,6 +159,7 @@ pub async fn edge(mut config: Config, a: EdgeArgs) -> anyhow::Result<()> {
         config.edge.core_url = c;
     }
     config.validate()?;
+    wiring::preflight(&config)?;
     let edge_cfg = wiring::edge_config(&config, &config.edge.core_url)?;
     let listener = bind("edge.listen", &config.edge.listen).await?;
     announce("edge", &listener)?;
