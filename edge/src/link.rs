@@ -190,8 +190,15 @@ pub(crate) async fn run(edge: Arc<Edge>, stop: CancellationToken) {
     let mut backoff = BACKOFF_MIN;
     loop {
         match connect_once(&edge, &stop, &mut backoff).await {
-            Ok(()) => tracing::info!("link to core closed"),
-            Err(e) => tracing::warn!(error = %e, "link to core failed"),
+            Ok(()) => {
+                tracing::info!(core = %edge.config.core_url, "link to core {} closed", edge.config.core_url)
+            }
+            Err(e) => tracing::warn!(
+                core = %edge.config.core_url,
+                "link to core {} failed: {}",
+                edge.config.core_url,
+                e.message()
+            ),
         }
         edge.link.set_down();
         if stop.is_cancelled() {
@@ -286,7 +293,7 @@ async fn open(
         .endpoint
         .connect()
         .await
-        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        .map_err(|e| tonic::Status::unavailable(causes(&e)))?;
     let auth = link.auth.clone();
     let mut client =
         EdgeServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
@@ -400,4 +407,18 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// An error and its causes, each said once: `transport error: tcp connect error: Connection refused`.
+pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let msg = err.to_string();
+        if !out.iter().any(|m| m == &msg) {
+            out.push(msg);
+        }
+        next = err.source();
+    }
+    out.join(": ")
 }

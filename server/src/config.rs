@@ -29,6 +29,27 @@ pub struct Config {
     pub store: StoreSection,
     pub tasks: TasksSection,
     pub namespaces: Vec<NamespaceSection>,
+    pub log: LogSection,
+}
+
+/// `[log]`: what the process writes to stderr.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// `"text"` (human-readable, coloured only on a terminal) or `"json"` (one object per line).
+    pub format: String,
+    /// Default level filter (`error`, `warn`, `info`, `debug`, `trace`, or per-target directives);
+    /// `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
 }
 
 /// `[store]`: where tasks, attempts, results and dead letters last.
@@ -294,6 +315,7 @@ impl Default for Config {
             store: StoreSection::default(),
             tasks: TasksSection::default(),
             namespaces: vec![NamespaceSection::default()],
+            log: LogSection::default(),
         }
     }
 }
@@ -434,6 +456,18 @@ impl Config {
         {
             return Err(ConfigError(format!(
                 "store.url: {url:?} must start with sqlite: or postgres://"
+            )));
+        }
+        if self.log.format != "text" && self.log.format != "json" {
+            return Err(ConfigError(format!(
+                "log.format: {:?} must be \"text\" or \"json\"",
+                self.log.format
+            )));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(ConfigError(format!(
+                "log.level: {:?} is not a level filter: {e}",
+                self.log.level
             )));
         }
         if self.namespaces.is_empty() {

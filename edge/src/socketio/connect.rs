@@ -21,7 +21,8 @@ use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
 
 fn refuse(session: &Session, ns: &str, message: &str) {
-    tracing::debug!(sid = %session.sid, ns, message, "connect refused");
+    // Logged once per refusal with its reason (never the token).
+    tracing::info!(sid = %session.sid, ns, reason = message, "connect refused");
     let _ = session.push_text(encode_connect_error(ns, message));
 }
 

@@ -2,6 +2,7 @@
 
 mod config;
 mod emit;
+mod logs;
 mod serve;
 mod token;
 

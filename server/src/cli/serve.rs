@@ -37,13 +37,8 @@ pub struct EdgeArgs {
     core: Option<String>,
 }
 
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+fn init_logs(config: &Config) {
+    crate::cli::logs::init(&config.log);
 }
 
 fn warn_dev_secrets(config: &Config) {
@@ -95,7 +90,7 @@ async fn terminated() {
 }
 
 pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
-    init_logs();
+    init_logs(&config);
     if let Some(l) = a.core_listen {
         config.core.listen = l;
     }
@@ -137,7 +132,7 @@ pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
 }
 
 pub async fn core(mut config: Config, a: CoreArgs) -> anyhow::Result<()> {
-    init_logs();
+    init_logs(&config);
     if let Some(l) = a.listen {
         config.core.listen = l;
     }
@@ -151,7 +146,7 @@ pub async fn core(mut config: Config, a: CoreArgs) -> anyhow::Result<()> {
 }
 
 pub async fn edge(mut config: Config, a: EdgeArgs) -> anyhow::Result<()> {
-    init_logs();
+    init_logs(&config);
     if let Some(l) = a.listen {
         config.edge.listen = l;
     }
