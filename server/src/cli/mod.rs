@@ -1,9 +1,11 @@
 //! Command-line parsing and dispatch to one module per subcommand.
 
+mod admin;
 mod config;
 mod emit;
 mod logs;
 mod serve;
+mod tasks;
 mod token;
 
 use std::path::PathBuf;
@@ -37,6 +39,15 @@ enum Command {
     /// Check a configuration file, or print the defaults.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Print the core's counts: connections, users and rooms per namespace, edges, subscribers.
+    Stats(admin::StatsArgs),
+    /// Print who is in a room, or whether users are online.
+    Presence(admin::PresenceArgs),
+    /// Close a connection, or every connection of a user.
+    Disconnect(admin::DisconnectArgs),
+    /// Look at or cancel tasks.
+    #[command(subcommand)]
+    Tasks(tasks::TasksCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -56,10 +67,30 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("herald: {e:#}");
+            eprintln!("herald: {}", causes(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once (transport errors repeat their source in their own
+/// message: "transport error: transport error: ...").
+fn causes(e: &anyhow::Error) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        // A status is already said by the client error that wraps it.
+        if cause.downcast_ref::<tonic::Status>().is_some() {
+            continue;
+        }
+        let msg = cause.to_string();
+        if !kept
+            .iter()
+            .any(|k| k == &msg || k.ends_with(&format!(": {msg}")))
+        {
+            kept.push(msg);
+        }
+    }
+    kept.join(": ")
 }
 
 /// The configuration, warning on stderr about what it ignores.
@@ -79,6 +110,12 @@ fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         Command::Edge(a) => runtime().and_then(|rt| rt.block_on(serve::edge(config, a))),
         Command::Emit(a) => runtime().and_then(|rt| rt.block_on(emit::run(&config, a))),
         Command::Config(cmd) => config::run(None, cmd),
+        Command::Stats(a) => runtime().and_then(|rt| rt.block_on(admin::stats(&config, a))),
+        Command::Presence(a) => runtime().and_then(|rt| rt.block_on(admin::presence(&config, a))),
+        Command::Disconnect(a) => {
+            runtime().and_then(|rt| rt.block_on(admin::disconnect(&config, a)))
+        }
+        Command::Tasks(cmd) => runtime().and_then(|rt| rt.block_on(tasks::run(&config, cmd))),
     }
 }
 
