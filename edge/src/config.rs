@@ -119,6 +119,8 @@ pub struct EdgeConfig {
     pub shutdown_grace: Duration,
     /// Opens the link to the core in-process instead of over gRPC (`herald serve`).
     pub connector: Option<std::sync::Arc<dyn crate::CoreConnector>>,
+    /// Appended to `/metrics` instead of the core's `Stats` (the in-process core's own metrics).
+    pub extra_metrics: Option<crate::ExtraMetrics>,
 }
 
 impl EdgeConfig {
@@ -142,6 +144,7 @@ impl EdgeConfig {
             connect_timeout: Duration::from_secs(45),
             shutdown_grace: Duration::from_secs(10),
             connector: None,
+            extra_metrics: None,
         }
     }
 

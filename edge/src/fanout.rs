@@ -54,6 +54,7 @@ impl Batch {
 /// Delivers one event to the local sockets it concerns.
 pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
     let Some(event) = delivery.event else { return };
+    edge.metrics.delivered(event.timestamp_ms);
     let targets: Vec<Topic<'_>> = event
         .targets
         .iter()

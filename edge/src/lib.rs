@@ -39,6 +39,7 @@ mod http;
 mod ids;
 mod link;
 mod metrics;
+pub mod prom;
 mod serve;
 mod socketio;
 
@@ -46,3 +47,4 @@ pub use config::{EdgeConfig, NamespaceConfig, RoomAlias, UnknownEvents};
 pub use connector::{CoreConnector, LinkResponses};
 pub use edge::run;
 pub use error::{EdgeError, HttpError};
+pub use metrics::ExtraMetrics;

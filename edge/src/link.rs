@@ -98,6 +98,13 @@ impl Link {
         self.auth.clone()
     }
 
+    /// Messages waiting to go to the core.
+    pub fn queued(&self) -> u64 {
+        self.tx.lock().as_ref().map_or(0, |tx| {
+            u64::try_from(tx.max_capacity() - tx.capacity()).unwrap_or(0)
+        })
+    }
+
     /// Whether the core is connected and this edge's sockets are registered.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)

@@ -119,6 +119,9 @@ pub struct CoreSection {
     pub idempotency_window_secs: u64,
     /// How long a forwarded client event waits for its backend handler.
     pub handler_timeout_ms: u64,
+    /// `herald core`: address of its own `GET /metrics`; empty serves none (`herald serve` shows
+    /// the core's metrics on the edge's `/metrics`).
+    pub metrics_listen: String,
 }
 
 /// `[edge]`: the Socket.IO endpoint.
@@ -241,6 +244,7 @@ impl Default for CoreSection {
             broker_queue: 65_536,
             idempotency_window_secs: 300,
             handler_timeout_ms: 5000,
+            metrics_listen: String::new(),
         }
     }
 }
@@ -386,6 +390,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_addr("core.listen", &self.core.listen)?;
         check_addr("edge.listen", &self.edge.listen)?;
+        if !self.core.metrics_listen.is_empty() {
+            check_addr("core.metrics_listen", &self.core.metrics_listen)?;
+        }
         if self.core.service_tokens.iter().all(String::is_empty) {
             return Err(ConfigError(
                 "core.service_tokens: at least one non-empty token is required".into(),

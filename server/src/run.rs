@@ -158,6 +158,10 @@ impl Core {
             })
         });
         let hub = Hub::new(cancel.clone());
+        // Every configured namespace has its series from the start.
+        for ns in &config.namespaces {
+            hub.metrics.namespace(ns);
+        }
         if let Some(feed) = broker.take_feed() {
             background.push(tokio::spawn(hub.clone().run_dispatcher(feed)));
         }
@@ -208,6 +212,15 @@ impl Core {
             api,
             cancel,
             background,
+        })
+    }
+
+    /// Renders this core's metrics (Prometheus text, without the `process_*` ones).
+    pub fn metrics(&self) -> herald_edge::ExtraMetrics {
+        let api = self.api.clone();
+        std::sync::Arc::new(move || {
+            let api = api.clone();
+            Box::pin(async move { crate::metrics::render(&api).await })
         })
     }
 

@@ -107,8 +107,10 @@ pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
     announce("core", &core_listener)?;
     let core_addr = core_listener.local_addr()?;
     let mut edge_cfg = wiring::edge_config(&config, &format!("http://{core_addr}"))?;
-    // One process: the edge's link to the core is a queue, not a gRPC stream.
+    // One process: the edge's link to the core is a queue, not a gRPC stream, and the edge's
+    // /metrics shows the core's own.
     edge_cfg.connector = Some(core.connector());
+    edge_cfg.extra_metrics = Some(core.metrics());
 
     let core_stop = CancellationToken::new();
     let edge_stop = CancellationToken::new();
@@ -140,8 +142,25 @@ pub async fn core(mut config: Config, a: CoreArgs) -> anyhow::Result<()> {
     config.validate()?;
     let core = herald_server::Core::start(wiring::core_config(&config)).await?;
     let listener = bind("core.listen", &config.core.listen).await?;
+    let metrics_stop = CancellationToken::new();
+    let metrics = if config.core.metrics_listen.is_empty() {
+        None
+    } else {
+        let l = bind("core.metrics_listen", &config.core.metrics_listen).await?;
+        announce("metrics", &l)?;
+        Some(tokio::spawn(herald_server::serve_metrics(
+            l,
+            core.metrics(),
+            metrics_stop.clone(),
+        )))
+    };
     announce("core", &listener)?;
-    core.serve(listener, terminated()).await?;
+    let served = core.serve(listener, terminated()).await;
+    metrics_stop.cancel();
+    if let Some(m) = metrics {
+        let _ = m.await;
+    }
+    served?;
     Ok(())
 }
 
