@@ -68,10 +68,15 @@ pub(crate) struct Link {
 
 impl Link {
     pub fn new(config: &EdgeConfig) -> Result<Self, EdgeError> {
-        let endpoint = Endpoint::from_shared(config.core_url.clone())
+        let mut endpoint = Endpoint::from_shared(config.core_url.clone())
             .map_err(|e| EdgeError::BadCoreUrl(config.core_url.clone(), e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true);
+        if let Some(tls) = config.core_tls.clone() {
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| EdgeError::BadCoreUrl(config.core_url.clone(), causes(&e)))?;
+        }
         let auth = format!("Bearer {}", config.service_token)
             .parse()
             .map_err(|_| EdgeError::BadServiceToken)?;

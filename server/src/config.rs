@@ -122,6 +122,12 @@ pub struct CoreSection {
     /// `herald core`: address of its own `GET /metrics`; empty serves none (`herald serve` shows
     /// the core's metrics on the edge's `/metrics`).
     pub metrics_listen: String,
+    /// PEM certificate chain of the gRPC API; with `tls_key_file`, the API speaks TLS only.
+    pub tls_cert_file: String,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: String,
+    /// PEM CA certificates; when set, callers must present a client certificate signed by one (mTLS).
+    pub tls_client_ca_file: String,
 }
 
 /// `[edge]`: the Socket.IO endpoint.
@@ -150,6 +156,12 @@ pub struct EdgeSection {
     pub shutdown_grace_ms: u64,
     /// Folder served at `/` (the example page); empty to serve nothing.
     pub static_dir: String,
+    /// PEM CA certificates that verify the core's certificate (`https://` core URLs).
+    pub core_ca_file: String,
+    /// PEM client certificate the edge (and the CLI) present to a core that requires mTLS.
+    pub core_cert_file: String,
+    /// PEM private key of `core_cert_file`.
+    pub core_key_file: String,
 }
 
 /// `[auth]`: JWT verification of connecting clients.
@@ -245,6 +257,9 @@ impl Default for CoreSection {
             idempotency_window_secs: 300,
             handler_timeout_ms: 5000,
             metrics_listen: String::new(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_client_ca_file: String::new(),
         }
     }
 }
@@ -263,6 +278,9 @@ impl Default for EdgeSection {
             connect_timeout_ms: 45_000,
             shutdown_grace_ms: 5_000,
             static_dir: "clients/js".into(),
+            core_ca_file: String::new(),
+            core_cert_file: String::new(),
+            core_key_file: String::new(),
         }
     }
 }
@@ -464,6 +482,21 @@ impl Config {
             return Err(ConfigError(format!(
                 "store.url: {url:?} must start with sqlite: or postgres://"
             )));
+        }
+        if self.core.tls_cert_file.is_empty() != self.core.tls_key_file.is_empty() {
+            return Err(ConfigError(
+                "core.tls_cert_file / core.tls_key_file: set both, or neither".into(),
+            ));
+        }
+        if !self.core.tls_client_ca_file.is_empty() && self.core.tls_cert_file.is_empty() {
+            return Err(ConfigError(
+                "core.tls_client_ca_file: client certificates need TLS: set core.tls_cert_file and core.tls_key_file".into(),
+            ));
+        }
+        if self.edge.core_cert_file.is_empty() != self.edge.core_key_file.is_empty() {
+            return Err(ConfigError(
+                "edge.core_cert_file / edge.core_key_file: set both, or neither".into(),
+            ));
         }
         if self.log.format != "text" && self.log.format != "json" {
             return Err(ConfigError(format!(

@@ -71,6 +71,8 @@ pub struct CoreConfig {
     pub store_url: Option<String>,
     /// Task queues and dispatch settings.
     pub tasks: TaskConfig,
+    /// TLS of the gRPC API (and mTLS with a client CA); `None` serves plaintext.
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl Default for CoreConfig {
@@ -87,6 +89,7 @@ impl Default for CoreConfig {
             tasks: TaskConfig::default(),
             policies: std::collections::HashMap::new(),
             handler_timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -256,7 +259,12 @@ impl Core {
         let c2 = creds.clone();
         let c3 = creds;
         let stop = cancel.clone();
-        let result = tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = api.config.tls.clone() {
+            // With TLS on, a plaintext client fails the handshake: nothing is served in clear.
+            server = server.tls_config(tls)?;
+        }
+        let result = server
             .add_service(health)
             .add_service(reflection)
             .add_service(HeraldServiceServer::with_interceptor(

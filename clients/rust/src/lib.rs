@@ -27,7 +27,7 @@ use herald_proto::v1::{
 };
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 pub use emit::EmitBuilder;
 pub use herald_proto::v1 as proto;
@@ -65,7 +65,8 @@ impl tonic::service::Interceptor for Bearer {
 #[derive(Clone)]
 pub struct Client {
     inner: HeraldServiceClient<InterceptedService<Channel, Bearer>>,
-    tasks: TaskServiceClient<InterceptedService<Channel, Bearer>>,
+    /// Boxed: most users only emit, and the client stays small to hold.
+    tasks: Box<TaskServiceClient<InterceptedService<Channel, Bearer>>>,
 }
 
 /// `host:port` -> `http://host:port`; URLs with a scheme are kept.
@@ -81,17 +82,27 @@ impl Client {
     /// Connects to `url` (e.g. `http://127.0.0.1:50051`; `127.0.0.1:50051` means `http://`) with
     /// a service token.
     pub async fn connect(url: &str, service_token: &str) -> Result<Self, ClientError> {
+        Self::connect_with(url, service_token, None).await
+    }
+
+    /// [`Client::connect`] over TLS when `tls` is given (an `https://` URL; the CA that signed the
+    /// core's certificate, and a client identity for a core that requires mTLS).
+    pub async fn connect_with(
+        url: &str,
+        service_token: &str,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Self, ClientError> {
         let url = with_scheme(url);
         let url = url.as_str();
         let connect_err = |source| ClientError::Connect {
             url: url.to_owned(),
             source,
         };
-        let channel = Endpoint::from_shared(url.to_owned())
-            .map_err(connect_err)?
-            .connect()
-            .await
-            .map_err(connect_err)?;
+        let mut endpoint = Endpoint::from_shared(url.to_owned()).map_err(connect_err)?;
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls).map_err(connect_err)?;
+        }
+        let channel = endpoint.connect().await.map_err(connect_err)?;
         Self::with_channel(channel, service_token)
     }
 
@@ -101,7 +112,10 @@ impl Client {
             .parse()
             .map_err(|_| ClientError::BadToken)?;
         Ok(Self {
-            tasks: TaskServiceClient::with_interceptor(channel.clone(), Bearer(value.clone())),
+            tasks: Box::new(TaskServiceClient::with_interceptor(
+                channel.clone(),
+                Bearer(value.clone()),
+            )),
             inner: HeraldServiceClient::with_interceptor(channel, Bearer(value)),
         })
     }
@@ -129,7 +143,7 @@ impl Client {
 
     /// `TaskService` with the same credential (submit, get, cancel, watch).
     pub fn tasks(&self) -> TaskServiceClient<InterceptedService<Channel, Bearer>> {
-        self.tasks.clone()
+        (*self.tasks).clone()
     }
 
     /// Starts an emit of `event`; add targets and arguments, then `send`.

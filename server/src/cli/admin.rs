@@ -5,7 +5,9 @@ use anyhow::Context;
 use herald_client::Client;
 use herald_client::proto::{DisconnectRequest, PresenceRequest};
 use herald_server::config::Config;
+use herald_server::wiring;
 use serde_json::{Value, json};
+use tonic::transport::ClientTlsConfig;
 
 /// Where the core is and which credential to use (shared by the admin commands).
 #[derive(clap::Args)]
@@ -19,12 +21,48 @@ pub struct CoreConn {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// PEM CA certificate that verifies the core's TLS certificate (default: edge.core_ca_file).
+    #[arg(long)]
+    ca: Option<std::path::PathBuf>,
+    /// PEM client certificate for a core that requires mTLS (default: edge.core_cert_file).
+    #[arg(long, requires = "key")]
+    cert: Option<std::path::PathBuf>,
+    /// PEM key of --cert (default: edge.core_key_file).
+    #[arg(long, requires = "cert")]
+    key: Option<std::path::PathBuf>,
 }
 
 impl CoreConn {
-    /// The core's URL (with its scheme).
+    /// The core's URL (with its scheme: `https://` when TLS is configured).
     pub fn url(&self, config: &Config) -> String {
-        herald_client::with_scheme(self.core.as_deref().unwrap_or(&config.core.listen))
+        let addr = self.core.as_deref().unwrap_or(&config.core.listen);
+        let tls = self.ca.is_some()
+            || self.cert.is_some()
+            || !config.edge.core_ca_file.is_empty()
+            || !config.edge.core_cert_file.is_empty();
+        if tls && !addr.contains("://") {
+            format!("https://{addr}")
+        } else {
+            herald_client::with_scheme(addr)
+        }
+    }
+
+    /// The TLS settings: the flags, else the `edge.core_*` files of the config.
+    fn tls(&self, config: &Config) -> anyhow::Result<Option<ClientTlsConfig>> {
+        let read = |flag: &str, p: &Option<std::path::PathBuf>| -> anyhow::Result<Option<String>> {
+            p.as_ref()
+                .map(|p| {
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("{flag}: cannot read {}", p.display()))
+                })
+                .transpose()
+        };
+        if self.ca.is_none() && self.cert.is_none() {
+            return Ok(wiring::client_tls(config)?);
+        }
+        let ca = read("--ca", &self.ca)?;
+        let identity = read("--cert", &self.cert)?.zip(read("--key", &self.key)?);
+        Ok(wiring::tls_options(ca, identity)?)
     }
 
     pub async fn connect(&self, config: &Config) -> anyhow::Result<Client> {
@@ -34,7 +72,7 @@ impl CoreConn {
             .clone()
             .or_else(|| config.core.service_tokens.first().cloned())
             .unwrap_or_default();
-        Ok(Client::connect(&url, &token).await?)
+        Ok(Client::connect_with(&url, &token, self.tls(config)?).await?)
     }
 }
 

@@ -41,6 +41,13 @@ fn init_logs(config: &Config) {
     crate::cli::logs::init(&config.log);
 }
 
+/// The core's settings with its TLS files read.
+fn core_config(config: &Config) -> anyhow::Result<herald_server::CoreConfig> {
+    let mut c = wiring::core_config(config);
+    c.tls = wiring::server_tls(config)?;
+    Ok(c)
+}
+
 fn warn_dev_secrets(config: &Config) {
     if config.uses_dev_secrets() {
         tracing::warn!(
@@ -101,12 +108,17 @@ pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
     // Every configuration error (and an unreachable store) is reported before anything listens.
     config.validate()?;
     wiring::preflight(&config)?;
-    let core = herald_server::Core::start(wiring::core_config(&config)).await?;
+    let core = herald_server::Core::start(core_config(&config)?).await?;
     let core_listener = bind("core.listen", &config.core.listen).await?;
     let edge_listener = bind("edge.listen", &config.edge.listen).await?;
     announce("core", &core_listener)?;
     let core_addr = core_listener.local_addr()?;
-    let mut edge_cfg = wiring::edge_config(&config, &format!("http://{core_addr}"))?;
+    let scheme = if config.core.tls_cert_file.is_empty() {
+        "http"
+    } else {
+        "https"
+    };
+    let mut edge_cfg = wiring::edge_config(&config, &format!("{scheme}://{core_addr}"))?;
     // One process: the edge's link to the core is a queue, not a gRPC stream, and the edge's
     // /metrics shows the core's own.
     edge_cfg.connector = Some(core.connector());
@@ -140,7 +152,8 @@ pub async fn core(mut config: Config, a: CoreArgs) -> anyhow::Result<()> {
     }
     warn_dev_secrets(&config);
     config.validate()?;
-    let core = herald_server::Core::start(wiring::core_config(&config)).await?;
+    wiring::preflight(&config)?;
+    let core = herald_server::Core::start(core_config(&config)?).await?;
     let listener = bind("core.listen", &config.core.listen).await?;
     let metrics_stop = CancellationToken::new();
     let metrics = if config.core.metrics_listen.is_empty() {
