@@ -57,6 +57,10 @@ test('core over TLS: the CLI and an edge connect with the configured CA; plainte
     assert.equal(ok.code, 0, `herald stats over TLS failed: ${ok.stderr}`);
     assert.equal(typeof JSON.parse(ok.stdout).edges, 'number');
 
+    const emitted = await runCli(['emit', '--config', config.path, '--core', `localhost:${port}`, '--to', '*', '--event', 'x']);
+    assert.equal(emitted.code, 0, `herald emit over TLS failed: ${emitted.stderr}`);
+    assert.equal(typeof JSON.parse(emitted.stdout).event_id, 'string');
+
     const plain = await runCli(['stats', '--core', `http://127.0.0.1:${port}`, '--token', config.serviceToken]);
     assert.notEqual(plain.code, 0, 'a plaintext call must fail');
     assert.match(plain.stderr, /Stats at http:\/\/127\.0\.0\.1:\d+|cannot connect/);

@@ -76,6 +76,18 @@ impl CoreConn {
     }
 }
 
+/// Connects to the core at `url` with the TLS settings of the config (`edge.core_*`); a URL
+/// without a scheme means `https://` when they are set.
+pub async fn connect_core(config: &Config, url: &str, token: &str) -> anyhow::Result<Client> {
+    let tls = wiring::client_tls(config)?;
+    let url = if tls.is_some() && !url.contains("://") {
+        format!("https://{url}")
+    } else {
+        url.to_owned()
+    };
+    Ok(Client::connect_with(&url, token, tls).await?)
+}
+
 /// Prints `value` as JSON, or `text` (one item per line).
 pub fn print(json_out: bool, value: &Value, text: &str) -> anyhow::Result<()> {
     if json_out {
