@@ -1,7 +1,8 @@
-// The README's five-minute tour, run as written: every `sh` block of the section, in order, from the
-// repository root, with `herald` on the PATH. Long-running commands (`herald serve`, the node
-// example) run in the background; the others must exit 0. Ports and the store are redirected to
-// free ones with HERALD_* variables, which the tour's commands honour.
+// The README's five-minute tour and clients/js/README.md, run as written: every `sh` block, in order,
+// from the repository root (a `cd` carries over to the next command), with `herald` on the PATH
+// (`cargo run --` stands for it). Long-running commands (`herald serve`, the node example) run in
+// the background; the others must exit 0. Ports and the store are redirected to free ones with
+// HERALD_* variables, and the default addresses written in the commands to those ports.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -14,13 +15,16 @@ const readline = require('node:readline');
 const { test } = require('node:test');
 const { REPO_ROOT, heraldBin, cleanEnv } = require('./lib/herald');
 
-/** The `sh` code blocks of the README section titled `title`, as lines. */
+/** The `sh` code blocks of the section titled `title` (the whole file without one), as lines. */
 function shLines(file, title) {
   const text = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
-  const start = text.indexOf(`\n## ${title}\n`);
-  assert.ok(start >= 0, `${file} has a section "${title}"`);
-  const end = text.indexOf('\n## ', start + 1);
-  const section = text.slice(start, end < 0 ? undefined : end);
+  let section = text;
+  if (title) {
+    const start = text.indexOf(`\n## ${title}\n`);
+    assert.ok(start >= 0, `${file} has a section "${title}"`);
+    const end = text.indexOf('\n## ', start + 1);
+    section = text.slice(start, end < 0 ? undefined : end);
+  }
   const lines = [];
   for (const m of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
     for (const l of m[1].split('\n')) if (l.trim() !== '') lines.push(l.trim());
@@ -37,8 +41,8 @@ async function freePort() {
 }
 
 /** Starts `cmd` with bash; resolves once a stdout line matches `ready`. */
-function background(cmd, env, ready, procs) {
-  const proc = spawn('bash', ['-c', `exec ${cmd}`], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function background(cmd, env, ready, procs, cwd) {
+  const proc = spawn('bash', ['-c', `exec ${cmd}`], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const p = { proc, out: '', err: '' };
   procs.push(p);
   proc.stderr.on('data', (c) => {
@@ -60,9 +64,15 @@ function background(cmd, env, ready, procs) {
   });
 }
 
-function run(cmd, env) {
+/** Runs `cmd` in `cwd`; resolves { code, out, err, cwd } with the directory it ended in. */
+function run(cmd, env, cwd) {
   return new Promise((resolve) => {
-    const proc = spawn('bash', ['-c', cmd], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const script = `${cmd}\nstatus=$?\npwd >&3\nexit $status`;
+    const proc = spawn('bash', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    let where = '';
+    proc.stdio[3].on('data', (c) => {
+      where += c;
+    });
     let out = '';
     let err = '';
     proc.stdout.on('data', (c) => {
@@ -71,7 +81,7 @@ function run(cmd, env) {
     proc.stderr.on('data', (c) => {
       err += c;
     });
-    proc.on('exit', (code) => resolve({ code, out, err }));
+    proc.on('close', (code) => resolve({ code, out, err, cwd: where.trim() || cwd }));
   });
 }
 
@@ -83,11 +93,34 @@ async function until(probe, what) {
   }
 }
 
-test('the README tour runs as written', { timeout: 240000 }, async () => {
-  const lines = shLines('README.md', 'A five-minute tour');
-  assert.ok(lines.some((l) => l.startsWith('herald serve')), 'the tour starts herald');
-  assert.ok(lines.some((l) => l.startsWith('herald emit')), 'the tour emits');
+/**
+ * Runs the lines in order. Returns the background processes that print "connected to" (clients).
+ * `herald serve` and `node ...` run in the background.
+ */
+async function runAsWritten(lines, env, core, edge, procs) {
+  let cwd = REPO_ROOT;
+  const clients = [];
+  for (const raw of lines) {
+    if (raw.startsWith('cargo install')) continue; // the binary under test is on the PATH instead
+    const line = raw
+      .replace(/cargo run (-q )?--/g, 'herald')
+      .replace(/127\.0\.0\.1:8080/g, edge)
+      .replace(/127\.0\.0\.1:50051/g, core);
+    if (/^herald serve\b/.test(line)) {
+      await background(line, env, /^herald edge listening on/, procs, cwd);
+    } else if (line.startsWith('node ')) {
+      clients.push(await background(line, env, /^connected to /, procs, cwd));
+    } else {
+      const r = await run(line, env, cwd);
+      assert.equal(r.code, 0, `\`${raw}\` failed:\n${r.out}\n${r.err}`);
+      if (line.startsWith('herald emit')) JSON.parse(r.out);
+      cwd = r.cwd;
+    }
+  }
+  return clients;
+}
 
+async function withTour(body) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-tour-'));
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
@@ -102,23 +135,8 @@ test('the README tour runs as written', { timeout: 240000 }, async () => {
     HERALD_URL: `http://${edge}/`,
   });
   const procs = [];
-  let client;
   try {
-    for (const line of lines) {
-      if (line.startsWith('cargo install')) continue; // the binary under test is on the PATH instead
-      if (line.startsWith('herald serve')) {
-        await background(line, env, /^herald edge listening on/, procs);
-      } else if (line.startsWith('node ')) {
-        client = await background(line, env, /^connected to /, procs);
-      } else {
-        const r = await run(line, env);
-        assert.equal(r.code, 0, `\`${line}\` failed:\n${r.out}\n${r.err}`);
-        if (line.startsWith('herald emit')) JSON.parse(r.out);
-      }
-    }
-    assert.ok(client, 'the tour connects a client');
-    await until(() => client.out.includes('new_message {"text":"hello"}'), 'the user event in the example client');
-    await until(() => client.out.includes('system_announcement {"title":"hi all"}'), 'the broadcast');
+    await body(env, core, edge, procs);
   } finally {
     for (const p of procs.reverse()) {
       if (p.proc.exitCode === null) {
@@ -128,4 +146,25 @@ test('the README tour runs as written', { timeout: 240000 }, async () => {
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('the README tour runs as written', { timeout: 240000 }, async () => {
+  const lines = shLines('README.md', 'A five-minute tour');
+  assert.ok(lines.some((l) => l.startsWith('herald serve')), 'the tour starts herald');
+  assert.ok(lines.some((l) => l.startsWith('herald emit')), 'the tour emits');
+  await withTour(async (env, core, edge, procs) => {
+    const [client] = await runAsWritten(lines, env, core, edge, procs);
+    assert.ok(client, 'the tour connects a client');
+    await until(() => client.out.includes('new_message {"text":"hello"}'), 'the user event in the example client');
+    await until(() => client.out.includes('system_announcement {"title":"hi all"}'), 'the broadcast');
+  });
+});
+
+test('clients/js/README.md runs as written', { timeout: 240000 }, async () => {
+  const lines = shLines('clients/js/README.md');
+  assert.ok(lines.some((l) => l.startsWith('node node-example.js')), 'the README runs the node example');
+  await withTour(async (env, core, edge, procs) => {
+    const clients = await runAsWritten(lines, env, core, edge, procs);
+    assert.equal(clients.length, 2, 'both node examples connect');
+  });
 });
