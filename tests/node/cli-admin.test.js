@@ -4,7 +4,7 @@
 
 const assert = require('node:assert/strict');
 const grpc = require('@grpc/grpc-js');
-const { heraldTest, connect, makeToken, runCli, protoPackage } = require('./lib/herald');
+const { heraldTest, connect, makeToken, runCli, protoPackage, freePort } = require('./lib/herald');
 
 /** `herald <args> --core ADDR --token T` (no scheme on purpose); resolves the parsed JSON. */
 async function cliJson(h, args) {
@@ -82,11 +82,7 @@ heraldTest('CLI errors are said once, with the address and the cause', async (t,
   assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
 
   // A closed port: the cause is said once.
-  const net = require('node:net');
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const port = srv.address().port;
-  await new Promise((r) => srv.close(r));
+  const port = await freePort();
   for (const cmd of [['stats'], ['emit', '--to', 'user:x', '--event', 'x']]) {
     const down = await runCli([...cmd, '--core', `127.0.0.1:${port}`, '--token', 'x']);
     assert.notEqual(down.code, 0);

@@ -8,12 +8,11 @@
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const { test } = require('node:test');
-const { REPO_ROOT, heraldBin, cleanEnv } = require('./lib/herald');
+const { REPO_ROOT, heraldBin, cleanEnv, freePort } = require('./lib/herald');
 
 /** The `sh` code blocks of the section titled `title` (the whole file without one), as lines. */
 function shLines(file, title) {
@@ -30,14 +29,6 @@ function shLines(file, title) {
     for (const l of m[1].split('\n')) if (l.trim() !== '') lines.push(l.trim());
   }
   return lines;
-}
-
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /** Starts `cmd` with bash; resolves once a stdout line matches `ready`. */

@@ -11,7 +11,7 @@ const { heraldTest, heraldBin, withGuard, GUARD_MS } = require('./lib/herald');
 const fs = require('node:fs');
 const os = require('node:os');
 const { test } = require('node:test');
-const { spawnListening } = require('./lib/cluster');
+const { spawnListening, coreAndEdge } = require('./lib/cluster');
 const { writeConfig } = require('./lib/config');
 
 function get(port, p) {
@@ -74,16 +74,7 @@ test('/readyz follows the link to the core: 503 while the core is gone, 200 when
   const config = writeConfig(dir);
   const procs = [];
   try {
-    const core = await spawnListening(heraldBin(), ['core', '--config', config.path, '--listen', '127.0.0.1:0'], dir, 'core');
-    procs.push(core);
-    const edge = await spawnListening(
-      heraldBin(),
-      ['edge', '--config', config.path, '--listen', '127.0.0.1:0', '--core', `http://${core.addr}`],
-      dir,
-      'edge',
-    );
-    procs.push(edge);
-    const port = Number(edge.addr.slice(edge.addr.lastIndexOf(':') + 1));
+    const { core, edgePort: port } = await coreAndEdge(dir, config.path, procs);
     await waitUntil(readyIs(port, 200), '/readyz 200 with the core up');
     assert.equal((await get(port, '/readyz')).body.trim(), 'ready');
 

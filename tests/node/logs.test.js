@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { test } = require('node:test');
-const { heraldTest, connectError, grpcClient, makeToken, heraldBin } = require('./lib/herald');
+const { heraldTest, connectError, grpcClient, makeToken, heraldBin, freePort } = require('./lib/herald');
 const { spawnListening } = require('./lib/cluster');
 const { writeConfig } = require('./lib/config');
 
@@ -80,12 +80,8 @@ heraldTest('text logs carry no colour codes when stderr is not a terminal', asyn
 test('a failed link names the core it tried, each cause once', { timeout: 60000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-logs-'));
   const config = writeConfig(dir);
-  // A port nobody listens on: bind one, note it, close it.
-  const net = require('node:net');
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const port = srv.address().port;
-  await new Promise((r) => srv.close(r));
+  // A port nobody listens on.
+  const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const edge = await spawnListening(heraldBin(), ['edge', '--config', config.path, '--listen', '127.0.0.1:0', '--core', url], dir, 'edge');
   try {

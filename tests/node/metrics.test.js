@@ -182,18 +182,9 @@ heraldTest('task and worker metrics move with submits, workers and finished task
 
 const { test } = require('node:test');
 const os = require('node:os');
-const net = require('node:net');
-const { spawnListening } = require('./lib/cluster');
+const { coreAndEdge } = require('./lib/cluster');
 const { writeConfig } = require('./lib/config');
-const { heraldBin } = require('./lib/herald');
-
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+const { freePort } = require('./lib/herald');
 
 test('herald core serves its metrics on core.metrics_listen; herald edge reports herald_core_up', { timeout: 60000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-metrics-'));
@@ -205,20 +196,12 @@ test('herald core serves its metrics on core.metrics_listen; herald edge reports
   );
   const procs = [];
   try {
-    const core = await spawnListening(heraldBin(), ['core', '--config', config.path, '--listen', '127.0.0.1:0'], dir, 'core');
-    procs.push(core);
-    const edge = await spawnListening(
-      heraldBin(),
-      ['edge', '--config', config.path, '--listen', '127.0.0.1:0', '--core', `http://${core.addr}`],
-      dir,
-      'edge',
-    );
-    procs.push(edge);
+    const { edgePort } = await coreAndEdge(dir, config.path, procs);
     const coreMetrics = parseProm(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
     assert.ok(coreMetrics.has('herald_emits_total'));
     assert.ok(coreMetrics.has('process_resident_memory_bytes'));
     assert.ok(!coreMetrics.has('herald_edge_sessions'), 'the core serves no edge metrics');
-    const h = { edgePort: Number(edge.addr.split(':').pop()) };
+    const h = { edgePort };
     await until(h, 'herald_core_up', {}, (v) => v === 1, 'the edge sees its core');
     await until(h, 'herald_edges', {}, (v) => v === 1, 'the core counts the edge');
     const notFound = await fetch(`http://127.0.0.1:${metricsPort}/other`);

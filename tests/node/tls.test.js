@@ -9,8 +9,8 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { test } = require('node:test');
-const { heraldBin, runCli, withGuard, GUARD_MS } = require('./lib/herald');
-const { spawnListening } = require('./lib/cluster');
+const { runCli, withGuard, GUARD_MS } = require('./lib/herald');
+const { coreAndEdge } = require('./lib/cluster');
 const { writeConfig } = require('./lib/config');
 
 /** A CA and a server certificate for localhost / 127.0.0.1 it signed, in `dir`. */
@@ -49,8 +49,7 @@ test('core over TLS: the CLI and an edge connect with the configured CA; plainte
         .replace('[core]\n', `[core]\ntls_cert_file = ${f('server.pem')}\ntls_key_file = ${f('server.key')}\n`)
         .replace('[edge]\n', `[edge]\ncore_ca_file = ${f('ca.pem')}\n`),
     );
-    const core = await spawnListening(heraldBin(), ['core', '--config', config.path, '--listen', '127.0.0.1:0'], dir, 'core');
-    procs.push(core);
+    const { core, edgePort } = await coreAndEdge(dir, config.path, procs, { scheme: 'https', host: 'localhost' });
     const port = core.addr.split(':').pop();
 
     const ok = await runCli(['stats', '--config', config.path, '--core', `localhost:${port}`, '--json']);
@@ -65,17 +64,9 @@ test('core over TLS: the CLI and an edge connect with the configured CA; plainte
     assert.notEqual(plain.code, 0, 'a plaintext call must fail');
     assert.match(plain.stderr, /Stats at http:\/\/127\.0\.0\.1:\d+|cannot connect/);
 
-    const edge = await spawnListening(
-      heraldBin(),
-      ['edge', '--config', config.path, '--listen', '127.0.0.1:0', '--core', `https://localhost:${port}`],
-      dir,
-      'edge',
-    );
-    procs.push(edge);
-    const edgePort = Number(edge.addr.split(':').pop());
     const deadline = Date.now() + 30000;
     while ((await readyz(edgePort)) !== 200) {
-      assert.ok(Date.now() < deadline, `the edge never linked over TLS:\n${edge.stderr()}`);
+      assert.ok(Date.now() < deadline, `the edge never linked over TLS:\n${procs[1].stderr()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {

@@ -65,6 +65,19 @@ impl CoreConn {
         Ok(wiring::tls_options(ca, identity)?)
     }
 
+    /// Connects and makes one call; its error names the RPC and the core's URL.
+    pub async fn call<R>(
+        &self,
+        config: &Config,
+        rpc: &str,
+        f: impl AsyncFnOnce(&mut Client) -> Result<R, herald_client::ClientError>,
+    ) -> anyhow::Result<R> {
+        let mut client = self.connect(config).await?;
+        f(&mut client)
+            .await
+            .with_context(|| format!("{rpc} at {}", self.url(config)))
+    }
+
     pub async fn connect(&self, config: &Config) -> anyhow::Result<Client> {
         let url = self.url(config);
         let token = self
@@ -107,11 +120,8 @@ pub struct StatsArgs {
 pub async fn stats(config: &Config, a: StatsArgs) -> anyhow::Result<()> {
     let s = a
         .conn
-        .connect(config)
-        .await?
-        .stats()
-        .await
-        .with_context(|| format!("Stats at {}", a.conn.url(config)))?;
+        .call(config, "Stats", async |c| c.stats().await)
+        .await?;
     let namespaces: Vec<Value> = s
         .namespaces
         .iter()
@@ -162,11 +172,8 @@ pub async fn presence(config: &Config, a: PresenceArgs) -> anyhow::Result<()> {
     };
     let r = a
         .conn
-        .connect(config)
-        .await?
-        .presence(req)
-        .await
-        .with_context(|| format!("Presence at {}", a.conn.url(config)))?;
+        .call(config, "Presence", async |c| c.presence(req).await)
+        .await?;
     let users: Vec<Value> = r
         .users
         .iter()
@@ -212,11 +219,8 @@ pub async fn disconnect(config: &Config, a: DisconnectArgs) -> anyhow::Result<()
     };
     let r = a
         .conn
-        .connect(config)
-        .await?
-        .disconnect(req)
-        .await
-        .with_context(|| format!("Disconnect at {}", a.conn.url(config)))?;
+        .call(config, "Disconnect", async |c| c.disconnect(req).await)
+        .await?;
     print(
         a.conn.json,
         &json!({ "connections": r.connections }),
