@@ -52,7 +52,7 @@ not_run() {
 
 require_tools() {
   local missing=0
-  for tool in cargo node npm; do
+  for tool in cargo node npm openssl; do
     if ! command -v "$tool" >/dev/null 2>&1; then
       echo "missing tool: $tool" >&2
       missing=1
@@ -98,8 +98,13 @@ python_tests() {
   HERALD_TEST_REQUIRE_POSTGRES=1 bash "$REPO_ROOT/tests/python/run.sh"
 }
 
+# The TLS tests make their certificates with the openssl CLI (tests/node/tls.test.js).
+if ! command -v openssl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  apt-get install -y -qq openssl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq openssl) || true
+fi
+
 TOOLS_OK=1
-step "tools (cargo, node >= 20, npm)" require_tools || TOOLS_OK=0
+step "tools (cargo, node >= 20, npm, openssl)" require_tools || TOOLS_OK=0
 
 step "services (PostgreSQL, Redis)" bash "$REPO_ROOT/tests/services.sh" || true
 

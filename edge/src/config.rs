@@ -120,6 +120,10 @@ pub struct EdgeConfig {
     pub shutdown_grace: Duration,
     /// Opens the link to the core in-process instead of over gRPC (`herald serve`).
     pub connector: Option<std::sync::Arc<dyn crate::CoreConnector>>,
+    /// TLS towards the core (an `https://` core URL): CA and optional client identity.
+    pub core_tls: Option<tonic::transport::ClientTlsConfig>,
+    /// Appended to `/metrics` instead of the core's `Stats` (the in-process core's own metrics).
+    pub extra_metrics: Option<crate::ExtraMetrics>,
 }
 
 impl EdgeConfig {
@@ -143,6 +147,8 @@ impl EdgeConfig {
             connect_timeout: Duration::from_secs(45),
             shutdown_grace: Duration::from_secs(10),
             connector: None,
+            extra_metrics: None,
+            core_tls: None,
         }
     }
 

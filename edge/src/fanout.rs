@@ -65,6 +65,7 @@ pub(crate) struct Order {
 /// Delivers one event to the local sockets it concerns.
 pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
     let Some(event) = delivery.event else { return };
+    edge.metrics.delivered(event.timestamp_ms);
     let targets: Vec<Topic<'_>> = event
         .targets
         .iter()

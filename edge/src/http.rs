@@ -1,4 +1,5 @@
-//! The edge's HTTP router: `/socket.io/` (Engine.IO), `/healthz`, and static files.
+//! The edge's HTTP router: `/socket.io/` (Engine.IO), `/healthz` (live), `/readyz` (ready), and
+//! static files.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -20,10 +21,28 @@ pub(crate) fn router(edge: Arc<Edge>) -> Router {
         .route("/socket.io/", any(engine))
         .route("/socket.io", any(engine))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/emit", axum::routing::post(crate::emit::emit))
         .fallback(static_file)
         .with_state(edge)
+}
+
+/// `GET /readyz`: 200 while the edge is linked to a core and not draining, else 503 with the reason,
+/// so a load balancer sends new clients elsewhere.
+async fn readyz(State(edge): State<Arc<Edge>>) -> Response {
+    use axum::http::StatusCode;
+    if edge.shutdown.is_cancelled() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: draining\n").into_response()
+    } else if !edge.link.is_up() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no link to the core\n",
+        )
+            .into_response()
+    } else {
+        "ready\n".into_response()
+    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<Box<str>> {

@@ -84,9 +84,16 @@ impl Link {
             .core_urls
             .iter()
             .map(|url| {
-                Endpoint::from_shared(url.clone())
-                    .map(|e| e.connect_timeout(Duration::from_secs(5)).tcp_nodelay(true))
-                    .map_err(|e| EdgeError::BadCoreUrl(url.clone(), e.to_string()))
+                let e = Endpoint::from_shared(url.clone())
+                    .map_err(|e| EdgeError::BadCoreUrl(url.clone(), e.to_string()))?
+                    .connect_timeout(Duration::from_secs(5))
+                    .tcp_nodelay(true);
+                match config.core_tls.clone() {
+                    Some(tls) => e
+                        .tls_config(tls)
+                        .map_err(|e| EdgeError::BadCoreUrl(url.clone(), causes(&e))),
+                    None => Ok(e),
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         if endpoints.is_empty() {
@@ -127,6 +134,13 @@ impl Link {
     /// `Bearer <service token>`, for the edge's own unary calls.
     pub fn auth(&self) -> MetadataValue<tonic::metadata::Ascii> {
         self.auth.clone()
+    }
+
+    /// Messages waiting to go to the core.
+    pub fn queued(&self) -> u64 {
+        self.tx.lock().as_ref().map_or(0, |tx| {
+            u64::try_from(tx.max_capacity() - tx.capacity()).unwrap_or(0)
+        })
     }
 
     /// Whether the core is connected and this edge's sockets are registered.
@@ -261,9 +275,10 @@ pub(crate) async fn run(edge: Arc<Edge>, stop: CancellationToken) {
     loop {
         let started = tokio::time::Instant::now();
         let at = edge.link.current.load(Ordering::Acquire);
+        let url = edge.config.core_urls.get(at).map_or("", String::as_str);
         match connect_once(&edge, &stop, at).await {
-            Ok(()) => tracing::info!(core = at, "link to core closed"),
-            Err(e) => tracing::warn!(core = at, error = %e, "link to core failed"),
+            Ok(()) => tracing::info!(core = %url, "link to core {url} closed"),
+            Err(e) => tracing::warn!(core = %url, "link to core {url} failed: {}", e.message()),
         }
         edge.link.set_down();
         if stop.is_cancelled() {
@@ -368,7 +383,7 @@ async fn open(
     let channel = link.endpoints[at]
         .connect()
         .await
-        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        .map_err(|e| tonic::Status::unavailable(causes(&e)))?;
     let auth = link.auth.clone();
     let mut client =
         EdgeServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
@@ -401,4 +416,18 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// An error and its causes, each said once: `transport error: tcp connect error: Connection refused`.
+pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let msg = err.to_string();
+        if !out.iter().any(|m| m == &msg) {
+            out.push(msg);
+        }
+        next = err.source();
+    }
+    out.join(": ")
 }

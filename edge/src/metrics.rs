@@ -1,6 +1,5 @@
 //! `GET /metrics`: the edge's counters and gauges plus the core's `Stats`, in the Prometheus text format.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,7 +11,53 @@ use herald_proto::v1::herald_service_client::HeraldServiceClient;
 use herald_proto::v1::{StatsRequest, StatsResponse};
 
 use crate::edge::Edge;
-use crate::engine::session::{PARSE_ERROR, SLOW_CONSUMER};
+use crate::engine::session::{PARSE_ERROR, SLOW_CONSUMER, Transport};
+use crate::prom::{Histogram, LATENCY_BUCKETS, escape, family};
+
+/// Why a Socket.IO CONNECT was refused (the `reason` label of `herald_edge_connect_refusals_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Missing, invalid or expired token.
+    Auth,
+    /// Unknown namespace.
+    Namespace,
+    /// A limit of the core (connections per user).
+    Limits,
+    /// No core, or shutting down.
+    Unavailable,
+    /// A `$connect` handler said no.
+    Handler,
+    /// A session restore was refused.
+    Recovery,
+    Other,
+}
+
+impl Refusal {
+    const ALL: [Refusal; 7] = [
+        Refusal::Auth,
+        Refusal::Namespace,
+        Refusal::Limits,
+        Refusal::Unavailable,
+        Refusal::Handler,
+        Refusal::Recovery,
+        Refusal::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Auth => "auth",
+            Refusal::Namespace => "namespace",
+            Refusal::Limits => "limits",
+            Refusal::Unavailable => "unavailable",
+            Refusal::Handler => "handler",
+            Refusal::Recovery => "recovery",
+            Refusal::Other => "other",
+        }
+    }
+}
+
+/// Renders metrics the edge does not own (the in-process core's, under `herald serve`).
+pub type ExtraMetrics = Arc<dyn Fn() -> futures::future::BoxFuture<'static, String> + Send + Sync>;
 
 /// How long `/metrics` waits for the core's stats.
 const STATS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -20,8 +65,13 @@ const STATS_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
 /// The edge's counters (gauges are read from the live state when scraped).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Metrics {
+    handshakes_polling: AtomicU64,
+    handshakes_websocket: AtomicU64,
+    refusals: [AtomicU64; 7],
+    /// From the core accepting an event to its frame being handed to the edge's sockets.
+    emit_to_write: Histogram,
     sessions_opened: AtomicU64,
     frames_sent: Arc<AtomicU64>,
     slow_consumers: AtomicU64,
@@ -33,9 +83,52 @@ pub(crate) struct Metrics {
     not_recovered: AtomicU64,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            handshakes_polling: AtomicU64::new(0),
+            handshakes_websocket: AtomicU64::new(0),
+            refusals: Default::default(),
+            emit_to_write: Histogram::new(LATENCY_BUCKETS),
+            sessions_opened: AtomicU64::new(0),
+            frames_sent: Arc::default(),
+            slow_consumers: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            relayed: AtomicU64::new(0),
+            relay_refused: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+            recovered: AtomicU64::new(0),
+            not_recovered: AtomicU64::new(0),
+        }
+    }
+}
+
 impl Metrics {
-    pub fn session_opened(&self) {
+    pub fn session_opened(&self, transport: Transport) {
         self.sessions_opened.fetch_add(1, Ordering::Relaxed);
+        match transport {
+            Transport::Websocket => &self.handshakes_websocket,
+            Transport::Polling | Transport::Upgrading => &self.handshakes_polling,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A refused Socket.IO CONNECT.
+    pub fn refused(&self, why: Refusal) {
+        let i = Refusal::ALL.iter().position(|r| *r == why).unwrap_or(6);
+        if let Some(c) = self.refusals.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// An event handed to this edge's sockets, `timestamp_ms` being when the core accepted it.
+    pub fn delivered(&self, timestamp_ms: i64) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        #[allow(clippy::cast_precision_loss)]
+        self.emit_to_write
+            .observe((now - timestamp_ms).max(0) as f64 / 1000.0);
     }
 
     /// Counts the closes that say something about the client.
@@ -80,35 +173,8 @@ impl Metrics {
     }
 }
 
-/// Appends one metric family with its samples (`labels` already formatted, e.g. `namespace="/"`).
-fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    for (labels, v) in samples {
-        if labels.is_empty() {
-            let _ = writeln!(out, "{name} {v}");
-        } else {
-            let _ = writeln!(out, "{name}{{{labels}}} {v}");
-        }
-    }
-}
-
 fn one(v: u64) -> [(String, u64); 1] {
     [(String::new(), v)]
-}
-
-/// A label value escaped as the text format wants it.
-fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn ns_label(ns: &str) -> String {
@@ -202,6 +268,53 @@ fn render_edge(edge: &Edge, out: &mut String) {
         "1 when the link to the core is up.",
         &one(up),
     );
+    family(
+        out,
+        "herald_edge_link_queue_depth",
+        "gauge",
+        "Messages queued on the link towards the core.",
+        &one(edge.link.queued()),
+    );
+    let handshakes = [
+        (
+            "transport=\"polling\"".to_owned(),
+            m.handshakes_polling.load(Ordering::Relaxed),
+        ),
+        (
+            "transport=\"websocket\"".to_owned(),
+            m.handshakes_websocket.load(Ordering::Relaxed),
+        ),
+    ];
+    family(
+        out,
+        "herald_edge_handshakes_total",
+        "counter",
+        "Engine.IO handshakes by the transport they opened with.",
+        &handshakes,
+    );
+    let refusals: Vec<(String, u64)> = Refusal::ALL
+        .iter()
+        .zip(m.refusals.iter())
+        .map(|(r, c)| {
+            (
+                format!("reason=\"{}\"", r.as_str()),
+                c.load(Ordering::Relaxed),
+            )
+        })
+        .collect();
+    family(
+        out,
+        "herald_edge_connect_refusals_total",
+        "counter",
+        "Socket.IO connections refused, by reason.",
+        &refusals,
+    );
+    m.emit_to_write.render(
+        out,
+        "herald_edge_emit_to_write_seconds",
+        "From the core accepting an event to the edge handing its frame to the sockets.",
+    );
+    crate::prom::process(out);
 }
 
 /// The core's stats, or nothing but `herald_core_up 0`.
@@ -278,16 +391,21 @@ async fn core_stats(edge: &Edge) -> Result<StatsResponse, tonic::Status> {
 }
 
 pub(crate) async fn metrics(State(edge): State<Arc<Edge>>) -> Response {
-    let stats = match core_stats(&edge).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::debug!(error = %e, "core stats unavailable for /metrics");
-            None
-        }
-    };
-    let mut body = String::with_capacity(4096);
+    let mut body = String::with_capacity(8192);
     render_edge(&edge, &mut body);
-    render_core(stats.as_ref(), &mut body);
+    if let Some(extra) = &edge.config.extra_metrics {
+        // `herald serve`: the core is in this process and renders its own metrics.
+        body.push_str(&extra().await);
+    } else {
+        let stats = match core_stats(&edge).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(error = %e, "core stats unavailable for /metrics");
+                None
+            }
+        };
+        render_core(stats.as_ref(), &mut body);
+    }
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
 }
 

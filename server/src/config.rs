@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod check;
+
 /// The development secret used when none is configured (start-up warns about it).
 pub const DEV_SECRET: &str = "herald-dev-secret";
 /// The development service token used when none is configured.
@@ -28,6 +30,27 @@ pub struct Config {
     pub tasks: TasksSection,
     pub broker: BrokerSection,
     pub namespaces: Vec<NamespaceSection>,
+    pub log: LogSection,
+}
+
+/// `[log]`: what the process writes to stderr.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// `"text"` (human-readable, coloured only on a terminal) or `"json"` (one object per line).
+    pub format: String,
+    /// Default level filter (`error`, `warn`, `info`, `debug`, `trace`, or per-target directives);
+    /// `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
 }
 
 /// `[broker]`: alone in memory, or one node of a cluster on Redis.
@@ -125,6 +148,15 @@ pub struct CoreSection {
     pub idempotency_window_secs: u64,
     /// How long a forwarded client event waits for its backend handler.
     pub handler_timeout_ms: u64,
+    /// `herald core`: address of its own `GET /metrics`; empty serves none (`herald serve` shows
+    /// the core's metrics on the edge's `/metrics`).
+    pub metrics_listen: String,
+    /// PEM certificate chain of the gRPC API; with `tls_key_file`, the API speaks TLS only.
+    pub tls_cert_file: String,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: String,
+    /// PEM CA certificates; when set, callers must present a client certificate signed by one (mTLS).
+    pub tls_client_ca_file: String,
 }
 
 /// `[edge]`: the Socket.IO endpoint.
@@ -156,6 +188,12 @@ pub struct EdgeSection {
     pub shutdown_grace_ms: u64,
     /// Folder served at `/` (the example page); empty to serve nothing.
     pub static_dir: String,
+    /// PEM CA certificates that verify the core's certificate (`https://` core URLs).
+    pub core_ca_file: String,
+    /// PEM client certificate the edge (and the CLI) present to a core that requires mTLS.
+    pub core_cert_file: String,
+    /// PEM private key of `core_cert_file`.
+    pub core_key_file: String,
 }
 
 /// `[auth]`: JWT verification of connecting clients.
@@ -250,6 +288,10 @@ impl Default for CoreSection {
             broker_queue: 65_536,
             idempotency_window_secs: 300,
             handler_timeout_ms: 5000,
+            metrics_listen: String::new(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_client_ca_file: String::new(),
         }
     }
 }
@@ -269,6 +311,9 @@ impl Default for EdgeSection {
             connect_timeout_ms: 45_000,
             shutdown_grace_ms: 5_000,
             static_dir: "clients/js".into(),
+            core_ca_file: String::new(),
+            core_cert_file: String::new(),
+            core_key_file: String::new(),
         }
     }
 }
@@ -326,6 +371,7 @@ impl Default for Config {
             tasks: TasksSection::default(),
             broker: BrokerSection::default(),
             namespaces: vec![NamespaceSection::default()],
+            log: LogSection::default(),
         }
     }
 }
@@ -336,32 +382,69 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        Self::load_with_warnings(file, env).map(|(c, _)| c)
+    }
+
+    /// Like [`Config::load`], also returning warnings (e.g. `HERALD_*` variables that set no
+    /// option). Every shape problem of the file (unknown option, wrong type) is reported at once,
+    /// each with the option's full name and the type expected.
+    pub fn load_with_warnings(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
         let mut table = toml::Table::try_from(Config::default())
             .map_err(|e| ConfigError(format!("defaults: {e}")))?;
+        let mut text = None;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
+            let read = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-            let from_file: toml::Table = text
+            let from_file: toml::Table = read
                 .parse()
                 .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            let mut problems = Vec::new();
+            check::shape("", &table, &from_file, &mut problems);
+            if !problems.is_empty() {
+                return Err(ConfigError(format!(
+                    "{}:\n  {}",
+                    path.display(),
+                    problems.join("\n  ")
+                )));
+            }
             for (k, v) in from_file {
                 merge(&mut table, k, v);
             }
+            text = Some((path, read));
         }
+        let mut warnings = Vec::new();
         for (k, v) in env {
-            apply_env(&mut table, &k, &v)?;
+            if let Some(w) = apply_env(&mut table, &k, &v)? {
+                warnings.push(w);
+            }
         }
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError(e.message().to_owned()))?;
+        let config: Config = match toml::Value::Table(table).try_into() {
+            Ok(c) => c,
+            Err(e) => {
+                let e: toml::de::Error = e;
+                // The file alone gives the error its line and the option's name.
+                if let Some((path, text)) = text
+                    && let Err(fe) = toml::from_str::<Config>(&text)
+                {
+                    return Err(ConfigError(format!("{}: {fe}", path.display())));
+                }
+                return Err(ConfigError(e.message().to_owned()));
+            }
+        };
         config.validate()?;
-        Ok(config)
+        Ok((config, warnings))
     }
 
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        parse_addr("core.listen", &self.core.listen)?;
-        parse_addr("edge.listen", &self.edge.listen)?;
+        check_addr("core.listen", &self.core.listen)?;
+        check_addr("edge.listen", &self.edge.listen)?;
+        if !self.core.metrics_listen.is_empty() {
+            check_addr("core.metrics_listen", &self.core.metrics_listen)?;
+        }
         if self.core.service_tokens.iter().all(String::is_empty) {
             return Err(ConfigError(
                 "core.service_tokens: at least one non-empty token is required".into(),
@@ -479,6 +562,33 @@ impl Config {
                 ));
             }
         }
+        if self.core.tls_cert_file.is_empty() != self.core.tls_key_file.is_empty() {
+            return Err(ConfigError(
+                "core.tls_cert_file / core.tls_key_file: set both, or neither".into(),
+            ));
+        }
+        if !self.core.tls_client_ca_file.is_empty() && self.core.tls_cert_file.is_empty() {
+            return Err(ConfigError(
+                "core.tls_client_ca_file: client certificates need TLS: set core.tls_cert_file and core.tls_key_file".into(),
+            ));
+        }
+        if self.edge.core_cert_file.is_empty() != self.edge.core_key_file.is_empty() {
+            return Err(ConfigError(
+                "edge.core_cert_file / edge.core_key_file: set both, or neither".into(),
+            ));
+        }
+        if self.log.format != "text" && self.log.format != "json" {
+            return Err(ConfigError(format!(
+                "log.format: {:?} must be \"text\" or \"json\"",
+                self.log.format
+            )));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(ConfigError(format!(
+                "log.level: {:?} is not a level filter: {e}",
+                self.log.level
+            )));
+        }
         if self.namespaces.is_empty() {
             return Err(ConfigError("namespaces: configure at least one".into()));
         }
@@ -552,14 +662,42 @@ impl Config {
     }
 }
 
-/// Parses a listen address, naming the option on error.
+/// Resolves a listen address (`127.0.0.1:8080`, `[::]:8080` or `localhost:8080`), naming the
+/// option on error.
 pub fn parse_addr(option: &str, s: &str) -> Result<SocketAddr, ConfigError> {
-    s.parse().map_err(|_| {
-        ConfigError(format!(
-            "{option}: {s:?} is not an address like 127.0.0.1:8080"
-        ))
-    })
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    check_addr(option, s)?;
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()
+        .map_err(|e| ConfigError(format!("{option}: cannot resolve {s:?}: {e}")))?
+        .next()
+        .ok_or_else(|| ConfigError(format!("{option}: {s:?} resolves to no address")))
 }
+
+/// Checks the form of a listen address, `HOST:PORT` with an IP or a host name, without resolving it.
+pub fn check_addr(option: &str, s: &str) -> Result<(), ConfigError> {
+    if s.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let bad = || {
+        ConfigError(format!(
+            "{option}: {s:?} is not an address like 127.0.0.1:8080 or localhost:8080"
+        ))
+    };
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    port.parse::<u16>().map_err(|_| bad())?;
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if name_ok { Ok(()) } else { Err(bad()) }
+}
+
+/// `HERALD_*` variables that are not options: the CLI's own.
+const NON_OPTION_VARS: &[&str] = &["HERALD_CONFIG", "HERALD_SERVICE_TOKEN", "HERALD_BIN"];
 
 fn merge(table: &mut toml::Table, key: String, value: toml::Value) {
     match (table.get_mut(&key), value) {
@@ -575,16 +713,29 @@ fn merge(table: &mut toml::Table, key: String, value: toml::Value) {
 }
 
 /// `HERALD_EDGE_PING_INTERVAL_MS=1000` sets `edge.ping_interval_ms`, typed like its default.
-fn apply_env(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+/// Returns a warning for a `HERALD_*` variable that names no option.
+fn apply_env(
+    table: &mut toml::Table,
+    var: &str,
+    value: &str,
+) -> Result<Option<String>, ConfigError> {
     let Some(rest) = var.strip_prefix("HERALD_") else {
-        return Ok(());
+        return Ok(None);
+    };
+    if NON_OPTION_VARS.contains(&var) || var.starts_with("HERALD_TEST_") {
+        return Ok(None);
+    }
+    let unknown = || {
+        Some(format!(
+            "{var} is set but names no option (HERALD_<SECTION>_<KEY>, e.g. HERALD_CORE_LISTEN); ignored"
+        ))
     };
     let rest = rest.to_ascii_lowercase();
     let Some((section, key)) = rest.split_once('_') else {
-        return Ok(());
+        return Ok(unknown());
     };
     let Some(toml::Value::Table(sec)) = table.get_mut(section) else {
-        return Ok(());
+        return Ok(unknown());
     };
     let Some(current) = sec.get(key) else {
         return Err(ConfigError(format!(
@@ -610,7 +761,7 @@ fn apply_env(table: &mut toml::Table, var: &str, value: &str) -> Result<(), Conf
         _ => toml::Value::String(value.to_owned()),
     };
     sec.insert(key.to_owned(), parsed);
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -703,5 +854,47 @@ mod tests {
         let e = Config::load(Some(&f), Vec::new()).unwrap_err();
         assert!(e.to_string().contains("pingInterval"), "{e}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn shape_problems_are_all_named_with_their_type() {
+        let dir = std::env::temp_dir().join(format!("herald-cfg3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("h.toml");
+        std::fs::write(
+            &f,
+            "[edge]\nping_interval_ms = \"fast\"\n[[namespaces]]\nname = \"/\"\nrelay = [1]\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&f), Vec::new()).unwrap_err().to_string();
+        assert!(
+            e.contains("edge.ping_interval_ms: expected an integer, found the string \"fast\""),
+            "{e}"
+        );
+        assert!(
+            e.contains("namespaces[0].relay[0]: expected a string"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn listen_addresses_may_be_host_names() {
+        assert!(check_addr("edge.listen", "localhost:8080").is_ok());
+        assert!(check_addr("edge.listen", "[::1]:8080").is_ok());
+        assert!(check_addr("edge.listen", "localhost").is_err());
+        assert!(check_addr("edge.listen", "bad host:1").is_err());
+        assert_eq!(parse_addr("x", "localhost:0").unwrap().port(), 0);
+    }
+
+    #[test]
+    fn unknown_herald_variables_warn() {
+        let (_, w) = Config::load_with_warnings(
+            None,
+            env(&[("HERALD_NOPE", "1"), ("HERALD_CONFIG", "x.toml")]),
+        )
+        .unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("HERALD_NOPE"), "{w:?}");
     }
 }

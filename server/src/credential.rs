@@ -28,10 +28,17 @@ impl Credentials {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::trim);
+        let peer = req
+            .remote_addr()
+            .map_or_else(|| "in-process".to_owned(), |a| a.to_string());
         match presented {
-            None => Err(Status::unauthenticated(
-                "missing service credential: send `authorization: Bearer <service token>`",
-            )),
+            None => {
+                // Logged once per refused call, with the reason; never the token.
+                tracing::warn!(%peer, reason = "missing service credential", "gRPC call refused");
+                Err(Status::unauthenticated(
+                    "missing service credential: send `authorization: Bearer <service token>`",
+                ))
+            }
             Some(t)
                 if self
                     .tokens
@@ -40,7 +47,10 @@ impl Credentials {
             {
                 Ok(req)
             }
-            Some(_) => Err(Status::unauthenticated("invalid service credential")),
+            Some(_) => {
+                tracing::warn!(%peer, reason = "invalid service credential", "gRPC call refused");
+                Err(Status::unauthenticated("invalid service credential"))
+            }
         }
     }
 }

@@ -55,6 +55,11 @@ impl<T> Feed<T> {
         }
     }
 
+    /// Items waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Ends the stream with `status` (the first reason given wins).
     pub fn close(&self, status: Status) {
         let mut r = self.reason.lock();

@@ -54,6 +54,8 @@ pub struct Hub {
     acks: Mutex<HashMap<u64, AckWaiter>>,
     next_id: AtomicU64,
     pub cancel: CancellationToken,
+    /// Counters of the fan-out and the API (`/metrics`).
+    pub metrics: crate::metrics::CoreMetrics,
 }
 
 impl Hub {
@@ -65,6 +67,7 @@ impl Hub {
             acks: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             cancel,
+            metrics: crate::metrics::CoreMetrics::default(),
         })
     }
 
@@ -102,6 +105,21 @@ impl Hub {
             }
         }
         self.subs.lock().feeds.is_empty()
+    }
+
+    /// Deliveries waiting in the edge links' queues (all links).
+    pub fn link_queue_depth(&self) -> usize {
+        self.links.lock().values().map(|l| l.feed.queued()).sum()
+    }
+
+    /// Events waiting in the direct subscribers' queues (all subscribers).
+    pub fn subscriber_queue_depth(&self) -> usize {
+        self.subs
+            .lock()
+            .feeds
+            .values()
+            .map(|(f, _)| f.queued())
+            .sum()
     }
 
     pub fn subscriber_count(&self) -> usize {
@@ -337,6 +355,7 @@ impl Hub {
         if wanted.is_empty() {
             return;
         }
+        let counters = self.metrics.namespace(&ev.namespace);
         let links = self.links.lock();
         for id in wanted {
             let Some(l) = links.get(&id) else { continue };
@@ -346,7 +365,10 @@ impl Hub {
                     ack_ref,
                 })),
             };
-            if l.feed.try_send(msg) == Err(FeedError::Full) {
+            let sent = l.feed.try_send(msg);
+            counters.delivered(sent.is_ok());
+            if sent == Err(FeedError::Full) {
+                self.metrics.slow_link();
                 tracing::warn!(link = id, edge = %l.name, "edge link cannot keep up; closing it");
                 l.feed
                     .close(Status::resource_exhausted("edge link cannot keep up"));
@@ -378,6 +400,7 @@ impl Hub {
                 ids.push(*id);
             }
         }
+        let counters = self.metrics.namespace(&ev.namespace);
         let mut slow = Vec::new();
         for id in ids {
             let Some((feed, _)) = subs.feeds.get(&id) else {
@@ -386,9 +409,12 @@ impl Hub {
             let item = SubscribeResponse {
                 item: Some(subscribe_response::Item::Event((**ev).clone())),
             };
-            match feed.try_send(item) {
+            let sent = feed.try_send(item);
+            counters.delivered(sent.is_ok());
+            match sent {
                 Ok(()) => {}
                 Err(FeedError::Full) => {
+                    self.metrics.slow_subscriber();
                     feed.close(Status::resource_exhausted(
                         "subscriber cannot keep up: its queue is full",
                     ));

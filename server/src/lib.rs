@@ -9,13 +9,17 @@ mod credential;
 mod error;
 mod feed;
 mod handlers;
+mod health;
 mod hub;
 mod idempotency;
 mod local_link;
+mod metrics;
+mod metrics_http;
 mod rpc;
 mod run;
 pub mod tasks;
 pub mod wiring;
 
 pub use error::CoreError;
+pub use metrics_http::serve_metrics;
 pub use run::{Core, CoreConfig, NamespacePolicy, run};

@@ -75,6 +75,8 @@ pub struct CoreConfig {
     pub tasks: TaskConfig,
     /// The cluster on Redis this core joins; `None` runs alone with the in-memory broker.
     pub cluster: Option<ClusterConfig>,
+    /// TLS of the gRPC API (and mTLS with a client CA); `None` serves plaintext.
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl Default for CoreConfig {
@@ -92,6 +94,7 @@ impl Default for CoreConfig {
             policies: std::collections::HashMap::new(),
             handler_timeout: Duration::from_secs(5),
             cluster: None,
+            tls: None,
         }
     }
 }
@@ -149,6 +152,10 @@ impl Core {
         let default_limits = limits(&NamespacePolicy::default());
         let mut background = Vec::new();
         let hub = Hub::new(cancel.clone());
+        // Every configured namespace has its series from the start.
+        for ns in &config.namespaces {
+            hub.metrics.namespace(ns);
+        }
         let (broker, cluster, control_rx): (Arc<dyn Broker>, _, _) = match &config.cluster {
             None => {
                 let b = Arc::new(MemoryBroker::new(
@@ -259,6 +266,15 @@ impl Core {
         })
     }
 
+    /// Renders this core's metrics (Prometheus text, without the `process_*` ones).
+    pub fn metrics(&self) -> herald_edge::ExtraMetrics {
+        let api = self.api.clone();
+        std::sync::Arc::new(move || {
+            let api = api.clone();
+            Box::pin(async move { crate::metrics::render(&api).await })
+        })
+    }
+
     /// Links an edge in the same process to this core without gRPC.
     pub fn connector(&self) -> Arc<dyn herald_edge::CoreConnector> {
         Arc::new(crate::local_link::LocalLink(self.api.clone()))
@@ -278,9 +294,11 @@ impl Core {
         } = self;
         let creds = Credentials::new(&api.config.service_tokens);
         let (health_reporter, health) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<HeraldServiceServer<HeraldApi>>()
-            .await;
+        let health_task = tokio::spawn(crate::health::report(
+            health_reporter,
+            api.tasks.as_ref().map(|t| t.store.clone()),
+            cancel.clone(),
+        ));
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(herald_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -292,7 +310,12 @@ impl Core {
         // `core.max_event_bytes` is the size limit, whatever tonic's default (4 MiB).
         let max_event = api.config.max_event_bytes;
         let max_message = too_large::decoding_limit(max_event);
-        let result = tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = api.config.tls.clone() {
+            // With TLS on, a plaintext client fails the handshake: nothing is served in clear.
+            server = server.tls_config(tls)?;
+        }
+        let result = server
             .layer(tower::util::MapResponseLayer::new(too_large::rewrite(
                 max_event,
             )))
@@ -318,6 +341,7 @@ impl Core {
             })
             .await;
         cancel.cancel();
+        let _ = health_task.await;
         for h in background {
             let _ = h.await;
         }

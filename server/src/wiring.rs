@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use herald_auth::{AuthConfig, Verifier};
 use herald_edge::{EdgeConfig, NamespaceConfig, RoomAlias as EdgeRoomAlias, UnknownEvents};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
 use crate::cluster::ClusterConfig;
 use crate::config::{Config, ConfigError};
@@ -40,6 +41,59 @@ pub fn verifier(c: &Config) -> Result<Verifier, ConfigError> {
     Verifier::new(&auth_config(c)?).map_err(|e| ConfigError(e.to_string()))
 }
 
+/// The gRPC API's TLS (`core.tls_*`), files read here; `None` when off.
+pub fn server_tls(c: &Config) -> Result<Option<ServerTlsConfig>, ConfigError> {
+    let core = &c.core;
+    let (Some(cert), Some(key)) = (
+        Config::read_key_file("core.tls_cert_file", &core.tls_cert_file)?,
+        Config::read_key_file("core.tls_key_file", &core.tls_key_file)?,
+    ) else {
+        return Ok(None);
+    };
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+    if let Some(ca) = Config::read_key_file("core.tls_client_ca_file", &core.tls_client_ca_file)? {
+        tls = tls.client_ca_root(Certificate::from_pem(ca));
+    }
+    Ok(Some(tls))
+}
+
+/// TLS towards a core (`edge.core_ca_file`, `edge.core_cert_file` / `core_key_file`), for the
+/// edge's link and the CLI; `None` when none of them is set.
+pub fn client_tls(c: &Config) -> Result<Option<ClientTlsConfig>, ConfigError> {
+    let e = &c.edge;
+    let ca = Config::read_key_file("edge.core_ca_file", &e.core_ca_file)?;
+    let cert = Config::read_key_file("edge.core_cert_file", &e.core_cert_file)?;
+    let key = Config::read_key_file("edge.core_key_file", &e.core_key_file)?;
+    tls_options(ca, cert.zip(key))
+}
+
+/// A client TLS configuration from PEM texts; `None` when both are absent.
+pub fn tls_options(
+    ca: Option<String>,
+    identity: Option<(String, String)>,
+) -> Result<Option<ClientTlsConfig>, ConfigError> {
+    if ca.is_none() && identity.is_none() {
+        return Ok(None);
+    }
+    let mut tls = ClientTlsConfig::new();
+    if let Some(ca) = ca {
+        tls = tls.ca_certificate(Certificate::from_pem(ca));
+    }
+    if let Some((cert, key)) = identity {
+        tls = tls.identity(Identity::from_pem(cert, key));
+    }
+    Ok(Some(tls))
+}
+
+/// What start-up checks beyond the file's shape and values: key and certificate files are
+/// readable and the JWT verifier accepts `[auth]`. Run before anything listens.
+pub fn preflight(c: &Config) -> Result<(), ConfigError> {
+    verifier(c)?;
+    server_tls(c)?;
+    client_tls(c)?;
+    Ok(())
+}
+
 /// `[core]` plus the namespaces.
 pub fn core_config(c: &Config) -> CoreConfig {
     CoreConfig {
@@ -52,6 +106,8 @@ pub fn core_config(c: &Config) -> CoreConfig {
         idempotency_window: Duration::from_secs(c.core.idempotency_window_secs),
         store_url: non_empty(&c.store.url),
         handler_timeout: Duration::from_millis(c.core.handler_timeout_ms),
+        // Set from server_tls(), which reads files and can fail.
+        tls: None,
         policies: c
             .namespaces
             .iter()
@@ -113,6 +169,7 @@ pub fn edge_config_for(c: &Config, core_urls: Vec<String>) -> Result<EdgeConfig,
     ec.connect_timeout = Duration::from_millis(e.connect_timeout_ms);
     ec.shutdown_grace = Duration::from_millis(e.shutdown_grace_ms);
     ec.static_dir = non_empty(&e.static_dir).map(PathBuf::from);
+    ec.core_tls = client_tls(c)?;
     ec.namespaces = c
         .namespaces
         .iter()

@@ -3,7 +3,7 @@
 from herald.aio import AsyncClient
 from herald.backoff import Backoff
 from herald.client import Client
-from herald.connection import DEFAULT_TOKEN, DEFAULT_URL
+from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS
 from herald.errors import HeraldError, PermanentError, RpcError, WorkerConfigError
 from herald.models import AckInfo, EmitResult, Event, Notify, TaskInfo, TaskStatus
 from herald.task import Task
@@ -16,6 +16,7 @@ __all__ = [
     "Client",
     "DEFAULT_TOKEN",
     "DEFAULT_URL",
+    "TLS",
     "EmitResult",
     "Event",
     "HeraldError",

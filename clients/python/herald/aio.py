@@ -9,7 +9,7 @@ import grpc
 import grpc.aio
 
 from herald import requests
-from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, aio_channel, auth_metadata
+from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS, aio_channel, auth_metadata
 from herald.errors import RpcError
 from herald.models import EmitResult, Event, Notify, TaskInfo, event_of_subscribe, task_of_watch
 from herald.v1 import herald_pb2_grpc, tasks_pb2, tasks_pb2_grpc
@@ -20,8 +20,14 @@ T = TypeVar("T")
 class AsyncClient:
     """asyncio connection to the Herald core; create it inside a running loop, `async with` to close it."""
 
-    def __init__(self, url: str = DEFAULT_URL, token: str = DEFAULT_TOKEN, timeout: float | None = 30.0) -> None:
-        self._channel = aio_channel(url)
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        token: str = DEFAULT_TOKEN,
+        timeout: float | None = 30.0,
+        tls: TLS | None = None,
+    ) -> None:
+        self._channel = aio_channel(url, tls)
         self._metadata = auth_metadata(token)
         self._timeout = timeout
         self._herald = herald_pb2_grpc.HeraldServiceStub(self._channel)

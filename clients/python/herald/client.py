@@ -7,7 +7,7 @@ from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 import grpc
 
 from herald import requests
-from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, auth_metadata, sync_channel
+from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS, auth_metadata, sync_channel
 from herald.errors import RpcError
 from herald.models import EmitResult, Event, Notify, TaskInfo, event_of_subscribe, task_of_watch
 from herald.v1 import herald_pb2_grpc, tasks_pb2, tasks_pb2_grpc
@@ -16,8 +16,14 @@ from herald.v1 import herald_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 class Client:
     """A connection to the Herald core; every call sends the service token. Use as a context manager."""
 
-    def __init__(self, url: str = DEFAULT_URL, token: str = DEFAULT_TOKEN, timeout: float | None = 30.0) -> None:
-        self._channel = sync_channel(url)
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        token: str = DEFAULT_TOKEN,
+        timeout: float | None = 30.0,
+        tls: TLS | None = None,
+    ) -> None:
+        self._channel = sync_channel(url, tls)
         self._metadata = auth_metadata(token)
         self._timeout = timeout
         self._herald = herald_pb2_grpc.HeraldServiceStub(self._channel)

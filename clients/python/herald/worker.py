@@ -11,7 +11,7 @@ import threading
 from typing import Callable, Iterable, Mapping
 
 from herald.backoff import Backoff
-from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, aio_channel, auth_metadata
+from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS, aio_channel, auth_metadata
 from herald.handler import Handler, is_async_handler
 from herald.session import Session
 from herald.v1 import tasks_pb2, tasks_pb2_grpc
@@ -38,7 +38,9 @@ class Worker:
         grace_period: float = 30.0,
         backoff: Backoff | None = None,
         on_connect: Callable[[str], None] | None = None,
+        tls: TLS | None = None,
     ) -> None:
+        self._tls = tls
         self.queues = [queues] if isinstance(queues, str) else list(queues)
         if not self.queues:
             raise ValueError("a worker needs at least one queue")
@@ -79,7 +81,7 @@ class Worker:
         executor = None
         if not is_async_handler(handler):
             executor = concurrent.futures.ThreadPoolExecutor(self.concurrency, thread_name_prefix="herald-task")
-        channel = aio_channel(self.url)
+        channel = aio_channel(self.url, self._tls)
         try:
             stub = tasks_pb2_grpc.TaskServiceStub(channel)
             while not self._draining.is_set():

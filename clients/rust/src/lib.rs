@@ -20,10 +20,14 @@ mod subscription;
 
 use futures::{Stream, StreamExt};
 use herald_proto::v1::herald_service_client::HeraldServiceClient;
-use herald_proto::v1::{Event, SubscribeRequest, subscribe_response};
+use herald_proto::v1::task_service_client::TaskServiceClient;
+use herald_proto::v1::{
+    DisconnectRequest, DisconnectResponse, Event, PresenceRequest, PresenceResponse, StatsRequest,
+    StatsResponse, SubscribeRequest, subscribe_response,
+};
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 pub use emit::EmitBuilder;
 pub use herald_proto::v1 as proto;
@@ -32,7 +36,8 @@ pub use subscription::{Item, Subscription};
 /// What a client call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot connect to {url}: {source}")]
+    /// The cause is the error's `source` (said once by reporters that walk the chain).
+    #[error("cannot connect to {url}")]
     Connect {
         url: String,
         source: tonic::transport::Error,
@@ -41,7 +46,7 @@ pub enum ClientError {
     BadToken,
     #[error("argument is not JSON-serializable: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("{}: {}", .0.code(), .0.message())]
+    #[error("{} ({:?})", .0.message(), .0.code())]
     Status(#[from] tonic::Status),
 }
 
@@ -60,20 +65,44 @@ impl tonic::service::Interceptor for Bearer {
 #[derive(Clone)]
 pub struct Client {
     inner: HeraldServiceClient<InterceptedService<Channel, Bearer>>,
+    /// Boxed: most users only emit, and the client stays small to hold.
+    tasks: Box<TaskServiceClient<InterceptedService<Channel, Bearer>>>,
+}
+
+/// `host:port` -> `http://host:port`; URLs with a scheme are kept.
+pub fn with_scheme(url: &str) -> String {
+    if url.contains("://") {
+        url.to_owned()
+    } else {
+        format!("http://{url}")
+    }
 }
 
 impl Client {
-    /// Connects to `url` (e.g. `http://127.0.0.1:50051`) with a service token.
+    /// Connects to `url` (e.g. `http://127.0.0.1:50051`; `127.0.0.1:50051` means `http://`) with
+    /// a service token.
     pub async fn connect(url: &str, service_token: &str) -> Result<Self, ClientError> {
+        Self::connect_with(url, service_token, None).await
+    }
+
+    /// [`Client::connect`] over TLS when `tls` is given (an `https://` URL; the CA that signed the
+    /// core's certificate, and a client identity for a core that requires mTLS).
+    pub async fn connect_with(
+        url: &str,
+        service_token: &str,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Self, ClientError> {
+        let url = with_scheme(url);
+        let url = url.as_str();
         let connect_err = |source| ClientError::Connect {
             url: url.to_owned(),
             source,
         };
-        let channel = Endpoint::from_shared(url.to_owned())
-            .map_err(connect_err)?
-            .connect()
-            .await
-            .map_err(connect_err)?;
+        let mut endpoint = Endpoint::from_shared(url.to_owned()).map_err(connect_err)?;
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls).map_err(connect_err)?;
+        }
+        let channel = endpoint.connect().await.map_err(connect_err)?;
         Self::with_channel(channel, service_token)
     }
 
@@ -83,8 +112,38 @@ impl Client {
             .parse()
             .map_err(|_| ClientError::BadToken)?;
         Ok(Self {
+            tasks: Box::new(TaskServiceClient::with_interceptor(
+                channel.clone(),
+                Bearer(value.clone()),
+            )),
             inner: HeraldServiceClient::with_interceptor(channel, Bearer(value)),
         })
+    }
+
+    /// `HeraldService.Stats`: connections, users and rooms per namespace, edges, subscribers.
+    pub async fn stats(&mut self) -> Result<StatsResponse, ClientError> {
+        Ok(self.inner.stats(StatsRequest {}).await?.into_inner())
+    }
+
+    /// `HeraldService.Presence`: who is in a room, or these users' status.
+    pub async fn presence(
+        &mut self,
+        req: PresenceRequest,
+    ) -> Result<PresenceResponse, ClientError> {
+        Ok(self.inner.presence(req).await?.into_inner())
+    }
+
+    /// `HeraldService.Disconnect`: kicks a connection or every connection of a user.
+    pub async fn disconnect(
+        &mut self,
+        req: DisconnectRequest,
+    ) -> Result<DisconnectResponse, ClientError> {
+        Ok(self.inner.disconnect(req).await?.into_inner())
+    }
+
+    /// `TaskService` with the same credential (submit, get, cancel, watch).
+    pub fn tasks(&self) -> TaskServiceClient<InterceptedService<Channel, Bearer>> {
+        (*self.tasks).clone()
     }
 
     /// Starts an emit of `event`; add targets and arguments, then `send`.

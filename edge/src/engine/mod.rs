@@ -31,7 +31,7 @@ pub(crate) fn open_session(
         edge.metrics.frames_counter(),
     ));
     edge.sessions.lock().insert(sid, session.clone());
-    edge.metrics.session_opened();
+    edge.metrics.session_opened(transport);
     edge.tasks.spawn(driver::run(edge.clone(), session.clone()));
     session
 }

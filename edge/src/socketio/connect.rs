@@ -16,13 +16,16 @@ use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::ids;
 use crate::link::{LinkError, REQUEST_TIMEOUT};
 use crate::member::Member;
+use crate::metrics::Refusal;
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect};
 use crate::socketio::recovery::{self, Restore, RestoreBuffer, RestoringGuard, finish_restore};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
 
-fn refuse(session: &Session, ns: &str, message: &str) {
-    tracing::debug!(sid = %session.sid, ns, message, "connect refused");
+fn refuse(edge: &Edge, session: &Session, ns: &str, why: Refusal, message: &str) {
+    edge.metrics.refused(why);
+    // Logged once per refusal with its reason (never the token).
+    tracing::info!(sid = %session.sid, ns, kind = why.as_str(), reason = message, "connect refused");
     let _ = session.push_text(encode_connect_error(ns, message));
 }
 
@@ -56,7 +59,7 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
         return;
     }
     let Some(ns_cfg) = edge.config.namespace(ns) else {
-        refuse(session, ns, "Invalid namespace");
+        refuse(edge, session, ns, Refusal::Namespace, "Invalid namespace");
         return;
     };
     let (claims, claims_json) = match token(packet, session) {
@@ -66,17 +69,31 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
                 let json = Value::Object(raw).to_string();
                 (Some(Box::new(c)), json)
             }
-            Err(e) => return refuse(session, ns, &e.to_string()),
+            Err(e) => return refuse(edge, session, ns, Refusal::Auth, &e.to_string()),
         },
         None if ns_cfg.anonymous => (None, String::new()),
-        None => return refuse(session, ns, &herald_auth::AuthError::Missing.to_string()),
+        None => {
+            return refuse(
+                edge,
+                session,
+                ns,
+                Refusal::Auth,
+                &herald_auth::AuthError::Missing.to_string(),
+            );
+        }
     };
     if edge.shutdown.is_cancelled() {
-        return refuse(session, ns, "server shutting down");
+        return refuse(
+            edge,
+            session,
+            ns,
+            Refusal::Unavailable,
+            "server shutting down",
+        );
     }
     // A link that is starting or reconnecting gets a moment before the refusal.
     if let Err(e) = edge.link.wait_up().await {
-        return refuse(session, ns, &e.to_string());
+        return refuse(edge, session, ns, Refusal::Unavailable, &e.to_string());
     }
     if ns_cfg.connection_state_recovery
         && let Some(resume) = recovery::resume_request(packet.data.as_ref())
@@ -88,7 +105,9 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
         };
         match recovery::restore(edge, session, ns_cfg, resume, client).await {
             Restore::Done => return,
-            Restore::Refused(message) => return refuse(session, ns, &message),
+            Restore::Refused(message) => {
+                return refuse(edge, session, ns, Refusal::Recovery, &message);
+            }
             Restore::Fresh if session.is_closed() || session.has_socket(ns) => return,
             Restore::Fresh => {}
         }
@@ -106,7 +125,7 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
         };
         match ask_connect(edge, origin, auth_without_token(packet)).await {
             Ok(d) => d,
-            Err(message) => return refuse(session, ns, &message),
+            Err(message) => return refuse(edge, session, ns, Refusal::Handler, &message),
         }
     } else {
         ConnectDecision::default()
@@ -129,7 +148,7 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
     let guard = RestoringGuard::new(session.clone());
     let member = match register(edge, session, socket, user).await {
         Ok(m) => m,
-        Err(message) => return refuse(session, ns, &message),
+        Err((why, message)) => return refuse(edge, session, ns, why, &message),
     };
     join_rooms(edge, ns_cfg, &id, &decision.rooms).await;
     if session.socket_id(ns).as_deref() == Some(&*id) {
@@ -151,7 +170,7 @@ async fn register(
     session: &Arc<Session>,
     socket: SocketState,
     user: Option<String>,
-) -> Result<Arc<Member>, String> {
+) -> Result<Arc<Member>, (Refusal, String)> {
     let (id, ns) = (socket.id.clone(), socket.ns.clone());
     let pid = socket.pid.as_deref().unwrap_or("").to_owned();
     let data_json = socket.data_json.to_string();
@@ -163,11 +182,11 @@ async fn register(
         .insert(&id, &ns, user.as_deref(), member.clone())
         .is_err()
     {
-        return Err("duplicate connection id".to_owned());
+        return Err((Refusal::Other, "duplicate connection id".to_owned()));
     }
     if !session.add_socket(socket) {
         edge.index.write().remove(&id);
-        return Err("session closed".to_owned());
+        return Err((Refusal::Other, "session closed".to_owned()));
     }
     let opened = Msg::Opened(ConnectionOpened {
         connection_id: id.to_string(),
@@ -188,9 +207,10 @@ async fn register(
                 // The core may have registered it before failing; make sure it forgets it.
                 edge.link.notify(closed_msg(&id, "connect failed"));
             }
+            // The core refuses what its limits forbid (connections per user).
             Err(match e {
-                LinkError::Refused(m) => m,
-                e => e.to_string(),
+                LinkError::Refused(m) => (Refusal::Limits, m),
+                e => (Refusal::Unavailable, e.to_string()),
             })
         }
     }

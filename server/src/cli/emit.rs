@@ -1,7 +1,6 @@
 //! `herald emit`: call Emit from the command line and print the response as JSON.
 
 use anyhow::Context;
-use herald_client::Client;
 use herald_client::proto::{EmitResponse, arg};
 use herald_server::config::Config;
 use serde_json::{Value, json};
@@ -59,14 +58,12 @@ fn parse_base64(s: &str) -> Result<Vec<u8>, String> {
 }
 
 pub async fn run(config: &Config, a: EmitArgs) -> anyhow::Result<()> {
-    let url = a
-        .core
-        .unwrap_or_else(|| format!("http://{}", config.core.listen));
+    let url = a.core.unwrap_or_else(|| config.core.listen.clone());
     let token = a
         .token
         .or_else(|| config.core.service_tokens.first().cloned())
         .unwrap_or_default();
-    let mut client = Client::connect(&url, &token).await?;
+    let mut client = crate::cli::admin::connect_core(config, &url, &token).await?;
     let mut b = client
         .emit(&a.event)
         .namespace(&a.namespace)

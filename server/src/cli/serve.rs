@@ -37,13 +37,15 @@ pub struct EdgeArgs {
     core: Option<String>,
 }
 
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+fn init_logs(config: &Config) {
+    crate::cli::logs::init(&config.log);
+}
+
+/// The core's settings with its TLS files read.
+fn core_config(config: &Config) -> anyhow::Result<herald_server::CoreConfig> {
+    let mut c = wiring::core_config(config);
+    c.tls = wiring::server_tls(config)?;
+    Ok(c)
 }
 
 fn warn_dev_secrets(config: &Config) {
@@ -95,7 +97,7 @@ async fn terminated() {
 }
 
 pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
-    init_logs();
+    init_logs(&config);
     if let Some(l) = a.core_listen {
         config.core.listen = l;
     }
@@ -103,14 +105,23 @@ pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
         config.edge.listen = l;
     }
     warn_dev_secrets(&config);
+    // Every configuration error (and an unreachable store) is reported before anything listens.
+    config.validate()?;
+    wiring::preflight(&config)?;
+    let core = herald_server::Core::start(core_config(&config)?).await?;
     let core_listener = bind("core.listen", &config.core.listen).await?;
     let edge_listener = bind("edge.listen", &config.edge.listen).await?;
     let core_addr = core_listener.local_addr()?;
-    let mut edge_cfg = wiring::edge_config(&config, &format!("http://{core_addr}"))?;
-    let core = herald_server::Core::start(wiring::core_config(&config)).await?;
-    announce("core", &core_listener)?;
-    // One process: the edge's link to the core is a queue, not a gRPC stream.
+    let scheme = if config.core.tls_cert_file.is_empty() {
+        "http"
+    } else {
+        "https"
+    };
+    let mut edge_cfg = wiring::edge_config(&config, &format!("{scheme}://{core_addr}"))?;
+    // One process: the edge's link to the core is a queue, not a gRPC stream, and the edge's
+    // /metrics shows the core's own.
     edge_cfg.connector = Some(core.connector());
+    edge_cfg.extra_metrics = Some(core.metrics());
 
     let core_stop = CancellationToken::new();
     let edge_stop = CancellationToken::new();
@@ -134,21 +145,39 @@ pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
 }
 
 pub async fn core(mut config: Config, a: CoreArgs) -> anyhow::Result<()> {
-    init_logs();
+    init_logs(&config);
     if let Some(l) = a.listen {
         config.core.listen = l;
     }
     warn_dev_secrets(&config);
+    config.validate()?;
+    wiring::preflight(&config)?;
+    let core = herald_server::Core::start(core_config(&config)?).await?;
     let listener = bind("core.listen", &config.core.listen).await?;
-    // Started (store, Redis) before it says it listens: a core that cannot start never does.
-    let core = herald_server::Core::start(wiring::core_config(&config)).await?;
+    let metrics_stop = CancellationToken::new();
+    let metrics = if config.core.metrics_listen.is_empty() {
+        None
+    } else {
+        let l = bind("core.metrics_listen", &config.core.metrics_listen).await?;
+        announce("metrics", &l)?;
+        Some(tokio::spawn(herald_server::serve_metrics(
+            l,
+            core.metrics(),
+            metrics_stop.clone(),
+        )))
+    };
     announce("core", &listener)?;
-    core.serve(listener, terminated()).await?;
+    let served = core.serve(listener, terminated()).await;
+    metrics_stop.cancel();
+    if let Some(m) = metrics {
+        let _ = m.await;
+    }
+    served?;
     Ok(())
 }
 
 pub async fn edge(mut config: Config, a: EdgeArgs) -> anyhow::Result<()> {
-    init_logs();
+    init_logs(&config);
     if let Some(l) = a.listen {
         config.edge.listen = l;
     }
@@ -157,6 +186,7 @@ pub async fn edge(mut config: Config, a: EdgeArgs) -> anyhow::Result<()> {
         config.edge.core_urls.clear();
     }
     config.validate()?;
+    wiring::preflight(&config)?;
     let urls = if config.edge.core_urls.is_empty() {
         vec![config.edge.core_url.clone()]
     } else {

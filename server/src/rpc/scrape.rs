@@ -61,7 +61,10 @@ impl Api {
                 ));
             }
         };
-        check_hello(&tasks, &hello)?;
+        if let Err(e) = check_hello(&tasks, &hello) {
+            tracing::warn!(worker = %hello.name, reason = %e, "worker refused");
+            return Err(e.into());
+        }
         let worker = self.hub.next_id();
         let name = if hello.name.is_empty() {
             format!("worker-{worker}")

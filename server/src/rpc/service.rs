@@ -22,7 +22,10 @@ use crate::feed::FeedStream;
 #[tonic::async_trait]
 impl HeraldService for HeraldApi {
     async fn emit(&self, req: Request<EmitRequest>) -> Result<Response<EmitResponse>, Status> {
-        Ok(Response::new(self.0.emit(req.into_inner()).await?))
+        let counters = self.0.hub.metrics.namespace(&req.get_ref().namespace);
+        let r = self.0.emit(req.into_inner()).await;
+        counters.emitted(crate::metrics::EmitResult::of(&r));
+        Ok(Response::new(r?))
     }
 
     type SubscribeStream = super::subscribe::SubscribeStream;

@@ -49,7 +49,7 @@ impl Api {
     }
 
     /// This process's own counts.
-    fn local_stats(&self) -> StatsResponse {
+    pub(crate) fn local_stats(&self) -> StatsResponse {
         let ix = self.hub.index.read();
         let mut namespaces: Vec<NamespaceStats> = self
             .config

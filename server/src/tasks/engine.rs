@@ -225,7 +225,31 @@ impl Engine {
             self.retry_pending().await;
             self.expire_leases().await;
             self.dispatch().await;
+            self.report_workers();
         }
+    }
+
+    /// Publishes the live workers and their load per queue for `/metrics`.
+    fn report_workers(&self) {
+        let per_queue = self
+            .config
+            .queues
+            .iter()
+            .map(|q| {
+                let on: Vec<_> = self
+                    .slots
+                    .values()
+                    .filter(|s| s.queues.contains(q))
+                    .collect();
+                (
+                    q.clone(),
+                    on.len() as u64,
+                    on.iter().map(|s| u64::from(s.capacity)).sum(),
+                    on.iter().map(|s| u64::from(s.busy)).sum(),
+                )
+            })
+            .collect();
+        self.watchers.metrics.set_workers(per_queue);
     }
 
     fn next_wait(&self) -> Duration {

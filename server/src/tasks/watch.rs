@@ -18,6 +18,8 @@ struct Watcher {
 #[derive(Default)]
 pub struct Watchers {
     list: Mutex<Vec<Watcher>>,
+    /// Every change passes here: finished tasks are measured.
+    pub metrics: crate::metrics::TaskMetrics,
 }
 
 impl Watchers {
@@ -31,6 +33,7 @@ impl Watchers {
 
     /// Sends the changed task to every watcher that follows it.
     pub fn publish(&self, task: &Task) {
+        self.metrics.changed(task);
         self.list.lock().retain(|w| {
             let wanted = w.ids.contains(&task.id) || (!w.queue.is_empty() && w.queue == task.queue);
             if !wanted {

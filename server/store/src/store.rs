@@ -26,6 +26,28 @@ impl Store {
         self.backend.name()
     }
 
+    /// Tasks per (queue, status), for metrics.
+    pub async fn counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        use sqlx::Row;
+        with_pool!(&self.backend, pool => {
+            let rows = sqlx::query("SELECT queue, status, COUNT(*) AS n FROM tasks GROUP BY queue, status")
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("queue")?, r.try_get("status")?, r.try_get("n")?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
+        })
+    }
+
+    /// Runs `SELECT 1`: whether the database answers (health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(&self.backend, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// Closes the pool; later calls fail with [`StoreError::Db`].
     pub async fn close(&self) {
         self.backend.close().await

@@ -175,4 +175,24 @@ function clusterTest(name, options, body) {
   });
 }
 
-module.exports = { startCluster, clusterTest, spawnListening };
+/**
+ * `herald core` on a free port and one `herald edge` linked to it (at `scheme://host:PORT`), both
+ * with the config file `configPath`, pushed onto `procs` (for the caller to stop). Resolves
+ * { core, edge, edgePort }.
+ */
+async function coreAndEdge(dir, configPath, procs, { scheme = 'http', host = '127.0.0.1' } = {}) {
+  const bin = assertBinaryPresent();
+  const core = await spawnListening(bin, ['core', '--config', configPath, '--listen', '127.0.0.1:0'], dir, 'core');
+  procs.push(core);
+  const port = core.addr.slice(core.addr.lastIndexOf(':') + 1);
+  const edge = await spawnListening(
+    bin,
+    ['edge', '--config', configPath, '--listen', '127.0.0.1:0', '--core', `${scheme}://${host}:${port}`],
+    dir,
+    'edge',
+  );
+  procs.push(edge);
+  return { core, edge, edgePort: Number(edge.addr.slice(edge.addr.lastIndexOf(':') + 1)) };
+}
+
+module.exports = { startCluster, clusterTest, spawnListening, coreAndEdge };

@@ -204,4 +204,14 @@ function runCli(args, { cwd, timeoutMs = GUARD_MS * 2 } = {}) {
   });
 }
 
-module.exports = { REPO_ROOT, PROTO_DIR, heraldBin, startHerald, runCli, assertBinaryPresent, cleanEnv };
+/** A TCP port free on 127.0.0.1 right now (bound, noted and released). */
+async function freePort() {
+  const net = require('node:net');
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+module.exports = { REPO_ROOT, PROTO_DIR, heraldBin, startHerald, runCli, assertBinaryPresent, cleanEnv, freePort };
