@@ -26,6 +26,7 @@ impl Api {
         let except = validate::topics(&req.except, "except")?;
         validate::event_name(&req.event)?;
         validate::args(&req.args, self.config.max_event_bytes)?;
+        self.check_push(req.push_if_offline.as_ref())?;
         let ack_timeout = Duration::from_millis(u64::from(req.ack_timeout_ms));
         if ack_timeout > MAX_ACK_TIMEOUT {
             return Err(CoreError::InvalidArgument(format!(
@@ -76,6 +77,15 @@ impl Api {
             }
         };
 
+        self.push_offline(
+            req.push_if_offline.as_ref(),
+            &published.namespace,
+            &published.name,
+            &event_id,
+            &req.idempotency_key,
+            &offline_users,
+        )
+        .await?;
         let acks = match waiter {
             Some(rx) => {
                 let _ = tokio::time::timeout(ack_timeout, rx).await;

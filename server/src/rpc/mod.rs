@@ -6,6 +6,7 @@ mod handle;
 mod history;
 mod link;
 mod presence;
+mod push;
 mod recovery;
 mod rooms;
 mod scrape;
