@@ -4,7 +4,8 @@
 # written with clients/python), and stops them all on Ctrl-C.
 #
 # Environment: DEMO_EDGE_ADDR (default 127.0.0.1:8090), DEMO_CORE_ADDR (127.0.0.1:50061),
-# DEMO_STATE_DIR (where the SQLite store and the logs go; default a new temporary folder),
+# (port 0 picks a free one), DEMO_STATE_DIR (where the SQLite store and the logs go; default a new
+# temporary folder),
 # HERALD_BIN (default: target/debug/herald, built when missing), PYTHON (default: .venv/bin/python,
 # created with the package when missing).
 set -euo pipefail
@@ -60,7 +61,7 @@ HERALD_AUTH_HS256_SECRET="$SECRET" HERALD_CORE_LISTEN="$CORE_ADDR" HERALD_EDGE_L
   HERALD_STORE_URL="sqlite://$STATE_DIR/herald.db" \
   "$HERALD_BIN" serve --config examples/demo/herald.toml >"$STATE_DIR/herald.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
   grep -q "edge listening" "$STATE_DIR/herald.log" && break
   if ! kill -0 "${PIDS[0]}" 2>/dev/null; then
     echo "herald did not start:" >&2
@@ -69,11 +70,30 @@ for _ in $(seq 1 300); do
   fi
   sleep 0.1
 done
+# The addresses herald bound (port 0 in DEMO_*_ADDR picks free ones).
+CORE_ADDR="$(sed -n 's/^herald core listening on //p' "$STATE_DIR/herald.log" | head -1)"
+EDGE_ADDR="$(sed -n 's/^herald edge listening on //p' "$STATE_DIR/herald.log" | head -1)"
 
 "$PYTHON" examples/demo/backend.py --url "$CORE_ADDR" --secret "$SECRET" >"$STATE_DIR/backend.log" 2>&1 &
 PIDS+=($!)
 "$PYTHON" examples/demo/workers.py --url "$CORE_ADDR" >"$STATE_DIR/workers.log" 2>&1 &
 PIDS+=($!)
+
+# Ready once the backend handles both namespaces and both workers are welcomed.
+for _ in $(seq 1 600); do
+  if [[ "$(grep -c "demo-backend handling" "$STATE_DIR/backend.log" 2>/dev/null)" -ge 2 &&
+    "$(grep -c "welcomed" "$STATE_DIR/workers.log" 2>/dev/null)" -ge 2 ]]; then
+    break
+  fi
+  for pid in "${PIDS[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "a demo process did not start:" >&2
+      tail -n 20 "$STATE_DIR"/*.log >&2
+      exit 1
+    fi
+  done
+  sleep 0.1
+done
 
 echo "Herald demo: http://$EDGE_ADDR/  (open it in two windows, pick alice and bob)"
 echo "Logs in $STATE_DIR (herald.log, backend.log, workers.log); Ctrl-C stops everything."
