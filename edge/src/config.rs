@@ -119,6 +119,8 @@ pub struct EdgeConfig {
     pub shutdown_grace: Duration,
     /// Opens the link to the core in-process instead of over gRPC (`herald serve`).
     pub connector: Option<std::sync::Arc<dyn crate::CoreConnector>>,
+    /// Enables `/admin/` and its API for requests with `Authorization: Bearer <secret>`.
+    pub admin_secret: Option<String>,
 }
 
 impl EdgeConfig {
@@ -142,6 +144,7 @@ impl EdgeConfig {
             connect_timeout: Duration::from_secs(45),
             shutdown_grace: Duration::from_secs(10),
             connector: None,
+            admin_secret: None,
         }
     }
 

@@ -32,7 +32,7 @@ pub(crate) struct EmitBody {
     ack_timeout_ms: u32,
 }
 
-fn arg_json(a: &Arg) -> Value {
+pub(crate) fn arg_json(a: &Arg) -> Value {
     match &a.value {
         Some(arg::Value::Json(j)) => serde_json::from_str(j).unwrap_or(Value::Null),
         Some(arg::Value::Binary(b)) => {

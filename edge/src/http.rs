@@ -1,4 +1,4 @@
-//! The edge's HTTP router: `/socket.io/` (Engine.IO), `/healthz`, and static files.
+//! The edge's HTTP router: `/socket.io/` (Engine.IO), `/healthz`, `/admin/`, and static files.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -22,6 +22,7 @@ pub(crate) fn router(edge: Arc<Edge>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/emit", axum::routing::post(crate::emit::emit))
+        .merge(crate::admin::router())
         .fallback(static_file)
         .with_state(edge)
 }

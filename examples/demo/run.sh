@@ -5,7 +5,7 @@
 #
 # Environment: DEMO_EDGE_ADDR (default 127.0.0.1:8090), DEMO_CORE_ADDR (127.0.0.1:50061),
 # (port 0 picks a free one), DEMO_STATE_DIR (where the SQLite store and the logs go; default a new
-# temporary folder),
+# temporary folder), DEMO_ADMIN_SECRET (the admin console's secret, default herald-demo-admin),
 # HERALD_BIN (default: target/debug/herald, built when missing), PYTHON (default: .venv/bin/python,
 # created with the package when missing).
 set -euo pipefail
@@ -15,6 +15,7 @@ EDGE_ADDR="${DEMO_EDGE_ADDR:-127.0.0.1:8090}"
 CORE_ADDR="${DEMO_CORE_ADDR:-127.0.0.1:50061}"
 STATE_DIR="${DEMO_STATE_DIR:-$(mktemp -d -t herald-demo.XXXXXX)}"
 SECRET="herald-demo-secret"
+ADMIN_SECRET="${DEMO_ADMIN_SECRET:-herald-demo-admin}"
 HERALD_BIN="${HERALD_BIN:-target/debug/herald}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 mkdir -p "$STATE_DIR"
@@ -57,7 +58,7 @@ stop() {
 trap stop EXIT
 trap 'exit 0' INT TERM
 
-HERALD_AUTH_HS256_SECRET="$SECRET" HERALD_CORE_LISTEN="$CORE_ADDR" HERALD_EDGE_LISTEN="$EDGE_ADDR" \
+HERALD_AUTH_HS256_SECRET="$SECRET" HERALD_EDGE_ADMIN_SECRET="$ADMIN_SECRET" HERALD_CORE_LISTEN="$CORE_ADDR" HERALD_EDGE_LISTEN="$EDGE_ADDR" \
   HERALD_STORE_URL="sqlite://$STATE_DIR/herald.db" \
   "$HERALD_BIN" serve --config examples/demo/herald.toml >"$STATE_DIR/herald.log" 2>&1 &
 PIDS+=($!)
@@ -96,6 +97,7 @@ for _ in $(seq 1 600); do
 done
 
 echo "Herald demo: http://$EDGE_ADDR/  (open it in two windows, pick alice and bob)"
+echo "Admin console: http://$EDGE_ADDR/admin/  (admin secret: $ADMIN_SECRET)"
 echo "Logs in $STATE_DIR (herald.log, backend.log, workers.log); Ctrl-C stops everything."
 wait -n "${PIDS[@]}" || true
 echo "a demo process stopped; see the logs in $STATE_DIR" >&2

@@ -124,6 +124,8 @@ pub struct EdgeSection {
     pub shutdown_grace_ms: u64,
     /// Folder served at `/` (the example page); empty to serve nothing.
     pub static_dir: String,
+    /// Secret of the admin console (`/admin/`) and its API; empty disables them.
+    pub admin_secret: String,
 }
 
 /// `[auth]`: JWT verification of connecting clients.
@@ -236,6 +238,7 @@ impl Default for EdgeSection {
             connect_timeout_ms: 45_000,
             shutdown_grace_ms: 5_000,
             static_dir: "clients/js".into(),
+            admin_secret: String::new(),
         }
     }
 }

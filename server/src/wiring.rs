@@ -94,6 +94,7 @@ pub fn edge_config(c: &Config, core_url: &str) -> Result<EdgeConfig, ConfigError
     ec.connect_timeout = Duration::from_millis(e.connect_timeout_ms);
     ec.shutdown_grace = Duration::from_millis(e.shutdown_grace_ms);
     ec.static_dir = non_empty(&e.static_dir).map(PathBuf::from);
+    ec.admin_secret = non_empty(&e.admin_secret);
     ec.namespaces = c
         .namespaces
         .iter()

@@ -13,6 +13,7 @@ mod scrape;
 mod service;
 mod stats;
 mod subscribe;
+mod task_admin;
 mod tasks;
 mod validate;
 

@@ -2,6 +2,8 @@
 //! leases they hold, assigns runnable tasks, and records every outcome in the
 //! store (the source of truth) before telling workers, watchers and users.
 
+mod admin;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,8 @@ use super::pick::{Slot, free_on, pick};
 use super::watch::Watchers;
 use crate::clock::now_ms;
 use crate::feed::{Feed, FeedError};
+
+pub use admin::AdminCmd;
 
 /// `[tasks]` settings.
 #[derive(Debug, Clone)]
@@ -87,6 +91,8 @@ pub enum Cmd {
     Cancelled {
         task: TaskRow,
     },
+    /// Operators: see `admin`.
+    Admin(admin::AdminCmd),
 }
 
 /// The handle RPCs use.
@@ -277,6 +283,7 @@ impl Engine {
                 }
                 self.announce(&task).await;
             }
+            Cmd::Admin(cmd) => self.admin(cmd).await,
         }
     }
 
