@@ -5,7 +5,8 @@
 #
 # Environment: DEMO_EDGE_ADDR (default 127.0.0.1:8090), DEMO_CORE_ADDR (127.0.0.1:50061),
 # (port 0 picks a free one), DEMO_STATE_DIR (where the SQLite store and the logs go; default a new
-# temporary folder), DEMO_ADMIN_SECRET (the admin console's secret, default herald-demo-admin),
+# temporary folder), DEMO_ADMIN_SECRET (the admin console's secret, default herald-demo-admin; empty disables it),
+# DEMO_WORKERS=0 (start no worker: tasks stay queued),
 # HERALD_BIN (default: target/debug/herald, built when missing), PYTHON (default: .venv/bin/python,
 # created with the package when missing).
 set -euo pipefail
@@ -15,7 +16,7 @@ EDGE_ADDR="${DEMO_EDGE_ADDR:-127.0.0.1:8090}"
 CORE_ADDR="${DEMO_CORE_ADDR:-127.0.0.1:50061}"
 STATE_DIR="${DEMO_STATE_DIR:-$(mktemp -d -t herald-demo.XXXXXX)}"
 SECRET="herald-demo-secret"
-ADMIN_SECRET="${DEMO_ADMIN_SECRET:-herald-demo-admin}"
+ADMIN_SECRET="${DEMO_ADMIN_SECRET-herald-demo-admin}"
 HERALD_BIN="${HERALD_BIN:-target/debug/herald}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 mkdir -p "$STATE_DIR"
@@ -77,13 +78,16 @@ EDGE_ADDR="$(sed -n 's/^herald edge listening on //p' "$STATE_DIR/herald.log" | 
 
 "$PYTHON" examples/demo/backend.py --url "$CORE_ADDR" --secret "$SECRET" >"$STATE_DIR/backend.log" 2>&1 &
 PIDS+=($!)
-"$PYTHON" examples/demo/workers.py --url "$CORE_ADDR" >"$STATE_DIR/workers.log" 2>&1 &
-PIDS+=($!)
+WORKERS="${DEMO_WORKERS:-1}"
+if [[ "$WORKERS" != 0 ]]; then
+  "$PYTHON" examples/demo/workers.py --url "$CORE_ADDR" >"$STATE_DIR/workers.log" 2>&1 &
+  PIDS+=($!)
+fi
 
 # Ready once the backend handles both namespaces and both workers are welcomed.
 for _ in $(seq 1 600); do
   if [[ "$(grep -c "demo-backend handling" "$STATE_DIR/backend.log" 2>/dev/null)" -ge 2 &&
-    "$(grep -c "welcomed" "$STATE_DIR/workers.log" 2>/dev/null)" -ge 2 ]]; then
+    ("$WORKERS" == 0 || "$(grep -c "welcomed" "$STATE_DIR/workers.log" 2>/dev/null)" -ge 2) ]]; then
     break
   fi
   for pid in "${PIDS[@]}"; do
@@ -97,7 +101,9 @@ for _ in $(seq 1 600); do
 done
 
 echo "Herald demo: http://$EDGE_ADDR/  (open it in two windows, pick alice and bob)"
-echo "Admin console: http://$EDGE_ADDR/admin/  (admin secret: $ADMIN_SECRET)"
+if [[ -n "$ADMIN_SECRET" ]]; then
+  echo "Admin console: http://$EDGE_ADDR/admin/  (admin secret: $ADMIN_SECRET)"
+fi
 echo "Logs in $STATE_DIR (herald.log, backend.log, workers.log); Ctrl-C stops everything."
 wait -n "${PIDS[@]}" || true
 echo "a demo process stopped; see the logs in $STATE_DIR" >&2

@@ -62,7 +62,10 @@ pub(super) async fn stats(_: Admin, State(edge): State<Arc<Edge>>) -> Answer {
 fn local_ids(edge: &Edge, ns: &str, user: Option<&str>, room: Option<&str>) -> Vec<String> {
     let ix = edge.index.read();
     let mut ids: Vec<String> = match (user, room) {
-        (Some(u), _) => ix.user_connections(ns, u).map(|c| c.id.to_string()).collect(),
+        (Some(u), _) => ix
+            .user_connections(ns, u)
+            .map(|c| c.id.to_string())
+            .collect(),
         (None, Some(r)) => ix.room_members(ns, r).map(|c| c.id.to_string()).collect(),
         (None, None) => Vec::new(),
     };

@@ -142,4 +142,3 @@ pub(super) async fn workers(_: Admin, State(edge): State<Arc<Edge>>) -> Answer {
         })).collect::<Vec<_>>(),
     })))
 }
-
