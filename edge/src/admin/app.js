@@ -152,7 +152,10 @@
     var q = 'history?namespace=' + encodeURIComponent($('history-ns').value.trim() || '/') + '&topic=' + encodeURIComponent($('history-topic').value.trim());
     api('GET', q).then(function (h) {
       h.events.forEach(function (ev) {
-        $('history-out').appendChild(el('li', ev.event + ' ' + ev.args.map(function (a) { return JSON.stringify(a); }).join(' ')));
+        var text = ev.event + ' ' + ev.args.map(function (a) { return JSON.stringify(a); }).join(' ');
+        var li = el('li', text.length > 240 ? text.slice(0, 240) + '…' : text);
+        li.title = text;
+        $('history-out').appendChild(li);
       });
       say('history-msg', h.events.length + ' event' + (h.events.length === 1 ? '' : 's') + ', newest first' + (h.truncated ? ' (more in the window)' : ''), true);
     }).catch(function (err) { say('history-msg', err.message); });

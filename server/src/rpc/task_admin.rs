@@ -57,7 +57,9 @@ impl Api {
         }
         let row = tasks.store.retry(&req.id, now_ms()).await?;
         let task = to_proto(&row);
-        tasks.tell(Cmd::Admin(AdminCmd::Retried(row))).await;
+        tasks
+            .tell(Cmd::Admin(AdminCmd::Retried(Box::new(row))))
+            .await;
         tasks.wake();
         Ok(RetryTaskResponse { task: Some(task) })
     }

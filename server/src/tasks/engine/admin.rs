@@ -11,7 +11,7 @@ pub enum AdminCmd {
     /// The connected workers, by id.
     Workers(oneshot::Sender<Vec<WorkerInfo>>),
     /// A task was queued again in the store: tell watchers; the next dispatch picks it up.
-    Retried(TaskRow),
+    Retried(Box<TaskRow>),
 }
 
 impl Engine {
