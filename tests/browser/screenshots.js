@@ -53,7 +53,7 @@ async function main() {
     await ops.getByRole('button', { name: 'Look up' }).click();
     await ops.locator('#room-name').fill('conv:c-team');
     await ops.getByRole('button', { name: 'Members' }).click();
-    await ops.getByLabel('Topic').fill('room:conv:c-ab');
+    await ops.getByLabel('Topic').fill('user:bob');
     await ops.getByRole('button', { name: 'Show history' }).click();
     await ops.getByRole('button', { name: 'Show tasks' }).click();
     await until(async () => (await ops.locator('#tasks tr').count()) >= 2, 'the tasks');
