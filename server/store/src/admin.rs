@@ -8,8 +8,10 @@ use crate::store::Store;
 const LIST_IDS: &str = "SELECT id FROM tasks WHERE ($1 = '' OR status = $1) AND ($2 = '' OR queue = $2) \
      ORDER BY seq DESC LIMIT $3";
 
-/// $1 id, $2 now. Only failed, dead or cancelled tasks go back to the queue, with no attempt used.
-const RETRY: &str = "UPDATE tasks SET status = 'queued', attempt = 0, run_at_ms = $2, updated_ms = $2, \
+/// $1 id, $2 now. Only failed, dead or cancelled tasks go back to the queue. The attempts made stay (with
+/// their rows); `max_attempts` grows by its own value, so the task gets as many attempts as it first had.
+const RETRY: &str = "UPDATE tasks SET status = 'queued', max_attempts = attempt + max_attempts, \
+     run_at_ms = $2, updated_ms = $2, \
      worker = '', lease_token = 0, lease_deadline_ms = 0, result_json = '' \
      WHERE id = $1 AND status IN ('failed', 'dead', 'cancelled') RETURNING id";
 
@@ -39,7 +41,8 @@ impl Store {
         Ok(out)
     }
 
-    /// A failed, dead or cancelled task queued again (due now, attempt 0, last error kept). Another status is
+    /// A failed, dead or cancelled task queued again (due now, as many attempts ahead as it first had, last
+    /// error kept). Another status is
     /// a [`StoreError::Conflict`]; an unknown id [`StoreError::NotFound`].
     pub async fn retry(&self, id: &str, now_ms: i64) -> Result<TaskRow, StoreError> {
         let updated: Option<String> = with_pool!(&self.backend, pool => {

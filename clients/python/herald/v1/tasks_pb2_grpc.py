@@ -124,7 +124,7 @@ class TaskServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def RetryTask(self, request, context):
-        """Queues a failed, dead or cancelled task again, with a fresh set of attempts.
+        """Queues a failed, dead or cancelled task again, with as many attempts ahead as it first had.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
