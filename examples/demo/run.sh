@@ -25,8 +25,11 @@ if [[ ! -x "$HERALD_BIN" ]]; then
   echo "building herald..."
   cargo build -q -p herald-server --bins
 fi
-if [[ ! -x "$PYTHON" ]] || ! "$PYTHON" -c 'import herald' 2>/dev/null; then
-  echo "installing the Python package into .venv..."
+# The demo imports the package from clients/python (always the checked-out code); .venv brings grpcio
+# and protobuf.
+export PYTHONPATH="$PWD/clients/python${PYTHONPATH:+:$PYTHONPATH}"
+if [[ ! -x "$PYTHON" ]] || ! "$PYTHON" -c 'import grpc, google.protobuf' 2>/dev/null; then
+  echo "installing the Python package and its dependencies into .venv..."
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check ./clients/python
   rm -rf clients/python/build

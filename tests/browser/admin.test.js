@@ -160,7 +160,10 @@ demoTest('tasks: cancel a queued one, retry it, and see it run once a worker con
   assert.deepEqual(await unknown.json(), { error: 'no task no-such-task' });
 
   // A worker connects: the retried task runs and alice gets her leads.
-  const worker = spawn(path.join(REPO, '.venv', 'bin', 'python'), [path.join(REPO, 'examples', 'demo', 'workers.py'), '--url', demo.core], { stdio: 'ignore' });
+  const worker = spawn(path.join(REPO, '.venv', 'bin', 'python'), [path.join(REPO, 'examples', 'demo', 'workers.py'), '--url', demo.core], {
+    stdio: 'ignore',
+    env: { ...process.env, PYTHONPATH: path.join(REPO, 'clients', 'python') },
+  });
   t.after(() => worker.kill());
   await seeText(alice.locator('#leads-status'), '42 leads found');
   await until(async () => (await ops.locator('#workers tr').count()) === 2, 'the workers in the live view');

@@ -178,7 +178,8 @@ demoTest('network drop: the page says the session was recovered and missed messa
   await until(async () => (await bob.locator('#messages li').count()) >= 4, 'the missed messages');
   assert.deepEqual(await texts(bob.locator('#messages li .text')), ['before', 'missed 1', 'missed 2', 'missed 3']);
   // Bob has the conversation open: alice sees all of them read.
-  await until(async () => (await texts(alice.locator('#messages li.mine .ticks'))).every((x) => x === '✓✓ Read'), 'read ticks');
+  await until(async () => (await texts(alice.locator('#messages li.mine .ticks'))).every((x) => x === '✓✓ Read'),
+    'read ticks').catch(async (e) => { throw new Error(`${e.message}: ${await texts(alice.locator('#messages li.mine'))}`); });
   // Live traffic after the recovery is not duplicated either.
   await send(alice, 'after');
   await seeText(bob.locator('#messages li .text').last(), 'after');

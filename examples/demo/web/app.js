@@ -214,8 +214,10 @@
       var conv = state.convos.get(s.conversationId);
       var m = conv && conv.messages.find(function (x) { return x.id === s.messageId; });
       if (!m) return;
-      m.delivered = s.delivered;
-      m.read = s.read;
+      // Receipts only grow: a status emitted before a read receipt may arrive after it.
+      var union = function (a, b) { return a.concat(b.filter(function (u) { return a.indexOf(u) < 0; })); };
+      m.delivered = union(m.delivered, s.delivered);
+      m.read = union(m.read, s.read);
       if (s.conversationId === state.open) renderThread();
     });
     socket.on('convo_message_read', function (r) {
