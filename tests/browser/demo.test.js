@@ -186,6 +186,28 @@ demoTest('network drop: the page says the session was recovered and missed messa
   assert.deepEqual(await texts(bob.locator('#messages li .text')), ['before', 'missed 1', 'missed 2', 'missed 3', 'after']);
 });
 
+demoTest('network drop with nothing to resume from: the page says not recovered and reloads, each message once', async (t, { demo, browser }) => {
+  const alice = await openAs(await browser.newContext(), demo, 'alice');
+  const bobContext = await browser.newContext();
+  const bob = await openAs(bobContext, demo, 'bob');
+  // Bob opens nothing: every event he gets asks for an ack, so socket.io-client holds no offset.
+  await conv(alice, 'c-ab').locator('button').click();
+  await send(alice, 'first');
+  await seeText(badge(bob, 'c-ab'), '1');
+
+  await bobContext.setOffline(true);
+  await seeText(bob.locator('#conn'), 'Offline: reconnecting…');
+  await send(alice, 'second');
+  await send(alice, 'third');
+  await until(async () => (await alice.locator('#messages li.mine').count()) === 3, "alice's three messages");
+  await bobContext.setOffline(false);
+  await seeText(bob.locator('#conn'), 'Reconnected: session not recovered, inbox reloaded');
+  await seeText(badge(bob, 'c-ab'), '3');
+  await conv(bob, 'c-ab').locator('button').click();
+  assert.deepEqual(await texts(bob.locator('#messages li .text')), ['first', 'second', 'third']);
+  await until(async () => (await texts(alice.locator('#messages li.mine .ticks'))).every((x) => x === '✓✓ Read'), 'read ticks');
+});
+
 demoTest('push when offline: a message to bob with no connection becomes "push sent to bob"', async (t, { demo, browser }) => {
   const alice = await openAs(await browser.newContext(), demo, 'alice');
   await conv(alice, 'c-ab').locator('button').click();
