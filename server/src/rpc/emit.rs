@@ -26,7 +26,7 @@ impl Api {
         let except = validate::topics(&req.except, "except")?;
         validate::event_name(&req.event)?;
         validate::args(&req.args, self.config.max_event_bytes)?;
-        self.check_push(req.push_if_offline.as_ref())?;
+        let push = self.check_push(&req)?;
         let ack_timeout = Duration::from_millis(u64::from(req.ack_timeout_ms));
         if ack_timeout > MAX_ACK_TIMEOUT {
             return Err(CoreError::InvalidArgument(format!(
@@ -77,15 +77,7 @@ impl Api {
             }
         };
 
-        self.push_offline(
-            req.push_if_offline.as_ref(),
-            &published.namespace,
-            &published.name,
-            &event_id,
-            &req.idempotency_key,
-            &offline_users,
-        )
-        .await?;
+        self.push(push, &published, &offline_users).await?;
         let acks = match waiter {
             Some(rx) => {
                 let _ = tokio::time::timeout(ack_timeout, rx).await;
