@@ -120,6 +120,19 @@ demoTest('live view, a user and a room, history, emit and disconnect', async (t,
   await seeText(ops.locator('#user-out .presence'), 'bob: offline, no connection');
   await seeText(alice.locator('#people li[data-user="bob"] .state'), 'offline');
 
+  // Disconnect one connection: only that tab of alice's is closed.
+  const alice2 = await openAs(alice.context(), demo, 'alice');
+  await ops.getByLabel('User id').fill('alice');
+  await ops.getByRole('button', { name: 'Look up' }).click();
+  await seeText(ops.locator('#user-out .presence'), 'alice: online, 2 connections');
+  const target = (await ops.locator('#user-out li .mono').first().innerText()).trim();
+  await ops.getByLabel('Reason shown to the user').fill('one tab too many');
+  await ops.getByRole('button', { name: `Disconnect ${target}` }).click();
+  await seeText(ops.locator('#user-msg'), 'Disconnected 1 connection');
+  await seeText(ops.locator('#user-out .presence'), 'alice: online, 1 connection');
+  const states = async () => (await Promise.all([alice, alice2].map((p) => p.locator('#conn').innerText()))).map((x) => x.trim()).sort();
+  await until(async () => (await states()).join('|') === 'Connected as alice|Disconnected by the server: one tab too many', 'one of the two tabs closed');
+
   const api = await ops.request.post(`${demo.url}admin/api/disconnect`, {
     headers: { Authorization: `Bearer ${SECRET}` },
     data: { user_id: 'bob', reason: 'again' },
