@@ -28,14 +28,6 @@ class EmitRequest(_message.Message):
     push_if_offline: PushIfOffline
     def __init__(self, namespace: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., event: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., delivery: _Optional[_Union[_event_pb2.DeliveryClass, str]] = ..., ack_timeout_ms: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., push_if_offline: _Optional[_Union[PushIfOffline, _Mapping]] = ..., **kwargs) -> None: ...
 
-class PushIfOffline(_message.Message):
-    __slots__ = ("queue", "payload_json")
-    QUEUE_FIELD_NUMBER: _ClassVar[int]
-    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
-    queue: str
-    payload_json: str
-    def __init__(self, queue: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
-
 class Ack(_message.Message):
     __slots__ = ("connection_id", "user_id", "acked", "args", "error")
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -301,3 +293,11 @@ class HistoryResponse(_message.Message):
     truncated: bool
     not_recovered: str
     def __init__(self, events: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ..., latest: _Optional[_Union[_event_pb2.Position, _Mapping]] = ..., truncated: bool = ..., not_recovered: _Optional[str] = ...) -> None: ...
+
+class PushIfOffline(_message.Message):
+    __slots__ = ("queue", "payload_json")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    payload_json: str
+    def __init__(self, queue: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
