@@ -93,6 +93,22 @@ node_tests() {
   node --test --test-reporter=spec "$NODE_DIR"/*.test.js
 }
 
+# Debian's Chromium for the browser suite (playwright-core drives it; nothing else is downloaded).
+chromium_present() {
+  [[ -x "${HERALD_CHROMIUM:-/usr/bin/chromium}" ]] && return 0
+  echo "installing chromium with apt-get"
+  if [[ "$(id -u)" == 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+}
+
+browser_tests() {
+  # The demo (examples/demo/run.sh) and the admin console in headless Chromium.
+  node --test --test-concurrency=1 --test-reporter=spec "$REPO_ROOT"/tests/browser/*.test.js
+}
+
 python_tests() {
   # PostgreSQL is part of the suite here: its tests fail rather than skip when it is missing.
   HERALD_TEST_REQUIRE_POSTGRES=1 bash "$REPO_ROOT/tests/python/run.sh"
@@ -139,6 +155,16 @@ if ((TOOLS_OK)) && [[ "${BUILD_OK:-0}" == 1 ]]; then
   step "Python tests (clients/python, tests/python)" python_tests || true
 else
   not_run "Python tests (clients/python, tests/python)" "cargo build failed"
+fi
+
+if ((TOOLS_OK)) && [[ "${BUILD_OK:-0}" == 1 && "${NPM_OK:-0}" == 1 ]]; then
+  if step "chromium (apt-get when missing)" chromium_present; then
+    step "browser tests (tests/browser, Playwright + Chromium)" browser_tests || true
+  else
+    not_run "browser tests (tests/browser, Playwright + Chromium)" "chromium is missing"
+  fi
+else
+  not_run "browser tests (tests/browser, Playwright + Chromium)" "cargo build or npm ci failed"
 fi
 
 header "summary"

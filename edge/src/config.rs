@@ -124,6 +124,8 @@ pub struct EdgeConfig {
     pub core_tls: Option<tonic::transport::ClientTlsConfig>,
     /// Appended to `/metrics` instead of the core's `Stats` (the in-process core's own metrics).
     pub extra_metrics: Option<crate::ExtraMetrics>,
+    /// Enables `/admin/` and its API for requests with `Authorization: Bearer <secret>`.
+    pub admin_secret: Option<String>,
 }
 
 impl EdgeConfig {
@@ -149,6 +151,7 @@ impl EdgeConfig {
             connector: None,
             extra_metrics: None,
             core_tls: None,
+            admin_secret: None,
         }
     }
 

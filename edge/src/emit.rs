@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use herald_proto::v1::herald_service_client::HeraldServiceClient;
-use herald_proto::v1::{Arg, DeliveryClass, EmitRequest, EmitResponse, arg};
+use herald_proto::v1::{Arg, DeliveryClass, EmitRequest, EmitResponse, PushIfOffline, arg};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -22,7 +22,7 @@ use crate::edge::Edge;
 use crate::error::HttpError;
 
 /// The fields of a body, as in `EmitRequest`.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "namespace",
     "targets",
     "except",
@@ -31,7 +31,17 @@ const FIELDS: [&str; 8] = [
     "delivery",
     "ack_timeout_ms",
     "idempotency_key",
+    "push_if_offline",
 ];
+
+/// `push_if_offline` as JSON: the payload is any JSON value, not a JSON text.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PushBody {
+    queue: String,
+    #[serde(default)]
+    payload: Value,
+}
 
 /// The key of a binary argument's object.
 const BINARY_KEY: &str = "$binary";
@@ -52,6 +62,9 @@ pub(crate) struct EmitBody {
     ack_timeout_ms: u32,
     #[serde(default)]
     idempotency_key: String,
+    /// `{"queue": "push", "payload": <any JSON>}`: a push task per targeted user with no connection.
+    #[serde(default)]
+    push_if_offline: Option<PushBody>,
 }
 
 /// The delivery class a body names: `volatile`, `recoverable`, `unspecified` (or the proto names).
@@ -129,10 +142,18 @@ fn parse(body: Map<String, Value>) -> Result<EmitRequest, HttpError> {
         delivery: delivery(b.delivery.as_deref())?.into(),
         ack_timeout_ms: b.ack_timeout_ms,
         idempotency_key: b.idempotency_key,
+        push_if_offline: b.push_if_offline.map(|p| PushIfOffline {
+            queue: p.queue,
+            payload_json: if p.payload.is_null() {
+                String::new()
+            } else {
+                p.payload.to_string()
+            },
+        }),
     })
 }
 
-fn arg_json(a: &Arg) -> Value {
+pub(crate) fn arg_json(a: &Arg) -> Value {
     match &a.value {
         Some(arg::Value::Json(j)) => serde_json::from_str(j).unwrap_or(Value::Null),
         Some(arg::Value::Binary(b)) => {

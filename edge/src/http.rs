@@ -1,5 +1,5 @@
-//! The edge's HTTP router: `/socket.io/` (Engine.IO), `/healthz` (live), `/readyz` (ready), and
-//! static files.
+//! The edge's HTTP router: `/socket.io/` (Engine.IO), `/healthz` (live), `/readyz` (ready),
+//! `/admin/`, and static files.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -24,6 +24,7 @@ pub(crate) fn router(edge: Arc<Edge>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/emit", axum::routing::post(crate::emit::emit))
+        .merge(crate::admin::router())
         .fallback(static_file)
         .with_state(edge)
 }

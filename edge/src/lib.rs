@@ -33,6 +33,7 @@
 //! without the Engine.IO close packet, which answers the next poll; on shutdown the HTTP listener
 //! stays up until the sessions have drained (bounded by `shutdown_grace`).
 
+mod admin;
 mod config;
 mod connector;
 mod edge;

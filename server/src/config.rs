@@ -194,6 +194,8 @@ pub struct EdgeSection {
     pub core_cert_file: String,
     /// PEM private key of `core_cert_file`.
     pub core_key_file: String,
+    /// Secret of the admin console (`/admin/`) and its API; empty disables them.
+    pub admin_secret: String,
 }
 
 /// `[auth]`: JWT verification of connecting clients.
@@ -314,6 +316,7 @@ impl Default for EdgeSection {
             core_ca_file: String::new(),
             core_cert_file: String::new(),
             core_key_file: String::new(),
+            admin_secret: String::new(),
         }
     }
 }

@@ -170,6 +170,7 @@ pub fn edge_config_for(c: &Config, core_urls: Vec<String>) -> Result<EdgeConfig,
     ec.shutdown_grace = Duration::from_millis(e.shutdown_grace_ms);
     ec.static_dir = non_empty(&e.static_dir).map(PathBuf::from);
     ec.core_tls = client_tls(c)?;
+    ec.admin_secret = non_empty(&e.admin_secret);
     ec.namespaces = c
         .namespaces
         .iter()

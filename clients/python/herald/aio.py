@@ -52,9 +52,12 @@ class AsyncClient:
         namespace: str = "/",
         ack_timeout_ms: int = 0,
         idempotency_key: str | None = None,
+        push_if_offline: Mapping[str, Any] | None = None,
     ) -> EmitResult:
         """See Client.emit."""
-        req = requests.emit_request(event, to, args, except_, namespace, ack_timeout_ms, idempotency_key)
+        req = requests.emit_request(
+            event, to, args, except_, namespace, ack_timeout_ms, idempotency_key, push_if_offline
+        )
         return EmitResult.from_proto(await self._unary(self._herald.Emit, req))
 
     def subscribe(self, topics: Iterable[str] | str, namespace: str = "/") -> "AsyncStream[Event]":

@@ -48,9 +48,12 @@ class Client:
         namespace: str = "/",
         ack_timeout_ms: int = 0,
         idempotency_key: str | None = None,
+        push_if_offline: Mapping[str, Any] | None = None,
     ) -> EmitResult:
         """Sends `event(*args)` to the connections in the `to` topics, minus those in `except_`."""
-        req = requests.emit_request(event, to, args, except_, namespace, ack_timeout_ms, idempotency_key)
+        req = requests.emit_request(
+            event, to, args, except_, namespace, ack_timeout_ms, idempotency_key, push_if_offline
+        )
         resp = self._unary(self._herald.Emit, req)
         return EmitResult.from_proto(resp)
 

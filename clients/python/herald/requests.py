@@ -17,8 +17,12 @@ def emit_request(
     namespace: str = "/",
     ack_timeout_ms: int = 0,
     idempotency_key: str | None = None,
+    push_if_offline: Mapping[str, Any] | None = None,
 ) -> herald_pb2.EmitRequest:
-    """EmitRequest; `to` and `except_` are topics ("user:42", "room:x", "conn:ID", "*")."""
+    """EmitRequest; `to` and `except_` are topics ("user:42", "room:x", "conn:ID", "*").
+
+    `push_if_offline={"queue": "push", "payload": {...}}` submits one task per targeted offline user.
+    """
     targets = [to] if isinstance(to, str) else list(to)
     excluded = [except_] if isinstance(except_, str) else list(except_ or [])
     req = herald_pb2.EmitRequest(
@@ -31,6 +35,12 @@ def emit_request(
     )
     # `except` is a Python keyword, so the field is reached through getattr.
     getattr(req, "except").extend(excluded)
+    if push_if_offline is not None:
+        req.push_if_offline.CopyFrom(
+            herald_pb2.PushIfOffline(
+                queue=str(push_if_offline["queue"]), payload_json=codec.dumps(push_if_offline.get("payload"))
+            )
+        )
     return req
 
 

@@ -25,6 +25,7 @@ impl Api {
         let except = validate::topics(&req.except, "except")?;
         validate::event_name(&req.event)?;
         validate::args(&req.args, self.config.max_event_bytes)?;
+        let push = self.check_push(&req)?;
         let ack_timeout = Duration::from_millis(u64::from(req.ack_timeout_ms));
         if ack_timeout > MAX_ACK_TIMEOUT {
             return Err(CoreError::InvalidArgument(format!(
@@ -38,13 +39,13 @@ impl Api {
         // Idempotency keys live where events are sequenced when the broker keeps them (a
         // cluster: one atomic step in Redis); here otherwise.
         if self.broker.keeps_idempotency_keys() || req.idempotency_key.is_empty() {
-            return self.publish_emit(req, ack_timeout, class).await;
+            return self.publish_emit(req, ack_timeout, class, push).await;
         }
         if let Some(r) = self.idempotency.get(&req.idempotency_key) {
             return Ok(r);
         }
         let key = req.idempotency_key.clone();
-        let resp = self.publish_emit(req, ack_timeout, class).await?;
+        let resp = self.publish_emit(req, ack_timeout, class, push).await?;
         self.idempotency.put(&key, &resp);
         Ok(resp)
     }
@@ -56,6 +57,7 @@ impl Api {
         req: EmitRequest,
         ack_timeout: Duration,
         default: DeliveryClass,
+        push: Option<super::push::Push>,
     ) -> Result<EmitResponse, CoreError> {
         let delivery = match DeliveryClass::try_from(req.delivery).unwrap_or_default() {
             DeliveryClass::Unspecified => default,
@@ -110,6 +112,7 @@ impl Api {
                 acks: Vec::new(),
             });
         }
+        self.push(push, &published, &counted.offline_users).await?;
         let acks = match waiter {
             Some(rx) => {
                 self.hub.expect_acks(ack_ref, counted.members);

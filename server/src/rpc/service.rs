@@ -4,9 +4,10 @@ use herald_proto::v1::edge_service_server::EdgeService;
 use herald_proto::v1::herald_service_server::HeraldService;
 use herald_proto::v1::task_service_server::TaskService;
 use herald_proto::v1::{
-    CancelTaskRequest, CancelTaskResponse, GetTaskRequest, GetTaskResponse, ScrapeTaskRequest,
-    ScrapeTaskResponse, SubmitTaskRequest, SubmitTaskResponse, WatchTasksRequest,
-    WatchTasksResponse,
+    CancelTaskRequest, CancelTaskResponse, GetTaskRequest, GetTaskResponse, ListTasksRequest,
+    ListTasksResponse, ListWorkersRequest, ListWorkersResponse, RetryTaskRequest,
+    RetryTaskResponse, ScrapeTaskRequest, ScrapeTaskResponse, SubmitTaskRequest,
+    SubmitTaskResponse, WatchTasksRequest, WatchTasksResponse,
 };
 use herald_proto::v1::{
     DisconnectRequest, DisconnectResponse, EmitRequest, EmitResponse, HandleRequest,
@@ -136,5 +137,26 @@ impl TaskService for TaskApi {
         Ok(Response::new(
             self.0.clone().scrape_task(req.into_inner()).await?,
         ))
+    }
+
+    async fn list_tasks(
+        &self,
+        req: Request<ListTasksRequest>,
+    ) -> Result<Response<ListTasksResponse>, Status> {
+        Ok(Response::new(self.0.list_tasks(req.into_inner()).await?))
+    }
+
+    async fn retry_task(
+        &self,
+        req: Request<RetryTaskRequest>,
+    ) -> Result<Response<RetryTaskResponse>, Status> {
+        Ok(Response::new(self.0.retry_task(req.into_inner()).await?))
+    }
+
+    async fn list_workers(
+        &self,
+        req: Request<ListWorkersRequest>,
+    ) -> Result<Response<ListWorkersResponse>, Status> {
+        Ok(Response::new(self.0.list_workers(req.into_inner()).await?))
     }
 }

@@ -5,6 +5,8 @@
 //! outcome the store could not write stays pending and is written again until
 //! it is, so no task stays `running` because a write failed.
 
+mod admin;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,8 @@ use super::pick::{Slot, free_on, pick};
 use super::watch::Watchers;
 use crate::clock::now_ms;
 use crate::feed::{Feed, FeedError};
+
+pub use admin::AdminCmd;
 
 /// `[tasks]` settings.
 #[derive(Debug, Clone)]
@@ -90,6 +94,8 @@ pub enum Cmd {
     Cancelled {
         task: TaskRow,
     },
+    /// Operators: see `admin`.
+    Admin(admin::AdminCmd),
 }
 
 /// The handle RPCs use.
@@ -335,6 +341,7 @@ impl Engine {
                 }
                 self.announce(&task).await;
             }
+            Cmd::Admin(cmd) => self.admin(cmd).await,
         }
     }
 

@@ -7,5 +7,5 @@ mod model;
 mod pick;
 mod watch;
 
-pub use engine::{Cmd, TaskConfig, Tasks};
+pub use engine::{AdminCmd, Cmd, TaskConfig, Tasks};
 pub use model::{NotifySpec, to_proto};

@@ -16,6 +16,8 @@ mod model;
 mod sql;
 mod store;
 mod transitions;
+// After `backend`, whose `with_pool!` it uses.
+mod admin;
 
 pub use error::StoreError;
 pub use model::{AttemptOutcome, AttemptRow, DeadLetterRow, NewTask, TaskRow, TaskStatus};

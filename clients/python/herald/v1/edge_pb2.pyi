@@ -156,24 +156,28 @@ class LinkResponse(_message.Message):
     def __init__(self, welcome: _Optional[_Union[LinkWelcome, _Mapping]] = ..., delivery: _Optional[_Union[Delivery, _Mapping]] = ..., membership: _Optional[_Union[MembershipChange, _Mapping]] = ..., disconnect: _Optional[_Union[DisconnectCommand, _Mapping]] = ..., applied: _Optional[_Union[Applied, _Mapping]] = ...) -> None: ...
 
 class Applied(_message.Message):
-    __slots__ = ("request_id", "error", "args", "session", "replay")
+    __slots__ = ("request_id", "error", "args", "session", "replay", "floor_seq")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     REPLAY_FIELD_NUMBER: _ClassVar[int]
+    FLOOR_SEQ_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     error: str
     args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
     session: SavedSession
     replay: _containers.RepeatedCompositeFieldContainer[_event_pb2.Event]
-    def __init__(self, request_id: _Optional[int] = ..., error: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., session: _Optional[_Union[SavedSession, _Mapping]] = ..., replay: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ...) -> None: ...
+    floor_seq: int
+    def __init__(self, request_id: _Optional[int] = ..., error: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., session: _Optional[_Union[SavedSession, _Mapping]] = ..., replay: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ..., floor_seq: _Optional[int] = ...) -> None: ...
 
 class LinkWelcome(_message.Message):
-    __slots__ = ("link_id",)
+    __slots__ = ("link_id", "broker_epoch")
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    BROKER_EPOCH_FIELD_NUMBER: _ClassVar[int]
     link_id: str
-    def __init__(self, link_id: _Optional[str] = ...) -> None: ...
+    broker_epoch: str
+    def __init__(self, link_id: _Optional[str] = ..., broker_epoch: _Optional[str] = ...) -> None: ...
 
 class Delivery(_message.Message):
     __slots__ = ("event", "ack_ref")

@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15herald/v1/event.proto\x12\therald.v1\"0\n\x03\x41rg\x12\x0e\n\x04json\x18\x01 \x01(\tH\x00\x12\x10\n\x06\x62inary\x18\x02 \x01(\x0cH\x00\x42\x07\n\x05value\"8\n\x08Position\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\r\n\x05\x65poch\x18\x03 \x01(\t\"\xed\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0f\n\x07targets\x18\x03 \x03(\t\x12\x0e\n\x06\x65xcept\x18\x04 \x03(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x06 \x03(\x0b\x32\x0e.herald.v1.Arg\x12*\n\x08\x64\x65livery\x18\x07 \x01(\x0e\x32\x18.herald.v1.DeliveryClass\x12&\n\tpositions\x18\x08 \x03(\x0b\x32\x13.herald.v1.Position\x12\x14\n\x0ctimestamp_ms\x18\t \x01(\x03\x12\x0e\n\x06offset\x18\n \x01(\t*l\n\rDeliveryClass\x12\x1e\n\x1a\x44\x45LIVERY_CLASS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_CLASS_VOLATILE\x10\x01\x12\x1e\n\x1a\x44\x45LIVERY_CLASS_RECOVERABLE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15herald/v1/event.proto\x12\therald.v1\"0\n\x03\x41rg\x12\x0e\n\x04json\x18\x01 \x01(\tH\x00\x12\x10\n\x06\x62inary\x18\x02 \x01(\x0cH\x00\x42\x07\n\x05value\"8\n\x08Position\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\r\n\x05\x65poch\x18\x03 \x01(\t\"\xfa\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0f\n\x07targets\x18\x03 \x03(\t\x12\x0e\n\x06\x65xcept\x18\x04 \x03(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x06 \x03(\x0b\x32\x0e.herald.v1.Arg\x12*\n\x08\x64\x65livery\x18\x07 \x01(\x0e\x32\x18.herald.v1.DeliveryClass\x12&\n\tpositions\x18\x08 \x03(\x0b\x32\x13.herald.v1.Position\x12\x14\n\x0ctimestamp_ms\x18\t \x01(\x03\x12\x0e\n\x06offset\x18\n \x01(\t\x12\x0b\n\x03seq\x18\x0b \x01(\x04*l\n\rDeliveryClass\x12\x1e\n\x1a\x44\x45LIVERY_CLASS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_CLASS_VOLATILE\x10\x01\x12\x1e\n\x1a\x44\x45LIVERY_CLASS_RECOVERABLE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'herald.v1.event_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYCLASS']._serialized_start=384
-  _globals['_DELIVERYCLASS']._serialized_end=492
+  _globals['_DELIVERYCLASS']._serialized_start=397
+  _globals['_DELIVERYCLASS']._serialized_end=505
   _globals['_ARG']._serialized_start=36
   _globals['_ARG']._serialized_end=84
   _globals['_POSITION']._serialized_start=86
   _globals['_POSITION']._serialized_end=142
   _globals['_EVENT']._serialized_start=145
-  _globals['_EVENT']._serialized_end=382
+  _globals['_EVENT']._serialized_end=395
 # @@protoc_insertion_point(module_scope)

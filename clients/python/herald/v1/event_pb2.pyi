@@ -35,7 +35,7 @@ class Position(_message.Message):
     def __init__(self, topic: _Optional[str] = ..., offset: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("id", "namespace", "targets", "name", "args", "delivery", "positions", "timestamp_ms", "offset")
+    __slots__ = ("id", "namespace", "targets", "name", "args", "delivery", "positions", "timestamp_ms", "offset", "seq")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class Event(_message.Message):
     POSITIONS_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
     id: str
     namespace: str
     targets: _containers.RepeatedScalarFieldContainer[str]
@@ -55,4 +56,5 @@ class Event(_message.Message):
     positions: _containers.RepeatedCompositeFieldContainer[Position]
     timestamp_ms: int
     offset: str
-    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., args: _Optional[_Iterable[_Union[Arg, _Mapping]]] = ..., delivery: _Optional[_Union[DeliveryClass, str]] = ..., positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., timestamp_ms: _Optional[int] = ..., offset: _Optional[str] = ..., **kwargs) -> None: ...
+    seq: int
+    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., args: _Optional[_Iterable[_Union[Arg, _Mapping]]] = ..., delivery: _Optional[_Union[DeliveryClass, str]] = ..., positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., timestamp_ms: _Optional[int] = ..., offset: _Optional[str] = ..., seq: _Optional[int] = ..., **kwargs) -> None: ...

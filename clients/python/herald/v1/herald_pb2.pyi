@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EmitRequest(_message.Message):
-    __slots__ = ("namespace", "targets", "event", "args", "delivery", "ack_timeout_ms", "idempotency_key")
+    __slots__ = ("namespace", "targets", "event", "args", "delivery", "ack_timeout_ms", "idempotency_key", "push_if_offline")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     EXCEPT_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class EmitRequest(_message.Message):
     DELIVERY_FIELD_NUMBER: _ClassVar[int]
     ACK_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    PUSH_IF_OFFLINE_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     targets: _containers.RepeatedScalarFieldContainer[str]
     event: str
@@ -24,7 +25,8 @@ class EmitRequest(_message.Message):
     delivery: _event_pb2.DeliveryClass
     ack_timeout_ms: int
     idempotency_key: str
-    def __init__(self, namespace: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., event: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., delivery: _Optional[_Union[_event_pb2.DeliveryClass, str]] = ..., ack_timeout_ms: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., **kwargs) -> None: ...
+    push_if_offline: PushIfOffline
+    def __init__(self, namespace: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., event: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., delivery: _Optional[_Union[_event_pb2.DeliveryClass, str]] = ..., ack_timeout_ms: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., push_if_offline: _Optional[_Union[PushIfOffline, _Mapping]] = ..., **kwargs) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("connection_id", "user_id", "acked", "args", "error")
@@ -291,3 +293,11 @@ class HistoryResponse(_message.Message):
     truncated: bool
     not_recovered: str
     def __init__(self, events: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ..., latest: _Optional[_Union[_event_pb2.Position, _Mapping]] = ..., truncated: bool = ..., not_recovered: _Optional[str] = ...) -> None: ...
+
+class PushIfOffline(_message.Message):
+    __slots__ = ("queue", "payload_json")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    payload_json: str
+    def __init__(self, queue: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...

@@ -60,6 +60,21 @@ class TaskServiceStub(object):
                 request_serializer=herald_dot_v1_dot_tasks__pb2.ScrapeTaskRequest.SerializeToString,
                 response_deserializer=herald_dot_v1_dot_tasks__pb2.ScrapeTaskResponse.FromString,
                 _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/herald.v1.TaskService/ListTasks',
+                request_serializer=herald_dot_v1_dot_tasks__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_tasks__pb2.ListTasksResponse.FromString,
+                _registered_method=True)
+        self.RetryTask = channel.unary_unary(
+                '/herald.v1.TaskService/RetryTask',
+                request_serializer=herald_dot_v1_dot_tasks__pb2.RetryTaskRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_tasks__pb2.RetryTaskResponse.FromString,
+                _registered_method=True)
+        self.ListWorkers = channel.unary_unary(
+                '/herald.v1.TaskService/ListWorkers',
+                request_serializer=herald_dot_v1_dot_tasks__pb2.ListWorkersRequest.SerializeToString,
+                response_deserializer=herald_dot_v1_dot_tasks__pb2.ListWorkersResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer(object):
@@ -101,6 +116,27 @@ class TaskServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTasks(self, request, context):
+        """Tasks by status and queue, newest first (operators' consoles).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryTask(self, request, context):
+        """Queues a failed, dead or cancelled task again, with as many attempts ahead as it first had.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkers(self, request, context):
+        """The workers connected to this core, with their queues, capacity and load.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +164,21 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.ScrapeTask,
                     request_deserializer=herald_dot_v1_dot_tasks__pb2.ScrapeTaskRequest.FromString,
                     response_serializer=herald_dot_v1_dot_tasks__pb2.ScrapeTaskResponse.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=herald_dot_v1_dot_tasks__pb2.ListTasksRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_tasks__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'RetryTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryTask,
+                    request_deserializer=herald_dot_v1_dot_tasks__pb2.RetryTaskRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_tasks__pb2.RetryTaskResponse.SerializeToString,
+            ),
+            'ListWorkers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkers,
+                    request_deserializer=herald_dot_v1_dot_tasks__pb2.ListWorkersRequest.FromString,
+                    response_serializer=herald_dot_v1_dot_tasks__pb2.ListWorkersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +317,87 @@ class TaskService(object):
             '/herald.v1.TaskService/ScrapeTask',
             herald_dot_v1_dot_tasks__pb2.ScrapeTaskRequest.SerializeToString,
             herald_dot_v1_dot_tasks__pb2.ScrapeTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/herald.v1.TaskService/ListTasks',
+            herald_dot_v1_dot_tasks__pb2.ListTasksRequest.SerializeToString,
+            herald_dot_v1_dot_tasks__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/herald.v1.TaskService/RetryTask',
+            herald_dot_v1_dot_tasks__pb2.RetryTaskRequest.SerializeToString,
+            herald_dot_v1_dot_tasks__pb2.RetryTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/herald.v1.TaskService/ListWorkers',
+            herald_dot_v1_dot_tasks__pb2.ListWorkersRequest.SerializeToString,
+            herald_dot_v1_dot_tasks__pb2.ListWorkersResponse.FromString,
             options,
             channel_credentials,
             insecure,
