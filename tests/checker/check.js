@@ -112,11 +112,33 @@ async function runSeed(o, seed) {
     log(o, `settled with ${result.pending} due event(s) missing`);
     for (const s of sockets) s.close();
     for (const s of subscribers) s.close();
+    if (o.dump) dumpModel(o.dump, model);
     return { tally: result.tally, model, target };
   } finally {
     process.removeListener('SIGINT', stopSignal);
     await target.stop();
   }
+}
+
+/** Writes the model as JSON, for looking into a failing seed. */
+function dumpModel(file, model) {
+  const events = [...model.events.values()].map((ev) => ({
+    ...ev,
+    positions: Object.fromEntries(ev.positions),
+  }));
+  const receivers = model.receivers.map((r) => ({
+    ...r,
+    rooms: r.rooms ? Object.fromEntries(r.rooms.steps) : undefined,
+    start: r.start ? Object.fromEntries(r.start) : undefined,
+    last: r.last ? Object.fromEntries(r.last) : undefined,
+    received: r.received.map((x) => ({
+      id: x.ev.id,
+      at: x.at,
+      offset: x.offset ? `${x.offset.epoch}:${x.offset.seq}` : null,
+      positions: x.positions ? Object.fromEntries(x.positions) : undefined,
+    })),
+  }));
+  require('node:fs').writeFileSync(file, JSON.stringify({ seed: model.seed, tag: model.tag, stats: model.stats, events, receivers }, null, 1));
 }
 
 async function waitConnected(actor) {

@@ -21,9 +21,10 @@ Target (default: the checker starts its own Herald from HERALD_BIN, a core and t
   --rooms-claim NAME                   claim listing the rooms a client may join (default rooms)
 
 Load:
-  --emitters N (6)  --sockets N (24)  --subscribers N (4)  --rate EVENTS_PER_SECOND (150)
+  --emitters N (6)  --sockets N (24)  --subscribers N (4)  --rate EVENTS_PER_SECOND (300)
   --max-print N     violations printed per run (default 40)
   --verbose         progress lines while running
+  --dump FILE       write what the run did and saw (events, receivers, receipts) as JSON to FILE
 `;
 
 const DEFAULTS = {
@@ -42,9 +43,10 @@ const DEFAULTS = {
   emitters: 6,
   sockets: 24,
   subscribers: 4,
-  rate: 150,
+  rate: 300,
   maxPrint: 40,
   verbose: false,
+  dump: '',
 };
 
 const NUMBERS = new Set(['seed', 'runs', 'seconds', 'settleSeconds', 'emitters', 'sockets', 'subscribers', 'rate', 'maxPrint']);

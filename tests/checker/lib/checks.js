@@ -83,6 +83,55 @@ function beforeSomethingReceived(ev, h) {
   return Boolean(ev.offset && h.maxSeq.get(ev.offset.epoch) > ev.offset.seq);
 }
 
+/** The first index of a non-decreasing array whose value exceeds `v` (the length if none). */
+function firstAbove(values, v) {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (values[mid] > v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * Until when a session must have stayed in a topic for an event to be due to it. An accepted event
+ * is handed out after its Emit returns, so a leave sent right after may come first. But it was
+ * surely handed out before the session received anything that comes after it in the broker's
+ * order (a higher offset, or an event emitted after it was accepted): the membership must hold
+ * until that receipt, or until the session ended when there is none.
+ */
+function fanOutBound(s, receipts) {
+  const end = s.closedAt ?? s.endedAt ?? Number.MAX_SAFE_INTEGER;
+  const ats = receipts.map((x) => x.at);
+  const startMax = [];
+  const seqMax = new Map(); // epoch -> running max of seq, per receipt index (-1 for other epochs)
+  let m = 0;
+  for (const x of receipts) {
+    m = Math.max(m, x.ev.start);
+    startMax.push(m);
+  }
+  const seqFor = (epoch) => {
+    if (!seqMax.has(epoch)) {
+      let best = -1;
+      seqMax.set(
+        epoch,
+        receipts.map((x) => {
+          if (x.offset && x.offset.epoch === epoch) best = Math.max(best, x.offset.seq);
+          return best;
+        }),
+      );
+    }
+    return seqMax.get(epoch);
+  };
+  return (ev) => {
+    let i = ev.end !== null ? firstAbove(startMax, ev.end) : receipts.length;
+    if (ev.offset) i = Math.min(i, firstAbove(seqFor(ev.offset.epoch), ev.offset.seq));
+    return i < receipts.length ? ats[i] : end;
+  };
+}
+
 /** No event twice. Returns the receipts without repeats. */
 function checkDuplicates(r, t) {
   const seen = new Map();
@@ -183,12 +232,14 @@ function checkSocketSession(model, s, t) {
   }
   const got = new Set(receipts.map((x) => x.ev.id));
   const h = horizon(s);
+  const dueUntil = fanOutBound(s, receipts);
   let pending = 0;
   for (const ev of model.events.values()) {
     if (!ev.ok || ev.delivery !== 'recoverable' || ev.start <= s.registeredAt) continue;
     if (s.endedAt !== null && ev.start >= s.endedAt) continue;
     if (s.closedAt !== null && ev.start >= s.closedAt) continue;
-    const topic = ev.targets.find((tp) => socketState(s, tp, ev.start, ev.end) === 'in');
+    const until = dueUntil(ev);
+    const topic = ev.targets.find((tp) => socketState(s, tp, ev.start, until) === 'in');
     if (!topic) continue;
     if (got.has(ev.id)) {
       t.pass('missing');

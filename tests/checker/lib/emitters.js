@@ -80,7 +80,7 @@ class Emitter {
   async run(running) {
     const mean = this.world.meanGapMs;
     while (running()) {
-      const burst = this.rng.chance(0.2) ? this.rng.int(2, 6) : 1;
+      const burst = this.rng.chance(0.35) ? this.rng.int(2, 8) : 1;
       const calls = [];
       for (let i = 0; i < burst; i += 1) calls.push(this.emitOne());
       await Promise.all(calls);
