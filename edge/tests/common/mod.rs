@@ -156,6 +156,7 @@ impl EdgeService for FakeCoreSvc {
                     Some(link_request::Msg::Hello(_)) => {
                         Some(link_response::Msg::Welcome(LinkWelcome {
                             link_id: "l1".into(),
+                            broker_epoch: "fake-epoch".into(),
                         }))
                     }
                     _ if m.request_id != 0 => {

@@ -68,16 +68,18 @@ impl MemoryBroker {
         self.limits.get(ns).copied().unwrap_or(self.default_limits)
     }
 
-    /// Positions and offset for a recoverable event, appended to its topics' logs.
-    fn record(&self, mut event: Event) -> Arc<Event> {
+    /// Gives the event its sequence number (and, when recoverable, its positions and offset,
+    /// appended to its topics' logs). Called with the state locked, so that the order of
+    /// sequence numbers is the order in which events enter the dispatch queue.
+    fn record(&self, st: &mut State, mut event: Event) -> Arc<Event> {
+        st.seq += 1;
+        let seq = st.seq;
+        event.seq = seq;
         if event.delivery != DeliveryClass::Recoverable as i32 {
             return Arc::new(event);
         }
         let now = now_ms();
         let limits = self.limits(&event.namespace);
-        let mut st = self.state.lock();
-        st.seq += 1;
-        let seq = st.seq;
         event.offset = format!("{}:{seq}", self.epoch);
         // Positions are known before the append; the stored copy carries them too.
         let mut positions = Vec::with_capacity(event.targets.len());
@@ -136,24 +138,30 @@ fn parse_offset(epoch: &str, offset: &str) -> Result<u64, RecoveryError> {
 }
 
 impl Broker for MemoryBroker {
+    fn epoch(&self) -> String {
+        self.epoch.clone()
+    }
+
     fn publish(
         &self,
         event: Event,
         ack_ref: u64,
     ) -> BoxFuture<'_, Result<Arc<Event>, BrokerError>> {
-        let event = self.record(event);
         Box::pin(async move {
-            let env = Envelope {
+            // Room in the queue first; then sequence and enqueue under one lock, so that
+            // concurrent publishers cannot enqueue in another order than their sequence numbers.
+            let permit = match tokio::time::timeout(ACCEPT_TIMEOUT, self.tx.reserve()).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(_)) => return Err(BrokerError::Closed),
+                Err(_) => return Err(BrokerError::Overloaded(ACCEPT_TIMEOUT)),
+            };
+            let mut st = self.state.lock();
+            let event = self.record(&mut st, event);
+            permit.send(Envelope {
                 event: event.clone(),
                 ack_ref,
-            };
-            match self.tx.send_timeout(env, ACCEPT_TIMEOUT).await {
-                Ok(()) => Ok(event),
-                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                    Err(BrokerError::Overloaded(ACCEPT_TIMEOUT))
-                }
-                Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(BrokerError::Closed),
-            }
+            });
+            Ok(event)
         })
     }
 

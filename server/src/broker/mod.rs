@@ -81,6 +81,8 @@ pub enum RecoveryError {
 
 /// Live fan-out and the recovery window.
 pub trait Broker: Send + Sync + 'static {
+    /// Identity of the recovery logs: changes when they are lost (a restart of the memory broker).
+    fn epoch(&self) -> String;
     /// Gives recoverable events their positions and offset, keeps them for the
     /// window, and returns once the event is accepted for fan-out.
     fn publish(&self, event: Event, ack_ref: u64)

@@ -56,6 +56,7 @@ impl Api {
             positions: Vec::new(),
             timestamp_ms: now_ms(),
             offset: String::new(),
+            seq: 0,
         };
         let event_id = event.id.clone();
         let ack_ref = if ack_conns.is_empty() {

@@ -156,6 +156,7 @@ impl Api {
                 self.hub.rename_link(link, h.edge_name);
                 let welcome = link_response::Msg::Welcome(LinkWelcome {
                     link_id: link.to_string(),
+                    broker_epoch: self.broker.epoch(),
                 });
                 let _ = tx.send(LinkResponse { msg: Some(welcome) }).await;
                 done()
