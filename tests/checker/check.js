@@ -64,10 +64,14 @@ async function runSeed(o, seed) {
       deadUrl: await deadUrl(),
       runSeconds: o.seconds,
     };
+    let startEmitting;
+    world.emitting = new Promise((resolve) => {
+      startEmitting = resolve;
+    });
 
     // Every topic gets a log before anyone listens, so that start positions have an epoch.
     const prime = new Emitter('p', seed, { ...world, core: target.cores[0], liveConnIds: () => [], meanGapMs: 0 });
-    for (const topic of [...names.users.map((u) => `user:${u}`), ...[...names.claimRooms, ...names.serverRooms].map((r) => `room:${r}`)]) {
+    for (const topic of ['*', ...names.users.map((u) => `user:${u}`), ...[...names.claimRooms, ...names.serverRooms].map((r) => `room:${r}`)]) {
       prime.seq += 1;
       const ev = model.newEvent('p', prime.seq, [topic], 'recoverable');
       await target.cores[0].call('Emit', { namespace: world.namespace, targets: [topic], event: 'ck', args: [{ json: JSON.stringify(model.payload(ev)) }], delivery: 'DELIVERY_CLASS_RECOVERABLE' });
@@ -90,6 +94,7 @@ async function runSeed(o, seed) {
     await Promise.all(sockets.map((s) => waitConnected(s)));
     log(o, `${sockets.filter((s) => s.socket.connected).length} sockets connected, ${subscribers.length} subscribers live`);
     const work = emitters.map((e) => e.run(isRunning));
+    startEmitting();
     const endAt = Date.now() + o.seconds * 1000;
     while (Date.now() < endAt) {
       await sleep(Math.min(5000, Math.max(0, endAt - Date.now())));
@@ -106,9 +111,12 @@ async function runSeed(o, seed) {
     const settleEnd = Date.now() + o.settleSeconds * 1000;
     let result = runChecks(model);
     while (result.pending > 0 && Date.now() < settleEnd) {
-      await sleep(250);
+      // Checking takes a while on a long run: leave the clients at least as much time to work.
+      const began = Date.now();
       result = runChecks(model);
+      await sleep(Math.max(250, 2 * (Date.now() - began)));
     }
+    result = runChecks(model);
     log(o, `settled with ${result.pending} due event(s) missing`);
     for (const s of sockets) s.close();
     for (const s of subscribers) s.close();

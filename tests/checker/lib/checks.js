@@ -61,9 +61,9 @@ function socketState(s, topic, from, to) {
   return 'maybe';
 }
 
-/** Whether a Subscribe receiver follows `topic`. */
+/** Whether a Subscribe receiver follows `topic` (a `*` subscriber gets every event of the namespace). */
 function follows(r, topic) {
-  return r.topics.some((t) => (t.endsWith('*') && t !== '*' ? topic.startsWith(t.slice(0, -1)) : t === topic));
+  return r.topics.some((t) => t === '*' || (t.endsWith('*') ? topic.startsWith(t.slice(0, -1)) : t === topic));
 }
 
 /** The newest things a receiver got: the latest Emit start and the highest offset per epoch. */
@@ -234,10 +234,12 @@ function checkSocketSession(model, s, t) {
   const h = horizon(s);
   const dueUntil = fanOutBound(s, receipts);
   let pending = 0;
-  for (const ev of model.events.values()) {
-    if (!ev.ok || ev.delivery !== 'recoverable' || ev.start <= s.registeredAt) continue;
-    if (s.endedAt !== null && ev.start >= s.endedAt) continue;
-    if (s.closedAt !== null && ev.start >= s.closedAt) continue;
+  const list = model.eventList;
+  const first = firstAbove(model.starts, s.registeredAt);
+  for (let i = first; i < list.length; i += 1) {
+    const ev = list[i];
+    if ((s.endedAt !== null && ev.start >= s.endedAt) || (s.closedAt !== null && ev.start >= s.closedAt)) break;
+    if (!ev.ok || ev.delivery !== 'recoverable') continue;
     const until = dueUntil(ev);
     const topic = ev.targets.find((tp) => socketState(s, tp, ev.start, until) === 'in');
     if (!topic) continue;
@@ -363,6 +365,7 @@ function checkOffsetAgreement(model, t) {
 /** Runs every check; returns the tally and the number of due events still missing. */
 function runChecks(model) {
   const t = new Tally(model.seed);
+  model.starts = model.eventList.map((ev) => ev.start);
   let pending = 0;
   for (const r of model.receivers) {
     if (r.kind === 'socket') pending += checkSocketSession(model, r, t);

@@ -65,6 +65,7 @@ class Model {
     this.seed = seed;
     this.tag = tag;
     this.events = new Map(); // id -> event record
+    this.eventList = []; // the same records, in the order they were sent (increasing `start`)
     this.receivers = [];
     this.errors = []; // things that stopped the run from exercising something (not guarantees)
     this.stats = { emits: 0, emitErrors: 0, drops: 0, recovered: 0, notRecovered: 0, kicks: 0, slowReads: 0, joins: 0, leaves: 0, resumes: 0, notRecoveredTopics: 0 };
@@ -87,6 +88,7 @@ class Model {
       offset: null, // { epoch, seq } learned from receivers
     };
     this.events.set(ev.id, ev);
+    this.eventList.push(ev);
     return ev;
   }
 

@@ -44,6 +44,7 @@ class SocketActor {
     this.dropAt = null;
     this.lastConnectError = '';
     this.broken = false;
+    this.roomOpInFlight = null;
     const token = makeToken(world.tokenConfig, {
       sub: this.user,
       [world.roomsClaim]: world.names.claimRooms,
@@ -92,6 +93,7 @@ class SocketActor {
       this.model.stats.notRecovered += 1;
     }
     this.sessions += 1;
+    const previous = cur;
     this.session = this.model.addReceiver({
       kind: 'socket',
       name: `socket ${this.index}.${this.sessions} (user ${this.user}, id ${s.id})`,
@@ -106,6 +108,9 @@ class SocketActor {
       disconnects: [],
       rooms: new Membership(),
     });
+    // A join or leave sent before this connect may be applied to the new session (the client
+    // buffers packets while disconnected): that room is in doubt here too.
+    if (previous && this.roomOpInFlight) this.session.rooms.set(this.roomOpInFlight, 'maybe', at);
   }
 
   onEvent(name, args) {
@@ -193,12 +198,14 @@ class SocketActor {
     const cur = this.session;
     const topic = `room:${room}`;
     cur.rooms.set(topic, 'maybe');
+    this.roomOpInFlight = topic;
     let res = null;
     try {
       res = await this.socket.timeout(ACK_MS).emitWithAck(op, room);
     } catch {
       res = null;
     }
+    this.roomOpInFlight = null;
     if (res && res.ok === true && this.session === cur) cur.rooms.set(topic, op === 'join' ? 'in' : 'out');
     this.model.stats[op === 'join' ? 'joins' : 'leaves'] += 1;
   }
@@ -223,6 +230,8 @@ class SocketActor {
     const n = this.world.names;
     this.socket.connect();
     if (!(await this.ensureConnected())) return;
+    // Act only once the emitters run, so that a drop usually finds an offset to come back with.
+    await this.world.emitting;
     while (running()) {
       if (!(await this.ensureConnected())) return;
       const action = rng.weighted({ idle: 24, join: 14, leave: 6, serverJoin: 14, serverLeave: 6, drop: 10, dropAway: 6, slow: 6 });

@@ -24,7 +24,7 @@ class Subscriber {
     this.index = index;
     this.world = world;
     this.rng = new Rng(seed, `subscriber/${index}`);
-    this.coreIndex = index % world.cores.length;
+    this.coreIndex = index - 1; // ensureOpen moves to the next core before each stream
     this.pattern = index % 4 === 3;
     const n = world.names;
     if (this.pattern) {
@@ -47,7 +47,8 @@ class Subscriber {
   }
 
   core() {
-    return this.world.cores[this.coreIndex % this.world.cores.length];
+    const n = this.world.cores.length;
+    return this.world.cores[((this.coreIndex % n) + n) % n];
   }
 
   newReceiver() {
@@ -112,11 +113,7 @@ class Subscriber {
     };
     stream.on('error', (err) => ended(`${err.code}: ${err.details || err.message}`));
     stream.on('end', () => ended('end'));
-    const ok = await until(() => live || this.stream !== stream, SUBSCRIBED_MS);
-    if (!ok && !this.broken) {
-      this.broken = true;
-      this.model.error(`subscriber ${this.index}: no Subscribed item within ${SUBSCRIBED_MS / 1000} s`);
-    }
+    await until(() => live || this.stream !== stream, SUBSCRIBED_MS);
     return live;
   }
 
@@ -154,21 +151,30 @@ class Subscriber {
     stream.cancel();
   }
 
+  /** Opens a stream if there is none, on the next core, trying again until one is live. */
   async ensureOpen() {
-    if (this.stream) return true;
-    this.coreIndex += 1;
-    try {
-      return await this.open();
-    } catch (err) {
-      this.model.error(`subscriber ${this.index}: could not subscribe: ${err.message}`);
-      this.broken = true;
-      return false;
+    const deadline = Date.now() + SUBSCRIBED_MS;
+    let why = 'no Subscribed item';
+    while (!this.stream) {
+      this.coreIndex += 1;
+      try {
+        if (await this.open()) return true;
+      } catch (err) {
+        why = err.message;
+      }
+      this.cancel();
+      if (Date.now() > deadline) {
+        if (!this.broken) this.model.error(`subscriber ${this.index}: could not subscribe within ${SUBSCRIBED_MS / 1000} s: ${why}`);
+        this.broken = true;
+        return false;
+      }
+      await sleep(200);
     }
+    return true;
   }
 
   async run(running) {
     const { rng } = this;
-    this.coreIndex -= 1; // ensureOpen moves to the next core first
     if (!(await this.ensureOpen())) return;
     while (running()) {
       if (!(await this.ensureOpen())) return;
