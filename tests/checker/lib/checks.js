@@ -334,6 +334,7 @@ function checkPatternStream(model, r, t) {
   let pending = 0;
   for (const ev of model.events.values()) {
     if (!ev.ok || ev.delivery !== 'recoverable' || ev.start <= r.registeredAt) continue;
+    if (r.told && ev.start >= r.told.at) continue; // the stream was over before this was sent
     const topic = ev.targets.find((tp) => follows(r, tp));
     if (!topic) continue;
     if (got.has(ev.id)) {

@@ -45,6 +45,7 @@ class SocketActor {
     this.lastConnectError = '';
     this.broken = false;
     this.roomOpInFlight = null;
+    this.lastOffsetAt = null;
     const token = makeToken(world.tokenConfig, {
       sub: this.user,
       [world.roomsClaim]: world.names.claimRooms,
@@ -129,7 +130,10 @@ class SocketActor {
     const rawOffset = args.length >= 2 && typeof last === 'string' ? last : null;
     const offset = parseOffset(rawOffset);
     cur.received.push({ ev, at: tick(), offset, rawOffset });
-    if (offset) this.model.learnOffset(ev, offset, cur);
+    if (offset) {
+      this.model.learnOffset(ev, offset, cur);
+      this.lastOffsetAt = tick();
+    }
   }
 
   onDisconnect(reason) {
@@ -230,8 +234,9 @@ class SocketActor {
     const n = this.world.names;
     this.socket.connect();
     if (!(await this.ensureConnected())) return;
-    // Act only once the emitters run, so that a drop usually finds an offset to come back with.
+    // Act once the emitters run and the client has an offset to come back with after a drop.
     await this.world.emitting;
+    await until(() => this.lastOffsetAt !== null, 10000);
     while (running()) {
       if (!(await this.ensureConnected())) return;
       const action = rng.weighted({ idle: 24, join: 14, leave: 6, serverJoin: 14, serverLeave: 6, drop: 10, dropAway: 6, slow: 6 });
