@@ -10,7 +10,8 @@
 //   duplicate   no event twice;
 //   unexpected  no event to a receiver that was not in any of its topics;
 //   offset      recoverable events end with an offset on sockets (volatile ones never do), and an
-//               event has the same offset everywhere.
+//               event has the same offset everywhere;
+//   count       an Emit answered `connections: 0` reached no connection live.
 // Who was due what comes from the checker's own actions: an event is due when its Emit was sent
 // after the receiver registered and while the receiver was surely in one of its target topics
 // (a join acknowledged, no leave sent), until the Emit was answered.
@@ -221,6 +222,19 @@ function checkSocketSession(model, s, t) {
       t.fail('unexpected', s, x.ev.targets.join(','), `event ${x.ev.id} arrived though the session was in none of its topics (${x.ev.targets.join(', ')})`);
     } else {
       t.pass('unexpected');
+    }
+  }
+  // An Emit that said it reached no connection reached none live (a replay after a recovery may
+  // still bring it: only receipts on a connection that was up from the Emit to the receipt count).
+  for (const x of receipts) {
+    if (!x.ev.ok || x.ev.connections === undefined) continue;
+    const up = s.recoveries.filter((rc) => rc.backAt < x.at).reduce((m, rc) => Math.max(m, rc.backAt), s.registeredAt);
+    const live = !s.disconnects.some((d) => d.at > x.ev.start && d.at < x.at) && (up < x.ev.start || s.registeredAt > x.ev.start);
+    if (!live) continue;
+    if (x.ev.connections === 0) {
+      t.fail('count', s, x.ev.targets.join(','), `event ${x.ev.id} arrived live, but its EmitResponse said connections: 0`);
+    } else {
+      t.pass('count');
     }
   }
   for (const rec of s.recoveries) {

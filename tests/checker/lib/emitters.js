@@ -65,6 +65,7 @@ class Emitter {
       ev.end = tick();
       ev.ok = true;
       ev.serverId = res.event_id;
+      ev.connections = res.connections;
       for (const p of res.positions || []) {
         ev.positions.set(p.topic, { offset: Number(p.offset), epoch: p.epoch });
       }
