@@ -1,6 +1,6 @@
 // Backend emitters: each calls Emit on its core in a seeded rhythm, sometimes several calls at
 // once, to users, claim rooms, server rooms, connections, the whole namespace or several topics,
-// recoverable or volatile. Every event carries its id ("e{emitter}:{n}") in its payload.
+// recoverable or volatile. Every event carries its emitter and number in its payload (event "eE:N").
 'use strict';
 
 const { tick, sleep } = require('./clock');

@@ -92,15 +92,15 @@ class Model {
     return ev;
   }
 
-  /** The payload an event carries: who emitted it and its number. */
+  /** The payload an event carries: the run's tag, its emitter and its number at that emitter. */
   payload(ev) {
-    return { ck: this.tag, id: ev.id };
+    return { ck: this.tag, emitter: ev.emitter, seq: ev.seq };
   }
 
   /** The event record of a received payload, or null when it is not one of this run's. */
   eventOf(payload) {
     if (!payload || typeof payload !== 'object' || payload.ck !== this.tag) return null;
-    return this.events.get(payload.id) || null;
+    return this.events.get(`e${payload.emitter}:${payload.seq}`) || null;
   }
 
   addReceiver(r) {
