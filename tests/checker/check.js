@@ -6,8 +6,6 @@
 // See tests/checker/README.md. Exit status: 0 all checks passed, 1 violations, 2 could not run.
 'use strict';
 
-const net = require('node:net');
-
 const { parseArgs, USAGE } = require('./lib/args');
 const { openTarget } = require('./lib/target');
 const { Model } = require('./lib/model');
@@ -18,14 +16,8 @@ const { runChecks } = require('./lib/checks');
 const { sleep, elapsedMs } = require('./lib/clock');
 const { Rng } = require('./lib/rng');
 
-/** A local URL where nothing listens: reconnection attempts to it fail until the uri changes. */
-async function deadUrl() {
-  const srv = net.createServer();
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
+/** Where a client is sent to stay away for a while: nothing listens on port 1 of the loopback. */
+const AWAY_URL = 'http://127.0.0.1:1';
 
 /** Names of this run's users and rooms (a tag keeps runs on one deployment apart). */
 function namesFor(seed) {
@@ -61,7 +53,7 @@ async function runSeed(o, seed) {
       namespace: target.namespace,
       tokenConfig: target.tokenConfig,
       roomsClaim: target.roomsClaim,
-      deadUrl: await deadUrl(),
+      deadUrl: AWAY_URL,
       runSeconds: o.seconds,
     };
     let startEmitting;
