@@ -13,7 +13,7 @@ const { Emitter } = require('./lib/emitters');
 const { SocketActor } = require('./lib/sockets');
 const { Subscriber } = require('./lib/subscribers');
 const { runChecks } = require('./lib/checks');
-const { sleep, elapsedMs } = require('./lib/clock');
+const { sleep, tick, elapsedMs } = require('./lib/clock');
 const { Rng } = require('./lib/rng');
 
 /** Where a client is sent to stay away for a while: nothing listens on port 1 of the loopback. */
@@ -62,13 +62,12 @@ async function runSeed(o, seed) {
     });
 
     // Every topic gets a log before anyone listens, so that start positions have an epoch.
-    const prime = new Emitter('p', seed, { ...world, core: target.cores[0], liveConnIds: () => [], meanGapMs: 0 });
-    for (const topic of ['*', ...names.users.map((u) => `user:${u}`), ...[...names.claimRooms, ...names.serverRooms].map((r) => `room:${r}`)]) {
-      prime.seq += 1;
-      const ev = model.newEvent('p', prime.seq, [topic], 'recoverable');
+    const topics = ['*', ...names.users.map((u) => `user:${u}`), ...[...names.claimRooms, ...names.serverRooms].map((r) => `room:${r}`)];
+    for (const [i, topic] of topics.entries()) {
+      const ev = model.newEvent('p', i + 1, [topic], 'recoverable');
       await target.cores[0].call('Emit', { namespace: world.namespace, targets: [topic], event: 'ck', args: [{ json: JSON.stringify(model.payload(ev)) }], delivery: 'DELIVERY_CLASS_RECOVERABLE' });
       ev.ok = true;
-      ev.end = ev.start;
+      ev.end = tick();
     }
 
     const sockets = Array.from({ length: o.sockets }, (_, i) => new SocketActor(i, seed, world));
@@ -101,14 +100,14 @@ async function runSeed(o, seed) {
     await Promise.all(sockets.map((s) => s.ensureConnected()));
     await Promise.all(subscribers.map((s) => (s.pattern ? true : s.ensureOpen())));
     const settleEnd = Date.now() + o.settleSeconds * 1000;
+    let began = Date.now();
     let result = runChecks(model);
     while (result.pending > 0 && Date.now() < settleEnd) {
       // Checking takes a while on a long run: leave the clients at least as much time to work.
-      const began = Date.now();
-      result = runChecks(model);
       await sleep(Math.max(250, 2 * (Date.now() - began)));
+      began = Date.now();
+      result = runChecks(model);
     }
-    result = runChecks(model);
     log(o, `settled with ${result.pending} due event(s) missing`);
     for (const s of sockets) s.close();
     for (const s of subscribers) s.close();
