@@ -153,13 +153,19 @@ function report(o, seed, { tally, model }) {
       `${st.drops} drops (${st.recovered} recovered, ${st.notRecovered} not), ${st.resumes} Subscribe resumes, ` +
       `${st.notRecoveredTopics} NotRecovered, ${st.kicks} server disconnects, ${st.slowReads} slow reads, ${st.joins} joins, ${st.leaves} leaves`,
   );
-  const shown = tally.violations.slice(0, o.maxPrint);
-  for (const v of shown) {
+  // At most --max-print lines of each kind, so that a rare kind is not hidden by a frequent one.
+  const printed = new Map();
+  let hidden = 0;
+  for (const v of tally.violations) {
+    const n = printed.get(v.kind) || 0;
+    if (n >= o.maxPrint) {
+      hidden += 1;
+      continue;
+    }
+    printed.set(v.kind, n + 1);
     console.log(`VIOLATION seed=${seed} ${v.kind} ${v.receiver}${v.topic ? ` topic=${v.topic}` : ''}: ${v.text}`);
   }
-  if (tally.violations.length > shown.length) {
-    console.log(`... and ${tally.violations.length - shown.length} more violation(s) (--max-print to see them)`);
-  }
+  if (hidden) console.log(`... and ${hidden} more violation(s) (--max-print N shows N of each kind)`);
   for (const e of model.errors) console.log(`ERROR seed=${seed}: ${e}`);
   const parts = [...tally.counts.entries()].map(([k, c]) => `${k} ${c.passed}/${c.passed + c.failed}`);
   console.log(`checker: seed ${seed}: ${passed} passed, ${failed} failed (${parts.join(', ')}; ${tally.excused} excused by a notice)`);

@@ -22,7 +22,7 @@ Target (default: the checker starts its own Herald from HERALD_BIN, a core and t
 
 Load:
   --emitters N (6)  --sockets N (24)  --subscribers N (4)  --rate EVENTS_PER_SECOND (300)
-  --max-print N     violations printed per run (default 40)
+  --max-print N     violations printed per kind and run (default 40)
   --verbose         progress lines while running
   --dump FILE       write what the run did and saw (events, receivers, receipts) as JSON to FILE
 `;
