@@ -32,8 +32,9 @@ class Subscriber {
     } else {
       const pool = [...n.claimRooms.map((r) => `room:${r}`), ...n.serverRooms.map((r) => `room:${r}`), ...n.users.map((u) => `user:${u}`), '*'];
       const count = this.rng.int(1, 3);
-      const topics = new Set();
-      while (topics.size < count) topics.add(this.rng.pick(pool));
+      // The first one also follows `*`, which brings it every event of the namespace.
+      const topics = new Set(index === 0 ? ['*'] : []);
+      while (topics.size < count + (index === 0 ? 1 : 0)) topics.add(this.rng.pick(pool));
       this.topics = [...topics];
     }
     this.stream = null;
