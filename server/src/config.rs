@@ -26,7 +26,36 @@ pub struct Config {
     pub auth: AuthSection,
     pub store: StoreSection,
     pub tasks: TasksSection,
+    pub broker: BrokerSection,
     pub namespaces: Vec<NamespaceSection>,
+}
+
+/// `[broker]`: alone in memory, or one node of a cluster on Redis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerSection {
+    /// `redis://HOST:PORT[/DB]` to run as one node of a cluster; empty for the in-memory broker.
+    pub url: String,
+    /// Prefix of every Redis key and channel, so that several clusters can share one Redis.
+    pub key_prefix: String,
+    /// How often a node refreshes its registration.
+    pub heartbeat_ms: u64,
+    /// How long after its last refresh a node counts as dead.
+    pub node_ttl_ms: u64,
+    /// Longest wait for one Redis command before the caller gets UNAVAILABLE.
+    pub command_timeout_ms: u64,
+}
+
+impl Default for BrokerSection {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            key_prefix: "herald".into(),
+            heartbeat_ms: 1000,
+            node_ttl_ms: 5000,
+            command_timeout_ms: 2000,
+        }
+    }
 }
 
 /// `[store]`: where tasks, attempts, results and dead letters last.
@@ -291,6 +320,7 @@ impl Default for Config {
             auth: AuthSection::default(),
             store: StoreSection::default(),
             tasks: TasksSection::default(),
+            broker: BrokerSection::default(),
             namespaces: vec![NamespaceSection::default()],
         }
     }
@@ -399,6 +429,41 @@ impl Config {
             return Err(ConfigError(format!(
                 "store.url: {url:?} must start with sqlite: or postgres://"
             )));
+        }
+        let b = &self.broker;
+        if !b.url.is_empty() {
+            if !b.url.starts_with("redis://") && !b.url.starts_with("rediss://") {
+                return Err(ConfigError(format!(
+                    "broker.url: {:?} must start with redis:// or rediss:// (or be empty)",
+                    b.url
+                )));
+            }
+            if url.starts_with("sqlite:") {
+                return Err(ConfigError(
+                    "store.url: a cluster (broker.url set) cannot keep tasks in SQLite, a file of \
+                     one node; use postgres://... or set store.url = \"\" to run without tasks"
+                        .into(),
+                ));
+            }
+            if b.key_prefix.is_empty() || b.key_prefix.contains(char::is_whitespace) {
+                return Err(ConfigError(
+                    "broker.key_prefix: must be a non-empty word without spaces".into(),
+                ));
+            }
+            for (name, v) in [
+                ("broker.heartbeat_ms", b.heartbeat_ms),
+                ("broker.node_ttl_ms", b.node_ttl_ms),
+                ("broker.command_timeout_ms", b.command_timeout_ms),
+            ] {
+                if v == 0 {
+                    return Err(ConfigError(format!("{name}: must be greater than 0")));
+                }
+            }
+            if b.node_ttl_ms <= b.heartbeat_ms {
+                return Err(ConfigError(
+                    "broker.node_ttl_ms: must be longer than broker.heartbeat_ms".into(),
+                ));
+            }
         }
         if self.namespaces.is_empty() {
             return Err(ConfigError("namespaces: configure at least one".into()));

@@ -58,10 +58,13 @@ impl Handlers {
         s.handlers.insert(id, Handler { feed, keys });
     }
 
-    /// Forgets a handler; its calls in flight fail with "handler disconnected".
-    pub fn remove(&self, id: u64) {
+    /// Forgets a handler; its calls in flight fail with "handler disconnected". Returns the keys
+    /// it took (none if it was already gone).
+    pub fn remove(&self, id: u64) -> Vec<Key> {
         let mut s = self.state.lock();
+        let mut removed = Vec::new();
         if let Some(h) = s.handlers.remove(&id) {
+            removed.clone_from(&h.keys);
             for k in h.keys {
                 if let Some(v) = s.by_key.get_mut(&k) {
                     v.retain(|x| *x != id);
@@ -82,10 +85,21 @@ impl Handlers {
                 let _ = c.reply.send(Err("handler disconnected".into()));
             }
         }
+        removed
     }
 
     pub fn count(&self) -> usize {
         self.state.lock().handlers.len()
+    }
+
+    /// Every (namespace, event) with how many handlers take it.
+    pub fn keys(&self) -> Vec<(String, String, usize)> {
+        self.state
+            .lock()
+            .by_key
+            .iter()
+            .map(|((ns, ev), ids)| (ns.clone(), ev.clone(), ids.len()))
+            .collect()
     }
 
     /// Gives `ev` to one handler of its namespace and event and waits for the reply.

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::broker::Envelope;
+use crate::broker::{Counted, Counter, Envelope, FeedItem, Member};
 use crate::feed::{Feed, FeedError};
 
 pub type LinkId = u64;
@@ -27,9 +27,10 @@ pub struct Link {
     pub name: String,
 }
 
-/// Acks awaited for one Emit.
+/// Acks awaited for one Emit. Until the broker said who the event reached (`pending` is `None`),
+/// acks that arrive early are kept in `done`.
 struct AckWaiter {
-    pending: HashMap<String, String>,
+    pending: Option<HashMap<String, (String, u32)>>,
     done: Vec<Ack>,
     notify: Option<oneshot::Sender<()>>,
 }
@@ -167,22 +168,34 @@ impl Hub {
 
     // ---- acks ----
 
-    /// Starts waiting for acks from `conns` (connection id -> user id).
-    pub fn await_acks(
-        &self,
-        ack_ref: u64,
-        conns: HashMap<String, String>,
-    ) -> oneshot::Receiver<()> {
+    /// Starts collecting acks for `ack_ref`, before the event is published.
+    pub fn await_acks(&self, ack_ref: u64) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         self.acks.lock().insert(
             ack_ref,
             AckWaiter {
-                pending: conns,
+                pending: None,
                 done: Vec::new(),
                 notify: Some(tx),
             },
         );
         rx
+    }
+
+    /// The connections the event reached: the ones that have not acked yet are awaited.
+    pub fn expect_acks(&self, ack_ref: u64, members: Vec<Member>) {
+        let mut acks = self.acks.lock();
+        if let Some(w) = acks.get_mut(&ack_ref) {
+            let mut pending: HashMap<String, (String, u32)> = members
+                .into_iter()
+                .map(|m| (m.conn, (m.user, m.node)))
+                .collect();
+            for a in &w.done {
+                pending.remove(&a.connection_id);
+            }
+            w.pending = Some(pending);
+            complete_if_done(w);
+        }
     }
 
     /// Ends the wait: acks received, and a timeout entry for every connection still pending.
@@ -191,46 +204,92 @@ impl Hub {
             return Vec::new();
         };
         let mut out = w.done;
-        out.extend(w.pending.into_iter().map(|(conn, user)| Ack {
-            connection_id: conn,
-            user_id: user,
-            acked: false,
-            args: Vec::new(),
-            error: "timeout".into(),
-        }));
+        out.extend(
+            w.pending
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(conn, (user, _))| Ack {
+                    connection_id: conn,
+                    user_id: user,
+                    acked: false,
+                    args: Vec::new(),
+                    error: "timeout".into(),
+                }),
+        );
         out.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
         out
     }
 
     pub fn client_ack(&self, ack_ref: u64, conn: &str, args: Vec<Arg>) {
         let mut acks = self.acks.lock();
-        if let Some(w) = acks.get_mut(&ack_ref)
-            && let Some(user) = w.pending.remove(conn)
-        {
-            w.done.push(Ack {
-                connection_id: conn.to_owned(),
-                user_id: user,
-                acked: true,
-                args,
-                error: String::new(),
-            });
-            complete_if_done(w);
-        }
+        let Some(w) = acks.get_mut(&ack_ref) else {
+            return;
+        };
+        let user = match &mut w.pending {
+            Some(p) => match p.remove(conn) {
+                Some((user, _)) => user,
+                None => return,
+            },
+            None if w.done.iter().any(|a| a.connection_id == conn) => return,
+            None => self
+                .index
+                .read()
+                .get(conn)
+                .and_then(|c| c.user.as_deref().map(str::to_owned))
+                .unwrap_or_default(),
+        };
+        w.done.push(Ack {
+            connection_id: conn.to_owned(),
+            user_id: user,
+            acked: true,
+            args,
+            error: String::new(),
+        });
+        complete_if_done(w);
     }
 
     /// A connection went away: it will never ack.
     pub fn ack_conn_gone(&self, conn: &str) {
+        self.fail_acks(|c, _| c == conn);
+    }
+
+    /// A cluster node died: its connections will never ack.
+    pub fn ack_node_gone(&self, node: u32) {
+        self.fail_acks(|_, n| n == node);
+    }
+
+    fn fail_acks(&self, gone: impl Fn(&str, u32) -> bool) {
         for w in self.acks.lock().values_mut() {
-            if let Some(user) = w.pending.remove(conn) {
-                w.done.push(Ack {
-                    connection_id: conn.to_owned(),
-                    user_id: user,
-                    acked: false,
-                    args: Vec::new(),
-                    error: "disconnected".into(),
-                });
-                complete_if_done(w);
+            let Some(p) = &mut w.pending else { continue };
+            let lost: Vec<String> = p
+                .iter()
+                .filter(|(c, (_, n))| gone(c, *n))
+                .map(|(c, _)| c.clone())
+                .collect();
+            for conn in lost {
+                if let Some((user, _)) = p.remove(&conn) {
+                    w.done.push(Ack {
+                        connection_id: conn,
+                        user_id: user,
+                        acked: false,
+                        args: Vec::new(),
+                        error: "disconnected".into(),
+                    });
+                }
             }
+            complete_if_done(w);
+        }
+    }
+
+    /// Closes every edge link: their edges link again and replay from their sockets' offsets.
+    pub fn resync_links(&self, why: &str) {
+        tracing::warn!(
+            reason = why,
+            "closing every edge link so that edges resynchronise"
+        );
+        for l in self.links.lock().values() {
+            l.feed
+                .close(Status::unavailable(format!("{why}; link again")));
         }
     }
 
@@ -345,12 +404,13 @@ impl Hub {
     }
 
     /// Runs the dispatcher until the broker feed ends or the hub is cancelled.
-    pub async fn run_dispatcher(self: Arc<Self>, mut feed: mpsc::Receiver<Envelope>) {
+    pub async fn run_dispatcher(self: Arc<Self>, mut feed: mpsc::Receiver<FeedItem>) {
         loop {
             tokio::select! {
                 () = self.cancel.cancelled() => break,
-                env = feed.recv() => match env {
-                    Some(env) => self.dispatch(&env),
+                item = feed.recv() => match item {
+                    Some(FeedItem::Event(env)) => self.dispatch(&env),
+                    Some(FeedItem::Resync(why)) => self.resync_links(&why),
                     None => break,
                 },
             }
@@ -359,9 +419,51 @@ impl Hub {
 }
 
 fn complete_if_done(w: &mut AckWaiter) {
-    if w.pending.is_empty()
+    if w.pending.as_ref().is_some_and(HashMap::is_empty)
         && let Some(n) = w.notify.take()
     {
         let _ = n.send(());
+    }
+}
+
+impl Counter for Hub {
+    fn count(&self, event: &Event, want_members: bool, sequence: &mut dyn FnMut()) -> Counted {
+        let targets: Vec<Topic> = event
+            .targets
+            .iter()
+            .filter_map(|t| Topic::parse(t).ok())
+            .collect();
+        let except: Vec<Topic> = event
+            .except
+            .iter()
+            .filter_map(|t| Topic::parse(t).ok())
+            .collect();
+        let ns = event.namespace.as_str();
+        let ix = self.index.read();
+        let mut members = Vec::new();
+        let n = ix.resolve(ns, &targets, &except, |c| {
+            if want_members {
+                members.push(Member {
+                    conn: c.id.to_string(),
+                    user: c.user.as_deref().unwrap_or_default().to_owned(),
+                    node: 0,
+                });
+            }
+        });
+        let offline_users = targets
+            .iter()
+            .filter_map(|t| match t {
+                Topic::User(u) if !ix.is_online(ns, u) => Some((*u).to_owned()),
+                _ => None,
+            })
+            .collect();
+        // Still under the read lock: no connection registers between the count and the number.
+        sequence();
+        Counted {
+            duplicate: false,
+            connections: u32::try_from(n).unwrap_or(u32::MAX),
+            offline_users,
+            members,
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod broker;
 mod clock;
+pub mod cluster;
 pub mod config;
 mod credential;
 mod error;

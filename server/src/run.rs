@@ -12,11 +12,12 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{Broker, Limits, MemoryBroker};
+use crate::broker::{Broker, Limits, MemoryBroker, RedisBroker};
+use crate::cluster::{ClusterConfig, Redis};
 use crate::credential::Credentials;
 use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
-use crate::rpc::{Api, EdgeApi, HeraldApi, TaskApi};
+use crate::rpc::{Api, ClusterNode, EdgeApi, HeraldApi, TaskApi};
 use crate::tasks::{TaskConfig, Tasks};
 
 /// Per-namespace rules the core enforces.
@@ -71,6 +72,8 @@ pub struct CoreConfig {
     pub store_url: Option<String>,
     /// Task queues and dispatch settings.
     pub tasks: TaskConfig,
+    /// The cluster on Redis this core joins; `None` runs alone with the in-memory broker.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for CoreConfig {
@@ -87,6 +90,7 @@ impl Default for CoreConfig {
             tasks: TaskConfig::default(),
             policies: std::collections::HashMap::new(),
             handler_timeout: Duration::from_secs(5),
+            cluster: None,
         }
     }
 }
@@ -107,6 +111,8 @@ pub enum RunError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("store: {0}")]
     Store(#[from] herald_store::StoreError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Serves the core on `listener` until `shutdown` resolves.
@@ -134,16 +140,50 @@ impl Core {
             max_events: p.recovery_max_events,
             max_age_ms: i64::try_from(p.recovery_window.as_millis()).unwrap_or(i64::MAX),
         };
-        let broker = Arc::new(MemoryBroker::new(
-            config.broker_queue,
-            config
-                .policies
-                .iter()
-                .map(|(ns, p)| (ns.clone(), limits(p)))
-                .collect(),
-            limits(&NamespacePolicy::default()),
-        ));
+        let limits_by_ns: std::collections::HashMap<String, Limits> = config
+            .policies
+            .iter()
+            .map(|(ns, p)| (ns.clone(), limits(p)))
+            .collect();
+        let default_limits = limits(&NamespacePolicy::default());
         let mut background = Vec::new();
+        let hub = Hub::new(cancel.clone());
+        let (broker, cluster, control_rx): (Arc<dyn Broker>, _, _) = match &config.cluster {
+            None => {
+                let b = Arc::new(MemoryBroker::new(
+                    config.broker_queue,
+                    limits_by_ns,
+                    default_limits,
+                ));
+                b.set_counter(hub.clone());
+                (b, None, None)
+            }
+            Some(cc) => {
+                let redis = Redis::connect(cc.clone()).await?;
+                let node = redis.claim_node_id().await?;
+                tracing::info!(node, url = %cc.url, "joined the cluster");
+                let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(4096);
+                let b = RedisBroker::new(
+                    redis.clone(),
+                    node,
+                    config.broker_queue,
+                    limits_by_ns,
+                    default_limits,
+                    ctl_tx,
+                );
+                let stream = b.subscriber().await?;
+                background.push(tokio::spawn(b.clone().run_reader(stream, cancel.clone())));
+                let c = ClusterNode {
+                    redis,
+                    node,
+                    broker: b.clone(),
+                    next_handler: std::sync::atomic::AtomicUsize::new(0),
+                    seen: crate::cluster::registry::Seen::default(),
+                    dirty: std::sync::atomic::AtomicBool::new(false),
+                };
+                (b as Arc<dyn Broker>, Some(c), Some(ctl_rx))
+            }
+        };
         background.push({
             let broker = broker.clone();
             let stop = cancel.clone();
@@ -157,7 +197,6 @@ impl Core {
                 }
             })
         });
-        let hub = Hub::new(cancel.clone());
         if let Some(feed) = broker.take_feed() {
             background.push(tokio::spawn(hub.clone().run_dispatcher(feed)));
         }
@@ -179,6 +218,7 @@ impl Core {
             None => None,
         };
         let api = Arc::new(Api {
+            cluster,
             hub,
             broker,
             idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
@@ -204,6 +244,13 @@ impl Core {
                 }
             })
         });
+        if let Some(rx) = control_rx {
+            background.push(tokio::spawn(api.clone().run_control(rx, cancel.clone())));
+            background.push(tokio::spawn(
+                api.clone()
+                    .run_heartbeat(crate::clock::now_ms(), cancel.clone()),
+            ));
+        }
         Ok(Self {
             api,
             cancel,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use herald_auth::{AuthConfig, Verifier};
 use herald_edge::{EdgeConfig, NamespaceConfig, RoomAlias as EdgeRoomAlias, UnknownEvents};
 
+use crate::cluster::ClusterConfig;
 use crate::config::{Config, ConfigError};
 use crate::run::{CoreConfig, NamespacePolicy};
 use crate::tasks::TaskConfig;
@@ -70,6 +71,18 @@ pub fn core_config(c: &Config) -> CoreConfig {
                 )
             })
             .collect(),
+        cluster: non_empty(&c.broker.url).map(|url| ClusterConfig {
+            url,
+            prefix: c.broker.key_prefix.clone(),
+            heartbeat: Duration::from_millis(c.broker.heartbeat_ms),
+            node_ttl: Duration::from_millis(c.broker.node_ttl_ms),
+            command_timeout: Duration::from_millis(c.broker.command_timeout_ms),
+            recovery_windows: c
+                .namespaces
+                .iter()
+                .map(|n| (n.name.clone(), Duration::from_secs(n.recovery_window_secs)))
+                .collect(),
+        }),
         tasks: TaskConfig {
             queues: c.tasks.queues.clone(),
             default_max_attempts: c.tasks.default_max_attempts,

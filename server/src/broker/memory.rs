@@ -2,7 +2,8 @@
 //! per-topic recovery logs and saved sessions, all under one small lock.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -13,8 +14,8 @@ use tokio::sync::mpsc;
 use super::log::{Gap, Limits, TopicLog};
 use super::sessions::{SessionRecord, Sessions};
 use super::{
-    Broker, BrokerError, Envelope, HistoryPage, HistoryQuery, Missed, RecoveryError, Replay,
-    Unrecoverable,
+    Broker, BrokerError, Counted, Counter, Envelope, FeedItem, HistoryPage, HistoryQuery, Missed,
+    RecoveryError, Replay, Unrecoverable,
 };
 use crate::clock::now_ms;
 
@@ -34,8 +35,12 @@ struct State {
 
 /// The default broker of a single process.
 pub struct MemoryBroker {
-    tx: mpsc::Sender<Envelope>,
-    rx: Mutex<Option<mpsc::Receiver<Envelope>>>,
+    tx: mpsc::Sender<FeedItem>,
+    rx: Mutex<Option<mpsc::Receiver<FeedItem>>>,
+    /// Counts recipients in this process's index (set once the hub exists).
+    counter: OnceLock<Arc<dyn Counter>>,
+    /// The newest sequence number, readable without the state lock.
+    published: AtomicU64,
     /// Changes at every start: offsets of an earlier run are "another epoch".
     epoch: String,
     limits: HashMap<String, Limits>,
@@ -52,6 +57,8 @@ impl MemoryBroker {
         Self {
             tx,
             rx: Mutex::new(Some(rx)),
+            counter: OnceLock::new(),
+            published: AtomicU64::new(0),
             epoch,
             limits,
             default_limits,
@@ -64,6 +71,11 @@ impl MemoryBroker {
         }
     }
 
+    /// Counts recipients with `counter` from now on.
+    pub fn set_counter(&self, counter: Arc<dyn Counter>) {
+        let _ = self.counter.set(counter);
+    }
+
     fn limits(&self, ns: &str) -> Limits {
         self.limits.get(ns).copied().unwrap_or(self.default_limits)
     }
@@ -72,7 +84,6 @@ impl MemoryBroker {
     /// appended to its topics' logs). Called with the state locked, so that the order of
     /// sequence numbers is the order in which events enter the dispatch queue.
     fn record(&self, st: &mut State, mut event: Event) -> Arc<Event> {
-        st.seq += 1;
         let seq = st.seq;
         event.seq = seq;
         if event.delivery != DeliveryClass::Recoverable as i32 {
@@ -146,26 +157,62 @@ impl Broker for MemoryBroker {
         &self,
         event: Event,
         ack_ref: u64,
-    ) -> BoxFuture<'_, Result<Arc<Event>, BrokerError>> {
+        want_members: bool,
+        _idempotency: Option<(String, Duration)>,
+    ) -> BoxFuture<'_, Result<(Arc<Event>, Counted), BrokerError>> {
         Box::pin(async move {
-            // Room in the queue first; then sequence and enqueue under one lock, so that
-            // concurrent publishers cannot enqueue in another order than their sequence numbers.
+            // Room in the queue first; then count, sequence and enqueue under one lock, so that
+            // concurrent publishers cannot enqueue in another order than their sequence numbers,
+            // and a connection is counted exactly when it registered before the event's number.
             let permit = match tokio::time::timeout(ACCEPT_TIMEOUT, self.tx.reserve()).await {
                 Ok(Ok(p)) => p,
                 Ok(Err(_)) => return Err(BrokerError::Closed),
                 Err(_) => return Err(BrokerError::Overloaded(ACCEPT_TIMEOUT)),
             };
             let mut st = self.state.lock();
+            let mut sequence = || {
+                st.seq += 1;
+                self.published.store(st.seq, Ordering::Release);
+            };
+            let counted = match self.counter.get() {
+                Some(c) => c.count(&event, want_members, &mut sequence),
+                None => {
+                    sequence();
+                    Counted::default()
+                }
+            };
             let event = self.record(&mut st, event);
-            permit.send(Envelope {
+            permit.send(FeedItem::Event(Envelope {
                 event: event.clone(),
                 ack_ref,
-            });
-            Ok(event)
+            }));
+            Ok((event, counted))
         })
     }
 
-    fn take_feed(&self) -> Option<mpsc::Receiver<Envelope>> {
+    fn keeps_idempotency_keys(&self) -> bool {
+        false
+    }
+
+    fn relay(&self, _event: &Event, _origin_link: u64) -> BoxFuture<'_, Result<(), BrokerError>> {
+        // One process: the core delivered it already.
+        Box::pin(async { Ok(()) })
+    }
+
+    fn want(&self, _ns: &str, _topic: &str) -> BoxFuture<'_, Result<(), BrokerError>> {
+        // Every event of this process reaches its dispatcher.
+        Box::pin(async { Ok(()) })
+    }
+
+    fn unwant(&self, _ns: &str, _topic: &str) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
+    fn current_seq(&self) -> u64 {
+        self.published.load(Ordering::Acquire)
+    }
+
+    fn take_feed(&self) -> Option<mpsc::Receiver<FeedItem>> {
         self.rx.lock().take()
     }
 
@@ -346,9 +393,21 @@ mod tests {
     async fn positions_per_topic_and_one_broker_order() {
         let b = broker(100);
         let _feed = b.take_feed();
-        let e1 = b.publish(ev(&["room:a"], true), 0).await.unwrap();
-        let e2 = b.publish(ev(&["room:a", "user:u"], true), 0).await.unwrap();
-        let v = b.publish(ev(&["room:a"], false), 0).await.unwrap();
+        let e1 = b
+            .publish(ev(&["room:a"], true), 0, false, None)
+            .await
+            .unwrap()
+            .0;
+        let e2 = b
+            .publish(ev(&["room:a", "user:u"], true), 0, false, None)
+            .await
+            .unwrap()
+            .0;
+        let v = b
+            .publish(ev(&["room:a"], false), 0, false, None)
+            .await
+            .unwrap()
+            .0;
         assert_eq!(e1.positions[0].offset, 1);
         assert_eq!(
             e2.positions.iter().map(|p| p.offset).collect::<Vec<_>>(),
@@ -388,9 +447,15 @@ mod tests {
     async fn window_overflow_is_reported() {
         let b = broker(2);
         let _feed = b.take_feed();
-        let first = b.publish(ev(&["room:a"], true), 0).await.unwrap();
+        let first = b
+            .publish(ev(&["room:a"], true), 0, false, None)
+            .await
+            .unwrap()
+            .0;
         for _ in 0..3 {
-            b.publish(ev(&["room:a"], true), 0).await.unwrap();
+            b.publish(ev(&["room:a"], true), 0, false, None)
+                .await
+                .unwrap();
         }
         let (_, lost) = b.replay_positions("/", &first.positions).await.unwrap();
         assert_eq!(lost.len(), 1);

@@ -4,6 +4,7 @@
 
 mod log;
 mod memory;
+mod redis;
 mod sessions;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio::sync::mpsc;
 
 pub use log::{Gap, Limits};
 pub use memory::MemoryBroker;
+pub use redis::{LIVE_SESSION, RedisBroker};
 pub use sessions::SessionRecord;
 
 /// An accepted event on its way to this core's dispatcher.
@@ -25,6 +27,41 @@ pub struct Envelope {
     pub ack_ref: u64,
 }
 
+/// What the dispatcher receives: an event, or word that events were lost and the edges must
+/// resynchronise (link again and replay from their sockets' offsets).
+#[derive(Debug, Clone)]
+pub enum FeedItem {
+    Event(Envelope),
+    Resync(String),
+}
+
+/// A connection an Emit matched, for its acks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub conn: String,
+    pub user: String,
+    /// The node that holds it (0: this process, without a cluster).
+    pub node: u32,
+}
+
+/// What an Emit matched when the broker accepted it.
+#[derive(Debug, Clone, Default)]
+pub struct Counted {
+    /// The idempotency key was used already: this is the first Emit's answer, nothing was sent.
+    pub duplicate: bool,
+    pub connections: u32,
+    pub offline_users: Vec<String>,
+    /// Only when asked for (acks).
+    pub members: Vec<Member>,
+}
+
+/// Counts an event's recipients among this process's connections. `sequence` runs while the
+/// connections cannot change, so that a connection is counted exactly when it registered before
+/// the event got its sequence number.
+pub trait Counter: Send + Sync {
+    fn count(&self, event: &Event, want_members: bool, sequence: &mut dyn FnMut()) -> Counted;
+}
+
 /// Why the broker did not accept an event or answer a query.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -32,7 +69,7 @@ pub enum BrokerError {
     Closed,
     #[error("broker overloaded: event not accepted within {0:?}")]
     Overloaded(std::time::Duration),
-    #[error("broker unavailable: {0}")]
+    #[error("{0}")]
     Unavailable(String),
 }
 
@@ -83,12 +120,30 @@ pub enum RecoveryError {
 pub trait Broker: Send + Sync + 'static {
     /// Identity of the recovery logs: changes when they are lost (a restart of the memory broker).
     fn epoch(&self) -> String;
-    /// Gives recoverable events their positions and offset, keeps them for the
-    /// window, and returns once the event is accepted for fan-out.
-    fn publish(&self, event: Event, ack_ref: u64)
-    -> BoxFuture<'_, Result<Arc<Event>, BrokerError>>;
+    /// Sequences the event (and gives recoverable events their positions and offset, keeping
+    /// them for the window), counts who it reaches, and returns once it is accepted for fan-out.
+    /// With an idempotency key (and how long to remember it), an Emit whose key was used already
+    /// sends nothing and answers like the first one, where the broker keeps keys itself.
+    fn publish(
+        &self,
+        event: Event,
+        ack_ref: u64,
+        want_members: bool,
+        idempotency: Option<(String, std::time::Duration)>,
+    ) -> BoxFuture<'_, Result<(Arc<Event>, Counted), BrokerError>>;
+    /// Whether `publish` keeps idempotency keys (else the core remembers them itself).
+    fn keeps_idempotency_keys(&self) -> bool;
+    /// Carries a relay (volatile, never logged) to the other cores; this core delivers it itself.
+    fn relay(&self, event: &Event, origin_link: u64) -> BoxFuture<'_, Result<(), BrokerError>>;
+    /// This core needs the events of a topic (or a `prefix*` pattern) from now on; resolves once
+    /// they will arrive. Reference-counted with [`Broker::unwant`].
+    fn want(&self, ns: &str, topic: &str) -> BoxFuture<'_, Result<(), BrokerError>>;
+    /// One user of a topic fewer; the last one stops its events.
+    fn unwant(&self, ns: &str, topic: &str) -> BoxFuture<'_, ()>;
+    /// The newest sequence number given out by this process (0 when sequences come from elsewhere).
+    fn current_seq(&self) -> u64;
     /// The feed of events this core must deliver; `None` after the first call.
-    fn take_feed(&self) -> Option<mpsc::Receiver<Envelope>>;
+    fn take_feed(&self) -> Option<mpsc::Receiver<FeedItem>>;
     /// A topic's events, bounded.
     fn history(
         &self,

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 
 /// What a lost connection leaves behind for its recovery.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionRecord {
     pub connection_id: String,
     pub namespace: String,

@@ -105,10 +105,10 @@ pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
     warn_dev_secrets(&config);
     let core_listener = bind("core.listen", &config.core.listen).await?;
     let edge_listener = bind("edge.listen", &config.edge.listen).await?;
-    announce("core", &core_listener)?;
     let core_addr = core_listener.local_addr()?;
     let mut edge_cfg = wiring::edge_config(&config, &format!("http://{core_addr}"))?;
     let core = herald_server::Core::start(wiring::core_config(&config)).await?;
+    announce("core", &core_listener)?;
     // One process: the edge's link to the core is a queue, not a gRPC stream.
     edge_cfg.connector = Some(core.connector());
 
@@ -140,8 +140,10 @@ pub async fn core(mut config: Config, a: CoreArgs) -> anyhow::Result<()> {
     }
     warn_dev_secrets(&config);
     let listener = bind("core.listen", &config.core.listen).await?;
+    // Started (store, Redis) before it says it listens: a core that cannot start never does.
+    let core = herald_server::Core::start(wiring::core_config(&config)).await?;
     announce("core", &listener)?;
-    herald_server::run(listener, wiring::core_config(&config), terminated()).await?;
+    core.serve(listener, terminated()).await?;
     Ok(())
 }
 

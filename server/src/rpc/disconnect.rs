@@ -1,15 +1,16 @@
 //! `Disconnect`: close a connection or every connection of a user, with a reason.
 
-use herald_proto::v1::{DisconnectCommand, DisconnectRequest, DisconnectResponse, link_response};
+use herald_proto::v1::{DisconnectRequest, DisconnectResponse};
 
 use super::{Api, validate};
 use crate::CoreError;
+use crate::cluster::control::Body;
 
 /// Longest reason sent to clients.
 const MAX_REASON: usize = 512;
 
 impl Api {
-    pub fn disconnect(&self, r: DisconnectRequest) -> Result<DisconnectResponse, CoreError> {
+    pub async fn disconnect(&self, r: DisconnectRequest) -> Result<DisconnectResponse, CoreError> {
         let ns = validate::namespace(&self.config, &r.namespace)?;
         if r.reason.len() > MAX_REASON {
             return Err(CoreError::InvalidArgument(format!(
@@ -21,20 +22,18 @@ impl Api {
         } else {
             r.reason
         };
-        let conns = self.targets_of(&ns, &r.connection_id, &r.user_id)?;
-        for (id, link) in &conns {
-            self.hub.send_to_link(
-                *link,
-                link_response::Msg::Disconnect(DisconnectCommand {
-                    namespace: ns.clone(),
-                    connection_id: id.clone(),
-                    user_id: String::new(),
+        let conns = self.targets_of(&ns, &r.connection_id, &r.user_id).await?;
+        let connections = self
+            .on_holders(
+                &conns,
+                async |mine| self.disconnect_local(&ns, &mine, &reason),
+                |conns| Body::Disconnect {
+                    ns: ns.clone(),
+                    conns,
                     reason: reason.clone(),
-                }),
-            );
-        }
-        Ok(DisconnectResponse {
-            connections: u32::try_from(conns.len()).unwrap_or(u32::MAX),
-        })
+                },
+            )
+            .await?;
+        Ok(DisconnectResponse { connections })
     }
 }

@@ -1,7 +1,6 @@
-//! `Emit`: validate, resolve targets once for counts and acks, hand the event
-//! to the broker, and wait for client acks when asked.
+//! `Emit`: validate, hand the event to the broker (which counts its recipients as it sequences
+//! it), and wait for client acks when asked; idempotency keys return the first answer.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use herald_index::Topic;
@@ -33,21 +32,38 @@ impl Api {
                 MAX_ACK_TIMEOUT.as_millis()
             )));
         }
-        if !req.idempotency_key.is_empty()
-            && let Some(r) = self.idempotency.get(&req.idempotency_key)
-        {
+        let class = targets_class(&targets);
+        drop((targets, except));
+        let req = EmitRequest { namespace, ..req };
+        // Idempotency keys live where events are sequenced when the broker keeps them (a
+        // cluster: one atomic step in Redis); here otherwise.
+        if self.broker.keeps_idempotency_keys() || req.idempotency_key.is_empty() {
+            return self.publish_emit(req, ack_timeout, class).await;
+        }
+        if let Some(r) = self.idempotency.get(&req.idempotency_key) {
             return Ok(r);
         }
+        let key = req.idempotency_key.clone();
+        let resp = self.publish_emit(req, ack_timeout, class).await?;
+        self.idempotency.put(&key, &resp);
+        Ok(resp)
+    }
 
-        let (connections, offline_users, ack_conns) =
-            self.resolve(&namespace, &targets, &except, !ack_timeout.is_zero());
+    /// Hands a validated Emit to the broker, which counts its recipients as it sequences it, and
+    /// waits for the client acks when asked.
+    async fn publish_emit(
+        &self,
+        req: EmitRequest,
+        ack_timeout: Duration,
+        default: DeliveryClass,
+    ) -> Result<EmitResponse, CoreError> {
         let delivery = match DeliveryClass::try_from(req.delivery).unwrap_or_default() {
-            DeliveryClass::Unspecified => default_class(&targets),
+            DeliveryClass::Unspecified => default,
             c => c,
         };
         let event = Event {
             id: new_event_id(),
-            namespace,
+            namespace: req.namespace,
             targets: req.targets,
             except: req.except,
             name: req.event,
@@ -58,16 +74,22 @@ impl Api {
             offset: String::new(),
             seq: 0,
         };
-        let event_id = event.id.clone();
-        let ack_ref = if ack_conns.is_empty() {
-            0
+        let want_acks = !ack_timeout.is_zero();
+        // The waiter exists before the event goes out, so that no early ack is lost.
+        let (ack_ref, waiter) = if want_acks {
+            let r = self.new_ack_ref();
+            (r, Some(self.hub.await_acks(r)))
         } else {
-            self.hub.next_id()
+            (0, None)
         };
-        let waiter = (ack_ref != 0).then(|| self.hub.await_acks(ack_ref, ack_conns));
-
-        let published = match self.broker.publish(event, ack_ref).await {
-            Ok(e) => e,
+        let idempotency = (!req.idempotency_key.is_empty())
+            .then(|| (req.idempotency_key.clone(), self.config.idempotency_window));
+        let (published, counted) = match self
+            .broker
+            .publish(event, ack_ref, want_acks, idempotency)
+            .await
+        {
+            Ok(p) => p,
             Err(e) => {
                 if ack_ref != 0 {
                     self.hub.finish_acks(ack_ref);
@@ -75,59 +97,39 @@ impl Api {
                 return Err(CoreError::BrokerUnavailable(e.to_string()));
             }
         };
-
+        if counted.duplicate {
+            // The first Emit with this key was sent; this one sent nothing.
+            if ack_ref != 0 {
+                self.hub.finish_acks(ack_ref);
+            }
+            return Ok(EmitResponse {
+                event_id: published.id.clone(),
+                positions: published.positions.clone(),
+                connections: counted.connections,
+                offline_users: counted.offline_users,
+                acks: Vec::new(),
+            });
+        }
         let acks = match waiter {
             Some(rx) => {
+                self.hub.expect_acks(ack_ref, counted.members);
                 let _ = tokio::time::timeout(ack_timeout, rx).await;
                 self.hub.finish_acks(ack_ref)
             }
             None => Vec::new(),
         };
-        let resp = EmitResponse {
-            event_id,
+        Ok(EmitResponse {
+            event_id: published.id.clone(),
             positions: published.positions.clone(),
-            connections,
-            offline_users,
+            connections: counted.connections,
+            offline_users: counted.offline_users,
             acks,
-        };
-        if !req.idempotency_key.is_empty() {
-            self.idempotency.put(&req.idempotency_key, &resp);
-        }
-        Ok(resp)
-    }
-
-    /// Matched connections, targeted users with no connection, and the
-    /// connections to await acks from (connection id -> user id).
-    fn resolve(
-        &self,
-        ns: &str,
-        targets: &[Topic<'_>],
-        except: &[Topic<'_>],
-        want_acks: bool,
-    ) -> (u32, Vec<String>, HashMap<String, String>) {
-        let ix = self.hub.index.read();
-        let mut acks = HashMap::new();
-        let n = ix.resolve(ns, targets, except, |c| {
-            if want_acks {
-                acks.insert(
-                    c.id.to_string(),
-                    c.user.as_deref().unwrap_or_default().to_owned(),
-                );
-            }
-        });
-        let offline = targets
-            .iter()
-            .filter_map(|t| match t {
-                Topic::User(u) if !ix.is_online(ns, u) => Some((*u).to_owned()),
-                _ => None,
-            })
-            .collect();
-        (u32::try_from(n).unwrap_or(u32::MAX), offline, acks)
+        })
     }
 }
 
 /// Recoverable for users and rooms, volatile for connections and broadcasts.
-fn default_class(targets: &[Topic<'_>]) -> DeliveryClass {
+fn targets_class(targets: &[Topic<'_>]) -> DeliveryClass {
     if targets
         .iter()
         .any(|t| matches!(t, Topic::User(_) | Topic::Room(_)))

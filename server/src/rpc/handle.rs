@@ -46,6 +46,7 @@ impl Api {
         })
         .map_err(|_| Status::unavailable("server is shutting down"))?;
         self.handlers.register(id, &ns, &reg.events, tx.clone());
+        self.count_handler_keys(&ns, &reg.events, 1).await;
         tracing::info!(handler = id, namespace = %ns, events = ?reg.events, "handler registered");
         let api = self.clone();
         tokio::spawn(async move {
@@ -64,10 +65,30 @@ impl Api {
                     },
                 }
             }
-            api.handlers.remove(id);
+            api.handler_gone(id).await;
             tracing::info!(handler = id, "handler left");
         });
         let api = self.clone();
-        Ok(rx.on_drop(move || api.handlers.remove(id)))
+        Ok(rx.on_drop(move || {
+            tokio::spawn(async move { api.handler_gone(id).await });
+        }))
+    }
+
+    /// Forgets a handler (once, whichever end noticed first), here and in the cluster.
+    async fn handler_gone(&self, id: u64) {
+        for (ns, event) in self.handlers.remove(id) {
+            self.count_handler_keys(&ns, std::slice::from_ref(&event), -1)
+                .await;
+        }
+    }
+
+    /// Tells the cluster this node has `delta` more handlers of these events.
+    async fn count_handler_keys(&self, ns: &str, events: &[String], delta: i64) {
+        let Some(c) = &self.cluster else { return };
+        for event in events {
+            if let Err(e) = c.redis.count_handler(c.node, ns, event, delta).await {
+                tracing::warn!(event, error = %e, "handler not registered in the cluster");
+            }
+        }
     }
 }

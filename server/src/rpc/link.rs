@@ -10,15 +10,21 @@ use herald_proto::v1::{
 };
 
 use super::emit::new_event_id;
+use super::rooms::conn_topics;
 use super::{Api, validate};
 use crate::broker::Envelope;
 use crate::clock::now_ms;
+use crate::cluster::control::{self, Body};
+use crate::cluster::presence::RegisterError;
 use crate::feed::{Feed, FeedStream, feed};
 use crate::hub::{Link, LinkId};
 
 /// `herald.v1.EdgeService`.
 #[derive(Clone)]
 pub struct EdgeApi(pub Arc<Api>);
+
+/// Time a handler's answer may spend between nodes, on top of the handler timeout.
+const HANDLER_HOP: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What a link message produced: an error, or what the answer carries.
 type Outcome = Result<Applied, String>;
@@ -91,12 +97,10 @@ impl Api {
         if removed.is_empty() {
             return;
         }
-        for r in &removed {
-            self.conn_removed(r);
-        }
         let api = self.clone();
         tokio::spawn(async move {
             for r in &removed {
+                api.conn_removed(r).await;
                 api.save_session(r, true).await;
             }
         });
@@ -109,36 +113,87 @@ impl Api {
         } else {
             &o.namespace
         };
-        {
+        let max = self.config.policy(ns).max_connections_per_user;
+        let limit = || format!("too many connections for this user (limit {max})");
+        // The connection's events reach this core before it counts as registered anywhere.
+        let topics = conn_topics(user, std::iter::empty());
+        for (i, t) in topics.iter().enumerate() {
+            if let Err(e) = self.broker.want(ns, t).await {
+                for t in &topics[..i] {
+                    self.broker.unwant(ns, t).await;
+                }
+                return Err(e.to_string());
+            }
+        }
+        let inserted = {
             let mut ix = self.hub.index.write();
-            let max = self.config.policy(ns).max_connections_per_user;
             if let Some(u) = user
                 && ix
                     .user_connections(ns, u)
                     .nth(max.saturating_sub(1))
                     .is_some()
             {
-                return Err(format!("too many connections for this user (limit {max})"));
+                Err(limit())
+            } else {
+                // Under the write lock: no Emit is counted and sequenced meanwhile.
+                ix.insert(&o.connection_id, ns, user, link)
+                    .map(|()| self.broker.current_seq())
+                    .map_err(|e| e.to_string())
             }
-            ix.insert(&o.connection_id, ns, user, link)
-                .map_err(|e| e.to_string())?;
-        }
+        };
+        let floor = match (inserted, &self.cluster) {
+            (Ok(floor), None) => Ok(floor),
+            (Ok(_), Some(c)) => c
+                .redis
+                .register(
+                    ns,
+                    &o.connection_id,
+                    user,
+                    c.node,
+                    max,
+                    Self::live_session(&o, ns)
+                        .as_ref()
+                        .map(|rec| (o.pid.as_str(), rec)),
+                )
+                .await
+                .map_err(|e| match e {
+                    RegisterError::UserLimit(_) => limit(),
+                    e => e.to_string(),
+                })
+                .inspect_err(|_| {
+                    self.hub.index.write().remove(&o.connection_id);
+                }),
+            (Err(e), _) => Err(e),
+        };
+        let floor_seq = match floor {
+            Ok(f) => f,
+            Err(e) => {
+                for t in &topics {
+                    self.broker.unwant(ns, t).await;
+                }
+                return Err(e);
+            }
+        };
         self.track_session(&o);
         let mut rooms = Vec::with_capacity(o.rooms.len());
         for room in &o.rooms {
-            match self.join_conn(&o.connection_id, room) {
+            match self.join_conn(&o.connection_id, room).await {
                 Ok(_) => rooms.push(room.clone()),
                 Err(e) => tracing::debug!(room, error = %e, "restored room not joined"),
             }
         }
         if o.resume_offset.is_empty() {
-            return done();
+            return Ok(Applied {
+                floor_seq,
+                ..Default::default()
+            });
         }
         // Registered first, replay read second: whatever is appended meanwhile also
-        // arrives live, and the edge drops those duplicates by offset.
+        // arrives live, and the edge drops those duplicates by sequence.
         let replay = self.replay_for(&o, &rooms).await?;
         Ok(Applied {
             replay,
+            floor_seq,
             ..Default::default()
         })
     }
@@ -165,22 +220,24 @@ impl Api {
             Some(Msg::Closed(c)) => {
                 let removed = self.hub.index.write().remove(&c.connection_id);
                 if let Some(r) = removed {
-                    self.conn_removed(&r);
+                    self.conn_removed(&r).await;
                     self.save_session(&r, c.recoverable).await;
                 }
                 done()
             }
             Some(Msg::Join(j)) => self
                 .join_conn(&j.connection_id, &j.room)
+                .await
                 .map(|_| Applied::default()),
             Some(Msg::Leave(l)) => self
                 .leave_conn(&l.connection_id, &l.room)
+                .await
                 .map(|_| Applied::default()),
             Some(Msg::Ack(a)) => {
-                self.hub.client_ack(a.ack_ref, &a.connection_id, a.args);
+                self.route_ack(a.ack_ref, &a.connection_id, a.args).await;
                 done()
             }
-            Some(Msg::Relay(r)) => self.relay(link, r).map(|()| Applied::default()),
+            Some(Msg::Relay(r)) => self.relay(link, r).await.map(|()| Applied::default()),
             Some(Msg::Lookup(l)) => self.lookup_session(&l).await.map(|session| Applied {
                 session: Some(session),
                 ..Default::default()
@@ -225,24 +282,77 @@ impl Api {
             args: f.args,
             room: f.room,
         };
-        if wants_reply {
-            self.handlers
+        let node = self.handler_node(&ev.namespace, &ev.event).await?;
+        match (&self.cluster, node) {
+            (Some(c), Some(node)) if node != c.node => {
+                let body = Body::Handle {
+                    event: control::encode_event(&ev),
+                    wants_reply,
+                };
+                if !wants_reply {
+                    return c
+                        .redis
+                        .tell(c.node, node, body)
+                        .await
+                        .map(|()| Applied::default())
+                        .map_err(|e| e.to_string());
+                }
+                let timeout = self.config.handler_timeout + HANDLER_HOP;
+                let r = c
+                    .redis
+                    .ask(&c.broker.pending, c.node, node, body, timeout)
+                    .await
+                    .map_err(|_| {
+                        format!(
+                            "handler timeout after {} ms",
+                            self.config.handler_timeout.as_millis()
+                        )
+                    })?;
+                if r.error.is_empty() {
+                    Ok(with_args(control::decode_args(&r.args)))
+                } else {
+                    Err(r.error)
+                }
+            }
+            _ if wants_reply => self
+                .handlers
                 .call(ev, self.config.handler_timeout)
                 .await
-                .map(with_args)
-        } else {
-            self.handlers.tell(ev);
-            done()
+                .map(with_args),
+            _ => {
+                self.handlers.tell(ev);
+                done()
+            }
         }
+    }
+
+    /// The node whose handler takes this event: round-robin over the cluster's nodes that have
+    /// one; `None` for this process (alone, or no handler anywhere: the local call says so).
+    async fn handler_node(&self, ns: &str, event: &str) -> Result<Option<u32>, String> {
+        let Some(c) = &self.cluster else {
+            return Ok(None);
+        };
+        let nodes = c
+            .redis
+            .handler_nodes(ns, event)
+            .await
+            .map_err(|e| e.to_string())?;
+        if nodes.is_empty() {
+            return Ok(None);
+        }
+        let i = c
+            .next_handler
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Some(nodes[i % nodes.len()]))
     }
 
     /// Relays a client event to a room minus the sender, if the sender is a member. Relays are
     /// volatile: they go straight to the links and subscribers (not through the broker's logs),
     /// skipping the sending edge when it delivered to its own members already.
-    fn relay(&self, link: LinkId, r: RelayEvent) -> Result<(), String> {
+    async fn relay(&self, link: LinkId, r: RelayEvent) -> Result<(), String> {
         // The sending edge checked membership and delivered to its members; with no other edge
-        // and no subscriber there is nobody else to tell.
-        if r.delivered_locally && self.hub.alone(link) {
+        // and no subscriber (and no other core) there is nobody else to tell.
+        if r.delivered_locally && self.cluster.is_none() && self.hub.alone(link) {
             return Ok(());
         }
         let ns = if r.namespace.is_empty() {
@@ -272,6 +382,11 @@ impl Api {
             timestamp_ms: now_ms(),
             ..Default::default()
         };
+        if self.cluster.is_some()
+            && let Err(e) = self.broker.relay(&event, link).await
+        {
+            tracing::debug!(error = %e, "relay not passed to the other cores");
+        }
         let env = Envelope {
             event: Arc::new(event),
             ack_ref: 0,

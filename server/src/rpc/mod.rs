@@ -1,5 +1,6 @@
 //! The gRPC services: one file per RPC, sharing the hub and the configuration.
 
+mod cluster;
 mod disconnect;
 mod emit;
 mod handle;
@@ -24,8 +25,32 @@ use crate::run::CoreConfig;
 
 pub use link::EdgeApi;
 
+/// This core's place in a cluster on Redis.
+pub struct ClusterNode {
+    pub redis: Arc<crate::cluster::Redis>,
+    /// This core's node id (in the top bits of its ack references).
+    pub node: u32,
+    /// The cluster broker (also the router of replies to this node's requests).
+    pub broker: Arc<crate::broker::RedisBroker>,
+    /// Round-robin over the nodes with handlers of an event.
+    pub next_handler: std::sync::atomic::AtomicUsize,
+    /// Live nodes at the last sweep.
+    pub seen: crate::cluster::registry::Seen,
+    /// A write to the cluster's presence failed: the next heartbeat registers everything again.
+    pub dirty: std::sync::atomic::AtomicBool,
+}
+
+impl ClusterNode {
+    /// Notes that the cluster's presence may disagree with this node's connections.
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// State every RPC handler shares.
 pub struct Api {
+    /// `None` when the core runs alone (in-memory broker).
+    pub cluster: Option<ClusterNode>,
     pub hub: Arc<Hub>,
     pub broker: Arc<dyn Broker>,
     pub config: Arc<CoreConfig>,

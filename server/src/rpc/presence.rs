@@ -16,26 +16,54 @@ use crate::CoreError;
 const MAX_USERS: usize = 10_000;
 
 impl Api {
-    pub fn presence(&self, r: PresenceRequest) -> Result<PresenceResponse, CoreError> {
+    pub async fn presence(&self, r: PresenceRequest) -> Result<PresenceResponse, CoreError> {
         let ns = validate::namespace(&self.config, &r.namespace)?;
-        let ix = self.hub.index.read();
-        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-        let mut connections = 0u32;
         if !r.room.is_empty() {
             check_room(&r.room)?;
-            for c in ix.room_members(&ns, &r.room) {
-                connections += 1;
-                if let Some(u) = &c.user {
-                    *counts.entry(u.to_string()).or_default() += 1;
-                }
-            }
         }
+        let (counts, connections, online) = match &self.cluster {
+            Some(c) => {
+                let err =
+                    |e: crate::cluster::ClusterError| CoreError::BrokerUnavailable(e.to_string());
+                let (counts, connections) = if r.room.is_empty() {
+                    (BTreeMap::new(), 0)
+                } else {
+                    c.redis.room_presence(&ns, &r.room).await.map_err(err)?
+                };
+                let online = if r.room.is_empty() {
+                    c.redis.user_counts(&ns, &r.user_ids).await.map_err(err)?
+                } else {
+                    Vec::new()
+                };
+                (counts, connections, online)
+            }
+            None => {
+                let ix = self.hub.index.read();
+                let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+                let mut connections = 0u32;
+                if !r.room.is_empty() {
+                    for c in ix.room_members(&ns, &r.room) {
+                        connections += 1;
+                        if let Some(u) = &c.user {
+                            *counts.entry(u.to_string()).or_default() += 1;
+                        }
+                    }
+                }
+                let online = r
+                    .user_ids
+                    .iter()
+                    .map(|u| u32::try_from(ix.user_connections(&ns, u).count()).unwrap_or(u32::MAX))
+                    .collect();
+                (counts, connections, online)
+            }
+        };
         let users: Vec<UserPresence> = if !r.user_ids.is_empty() {
             r.user_ids
                 .iter()
-                .map(|u| {
+                .enumerate()
+                .map(|(i, u)| {
                     let n = if r.room.is_empty() {
-                        u32::try_from(ix.user_connections(&ns, u).count()).unwrap_or(u32::MAX)
+                        online.get(i).copied().unwrap_or(0)
                     } else {
                         counts.get(u).copied().unwrap_or(0)
                     };

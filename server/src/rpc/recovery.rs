@@ -38,6 +38,19 @@ fn topics_of(id: &str, user: Option<&str>, rooms: &[String]) -> Vec<String> {
 }
 
 impl Api {
+    /// The session a cluster keeps for a live connection (rooms are read from its presence when
+    /// it is taken), so that its client can recover even if this core dies.
+    pub fn live_session(o: &ConnectionOpened, ns: &str) -> Option<SessionRecord> {
+        (!o.pid.is_empty()).then(|| SessionRecord {
+            connection_id: o.connection_id.clone(),
+            namespace: ns.to_owned(),
+            user_id: o.user_id.clone(),
+            rooms: Vec::new(),
+            data_json: o.data_json.clone(),
+            expires_ms: crate::broker::LIVE_SESSION,
+        })
+    }
+
     /// Remembers the recovery identity of a new connection.
     pub fn track_session(&self, o: &ConnectionOpened) {
         if !o.pid.is_empty() {
@@ -54,6 +67,10 @@ impl Api {
             return;
         };
         if !recoverable {
+            if self.cluster.is_some() {
+                // The session kept since registration must not outlive a connection that ended.
+                let _ = self.broker.take_session(&pid).await;
+            }
             return;
         }
         let c: &Conn<LinkId> = &r.conn;

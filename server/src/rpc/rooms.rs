@@ -3,12 +3,12 @@
 //! limit and presence events; and the `Join` / `Leave` RPCs.
 
 use herald_index::Removed;
-use herald_proto::v1::{
-    JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, MembershipChange, link_response,
-};
+use herald_proto::v1::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
 
+use super::cluster::Holder;
 use super::{Api, validate};
 use crate::CoreError;
+use crate::cluster::control::Body;
 use crate::hub::LinkId;
 
 /// Longest room name.
@@ -29,11 +29,12 @@ pub fn check_room(room: &str) -> Result<(), CoreError> {
 }
 
 impl Api {
-    /// Puts a connection in a room; `Ok(false)` if it already was.
-    pub fn join_conn(&self, conn: &str, room: &str) -> Result<bool, String> {
+    /// Puts a connection of this core in a room; `Ok(false)` if it already was. The room's events
+    /// reach this core before the connection counts as a member anywhere.
+    pub async fn join_conn(&self, conn: &str, room: &str) -> Result<bool, String> {
         check_room(room).map_err(|e| e.to_string())?;
-        let (ns, user, newly_present) = {
-            let mut ix = self.hub.index.write();
+        let (ns, user, max) = {
+            let ix = self.hub.index.read();
             let c = ix
                 .get(conn)
                 .ok_or_else(|| format!("unknown connection {conn}"))?;
@@ -41,16 +42,45 @@ impl Api {
                 return Ok(false);
             }
             let ns = c.namespace.to_string();
-            let user = c.user.as_deref().map(str::to_owned);
             let max = self.config.policy(&ns).max_rooms_per_connection;
             if c.rooms.len() >= max {
                 return Err(format!("room limit reached ({max})"));
             }
+            (ns, c.user.as_deref().map(str::to_owned), max)
+        };
+        let topic = format!("room:{room}");
+        self.broker
+            .want(&ns, &topic)
+            .await
+            .map_err(|e| e.to_string())?;
+        let joined = {
+            let mut ix = self.hub.index.write();
             let present = user
                 .as_deref()
                 .is_some_and(|u| ix.user_in_room(&ns, u, room));
-            ix.join(conn, room).map_err(|e| e.to_string())?;
-            (ns, user, !present)
+            ix.join(conn, room).map(|j| j.then_some(!present))
+        };
+        let newly_present = match joined {
+            Ok(Some(newly)) => newly,
+            other => {
+                self.broker.unwant(&ns, &topic).await;
+                return other.map(|_| false).map_err(|e| e.to_string());
+            }
+        };
+        let newly_present = match &self.cluster {
+            None => newly_present,
+            Some(c) => match c.redis.membership(&ns, conn, room, true, max).await {
+                Ok(Ok(ch)) => ch.user_transition,
+                failed => {
+                    let _ = self.hub.index.write().leave(conn, room);
+                    self.broker.unwant(&ns, &topic).await;
+                    return Err(match failed {
+                        Ok(Err(e)) => e,
+                        Err(e) => e.to_string(),
+                        Ok(Ok(_)) => unreachable!(),
+                    });
+                }
+            },
         };
         if let (Some(u), true) = (user, newly_present) {
             self.presence_event(&ns, room, &u, "join");
@@ -58,8 +88,8 @@ impl Api {
         Ok(true)
     }
 
-    /// Takes a connection out of a room; `Ok(false)` if it was not in it.
-    pub fn leave_conn(&self, conn: &str, room: &str) -> Result<bool, String> {
+    /// Takes a connection of this core out of a room; `Ok(false)` if it was not in it.
+    pub async fn leave_conn(&self, conn: &str, room: &str) -> Result<bool, String> {
         let (ns, user, gone) = {
             let mut ix = self.hub.index.write();
             let left = ix.leave(conn, room).map_err(|e| e.to_string())?;
@@ -76,51 +106,109 @@ impl Api {
                 .is_some_and(|u| !ix.user_in_room(&ns, u, room));
             (ns, user, gone)
         };
+        let gone = match &self.cluster {
+            None => gone,
+            Some(c) => match c.redis.membership(&ns, conn, room, false, usize::MAX).await {
+                Ok(Ok(ch)) => ch.user_transition,
+                Ok(Err(e)) => {
+                    tracing::debug!(conn, room, error = %e, "cluster presence had no such membership");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!(conn, room, error = %e, "leave not recorded in the cluster's presence");
+                    c.mark_dirty();
+                    false
+                }
+            },
+        };
+        self.broker.unwant(&ns, &format!("room:{room}")).await;
         if let (Some(u), true) = (user, gone) {
             self.presence_event(&ns, room, &u, "leave");
         }
         Ok(true)
     }
 
-    /// After a connection went away: presence for every room it left.
-    pub fn conn_removed(&self, r: &Removed<LinkId>) {
+    /// After a connection of this core went away: acks it owed, its registration in the
+    /// cluster, presence for every room its user left, and the topics it needed.
+    pub async fn conn_removed(&self, r: &Removed<LinkId>) {
         self.hub.ack_conn_gone(&r.conn.id);
-        let Some(user) = r.conn.user.as_deref() else {
-            return;
-        };
         let ns = &*r.conn.namespace;
-        let still: Vec<bool> = {
-            let ix = self.hub.index.read();
-            r.conn
-                .rooms
-                .iter()
-                .map(|room| ix.user_in_room(ns, user, room))
-                .collect()
+        let user = r.conn.user.as_deref();
+        let left: Vec<String> = match &self.cluster {
+            Some(c) => match c.redis.unregister(ns, &r.conn.id, c.node).await {
+                Ok(d) => d.map(|d| d.rooms_left).unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(conn = %r.conn.id, error = %e, "connection not removed from the cluster's presence");
+                    c.mark_dirty();
+                    Vec::new()
+                }
+            },
+            None => match user {
+                None => Vec::new(),
+                Some(u) => {
+                    let ix = self.hub.index.read();
+                    r.conn
+                        .rooms
+                        .iter()
+                        .filter(|room| !ix.user_in_room(ns, u, room))
+                        .map(|room| room.to_string())
+                        .collect()
+                }
+            },
         };
-        for (room, present) in r.conn.rooms.iter().zip(still) {
-            if !present {
-                self.presence_event(ns, room, user, "leave");
+        if let Some(u) = user {
+            for room in &left {
+                self.presence_event(ns, room, u, "leave");
             }
+        }
+        for topic in conn_topics(user, r.conn.rooms.iter().map(|x| &**x)) {
+            self.broker.unwant(ns, &topic).await;
         }
     }
 
-    /// Connections a Join/Leave/Disconnect request names, with their links.
-    pub fn targets_of(
+    /// Connections a Join/Leave/Disconnect request names, with where they are held.
+    pub async fn targets_of(
         &self,
         ns: &str,
         conn: &str,
         user: &str,
-    ) -> Result<Vec<(String, LinkId)>, CoreError> {
-        let ix = self.hub.index.read();
-        match (conn.is_empty(), user.is_empty()) {
-            (false, true) => Ok(ix
-                .get(conn)
+    ) -> Result<Vec<(String, Holder)>, CoreError> {
+        let local = |id: &str| {
+            self.hub
+                .index
+                .read()
+                .get(id)
                 .filter(|c| *c.namespace == *ns)
-                .map(|c| vec![(c.id.to_string(), c.value)])
+                .map(|c| c.value)
+        };
+        match (conn.is_empty(), user.is_empty(), &self.cluster) {
+            (false, true, None) => Ok(local(conn)
+                .map(|l| vec![(conn.to_owned(), Holder::Local(l))])
                 .unwrap_or_default()),
-            (true, false) => Ok(ix
+            (true, false, None) => Ok(self
+                .hub
+                .index
+                .read()
                 .user_connections(ns, user)
-                .map(|c| (c.id.to_string(), c.value))
+                .map(|c| (c.id.to_string(), Holder::Local(c.value)))
+                .collect()),
+            (false, true, Some(c)) => Ok(match local(conn) {
+                Some(l) => vec![(conn.to_owned(), Holder::Local(l))],
+                None => c
+                    .redis
+                    .conn_node(ns, conn)
+                    .await
+                    .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?
+                    .map(|n| vec![(conn.to_owned(), Holder::Node(n))])
+                    .unwrap_or_default(),
+            }),
+            (true, false, Some(c)) => Ok(c
+                .redis
+                .user_conns(ns, user)
+                .await
+                .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?
+                .into_iter()
+                .map(|(id, n)| (id, Holder::Node(n)))
                 .collect()),
             _ => Err(CoreError::InvalidArgument(
                 "set exactly one of connection_id and user_id".into(),
@@ -128,7 +216,7 @@ impl Api {
         }
     }
 
-    fn membership(
+    async fn membership(
         &self,
         ns: &str,
         conn: &str,
@@ -145,52 +233,31 @@ impl Api {
         for r in rooms {
             check_room(r)?;
         }
-        let conns = self.targets_of(&ns, conn, user)?;
-        let mut changed = 0u32;
-        for (id, link) in &conns {
-            let mut any = false;
-            for room in rooms {
-                let done = if join {
-                    self.join_conn(id, room)
-                } else {
-                    self.leave_conn(id, room)
-                };
-                match done {
-                    Ok(true) => {
-                        any = true;
-                        self.hub.send_to_link(
-                            *link,
-                            link_response::Msg::Membership(MembershipChange {
-                                namespace: ns.clone(),
-                                connection_id: id.clone(),
-                                user_id: String::new(),
-                                room: room.clone(),
-                                join,
-                            }),
-                        );
-                    }
-                    Ok(false) => any = true,
-                    Err(e) => {
-                        tracing::debug!(conn = %id, room, error = %e, "server-side membership change refused")
-                    }
-                }
-            }
-            if any {
-                changed += 1;
-            }
-        }
-        Ok(changed)
+        let conns = self.targets_of(&ns, conn, user).await?;
+        self.on_holders(
+            &conns,
+            async |mine| self.apply_membership(&ns, &mine, rooms, join).await,
+            |conns| Body::Membership {
+                ns: ns.clone(),
+                conns,
+                rooms: rooms.to_vec(),
+                join,
+            },
+        )
+        .await
     }
 
-    pub fn join_rpc(&self, r: JoinRequest) -> Result<JoinResponse, CoreError> {
-        let connections =
-            self.membership(&r.namespace, &r.connection_id, &r.user_id, &r.rooms, true)?;
+    pub async fn join_rpc(&self, r: JoinRequest) -> Result<JoinResponse, CoreError> {
+        let connections = self
+            .membership(&r.namespace, &r.connection_id, &r.user_id, &r.rooms, true)
+            .await?;
         Ok(JoinResponse { connections })
     }
 
     pub async fn leave_rpc(&self, r: LeaveRequest) -> Result<LeaveResponse, CoreError> {
-        let connections =
-            self.membership(&r.namespace, &r.connection_id, &r.user_id, &r.rooms, false)?;
+        let connections = self
+            .membership(&r.namespace, &r.connection_id, &r.user_id, &r.rooms, false)
+            .await?;
         if !r.user_id.is_empty() {
             // A user who is away must not get the room back when their session is recovered.
             let ns = validate::namespace(&self.config, &r.namespace)?;
@@ -203,4 +270,14 @@ impl Api {
         }
         Ok(LeaveResponse { connections })
     }
+}
+
+/// The topics a connection needs the events of: the namespace's, its user's and its rooms'.
+pub fn conn_topics<'a>(user: Option<&str>, rooms: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut t = vec!["*".to_owned()];
+    if let Some(u) = user {
+        t.push(format!("user:{u}"));
+    }
+    t.extend(rooms.map(|r| format!("room:{r}")));
+    t
 }

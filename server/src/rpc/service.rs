@@ -36,7 +36,7 @@ impl HeraldService for HeraldApi {
     }
 
     async fn join(&self, req: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
-        Ok(Response::new(self.0.join_rpc(req.into_inner())?))
+        Ok(Response::new(self.0.join_rpc(req.into_inner()).await?))
     }
 
     async fn leave(&self, req: Request<LeaveRequest>) -> Result<Response<LeaveResponse>, Status> {
@@ -47,14 +47,14 @@ impl HeraldService for HeraldApi {
         &self,
         req: Request<PresenceRequest>,
     ) -> Result<Response<PresenceResponse>, Status> {
-        Ok(Response::new(self.0.presence(req.into_inner())?))
+        Ok(Response::new(self.0.presence(req.into_inner()).await?))
     }
 
     async fn disconnect(
         &self,
         req: Request<DisconnectRequest>,
     ) -> Result<Response<DisconnectResponse>, Status> {
-        Ok(Response::new(self.0.disconnect(req.into_inner())?))
+        Ok(Response::new(self.0.disconnect(req.into_inner()).await?))
     }
 
     async fn history(
@@ -65,7 +65,7 @@ impl HeraldService for HeraldApi {
     }
 
     async fn stats(&self, _req: Request<StatsRequest>) -> Result<Response<StatsResponse>, Status> {
-        Ok(Response::new(self.0.stats()))
+        Ok(Response::new(self.0.stats().await?))
     }
 
     type HandleStream = FeedStream<HandleResponse>;

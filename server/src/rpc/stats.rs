@@ -3,13 +3,53 @@
 use herald_proto::v1::{NamespaceStats, StatsResponse};
 
 use super::Api;
+use crate::CoreError;
 
 fn n(x: usize) -> u32 {
     u32::try_from(x).unwrap_or(u32::MAX)
 }
 
 impl Api {
-    pub fn stats(&self) -> StatsResponse {
+    pub async fn stats(&self) -> Result<StatsResponse, CoreError> {
+        let Some(c) = &self.cluster else {
+            return Ok(self.local_stats());
+        };
+        let err = |e: crate::cluster::ClusterError| CoreError::BrokerUnavailable(e.to_string());
+        let mut namespaces = Vec::with_capacity(self.config.namespaces.len());
+        for ns in &self.config.namespaces {
+            let (connections, users, rooms) = c.redis.counts(ns).await.map_err(err)?;
+            namespaces.push(NamespaceStats {
+                namespace: ns.clone(),
+                connections,
+                users,
+                rooms,
+            });
+        }
+        namespaces.sort_by(|a, b| a.namespace.cmp(&b.namespace));
+        let nodes = c.redis.live_nodes().await.map_err(err)?;
+        // This node's own figures are current; the others' are as of their last heartbeat.
+        let me = self.local_stats();
+        let others = nodes
+            .iter()
+            .filter(|n| n.started_ms >= 0 && n.node != c.node);
+        let (edges, subscribers, handlers) =
+            others.fold((me.edges, me.subscribers, me.handlers), |(e, s, h), n| {
+                (
+                    e.saturating_add(n.edges),
+                    s.saturating_add(n.subscribers),
+                    h.saturating_add(n.handlers),
+                )
+            });
+        Ok(StatsResponse {
+            namespaces,
+            edges,
+            subscribers,
+            handlers,
+        })
+    }
+
+    /// This process's own counts.
+    fn local_stats(&self) -> StatsResponse {
         let ix = self.hub.index.read();
         let mut namespaces: Vec<NamespaceStats> = self
             .config

@@ -50,10 +50,28 @@ impl Api {
         let (tx, rx) = feed(self.config.subscriber_queue, &self.hub.cancel);
         // Live first, history second: an event appended in between arrives both
         // ways and its live copy is dropped below; none can fall between.
-        let keys = req.topics.into_iter().map(|t| (ns.clone(), t)).collect();
+        let topics = req.topics;
+        for (i, t) in topics.iter().enumerate() {
+            if let Err(e) = self.broker.want(&ns, t).await {
+                for t in &topics[..i] {
+                    self.broker.unwant(&ns, t).await;
+                }
+                return Err(CoreError::BrokerUnavailable(e.to_string()));
+            }
+        }
+        let keys = topics.iter().map(|t| (ns.clone(), t.clone())).collect();
         self.hub.add_subscriber(id, tx, keys);
-        let hub = self.hub.clone();
-        let live = rx.on_drop(move || hub.remove_subscriber(id));
+        let api = self.clone();
+        let sub_ns = ns.clone();
+        let live = rx.on_drop(move || {
+            api.hub.remove_subscriber(id);
+            let ns = sub_ns;
+            tokio::spawn(async move {
+                for t in &topics {
+                    api.broker.unwant(&ns, t).await;
+                }
+            });
+        });
         let (replay, lost) = self
             .broker
             .replay_positions(&ns, &req.since)

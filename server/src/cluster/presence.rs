@@ -1,0 +1,268 @@
+//! Cluster-wide presence in Redis: which connections exist (with their user, rooms and owning
+//! node), written by the owning node, read by any; counts for Emit, Presence, Stats and the
+//! per-user connection limit.
+
+use std::collections::BTreeMap;
+
+use redis::AsyncCommands;
+
+use super::{ClusterError, Redis};
+use crate::broker::SessionRecord;
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("too many connections for this user (limit {0})")]
+    UserLimit(usize),
+    #[error("connection {0} is already registered")]
+    Duplicate(String),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// What a membership change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    /// The connection's membership changed (it was not already in / out).
+    pub changed: bool,
+    /// The user came into the room or left it entirely (for presence events).
+    pub user_transition: bool,
+}
+
+/// What removing a connection did.
+#[derive(Debug, Clone, Default)]
+pub struct Departed {
+    pub user_offline: bool,
+    /// Rooms the user has no other connection in any more.
+    pub rooms_left: Vec<String>,
+}
+
+fn int(v: &redis::Value) -> i64 {
+    redis::from_redis_value_ref::<i64>(v).unwrap_or(0)
+}
+
+impl Redis {
+    /// Registers a connection of `node` (with its recovery session: pid and record, kept while it
+    /// lives); returns the namespace's sequence at that moment.
+    pub async fn register(
+        &self,
+        ns: &str,
+        conn: &str,
+        user: Option<&str>,
+        node: u32,
+        max_per_user: usize,
+        session: Option<(&str, &SessionRecord)>,
+    ) -> Result<u64, RegisterError> {
+        let node = node.to_string();
+        let max = max_per_user.min(1 << 31).to_string();
+        let (pid, record) = match session {
+            Some((pid, rec)) => (pid, serde_json::to_string(rec).unwrap_or_default()),
+            None => ("", String::new()),
+        };
+        let r: Vec<i64> = self
+            .script(
+                &self.scripts.register,
+                &[
+                    ns.as_bytes(),
+                    conn.as_bytes(),
+                    user.unwrap_or_default().as_bytes(),
+                    node.as_bytes(),
+                    max.as_bytes(),
+                    pid.as_bytes(),
+                    record.as_bytes(),
+                ],
+            )
+            .await?;
+        match r.first().copied().unwrap_or(-3) {
+            -1 => Err(RegisterError::UserLimit(max_per_user)),
+            -2 => Err(RegisterError::Duplicate(conn.to_owned())),
+            floor => Ok(u64::try_from(floor).unwrap_or(0)),
+        }
+    }
+
+    /// Forgets a connection `node` registered; `None` when it was not (or another node holds it
+    /// now).
+    pub async fn unregister(
+        &self,
+        ns: &str,
+        conn: &str,
+        node: u32,
+    ) -> Result<Option<Departed>, ClusterError> {
+        let node = node.to_string();
+        let r: Vec<redis::Value> = self
+            .script(
+                &self.scripts.unregister,
+                &[ns.as_bytes(), conn.as_bytes(), node.as_bytes()],
+            )
+            .await?;
+        let Some(first) = r.first() else {
+            return Ok(None);
+        };
+        Ok(Some(Departed {
+            user_offline: int(first) == 1,
+            rooms_left: r[1..]
+                .iter()
+                .filter_map(|v| redis::from_redis_value_ref::<String>(v).ok())
+                .collect(),
+        }))
+    }
+
+    /// Joins (`join`) or leaves a room for a registered connection.
+    pub async fn membership(
+        &self,
+        ns: &str,
+        conn: &str,
+        room: &str,
+        join: bool,
+        max_rooms: usize,
+    ) -> Result<Result<Changed, String>, ClusterError> {
+        let max = max_rooms.min(1 << 31).to_string();
+        let r: Vec<i64> = self
+            .script(
+                &self.scripts.membership,
+                &[
+                    ns.as_bytes(),
+                    conn.as_bytes(),
+                    room.as_bytes(),
+                    if join { b"1" } else { b"0" },
+                    max.as_bytes(),
+                ],
+            )
+            .await?;
+        Ok(match r.as_slice() {
+            [-1] => Err(format!("unknown connection {conn}")),
+            [-2] => Err(format!("room limit reached ({max_rooms})")),
+            [c, u] => Ok(Changed {
+                changed: *c == 1,
+                user_transition: *u == 1,
+            }),
+            _ => Err("unexpected answer from Redis".into()),
+        })
+    }
+
+    fn p(&self, ns: &str, rest: &str) -> String {
+        self.key(&format!("p:{ns}:{rest}"))
+    }
+
+    /// Every connection of a user with its node.
+    pub async fn user_conns(
+        &self,
+        ns: &str,
+        user: &str,
+    ) -> Result<Vec<(String, u32)>, ClusterError> {
+        let set = self.p(ns, &format!("u:{user}"));
+        let conns: Vec<String> = self
+            .run(|mut c| async move { c.smembers(set).await })
+            .await?;
+        self.with_nodes(ns, conns).await
+    }
+
+    /// A connection's node, if it is registered in the namespace.
+    pub async fn conn_node(&self, ns: &str, conn: &str) -> Result<Option<u32>, ClusterError> {
+        let key = self.p(ns, &format!("c:{conn}"));
+        let node: Option<u32> = self
+            .run(|mut c| async move { c.hget(key, "node").await })
+            .await?;
+        Ok(node)
+    }
+
+    async fn with_nodes(
+        &self,
+        ns: &str,
+        conns: Vec<String>,
+    ) -> Result<Vec<(String, u32)>, ClusterError> {
+        if conns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for c in &conns {
+            pipe.hget(self.p(ns, &format!("c:{c}")), "node");
+        }
+        let nodes: Vec<Option<u32>> = self
+            .run(|mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
+        Ok(conns
+            .into_iter()
+            .zip(nodes)
+            .filter_map(|(c, n)| n.map(|n| (c, n)))
+            .collect())
+    }
+
+    /// Users in a room with their connection counts, and the room's connections.
+    pub async fn room_presence(
+        &self,
+        ns: &str,
+        room: &str,
+    ) -> Result<(BTreeMap<String, u32>, u32), ClusterError> {
+        let ru = self.p(ns, &format!("ru:{room}"));
+        let rs = self.p(ns, &format!("r:{room}"));
+        let (users, n): (BTreeMap<String, u32>, u32) = self
+            .run(|mut c| async move {
+                redis::pipe()
+                    .hgetall(ru)
+                    .scard(rs)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok((users, n))
+    }
+
+    /// Connection counts of users (0: offline).
+    pub async fn user_counts(&self, ns: &str, users: &[String]) -> Result<Vec<u32>, ClusterError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.p(ns, "users");
+        let users = users.to_vec();
+        let counts: Vec<Option<u32>> = self
+            .run(|mut c| async move {
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg(users)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(counts.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    /// Connections, users and rooms of a namespace, cluster-wide.
+    pub async fn counts(&self, ns: &str) -> Result<(u32, u32, u32), ClusterError> {
+        let (all, users, rooms) = (self.p(ns, "all"), self.p(ns, "users"), self.p(ns, "rooms"));
+        self.run(|mut c| async move {
+            redis::pipe()
+                .scard(all)
+                .hlen(users)
+                .hlen(rooms)
+                .query_async(&mut c)
+                .await
+        })
+        .await
+    }
+
+    /// Removes what a dead node registered; returns the (namespace, connection) it removed.
+    pub async fn drop_node(&self, node: u32) -> Result<Vec<(String, String)>, ClusterError> {
+        let node = node.to_string();
+        let windows: Vec<String> = self
+            .config
+            .recovery_windows
+            .iter()
+            .map(|(ns, w)| format!("{ns}={}", w.as_millis()))
+            .collect();
+        let mut args: Vec<&[u8]> = vec![node.as_bytes()];
+        args.extend(windows.iter().map(|w| w.as_bytes()));
+        let mut out = Vec::new();
+        loop {
+            let r: Vec<String> = self.script(&self.scripts.drop_node, &args).await?;
+            if r.is_empty() {
+                break;
+            }
+            out.extend(r.chunks(2).filter_map(|p| match p {
+                [ns, conn] => Some((ns.clone(), conn.clone())),
+                _ => None,
+            }));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,392 @@
+//! The Lua scripts that make each cluster operation one atomic step in Redis: an emit (count the
+//! recipients, sequence, append to the topic logs, publish), a connection's registration and
+//! removal, room joins and leaves, and the reads of the recovery logs.
+//!
+//! Key layout under the prefix `P` (standalone Redis: the scripts derive key names from `P`):
+//! - `P:seq:{ns}` the namespace's sequence, `P:nsepoch:{ns}` its epoch (new when Redis lost it);
+//! - `P:meta:{ns}:{topic}` a topic log's epoch, last offset and newest dropped (seq, offset);
+//!   `P:log:{ns}:{topic}` its stream, entry id `{offset}-1`, fields `s` (seq), `t` (ms), `p` (payload);
+//! - `P:p:{ns}:all|u:{user}|r:{room}` connection sets, `P:p:{ns}:c:{conn}` a connection's user and
+//!   node, `P:p:{ns}:cr:{conn}` its rooms, `P:p:{ns}:ru:{room}` user -> connections in the room,
+//!   `P:p:{ns}:users` user -> connections, `P:p:{ns}:rooms` room -> connections;
+//! - `P:nconns:{node}` the `{ns}\n{conn}` a node registered (dropped when the node dies);
+//! - channels `P:ch:{ns}:{topic}` per topic and `P:ev:{node}` for `conn:` targets of that node.
+
+/// Shared Lua helpers: set keys of topics.
+const PRELUDE: &str = r#"
+local P, ns = ARGV[1], ARGV[2]
+local pre = P .. ':p:' .. ns .. ':'
+local function conn_of(topic)
+  local kind, name = string.match(topic, '^(%a+):(.*)$')
+  if kind == 'conn' then return name end
+  return nil
+end
+local function set_of(topic)
+  if topic == '*' then return pre .. 'all' end
+  local kind, name = string.match(topic, '^(%a+):(.*)$')
+  if kind == 'user' then return pre .. 'u:' .. name end
+  if kind == 'room' then return pre .. 'r:' .. name end
+  return nil
+end
+-- Forgets a registered connection of namespace prefix `npre`; returns the user ('' anonymous), the
+-- rooms its user is no longer in, and whether the user went offline.
+local function drop_conn(npre, nsname, conn)
+  local ckey = npre .. 'c:' .. conn
+  local un = redis.call('HMGET', ckey, 'user', 'node')
+  local user = un[1] or ''
+  local left, offline = {}, false
+  for _, room in ipairs(redis.call('SMEMBERS', npre .. 'cr:' .. conn)) do
+    redis.call('SREM', npre .. 'r:' .. room, conn)
+    if redis.call('HINCRBY', npre .. 'rooms', room, -1) <= 0 then redis.call('HDEL', npre .. 'rooms', room) end
+    if user ~= '' and redis.call('HINCRBY', npre .. 'ru:' .. room, user, -1) <= 0 then
+      redis.call('HDEL', npre .. 'ru:' .. room, user)
+      left[#left + 1] = room
+    end
+  end
+  redis.call('DEL', npre .. 'cr:' .. conn, ckey)
+  redis.call('SREM', npre .. 'all', conn)
+  if un[2] then redis.call('SREM', P .. ':nconns:' .. un[2], nsname .. '\n' .. conn) end
+  if user ~= '' then
+    redis.call('SREM', npre .. 'u:' .. user, conn)
+    if redis.call('HINCRBY', npre .. 'users', user, -1) <= 0 then
+      redis.call('HDEL', npre .. 'users', user)
+      offline = true
+    end
+  end
+  return user, left, offline
+end
+local function field(entry, name)
+  local f = entry[2]
+  for j = 1, #f, 2 do if f[j] == name then return f[j + 1] end end
+  return nil
+end
+"#;
+
+/// ARGV: P, ns, now_ms, recoverable (0/1), max_events, max_age_ms, want_members (0/1),
+/// epoch_candidate, ack_ref, origin_node, body, n_targets, targets..., n_except, except...,
+/// idempotency key ('' for none), its window in ms, the event id.
+/// Returns {seq, ns_epoch, connections, {epoch:offset...}, {offline users}, {conn, user, node...}},
+/// or {'dup', answer} when the idempotency key was used already (the first Emit's answer, JSON).
+const EMIT: &str = r#"
+local now, recoverable = tonumber(ARGV[3]), ARGV[4] == '1'
+local max_events, max_age = tonumber(ARGV[5]), tonumber(ARGV[6])
+local want_members, candidate = ARGV[7] == '1', ARGV[8]
+local ack_ref, origin, body = ARGV[9], ARGV[10], ARGV[11]
+local nt = tonumber(ARGV[12])
+local targets, excepts = {}, {}
+for i = 1, nt do targets[i] = ARGV[12 + i] end
+local ne = tonumber(ARGV[13 + nt])
+for i = 1, ne do excepts[i] = ARGV[13 + nt + i] end
+local idem, idem_ms, event_id = ARGV[14 + nt + ne], ARGV[15 + nt + ne], ARGV[16 + nt + ne]
+local idem_key = P .. ':idem:' .. ns .. '\n' .. idem
+if idem ~= '' then
+  local prev = redis.call('GET', idem_key)
+  if prev then return {'dup', prev} end
+end
+
+local all = pre .. 'all'
+-- Who is excluded: '*' excludes everyone; sets are read only when they must be.
+local except_all, except_conns, except_sets = false, {}, {}
+for _, t in ipairs(excepts) do
+  if t == '*' then except_all = true
+  else
+    local c = conn_of(t)
+    if c then except_conns[c] = true else except_sets[#except_sets + 1] = set_of(t) end
+  end
+end
+local function excluded(c)
+  if except_all or except_conns[c] then return true end
+  for _, s in ipairs(except_sets) do
+    if redis.call('SISMEMBER', s, c) == 1 then return true end
+  end
+  return false
+end
+
+local count, members = 0, {}
+if not except_all then
+  if nt == 1 and not want_members then
+    -- One target: its size, minus the excluded among its members (read from the smaller side).
+    local t = targets[1]
+    local c = conn_of(t)
+    if c then
+      if redis.call('SISMEMBER', all, c) == 1 and not excluded(c) then count = 1 end
+    else
+      local s = set_of(t)
+      count = redis.call('SCARD', s)
+      if count > 0 and (next(except_conns) ~= nil or #except_sets > 0) then
+        local gone = {}
+        for x in pairs(except_conns) do
+          if redis.call('SISMEMBER', s, x) == 1 then gone[x] = true end
+        end
+        for _, es in ipairs(except_sets) do
+          for _, x in ipairs(redis.call('SINTER', s, es)) do gone[x] = true end
+        end
+        for _ in pairs(gone) do count = count - 1 end
+      end
+    end
+  else
+    local seen = {}
+    for _, t in ipairs(targets) do
+      local c = conn_of(t)
+      local list
+      if c then
+        list = {}
+        if redis.call('SISMEMBER', all, c) == 1 then list[1] = c end
+      else
+        list = redis.call('SMEMBERS', set_of(t))
+      end
+      for _, x in ipairs(list) do
+        if not seen[x] then
+          seen[x] = true
+          if not excluded(x) then
+            count = count + 1
+            if want_members then members[#members + 1] = x end
+          end
+        end
+      end
+    end
+  end
+end
+local flat = {}
+for _, c in ipairs(members) do
+  local un = redis.call('HMGET', pre .. 'c:' .. c, 'user', 'node')
+  flat[#flat + 1] = c
+  flat[#flat + 1] = un[1] or ''
+  flat[#flat + 1] = un[2] or '0'
+end
+local offline = {}
+for _, t in ipairs(targets) do
+  local kind, name = string.match(t, '^(%a+):(.*)$')
+  if kind == 'user' and redis.call('SCARD', pre .. 'u:' .. name) == 0 then
+    offline[#offline + 1] = name
+  end
+end
+
+local ekey = P .. ':nsepoch:' .. ns
+local nsepoch = redis.call('GET', ekey)
+if not nsepoch then
+  nsepoch = candidate
+  redis.call('SET', ekey, nsepoch)
+  redis.call('DEL', P .. ':seq:' .. ns)
+end
+local seq = redis.call('INCR', P .. ':seq:' .. ns)
+
+local positions, offsets = {}, {}
+if recoverable then
+  for i, t in ipairs(targets) do
+    local meta = P .. ':meta:' .. ns .. ':' .. t
+    local ep = redis.call('HGET', meta, 'epoch')
+    if not ep then
+      ep = candidate .. '-' .. seq .. '-' .. i
+      redis.call('DEL', P .. ':log:' .. ns .. ':' .. t)
+      redis.call('HSET', meta, 'epoch', ep, 'last', 0, 'dseq', 0, 'doff', 0)
+    end
+    offsets[i] = redis.call('HINCRBY', meta, 'last', 1)
+    positions[i] = ep .. ':' .. offsets[i]
+  end
+end
+local payload = seq .. ' ' .. nsepoch .. ' ' .. ack_ref .. ' ' .. origin .. ' 0 ' .. #positions
+for _, p in ipairs(positions) do payload = payload .. ' ' .. p end
+payload = payload .. '\n' .. body
+
+for i, t in ipairs(targets) do
+  if recoverable then
+    local meta = P .. ':meta:' .. ns .. ':' .. t
+    local log = P .. ':log:' .. ns .. ':' .. t
+    redis.call('XADD', log, offsets[i] .. '-1', 's', seq, 't', now, 'p', payload)
+    -- Trim to the window (count and age), remembering the newest entry dropped.
+    for _ = 1, 64 do
+      local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+      if not first then break end
+      local old = tonumber(field(first, 't')) < now - max_age
+      if not old and redis.call('XLEN', log) <= max_events then break end
+      redis.call('XDEL', log, first[1])
+      local off = string.match(first[1], '^(%d+)')
+      redis.call('HSET', meta, 'dseq', field(first, 's'), 'doff', off)
+    end
+    redis.call('PEXPIRE', log, max_age + 1000)
+    redis.call('PEXPIRE', meta, max_age + 1000)
+  end
+  local c = conn_of(t)
+  if c then
+    local node = redis.call('HGET', pre .. 'c:' .. c, 'node')
+    if node then redis.call('PUBLISH', P .. ':ev:' .. node, payload) end
+  else
+    redis.call('PUBLISH', P .. ':ch:' .. ns .. ':' .. t, payload)
+  end
+end
+if idem ~= '' then
+  local answer = cjson.encode({id = event_id, connections = count, positions = positions, offline = offline})
+  redis.call('SET', idem_key, answer, 'PX', idem_ms)
+end
+return {seq, nsepoch, count, positions, offline, flat}
+"#;
+
+/// ARGV: P, ns, conn, user ('' anonymous), node, max connections per user (0: no limit), pid
+/// ('' without recovery), session record (JSON, kept while the connection lives).
+/// Returns {floor_seq} or {-1} over the user limit, {-2} already registered on this node. A
+/// registration of the same connection on another node (a client that came back elsewhere before
+/// its old node noticed) replaces it.
+const REGISTER: &str = r#"
+local conn, user, node, max, pid, session = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local ckey = pre .. 'c:' .. conn
+local old = redis.call('HGET', ckey, 'node')
+if old == node then return {-2} end
+if old then drop_conn(pre, ns, conn) end
+if user ~= '' then
+  if max > 0 and redis.call('SCARD', pre .. 'u:' .. user) >= max then return {-1} end
+  redis.call('SADD', pre .. 'u:' .. user, conn)
+  redis.call('HINCRBY', pre .. 'users', user, 1)
+end
+redis.call('SADD', pre .. 'all', conn)
+redis.call('HSET', ckey, 'user', user, 'node', node, 'pid', pid)
+redis.call('SADD', P .. ':nconns:' .. node, ns .. '\n' .. conn)
+if pid ~= '' then
+  -- Kept while the connection lives, so that a client can recover even if its node dies.
+  redis.call('SET', P .. ':sess:' .. pid, session, 'PX', 604800000)
+  local index = P .. ':usess:' .. ns .. '\n' .. user
+  redis.call('SADD', index, pid)
+  redis.call('PEXPIRE', index, 604800000)
+end
+return {tonumber(redis.call('GET', P .. ':seq:' .. ns) or '0')}
+"#;
+
+/// ARGV: P, ns, conn, node. Returns {user_offline (0/1), rooms the user is no longer in...} or {}
+/// when the connection is not registered by that node.
+const UNREGISTER: &str = r#"
+local conn, node = ARGV[3], ARGV[4]
+if redis.call('HGET', pre .. 'c:' .. conn, 'node') ~= node then return {} end
+local _, left, offline = drop_conn(pre, ns, conn)
+local out = {offline and 1 or 0}
+for _, room in ipairs(left) do out[#out + 1] = room end
+return out
+"#;
+
+/// ARGV: P, ns, conn, room, join (0/1), max rooms per connection.
+/// Returns {changed (0/1), user presence changed (0/1)}, or {-1} unknown connection, {-2} room limit.
+const MEMBERSHIP: &str = r#"
+local conn, room, join, max = ARGV[3], ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
+local user = redis.call('HGET', pre .. 'c:' .. conn, 'user')
+if not user then return {-1} end
+local cr = pre .. 'cr:' .. conn
+if join then
+  if redis.call('SISMEMBER', cr, room) == 1 then return {0, 0} end
+  if redis.call('SCARD', cr) >= max then return {-2} end
+  redis.call('SADD', cr, room)
+  redis.call('SADD', pre .. 'r:' .. room, conn)
+  redis.call('HINCRBY', pre .. 'rooms', room, 1)
+  if user ~= '' and redis.call('HINCRBY', pre .. 'ru:' .. room, user, 1) == 1 then return {1, 1} end
+  return {1, 0}
+end
+if redis.call('SREM', cr, room) == 0 then return {0, 0} end
+redis.call('SREM', pre .. 'r:' .. room, conn)
+if redis.call('HINCRBY', pre .. 'rooms', room, -1) <= 0 then redis.call('HDEL', pre .. 'rooms', room) end
+if user ~= '' and redis.call('HINCRBY', pre .. 'ru:' .. room, user, -1) <= 0 then
+  redis.call('HDEL', pre .. 'ru:' .. room, user)
+  return {1, 1}
+end
+return {1, 0}
+"#;
+
+/// ARGV: P, ns, seq, max, ns_epoch, topics...: the payloads of the topics' entries after a
+/// namespace sequence number, for a Socket.IO offset. Returns {'ok', payloads...},
+/// {'epoch'}, {'window'} or {'many'}.
+const REPLAY_SEQ: &str = r#"
+local seq, max, epoch = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+if redis.call('GET', P .. ':nsepoch:' .. ns) ~= epoch then return {'epoch'} end
+if seq > tonumber(redis.call('GET', P .. ':seq:' .. ns) or '0') then return {'epoch'} end
+local out, n = {'ok'}, 0
+for i = 6, #ARGV do
+  local t = ARGV[i]
+  local meta = P .. ':meta:' .. ns .. ':' .. t
+  if tonumber(redis.call('HGET', meta, 'dseq') or '0') > seq then return {'window'} end
+  local entries = redis.call('XREVRANGE', P .. ':log:' .. ns .. ':' .. t, '+', '-', 'COUNT', max + 1)
+  for _, e in ipairs(entries) do
+    if tonumber(field(e, 's')) <= seq then break end
+    n = n + 1
+    if n > max then return {'many'} end
+    out[#out + 1] = field(e, 'p')
+  end
+end
+return out
+"#;
+
+/// ARGV: P, ns, topic, epoch, offset, limit: a topic's entries after a position.
+/// Returns {'ok', epoch, last, payloads...} or {'epoch'|'window', epoch, last}.
+const REPLAY_POSITION: &str = r#"
+local t, epoch, offset, limit = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local meta = P .. ':meta:' .. ns .. ':' .. t
+local m = redis.call('HMGET', meta, 'epoch', 'last', 'doff')
+local cur_epoch, last = m[1] or '', tonumber(m[2] or '0')
+if not m[1] then
+  if offset == 0 and epoch == '' then return {'ok', '', '0'} end
+  return {'epoch', '', '0'}
+end
+if cur_epoch ~= epoch or offset > last then return {'epoch', cur_epoch, tostring(last)} end
+if offset < tonumber(m[3] or '0') then return {'window', cur_epoch, tostring(last)} end
+local out = {'ok', cur_epoch, tostring(last)}
+local entries = redis.call('XRANGE', P .. ':log:' .. ns .. ':' .. t, (offset + 1) .. '-1', '+', 'COUNT', limit)
+for _, e in ipairs(entries) do out[#out + 1] = field(e, 'p') end
+return out
+"#;
+
+/// ARGV: P, node, the recovery window of each namespace as "ns=ms"...: removes every connection a
+/// dead node registered, like UNREGISTER each; the saved session of each keeps its rooms
+/// (`P:sessrooms:{pid}`) for the recovery window. Returns {ns, conn, ...} of what was removed.
+const DROP_NODE: &str = r#"
+local node = ARGV[2]
+local windows = {}
+for i = 3, #ARGV do
+  local n, ms = string.match(ARGV[i], '^(.*)=(%d+)$')
+  if n then windows[n] = tonumber(ms) end
+end
+local out = {}
+local key = P .. ':nconns:' .. node
+for _, item in ipairs(redis.call('SRANDMEMBER', key, 500)) do
+  local nsname, conn = string.match(item, '^(.*)\n(.*)$')
+  local npre = P .. ':p:' .. nsname .. ':'
+  local pid = redis.call('HGET', npre .. 'c:' .. conn, 'pid')
+  if pid and pid ~= '' then
+    local win = windows[nsname] or 120000
+    local rooms = P .. ':sessrooms:' .. pid
+    redis.call('DEL', rooms)
+    redis.call('SUNIONSTORE', rooms, npre .. 'cr:' .. conn)
+    redis.call('PEXPIRE', rooms, win)
+    redis.call('PEXPIRE', P .. ':sess:' .. pid, win)
+  end
+  drop_conn(npre, nsname, conn)
+  redis.call('SREM', key, item)
+  out[#out + 1] = nsname
+  out[#out + 1] = conn
+end
+return out
+"#;
+
+fn script(body: &str) -> redis::Script {
+    redis::Script::new(&format!("{PRELUDE}{body}"))
+}
+
+/// The scripts, loaded once per process (EVALSHA with a fallback to EVAL).
+pub struct Scripts {
+    pub emit: redis::Script,
+    pub register: redis::Script,
+    pub unregister: redis::Script,
+    pub membership: redis::Script,
+    pub replay_seq: redis::Script,
+    pub replay_position: redis::Script,
+    pub drop_node: redis::Script,
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Self {
+            emit: script(EMIT),
+            register: script(REGISTER),
+            unregister: script(UNREGISTER),
+            membership: script(MEMBERSHIP),
+            replay_seq: script(REPLAY_SEQ),
+            replay_position: script(REPLAY_POSITION),
+            drop_node: script(DROP_NODE),
+        }
+    }
+}

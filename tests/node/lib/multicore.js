@@ -1,0 +1,151 @@
+// Starts several herald cores on one Redis, each with its own edges: a cluster as users run it.
+// Every core shares one config with `[broker] url` and a key prefix of its own per test, so that
+// tests running at once on the same Redis never see each other's keys. `view(i, j)` talks to
+// core i's gRPC API and its edge j, the way a single-process herald `h` does.
+'use strict';
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { test } = require('node:test');
+
+const { writeConfig } = require('./config');
+const { spawnListening } = require('./cluster');
+const { assertBinaryPresent } = require('./process');
+
+const TEST_GUARD_MS = 120000;
+
+/** The Redis the tests share (HERALD_TEST_REDIS_URL, default the local one). */
+function sharedRedisUrl() {
+  return process.env.HERALD_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+}
+
+/** The `[broker]` and `[store]` TOML of a cluster node. */
+function clusterToml(redisUrl, prefix, extra = '') {
+  return [
+    '[broker]',
+    `url = ${JSON.stringify(redisUrl)}`,
+    `key_prefix = ${JSON.stringify(prefix)}`,
+    'heartbeat_ms = 200',
+    'node_ttl_ms = 1500',
+    '',
+    '[store]',
+    'url = ""',
+    extra,
+  ].join('\n');
+}
+
+/**
+ * Starts `cores` cores, each with `edgesPerCore` edges, on Redis `redisUrl`. Options as for
+ * writeConfig in `configOptions` (extraToml is appended after the cluster sections).
+ */
+async function startMulticore(configOptions = {}, { cores = 2, edgesPerCore = 1, redisUrl = sharedRedisUrl() } = {}) {
+  const bin = assertBinaryPresent();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-multicore-'));
+  const prefix = `herald-test-${crypto.randomBytes(6).toString('hex')}`;
+  const config = writeConfig(dir, {
+    ...configOptions,
+    extraToml: `${clusterToml(redisUrl, prefix)}\n${configOptions.extraToml || ''}`,
+  });
+  const nodes = [];
+  const cleanups = [];
+  const all = () => nodes.flatMap((n) => [...n.edges, n.core].filter(Boolean));
+  const c = {
+    dir,
+    config,
+    prefix,
+    redisUrl,
+    nodes,
+    stopped: false,
+    track(closeFn) {
+      cleanups.push(closeFn);
+    },
+    /** Starts core i (again, after a stop) on `listen`, with its edges linking to it. */
+    async startCore(i, { listen = '127.0.0.1:0', edges = edgesPerCore } = {}) {
+      const core = await spawnListening(bin, ['core', '--config', config.path, '--listen', listen], dir, 'core');
+      const node = { core, edges: [] };
+      nodes[i] = node;
+      for (let j = 0; j < edges; j += 1) {
+        const args = ['edge', '--config', config.path, '--listen', '127.0.0.1:0', '--core', `http://${core.addr}`];
+        node.edges.push(await spawnListening(bin, args, dir, 'edge'));
+      }
+      return node;
+    },
+    /** A view that talks to core i's gRPC API and its edge j. */
+    view(i, j = 0) {
+      const n = nodes[i];
+      const view = Object.create(c);
+      view.grpcAddr = n.core.addr;
+      const e = n.edges[j];
+      if (e) {
+        view.edgeAddr = e.addr;
+        view.edgeUrl = `http://${e.addr}`;
+        view.edgePort = Number(e.addr.slice(e.addr.lastIndexOf(':') + 1));
+      }
+      return view;
+    },
+    stderr: () =>
+      nodes
+        .map((n, i) =>
+          [n.core, ...n.edges]
+            .map((p, k) => `--- core ${i} ${k === 0 ? '' : `edge ${k - 1}`} ---\n${p.stderr().slice(-2500)}`)
+            .join('\n'),
+        )
+        .join('\n'),
+    async stop() {
+      c.stopped = true;
+      for (const close of cleanups.splice(0).reverse()) {
+        try {
+          await close();
+        } catch {
+          // best effort
+        }
+      }
+      for (const p of all().reverse()) await p.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    for (let i = 0; i < cores; i += 1) await c.startCore(i);
+  } catch (err) {
+    await c.stop();
+    throw err;
+  }
+  return c;
+}
+
+/** Polls an async condition until it holds; rejects naming `what` after `ms` (a hang guard). */
+async function waitFor(predicate, what, ms = 30000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A node:test test with its own cluster of cores on Redis, stopped at the end whatever happens. */
+function multicoreTest(name, options, body) {
+  if (typeof options === 'function') {
+    body = options;
+    options = {};
+  }
+  test(name, { timeout: options.timeout || TEST_GUARD_MS }, async () => {
+    const c = await startMulticore(options.config || {}, options);
+    try {
+      await body(c);
+    } catch (err) {
+      const note = `\n--- cluster stderr ---\n${c.stderr()}\n--- end ---`;
+      if (err && typeof err === 'object') {
+        err.stack = `${err.stack || err.message}${note}`;
+        throw err;
+      }
+      throw new Error(`${String(err)}${note}`);
+    } finally {
+      await c.stop();
+    }
+  });
+}
+
+module.exports = { startMulticore, multicoreTest, clusterToml, sharedRedisUrl, waitFor };
