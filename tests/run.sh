@@ -109,6 +109,11 @@ browser_tests() {
   node --test --test-concurrency=1 --test-reporter=spec "$REPO_ROOT"/tests/browser/*.test.js
 }
 
+# The guarantees checker (tests/checker/README.md): three fixed seeds, a few seconds of load each.
+guarantees_checker() {
+  node "$REPO_ROOT/tests/checker/check.js" --seed 1 --runs 3 --seconds 6 --settle-seconds 20
+}
+
 python_tests() {
   # PostgreSQL is part of the suite here: its tests fail rather than skip when it is missing.
   HERALD_TEST_REQUIRE_POSTGRES=1 bash "$REPO_ROOT/tests/python/run.sh"
@@ -146,6 +151,12 @@ if ((TOOLS_OK)); then
     not_run "node --test tests/node/*.test.js" "npm ci failed"
   else
     not_run "node --test tests/node/*.test.js" "cargo build failed"
+  fi
+
+  if ((BUILD_OK && NPM_OK)); then
+    step "guarantees checker (tests/checker, seeds 1-3)" guarantees_checker || true
+  else
+    not_run "guarantees checker (tests/checker, seeds 1-3)" "cargo build or npm ci failed"
   fi
 else
   not_run "everything else" "required tools are missing"
