@@ -39,7 +39,7 @@ fn complete(buf: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
     };
     let head = std::str::from_utf8(&buf[..eol])?;
     match head.as_bytes().first() {
-        Some(b'+') => Ok(Some(head[1..].as_bytes().to_vec())),
+        Some(b'+') => Ok(Some(head.as_bytes()[1..].to_vec())),
         Some(b'$') => {
             let len: usize = head[1..].parse().context("bad bulk length")?;
             let start = eol + 2;
