@@ -266,6 +266,8 @@ struct Phase {
     emits: u64,
     /// Commands the cluster's Redis executed over the phase.
     redis_calls: Option<u64>,
+    /// CPU seconds of the cluster's Redis over the phase.
+    redis_cpu_s: f64,
     wall: f64,
 }
 
@@ -300,7 +302,9 @@ async fn broadcast_phase(
     stats.begin(run);
     pool.reset();
     let cpu0 = ctx.server_cpu_s(server);
-    let calls0 = server.redis.map(redis_info::command_calls);
+    let calls0 = server.redis.map(|(a, _)| redis_info::command_calls(a));
+    let redis_pid = server.redis.map(|(_, p)| p.to_string());
+    let redis_cpu0 = redis_pid.as_deref().map_or(0.0, |p| ctx.cpu_s(p));
     let gen0 = ctx.cpu_s("self");
     let room: Rc<str> = Rc::from("bench");
     let n_emits = ((rate * secs / subs as f64).ceil() as u64).max(1);
@@ -336,7 +340,11 @@ async fn broadcast_phase(
     }
     let wall = start.elapsed().as_secs_f64();
     let cpu_s = ctx.server_cpu_s(server) - cpu0;
-    let redis_calls = match (calls0, server.redis.map(redis_info::command_calls)) {
+    let redis_cpu_s = redis_pid.as_deref().map_or(0.0, |p| ctx.cpu_s(p)) - redis_cpu0;
+    let redis_calls = match (
+        calls0,
+        server.redis.map(|(a, _)| redis_info::command_calls(a)),
+    ) {
         (Some(Ok(a)), Some(Ok(b))) => Some(b.saturating_sub(a)),
         _ => None,
     };
@@ -364,6 +372,7 @@ async fn broadcast_phase(
         p999: ms(&h, 0.999),
         emits: es.ok.get(),
         redis_calls,
+        redis_cpu_s,
         wall,
     }
 }
@@ -402,7 +411,7 @@ pub async fn broadcast(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
             group.errors.len() as f64,
         );
         let mut pool = Pool::start(&server.target, ctx.workers).await?;
-        let background = redis_background(server.redis).await;
+        let background = redis_background(server.redis.map(|(a, _)| a)).await;
         if let Some(bg) = background {
             eprintln!("  {}: redis background {bg:.1} commands/s", kind.name());
             ctx.add(
@@ -469,6 +478,13 @@ pub async fn broadcast(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
                     p.emits
                 );
                 ctx.add(&scen, "Redis commands/Emit", Better::Lower, kind, per);
+                ctx.add(
+                    &scen,
+                    "Redis CPU µs/Emit",
+                    Better::None,
+                    kind,
+                    p.redis_cpu_s * 1e6 / emits,
+                );
                 ctx.add(
                     &scen,
                     "Redis commands/Emit (incl. background)",

@@ -74,8 +74,8 @@ pub struct Server {
     /// Where clients connect; a group of clients is spread evenly over these.
     pub ws_addrs: Vec<SocketAddr>,
     pub target: Target,
-    /// The cluster's private Redis.
-    pub redis: Option<SocketAddr>,
+    /// The cluster's private Redis: its address and pid (also in `pids`).
+    pub redis: Option<(SocketAddr, u32)>,
     /// Stopped in reverse order (the cores before their Redis).
     children: Vec<Child>,
 }
@@ -211,7 +211,9 @@ fn start_cluster(launch: &Launch) -> anyhow::Result<Server> {
         .stdin(Stdio::null())
         .stdout(Stdio::from(log_file(launch, "redis-server")?))
         .stderr(Stdio::from(log_file(launch, "redis-server.err")?));
-    children.push(cmd.spawn().context("starting redis-server")?);
+    let redis = cmd.spawn().context("starting redis-server")?;
+    let redis_pid = redis.id();
+    children.push(redis);
     let deadline = Instant::now() + Duration::from_secs(15);
     while crate::redis_info::ping(redis_addr).is_err() {
         if Instant::now() > deadline {
@@ -251,7 +253,7 @@ fn start_cluster(launch: &Launch) -> anyhow::Result<Server> {
             url: format!("http://{}", cores[0]),
             service_token: SERVICE_TOKEN.into(),
         },
-        redis: Some(redis_addr),
+        redis: Some((redis_addr, redis_pid)),
         children,
     })
 }
