@@ -15,11 +15,29 @@ ulimit -n "$(ulimit -Hn)" || true
 echo "== building herald and herald-bench (release)" >&2
 cargo build --release -q -p herald-server -p herald-bench
 
-echo "== building the socketioxide peer" >&2
-(cd bench/peers/socketioxide && cargo build --release -q --locked)
+# The peers are built only when the run includes them (`--systems` defaults to all but herald-cluster).
+systems="herald,node,socketioxide,floor"
+prev=""
+for a in "$@"; do
+  case "$a" in --systems=*) systems="${a#--systems=}" ;; esac
+  [ "$prev" = "--systems" ] && systems="$a"
+  prev="$a"
+done
+wants() { [[ ",$systems," == *",$1,"* ]]; }
 
-echo "== installing the node peer" >&2
-(cd bench/peers/node && { [ -d node_modules/socket.io ] || npm ci --no-audit --no-fund --loglevel=error; })
+if wants socketioxide; then
+  echo "== building the socketioxide peer" >&2
+  (cd bench/peers/socketioxide && cargo build --release -q --locked)
+fi
+
+if wants node; then
+  echo "== installing the node peer" >&2
+  (cd bench/peers/node && { [ -d node_modules/socket.io ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
+
+if wants herald-cluster; then
+  command -v redis-server >/dev/null || { echo "herald-cluster needs redis-server on the PATH" >&2; exit 1; }
+fi
 
 # Generator and emitter on CPU 0; each server is started by the generator with `taskset -c 1`.
 exec taskset -c 0 target/release/herald-bench run --server-cpu 1 "$@"

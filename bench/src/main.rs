@@ -4,6 +4,7 @@
 mod client;
 mod floor;
 mod payload;
+mod redis_info;
 mod report;
 mod scenarios;
 mod system;
@@ -67,6 +68,9 @@ struct RunArgs {
     /// Seconds per measured broadcast phase.
     #[arg(long)]
     phase_secs: Option<f64>,
+    /// Broadcast saturation search steps (0: no search).
+    #[arg(long)]
+    sat_steps: Option<usize>,
     #[arg(long, default_value = "target/release/herald")]
     herald_bin: PathBuf,
     #[arg(
@@ -139,6 +143,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(s) = args.phase_secs {
         sizes.phase_secs = s;
     }
+    if let Some(s) = args.sat_steps {
+        sizes.sat_steps = s;
+    }
     let repeats = args
         .repeats
         .unwrap_or(if args.quick { 1 } else { 5 })
@@ -203,7 +210,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let table = ctx.report.markdown(&systems);
+    let mut table = ctx.report.markdown(&systems);
+    if let Some(cluster) = ctx.report.cluster_summary() {
+        table.push('\n');
+        table.push_str(&cluster);
+    }
     let cmdline: Vec<String> = std::env::args().skip(1).collect();
     let md = format!(
         "# Herald benchmark results\n\n\

@@ -107,6 +107,49 @@ impl Report {
         }
     }
 
+    /// Median of `kind`'s samples of one figure.
+    fn median_of(&self, scenario: &str, figure: &str, kind: Kind) -> Option<f64> {
+        let row = self
+            .rows
+            .iter()
+            .find(|r| r.scenario == scenario && r.figure == figure)?;
+        Some(Self::stats(row, kind)?.0)
+    }
+
+    /// The cluster against the single node measured in the same run: for every broadcast phase both
+    /// ran, cluster CPU per delivery (cores + Redis) over Herald's, and Redis commands per Emit.
+    pub fn cluster_summary(&self) -> Option<String> {
+        const CPU: &str = "server CPU µs/delivery";
+        let mut s = String::from(
+            "Cluster (2 cores + Redis) against one node, same run (target: CPU ratio ≤ 1.15; \
+             Redis commands per Emit independent of subscribers):\n\n\
+             | scenario | herald CPU µs/delivery | herald-cluster CPU µs/delivery | cluster / herald | \
+             Redis commands/Emit |\n|---|---:|---:|---:|---:|\n",
+        );
+        let mut any = false;
+        for row in self.rows.iter().filter(|r| r.figure == CPU) {
+            let (Some(h), Some(c)) = (
+                self.median_of(&row.scenario, CPU, Kind::Herald),
+                self.median_of(&row.scenario, CPU, Kind::HeraldCluster),
+            ) else {
+                continue;
+            };
+            let cmds = self
+                .median_of(&row.scenario, "Redis commands/Emit", Kind::HeraldCluster)
+                .map_or("–".into(), fmt_num);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.2} | {cmds} |",
+                row.scenario,
+                fmt_num(h),
+                fmt_num(c),
+                c / h
+            );
+            any = true;
+        }
+        any.then_some(s)
+    }
+
     /// The table as Markdown.
     pub fn markdown(&self, systems: &[Kind]) -> String {
         let others: Vec<Kind> = systems
@@ -177,5 +220,25 @@ mod tests {
             md.contains("| s | cpu | 3.00 (2.00–4.00) | 6.00 | 2.00x |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn cluster_summary_divides_cluster_by_single_node() {
+        let mut r = Report::default();
+        assert_eq!(r.cluster_summary(), None);
+        let cpu = "server CPU µs/delivery";
+        r.add("b", cpu, Better::Lower, Kind::Herald, 8.0);
+        r.add("b", cpu, Better::Lower, Kind::HeraldCluster, 9.0);
+        r.add(
+            "b",
+            "Redis commands/Emit",
+            Better::Lower,
+            Kind::HeraldCluster,
+            4.0,
+        );
+        r.add("c", cpu, Better::Lower, Kind::Herald, 8.0);
+        let s = r.cluster_summary().unwrap();
+        assert!(s.contains("| b | 8.00 | 9.00 | 1.12 | 4.00 |"), "{s}");
+        assert!(!s.contains("| c |"), "{s}");
     }
 }

@@ -1,5 +1,6 @@
 //! The four scenarios (broadcast, chat, idle, connect storm), each run against a fresh process of every
-//! system in turn (interleaved per repeat), measuring server CPU from /proc over each phase.
+//! system in turn (interleaved per repeat), measuring server CPU from /proc over each phase (summed over
+//! a cluster's cores and its Redis), and for a cluster the Redis commands each Emit costs.
 
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -14,6 +15,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::client::{self, Mode, Spec, Stats};
 use crate::payload::{broadcast_body, now_us};
+use crate::redis_info;
 use crate::report::{Better, Report};
 use crate::system::{self, Kind, Launch, Server};
 use crate::trigger::{Job, Pool};
@@ -114,6 +116,11 @@ impl Ctx {
             .unwrap_or(f64::NAN)
     }
 
+    /// CPU seconds used so far by every process of `server`.
+    fn server_cpu_s(&self, server: &Server) -> f64 {
+        server.pids.iter().map(|p| self.cpu_s(&p.to_string())).sum()
+    }
+
     fn add(&mut self, scenario: &str, figure: &str, better: Better, kind: Kind, v: f64) {
         self.report.add(scenario, figure, better, kind, v);
     }
@@ -142,10 +149,11 @@ impl Group {
     }
 }
 
-/// Connects `n` clients (tokens from `first`), `concurrency` handshakes at a time, or paced at `pace`/s.
+/// Connects `n` clients (tokens from `first`), `concurrency` handshakes at a time, or paced at `pace`/s;
+/// client `i` goes to `addrs[i % addrs.len()]`.
 async fn connect(
     ctx: &Ctx,
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     n: usize,
     first: usize,
     room: impl Fn(usize) -> Option<String>,
@@ -169,7 +177,7 @@ async fn connect(
             None => Some(sem.clone().acquire_owned().await?),
         };
         let spec = Spec {
-            addr,
+            addr: addrs[i % addrs.len()],
             bind: ctx.next_bind(),
             token: ctx.tokens[(first + i) % ctx.tokens.len()].clone(),
             room: room(i),
@@ -233,10 +241,10 @@ fn summarize_errors(errors: &[String]) -> String {
 fn start(ctx: &Ctx, kind: Kind) -> anyhow::Result<Server> {
     let s = system::start(kind, &ctx.launch)?;
     eprintln!(
-        "  started {} (pid {}) ws {}",
+        "  started {} (pids {:?}) ws {:?}",
         s.kind.name(),
-        s.pid,
-        s.ws_addr
+        s.pids,
+        s.ws_addrs
     );
     Ok(s)
 }
@@ -254,6 +262,13 @@ struct Phase {
     p50: f64,
     p99: f64,
     p999: f64,
+    /// Emits that returned OK.
+    emits: u64,
+    /// Commands the cluster's Redis executed over the phase.
+    redis_calls: Option<u64>,
+    /// CPU seconds of the cluster's Redis over the phase.
+    redis_cpu_s: f64,
+    wall: f64,
 }
 
 impl Phase {
@@ -286,8 +301,10 @@ async fn broadcast_phase(
     let run = ctx.next_run();
     stats.begin(run);
     pool.reset();
-    let pid = server.pid.to_string();
-    let cpu0 = ctx.cpu_s(&pid);
+    let cpu0 = ctx.server_cpu_s(server);
+    let calls0 = server.redis.map(|(a, _)| redis_info::command_calls(a));
+    let redis_pid = server.redis.map(|(_, p)| p.to_string());
+    let redis_cpu0 = redis_pid.as_deref().map_or(0.0, |p| ctx.cpu_s(p));
     let gen0 = ctx.cpu_s("self");
     let room: Rc<str> = Rc::from("bench");
     let n_emits = ((rate * secs / subs as f64).ceil() as u64).max(1);
@@ -322,7 +339,15 @@ async fn broadcast_phase(
         }
     }
     let wall = start.elapsed().as_secs_f64();
-    let cpu_s = ctx.cpu_s(&pid) - cpu0;
+    let cpu_s = ctx.server_cpu_s(server) - cpu0;
+    let redis_cpu_s = redis_pid.as_deref().map_or(0.0, |p| ctx.cpu_s(p)) - redis_cpu0;
+    let redis_calls = match (
+        calls0,
+        server.redis.map(|(a, _)| redis_info::command_calls(a)),
+    ) {
+        (Some(Ok(a)), Some(Ok(b))) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     let gen_s = ctx.cpu_s("self") - gen0;
     let es = &pool.stats;
     let received = stats.received.get();
@@ -345,6 +370,10 @@ async fn broadcast_phase(
         p50: ms(&h, 0.5),
         p99: ms(&h, 0.99),
         p999: ms(&h, 0.999),
+        emits: es.ok.get(),
+        redis_calls,
+        redis_cpu_s,
+        wall,
     }
 }
 
@@ -361,7 +390,15 @@ pub async fn broadcast(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
     for subs in ctx.sizes.subs.clone() {
         let server = start(ctx, kind)?;
         sleep(Duration::from_millis(300)).await;
-        let group = connect(ctx, server.ws_addr, subs, 0, |_| Some("bench".into()), None).await?;
+        let group = connect(
+            ctx,
+            &server.ws_addrs,
+            subs,
+            0,
+            |_| Some("bench".into()),
+            None,
+        )
+        .await?;
         let scen0 = format!("broadcast {} subs", k(subs as f64));
         if !group.errors.is_empty() {
             eprintln!("  {}: {}", kind.name(), summarize_errors(&group.errors));
@@ -374,6 +411,17 @@ pub async fn broadcast(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
             group.errors.len() as f64,
         );
         let mut pool = Pool::start(&server.target, ctx.workers).await?;
+        let background = redis_background(server.redis.map(|(a, _)| a)).await;
+        if let Some(bg) = background {
+            eprintln!("  {}: redis background {bg:.1} commands/s", kind.name());
+            ctx.add(
+                &scen0,
+                "Redis background commands/s",
+                Better::None,
+                kind,
+                bg,
+            );
+        }
         let secs = ctx.sizes.phase_secs;
         let mut best: f64 = 0.0;
         for rate in ctx.sizes.rates.clone() {
@@ -421,6 +469,30 @@ pub async fn broadcast(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
                 kind,
                 p.gen_load * 100.0,
             );
+            if let (Some(calls), Some(bg)) = (p.redis_calls, background) {
+                let emits = p.emits.max(1) as f64;
+                let per = (calls as f64 - bg * p.wall).max(0.0) / emits;
+                eprintln!(
+                    "  {} {scen}: redis {calls} commands for {} emits ({per:.2}/emit net of background)",
+                    kind.name(),
+                    p.emits
+                );
+                ctx.add(&scen, "Redis commands/Emit", Better::Lower, kind, per);
+                ctx.add(
+                    &scen,
+                    "Redis CPU µs/Emit",
+                    Better::None,
+                    kind,
+                    p.redis_cpu_s * 1e6 / emits,
+                );
+                ctx.add(
+                    &scen,
+                    "Redis commands/Emit (incl. background)",
+                    Better::None,
+                    kind,
+                    calls as f64 / emits,
+                );
+            }
         }
         let mut rate = ctx.sizes.rates.iter().copied().fold(0.0, f64::max) * 1.5;
         let mut limit = String::from("search cap");
@@ -447,24 +519,26 @@ pub async fn broadcast(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
             best = rate;
             rate *= 1.5;
         }
-        eprintln!(
-            "  {} saturation {scen0}: {} (limited by {limit})",
-            kind.name(),
-            k(best)
-        );
-        ctx.add(
-            &scen0,
-            "saturation deliveries/s",
-            Better::Higher,
-            kind,
-            best,
-        );
+        if ctx.sizes.sat_steps > 0 {
+            eprintln!(
+                "  {} saturation {scen0}: {} (limited by {limit})",
+                kind.name(),
+                k(best)
+            );
+            ctx.add(
+                &scen0,
+                "saturation deliveries/s",
+                Better::Higher,
+                kind,
+                best,
+            );
+        }
         ctx.add(
             &scen0,
             "server RSS MiB",
             Better::Lower,
             kind,
-            system::rss_kib(server.pid).unwrap_or(0) as f64 / 1024.0,
+            server.rss_kib().unwrap_or(0) as f64 / 1024.0,
         );
         drop(pool);
         group.close().await;
@@ -480,7 +554,7 @@ pub async fn chat(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
     sleep(Duration::from_millis(300)).await;
     let group = connect(
         ctx,
-        server.ws_addr,
+        &server.ws_addrs,
         pairs * 2,
         0,
         |i| Some(format!("pair-{}", i / 2)),
@@ -498,8 +572,7 @@ pub async fn chat(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
     let stats = ctx.stats.clone();
     let run = ctx.next_run();
     stats.begin(run);
-    let pid = server.pid.to_string();
-    let cpu0 = ctx.cpu_s(&pid);
+    let cpu0 = ctx.server_cpu_s(&server);
     let start = Instant::now();
     let period_us = (1e6 / ctx.sizes.chat_rate) as u64;
     let _ = group.mode.send(Mode::Chat { run, period_us });
@@ -517,7 +590,7 @@ pub async fn chat(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
             break;
         }
     }
-    let cpu_s = ctx.cpu_s(&pid) - cpu0;
+    let cpu_s = ctx.server_cpu_s(&server) - cpu0;
     let wall = start.elapsed().as_secs_f64();
     let received = stats.received.get();
     let sent = stats.sent.get().max(sent_at_stop);
@@ -569,7 +642,7 @@ pub async fn chat(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
 pub async fn idle(ctx: &mut Ctx, kind: Kind, max_conns: usize) -> anyhow::Result<()> {
     let server = start(ctx, kind)?;
     sleep(Duration::from_millis(1000)).await;
-    let rss0 = system::rss_kib(server.pid)?;
+    let rss0 = server.rss_kib()?;
     let mut groups = Vec::new();
     let mut have = 0;
     for n in ctx.sizes.idle.clone() {
@@ -577,14 +650,14 @@ pub async fn idle(ctx: &mut Ctx, kind: Kind, max_conns: usize) -> anyhow::Result
         if n <= have {
             continue;
         }
-        let g = connect(ctx, server.ws_addr, n - have, have, |_| None, None).await?;
+        let g = connect(ctx, &server.ws_addrs, n - have, have, |_| None, None).await?;
         if !g.errors.is_empty() {
             eprintln!("  {}: {}", kind.name(), summarize_errors(&g.errors));
         }
         have += g.ok;
         groups.push(g);
         sleep(Duration::from_secs(2)).await;
-        let rss = system::rss_kib(server.pid)?;
+        let rss = server.rss_kib()?;
         let scen = format!("idle {} conns", k(n as f64));
         eprintln!(
             "  {} {scen}: rss {} KiB (baseline {rss0} KiB), {have} connected",
@@ -624,19 +697,18 @@ pub async fn idle(ctx: &mut Ctx, kind: Kind, max_conns: usize) -> anyhow::Result
 pub async fn storm(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
     let server = start(ctx, kind)?;
     sleep(Duration::from_millis(500)).await;
-    let pid = server.pid.to_string();
-    let cpu0 = ctx.cpu_s(&pid);
+    let cpu0 = ctx.server_cpu_s(&server);
     let n = ctx.sizes.storm_n;
     let g = connect(
         ctx,
-        server.ws_addr,
+        &server.ws_addrs,
         n,
         0,
         |_| None,
         Some(ctx.sizes.storm_rate),
     )
     .await?;
-    let cpu_s = ctx.cpu_s(&pid) - cpu0;
+    let cpu_s = ctx.server_cpu_s(&server) - cpu0;
     let scen = format!(
         "connect storm {} @ {}/s",
         k(n as f64),
@@ -678,4 +750,15 @@ pub async fn storm(ctx: &mut Ctx, kind: Kind) -> anyhow::Result<()> {
     g.close().await;
     drop(server);
     Ok(())
+}
+
+/// Commands per second a cluster's Redis executes with nothing emitted (heartbeats and the like),
+/// over two idle seconds; subtracted from each phase's count.
+async fn redis_background(redis: Option<SocketAddr>) -> Option<f64> {
+    let addr = redis?;
+    let a = redis_info::command_calls(addr).ok()?;
+    let t = Instant::now();
+    sleep(Duration::from_secs(2)).await;
+    let b = redis_info::command_calls(addr).ok()?;
+    Some(b.saturating_sub(a) as f64 / t.elapsed().as_secs_f64())
 }
