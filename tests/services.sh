@@ -43,6 +43,16 @@ if ! pg_up; then
 fi
 wait_for "PostgreSQL (127.0.0.1:5432)" pg_up || status=1
 
+# The cluster and Redis-fault tests start redis-server processes of their own: install it if missing.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "redis-server is missing; installing it with apt-get"
+  if [[ "$(id -u)" == 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null || true
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null || true
+  fi
+fi
+
 if ! redis_up; then
   if command -v redis-server >/dev/null 2>&1; then
     echo "Redis is down; starting it"

@@ -12,6 +12,8 @@ const USAGE = `usage: node tests/checker/check.js [options]
   --settle-seconds S    longest wait at the end for expected events (default 30)
 
 Target (default: the checker starts its own Herald from HERALD_BIN, a core and two edges):
+  --cores N                            own Herald as N cores on Redis (HERALD_TEST_REDIS_URL, default
+                                       redis://127.0.0.1:6379), each with its own edge (default 1)
   --grpc host:port[,host:port...]      cores; emitters and subscribers are spread over all
   --edge http://host:port[,...]        edges; sockets are spread over all, reconnects use another
   --namespace NS                       namespace with connection-state recovery on (default /)
@@ -32,6 +34,7 @@ const DEFAULTS = {
   runs: 1,
   seconds: 20,
   settleSeconds: 30,
+  cores: 1,
   grpc: [],
   edge: [],
   namespace: '/',
@@ -49,7 +52,7 @@ const DEFAULTS = {
   dump: '',
 };
 
-const NUMBERS = new Set(['seed', 'runs', 'seconds', 'settleSeconds', 'emitters', 'sockets', 'subscribers', 'rate', 'maxPrint']);
+const NUMBERS = new Set(['cores', 'seed', 'runs', 'seconds', 'settleSeconds', 'emitters', 'sockets', 'subscribers', 'rate', 'maxPrint']);
 const LISTS = new Set(['grpc', 'edge']);
 
 function camel(flag) {

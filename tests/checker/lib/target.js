@@ -7,6 +7,7 @@ const path = require('node:path');
 
 const NODE_LIB = path.join(__dirname, '..', '..', 'node', 'lib');
 const { startCluster } = require(path.join(NODE_LIB, 'cluster'));
+const { startMulticore } = require(path.join(NODE_LIB, 'multicore'));
 const { heraldPackage } = require(path.join(NODE_LIB, 'grpc'));
 const { createRequire } = require('node:module');
 
@@ -59,26 +60,32 @@ async function openTarget(o) {
   let namespace = o.namespace;
   if (grpcAddrs.length === 0) {
     namespace = '/';
-    cluster = await startCluster(
-      {
-        connectionStateRecovery: true,
-        // Generous Engine.IO timeouts: paused readers and a busy 2-core machine must not look dead.
-        pingIntervalMs: 5000,
-        pingTimeoutMs: 30000,
-        namespaces: [
-          {
-            name: '/',
-            anonymous: false,
-            recovery_window_secs: OWN_WINDOW_SECS,
-            recovery_max_events: OWN_MAX_EVENTS,
-            max_rooms_per_connection: 1000,
-          },
-        ],
-      },
-      { edges: 2 },
-    );
-    grpcAddrs = [cluster.grpcAddr];
-    edgeUrls = cluster.edges.map((e) => `http://${e.addr}`);
+    const config = {
+      connectionStateRecovery: true,
+      // Generous Engine.IO timeouts: paused readers and a busy 2-core machine must not look dead.
+      pingIntervalMs: 5000,
+      pingTimeoutMs: 30000,
+      namespaces: [
+        {
+          name: '/',
+          anonymous: false,
+          recovery_window_secs: OWN_WINDOW_SECS,
+          recovery_max_events: OWN_MAX_EVENTS,
+          max_rooms_per_connection: 1000,
+        },
+      ],
+    };
+    if (o.cores > 1) {
+      // Several cores on Redis, each with its edge: emitters and subscribers use every core,
+      // sockets every edge, and reconnections go through another core's edge.
+      cluster = await startMulticore(config, { cores: o.cores, edgesPerCore: 1 });
+      grpcAddrs = cluster.nodes.map((n) => n.core.addr);
+      edgeUrls = cluster.nodes.flatMap((n) => n.edges.map((e) => `http://${e.addr}`));
+    } else {
+      cluster = await startCluster(config, { edges: 2 });
+      grpcAddrs = [cluster.grpcAddr];
+      edgeUrls = cluster.edges.map((e) => `http://${e.addr}`);
+    }
     serviceToken = cluster.config.serviceToken;
     tokenConfig = { secret: cluster.config.secret, audience: '', issuer: '' };
     roomsClaim = cluster.config.roomsClaim;
@@ -92,7 +99,7 @@ async function openTarget(o) {
     roomsClaim,
     own: Boolean(cluster),
     describe: cluster
-      ? `own Herald (core ${grpcAddrs[0]}, edges ${edgeUrls.join(', ')})`
+      ? `own Herald (cores ${grpcAddrs.join(', ')}, edges ${edgeUrls.join(', ')})`
       : `cores ${grpcAddrs.join(', ')}, edges ${edgeUrls.join(', ')}, namespace ${namespace}`,
     stderr: () => (cluster ? cluster.stderr() : ''),
     async stop() {
