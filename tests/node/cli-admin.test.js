@@ -1,4 +1,4 @@
-// The operator's CLI against a running herald: stats, presence, disconnect, tasks get/cancel,
+// The operator's CLI against a running herald: stats, presence, disconnect, tasks list/get/cancel/retry,
 // each with --json; `--core HOST:PORT` without a scheme; errors said once with the address.
 'use strict';
 
@@ -49,7 +49,7 @@ heraldTest('herald disconnect closes every connection of a user', async (t, h) =
   assert.deepEqual(args, [{ reason: 'maintenance' }]);
 });
 
-heraldTest('herald tasks get and cancel', async (t, h) => {
+heraldTest('herald tasks get, cancel, list and retry', async (t, h) => {
   const client = new (protoPackage('tasks.proto').TaskService)(h.grpcAddr, grpc.credentials.createInsecure());
   h.track(() => client.close());
   const md = new grpc.Metadata();
@@ -69,6 +69,17 @@ heraldTest('herald tasks get and cancel', async (t, h) => {
   const cancelled = await cliJson(h, ['tasks', 'cancel', id, '--reason', 'not needed']);
   assert.equal(cancelled.status, 'cancelled');
   assert.equal((await cliJson(h, ['tasks', 'get', id])).status, 'cancelled');
+
+  const listed = await cliJson(h, ['tasks', 'list', '--status', 'cancelled', '--queue', 'scrape']);
+  assert.deepEqual(listed.map((x) => [x.id, x.status]), [[id, 'cancelled']]);
+  assert.deepEqual(await cliJson(h, ['tasks', 'list', '--status', 'dead']), [], 'nothing is dead');
+  const badStatus = await runCli(['tasks', 'list', '--status', 'sleeping', '--core', h.grpcAddr, '--token', h.config.serviceToken]);
+  assert.notEqual(badStatus.code, 0);
+  assert.match(badStatus.stderr, /--status "sleeping": expected queued, running/);
+
+  const retried = await cliJson(h, ['tasks', 'retry', id]);
+  assert.equal(retried.id, id);
+  assert.equal(retried.status, 'queued', 'a cancelled task is queued again');
 
   const missing = await runCli(['tasks', 'get', 'no-such-task', '--core', h.grpcAddr, '--token', h.config.serviceToken]);
   assert.notEqual(missing.code, 0);

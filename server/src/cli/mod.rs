@@ -45,7 +45,7 @@ enum Command {
     Presence(admin::PresenceArgs),
     /// Close a connection, or every connection of a user.
     Disconnect(admin::DisconnectArgs),
-    /// Look at or cancel tasks.
+    /// List, look at, cancel or retry tasks.
     #[command(subcommand)]
     Tasks(tasks::TasksCommand),
 }

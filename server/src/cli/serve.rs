@@ -112,6 +112,7 @@ pub async fn serve(mut config: Config, a: ServeArgs) -> anyhow::Result<()> {
     let core_listener = bind("core.listen", &config.core.listen).await?;
     let edge_listener = bind("edge.listen", &config.edge.listen).await?;
     let core_addr = core_listener.local_addr()?;
+    announce("core", &core_listener)?;
     let scheme = if config.core.tls_cert_file.is_empty() {
         "http"
     } else {

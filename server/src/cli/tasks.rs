@@ -1,7 +1,10 @@
-//! `herald tasks get|cancel`: look at and cancel durable tasks from the command line.
+//! `herald tasks list|get|cancel|retry`: look at, cancel and retry durable tasks from the command
+//! line.
 
 use anyhow::Context;
-use herald_client::proto::{CancelTaskRequest, GetTaskRequest, Task, TaskStatus};
+use herald_client::proto::{
+    CancelTaskRequest, GetTaskRequest, ListTasksRequest, RetryTaskRequest, Task, TaskStatus,
+};
 use herald_server::config::Config;
 use serde_json::{Value, json};
 
@@ -9,6 +12,26 @@ use crate::cli::admin::{CoreConn, print};
 
 #[derive(clap::Subcommand)]
 pub enum TasksCommand {
+    /// List tasks, newest first.
+    List {
+        /// Only tasks in this status (queued, running, succeeded, failed, cancelled, dead).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only tasks of this queue.
+        #[arg(long, default_value = "")]
+        queue: String,
+        /// At most this many (the core caps it at 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        conn: CoreConn,
+    },
+    /// Queue a failed, dead or cancelled task again and print it.
+    Retry {
+        id: String,
+        #[command(flatten)]
+        conn: CoreConn,
+    },
     /// Print one task.
     Get {
         id: String,
@@ -26,8 +49,55 @@ pub enum TasksCommand {
     },
 }
 
+/// A status as the CLI names it (`dead`), as the proto does.
+fn parse_status(s: &str) -> anyhow::Result<TaskStatus> {
+    TaskStatus::from_str_name(&format!("TASK_STATUS_{}", s.to_ascii_uppercase()))
+        .filter(|s| *s != TaskStatus::Unspecified)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--status {s:?}: expected queued, running, succeeded, failed, cancelled or dead"
+            )
+        })
+}
+
 pub async fn run(config: &Config, cmd: TasksCommand) -> anyhow::Result<()> {
     let (task, conn) = match cmd {
+        TasksCommand::List {
+            status,
+            queue,
+            limit,
+            conn,
+        } => {
+            let status = status.as_deref().map(parse_status).transpose()?;
+            let mut tasks = conn.connect(config).await?.tasks();
+            let r = tasks
+                .list_tasks(ListTasksRequest {
+                    status: status.unwrap_or(TaskStatus::Unspecified).into(),
+                    queue,
+                    limit,
+                })
+                .await;
+            let list = r
+                .map_err(herald_client::ClientError::from)
+                .with_context(|| format!("ListTasks at {}", conn.url(config)))?
+                .into_inner()
+                .tasks;
+            let json = Value::Array(list.iter().map(task_json).collect());
+            let text: String = if list.is_empty() {
+                "no tasks\n".to_owned()
+            } else {
+                list.iter().map(task_text).collect()
+            };
+            return print(conn.json, &json, &text);
+        }
+        TasksCommand::Retry { id, conn } => {
+            let mut tasks = conn.connect(config).await?.tasks();
+            let r = tasks.retry_task(RetryTaskRequest { id }).await;
+            let r = r
+                .map_err(herald_client::ClientError::from)
+                .with_context(|| format!("RetryTask at {}", conn.url(config)))?;
+            (r.into_inner().task, conn)
+        }
         TasksCommand::Get { id, conn } => {
             let mut tasks = conn.connect(config).await?.tasks();
             let r = tasks.get_task(GetTaskRequest { id }).await;
