@@ -1,5 +1,6 @@
 //! gRPC health (`grpc.health.v1`) per service: `HeraldService` and `EdgeService` serve while the
-//! core runs; `TaskService` serves only while the task store answers (NOT_SERVING without a store).
+//! core runs and, in a cluster, while its Redis answers; `TaskService` serves only while the task
+//! store answers (NOT_SERVING without a store).
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::cluster::Redis;
 use crate::rpc::{EdgeApi, HeraldApi, TaskApi};
 
 /// How often the store is pinged.
@@ -23,21 +25,47 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) async fn report(
     reporter: HealthReporter,
     store: Option<Store>,
+    broker: Option<std::sync::Arc<Redis>>,
     stop: CancellationToken,
 ) {
-    reporter
-        .set_serving::<HeraldServiceServer<HeraldApi>>()
-        .await;
-    reporter.set_serving::<EdgeServiceServer<EdgeApi>>().await;
-    reporter
-        .set_service_status("", ServingStatus::Serving)
-        .await;
+    let mut broker_ok = None;
     let mut healthy = None;
     let mut tick = tokio::time::interval(STORE_CHECK);
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
             _ = tick.tick() => {}
+        }
+        let up = match &broker {
+            None => true,
+            Some(r) => match r.ping().await {
+                Ok(()) => true,
+                Err(e) => {
+                    if broker_ok != Some(false) {
+                        tracing::warn!(url = %r.config.url, error = %e, "broker health check failed");
+                    }
+                    false
+                }
+            },
+        };
+        if broker_ok != Some(up) {
+            // Without its broker a core of a cluster can neither accept nor deliver events.
+            let status = if up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            for name in [
+                "",
+                <HeraldServiceServer<HeraldApi> as tonic::server::NamedService>::NAME,
+                <EdgeServiceServer<EdgeApi> as tonic::server::NamedService>::NAME,
+            ] {
+                reporter.set_service_status(name, status).await;
+            }
+            if up && broker_ok == Some(false) {
+                tracing::info!("broker answers again");
+            }
+            broker_ok = Some(up);
         }
         let now = match &store {
             None => false,

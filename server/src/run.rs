@@ -297,6 +297,7 @@ impl Core {
         let health_task = tokio::spawn(crate::health::report(
             health_reporter,
             api.tasks.as_ref().map(|t| t.store.clone()),
+            api.cluster.as_ref().map(|c| c.redis.clone()),
             cancel.clone(),
         ));
         let reflection = tonic_reflection::server::Builder::configure()

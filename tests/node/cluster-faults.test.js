@@ -15,6 +15,7 @@ const grpc = require('@grpc/grpc-js');
 const { connect, makeToken, grpcClient, jsonArg, writeConfig, assertBinaryPresent, openSocket, whenConnected } = require('./lib/herald');
 const { startMulticore, clusterToml, waitFor } = require('./lib/multicore');
 const { startRedis, freePort } = require('./lib/redis');
+const { healthClient, check } = require('./lib/health');
 
 test('a core whose Redis is unreachable refuses to start and names the URL', async () => {
   const bin = assertBinaryPresent();
@@ -130,9 +131,15 @@ test('Redis lost with everything it held: clients stay, presence comes back, del
     const sockets = await members(c);
     const g0 = grpcClient(c.view(0));
     assert.equal((await g0.emit({ targets: ['room:r'], event: 'before', args: [] })).connections, 2);
+    const health = healthClient(c.nodes[0].core.addr);
+    c.track(() => health.close());
+    const status = () => check(health, 'herald.v1.HeraldService');
+    assert.equal(await status(), 'SERVING');
     await redis.kill();
     await assert.rejects(g0.emit({ targets: ['room:r'], event: 'x', args: [] }), (err) => err.code === grpc.status.UNAVAILABLE);
+    await waitFor(async () => (await status()) === 'NOT_SERVING', 'gRPC health NOT_SERVING without Redis');
     await redis.start();
+    await waitFor(async () => (await status()) === 'SERVING', 'gRPC health SERVING with Redis back');
     // The cores notice their registrations are gone and register their connections again.
     await waitFor(async () => {
       try {

@@ -5,9 +5,8 @@
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const path = require('node:path');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
 const { heraldTest, heraldBin, withGuard, GUARD_MS } = require('./lib/herald');
+const { healthClient, check } = require('./lib/health');
 const fs = require('node:fs');
 const os = require('node:os');
 const { test } = require('node:test');
@@ -49,25 +48,6 @@ const readyIs = (port, status) => async () => {
   return r.status === status ? true : r;
 };
 
-function healthClient(addr) {
-  const def = protoLoader.loadSync('health.proto', {
-    includeDirs: [path.join(__dirname, 'proto')],
-    keepCase: true,
-    enums: String,
-    defaults: true,
-  });
-  const Health = grpc.loadPackageDefinition(def).grpc.health.v1.Health;
-  return new Health(addr, grpc.credentials.createInsecure());
-}
-
-function check(client, service) {
-  return new Promise((resolve, reject) => {
-    client.Check({ service }, { deadline: Date.now() + GUARD_MS }, (err, res) => {
-      if (err) reject(err);
-      else resolve(res.status);
-    });
-  });
-}
 
 test('/readyz follows the link to the core: 503 while the core is gone, 200 when it is back', { timeout: 90000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-health-'));

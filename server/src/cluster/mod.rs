@@ -107,6 +107,17 @@ impl Redis {
         }))
     }
 
+    /// Whether Redis answers a PING within the command timeout.
+    pub async fn ping(&self) -> Result<(), ClusterError> {
+        self.run(|mut c| async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut c)
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
     /// A key or channel name under the prefix.
     pub fn key(&self, rest: &str) -> String {
         format!("{}:{rest}", self.config.prefix)

@@ -74,7 +74,7 @@ class LinkHello(_message.Message):
     def __init__(self, edge_name: _Optional[str] = ...) -> None: ...
 
 class ConnectionOpened(_message.Message):
-    __slots__ = ("connection_id", "namespace", "user_id", "pid", "rooms", "resume_offset", "data_json")
+    __slots__ = ("connection_id", "namespace", "user_id", "pid", "rooms", "resume_offset", "data_json", "granted_rooms")
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,7 @@ class ConnectionOpened(_message.Message):
     ROOMS_FIELD_NUMBER: _ClassVar[int]
     RESUME_OFFSET_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_ROOMS_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
     namespace: str
     user_id: str
@@ -89,7 +90,8 @@ class ConnectionOpened(_message.Message):
     rooms: _containers.RepeatedScalarFieldContainer[str]
     resume_offset: str
     data_json: str
-    def __init__(self, connection_id: _Optional[str] = ..., namespace: _Optional[str] = ..., user_id: _Optional[str] = ..., pid: _Optional[str] = ..., rooms: _Optional[_Iterable[str]] = ..., resume_offset: _Optional[str] = ..., data_json: _Optional[str] = ...) -> None: ...
+    granted_rooms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, connection_id: _Optional[str] = ..., namespace: _Optional[str] = ..., user_id: _Optional[str] = ..., pid: _Optional[str] = ..., rooms: _Optional[_Iterable[str]] = ..., resume_offset: _Optional[str] = ..., data_json: _Optional[str] = ..., granted_rooms: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ConnectionClosed(_message.Message):
     __slots__ = ("connection_id", "reason", "recoverable")
@@ -114,14 +116,16 @@ class SessionLookup(_message.Message):
     def __init__(self, pid: _Optional[str] = ..., namespace: _Optional[str] = ..., user_id: _Optional[str] = ..., offset: _Optional[str] = ...) -> None: ...
 
 class SavedSession(_message.Message):
-    __slots__ = ("connection_id", "rooms", "data_json")
+    __slots__ = ("connection_id", "rooms", "data_json", "granted_rooms")
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     ROOMS_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_ROOMS_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
     rooms: _containers.RepeatedScalarFieldContainer[str]
     data_json: str
-    def __init__(self, connection_id: _Optional[str] = ..., rooms: _Optional[_Iterable[str]] = ..., data_json: _Optional[str] = ...) -> None: ...
+    granted_rooms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, connection_id: _Optional[str] = ..., rooms: _Optional[_Iterable[str]] = ..., data_json: _Optional[str] = ..., granted_rooms: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RoomChange(_message.Message):
     __slots__ = ("connection_id", "room")
