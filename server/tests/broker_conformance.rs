@@ -307,3 +307,31 @@ async fn what_is_accepted_reaches_the_feed_in_order() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn history_of_a_trimmed_log_is_its_window_and_an_old_position_is_a_gap() {
+    both(3, |s| async move {
+        let first = publish(&s, &["room:t"], true).await;
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            ids.push(publish(&s, &["room:t"], true).await.id.clone());
+        }
+        let all = HistoryQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        let page = s.broker.history("/", "room:t", all).await.unwrap();
+        let got: Vec<String> = page.events.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(got, ids[1..], "the window: the last three");
+        assert!(page.gap.is_none());
+        let since_first = HistoryQuery {
+            since: Some(first.positions[0].clone()),
+            limit: 10,
+            ..Default::default()
+        };
+        let page = s.broker.history("/", "room:t", since_first).await.unwrap();
+        assert_eq!(page.gap, Some(Gap::Window), "events after it were dropped");
+        assert_eq!(page.events.len(), 3);
+    })
+    .await;
+}

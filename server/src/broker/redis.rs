@@ -357,13 +357,19 @@ impl RedisBroker {
         })
     }
 
+    /// A topic's events after position `p`, or its whole window when `p` is `None`; and the
+    /// topic's current position.
     async fn since_position(
         &self,
         ns: &str,
-        p: &Position,
+        topic: &str,
+        p: Option<&Position>,
         limit: usize,
     ) -> Result<(Result<Vec<Arc<Event>>, Gap>, Position), BrokerError> {
-        let offset = p.offset.to_string();
+        let (epoch, offset) = match p {
+            Some(p) => (p.epoch.as_str(), p.offset.to_string()),
+            None => ("", "-1".to_owned()),
+        };
         let limit = limit.to_string();
         let r: Vec<Vec<u8>> = self
             .redis
@@ -371,8 +377,8 @@ impl RedisBroker {
                 &self.redis.scripts.replay_position,
                 &[
                     ns.as_bytes(),
-                    p.topic.as_bytes(),
-                    p.epoch.as_bytes(),
+                    topic.as_bytes(),
+                    epoch.as_bytes(),
                     offset.as_bytes(),
                     limit.as_bytes(),
                 ],
@@ -381,7 +387,7 @@ impl RedisBroker {
             .map_err(unavailable)?;
         let text = |i: usize| String::from_utf8_lossy(r.get(i).map_or(&[][..], |v| v)).into_owned();
         let current = Position {
-            topic: p.topic.clone(),
+            topic: topic.to_owned(),
             epoch: text(1),
             offset: text(2).parse().unwrap_or(0),
         };
@@ -681,45 +687,26 @@ impl Broker for RedisBroker {
         let (ns, topic) = (ns.to_owned(), topic.to_owned());
         Box::pin(async move {
             let limit = self.limits(&ns).max_events.saturating_add(1);
-            let from = q.since.clone().unwrap_or(Position {
-                topic: topic.clone(),
-                offset: 0,
-                epoch: String::new(),
-            });
-            // Read the whole window from offset 0 of the current epoch when no position is given.
-            let (result, latest) = self.since_position(&ns, &from, limit).await?;
+            let (result, latest) = self
+                .since_position(&ns, &topic, q.since.as_ref(), limit)
+                .await?;
             let mut page = HistoryPage {
-                latest: latest.clone(),
+                latest,
                 ..Default::default()
             };
-            let mut picked = match (q.since.is_some(), result) {
-                (true, Ok(events)) => events,
-                (true, Err(gap)) => {
-                    page.gap = (latest.offset > 0 || gap != Gap::Epoch || !latest.epoch.is_empty())
-                        .then_some(gap);
-                    let whole = Position {
-                        topic: topic.clone(),
-                        offset: 0,
-                        epoch: latest.epoch.clone(),
-                    };
-                    self.since_position(&ns, &whole, limit)
+            let mut picked = match result {
+                Ok(events) if q.since.is_some() => events,
+                Ok(events) => events
+                    .into_iter()
+                    .filter(|e| e.timestamp_ms >= q.since_ms)
+                    .collect(),
+                Err(gap) => {
+                    // As with the memory broker: the gap is said, and the window given whole.
+                    page.gap = Some(gap);
+                    self.since_position(&ns, &topic, None, limit)
                         .await?
                         .0
                         .unwrap_or_default()
-                }
-                (false, _) => {
-                    let whole = Position {
-                        topic: topic.clone(),
-                        offset: 0,
-                        epoch: latest.epoch.clone(),
-                    };
-                    self.since_position(&ns, &whole, limit)
-                        .await?
-                        .0
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|e| e.timestamp_ms >= q.since_ms)
-                        .collect()
                 }
             };
             if q.reverse {
@@ -744,7 +731,7 @@ impl Broker for RedisBroker {
             let mut events = Vec::new();
             let mut lost = Vec::new();
             for p in &since {
-                let (result, current) = self.since_position(&ns, p, limit).await?;
+                let (result, current) = self.since_position(&ns, &p.topic, Some(p), limit).await?;
                 match result {
                     Ok(e) => events.extend(e),
                     Err(gap) => lost.push(Unrecoverable {

@@ -320,21 +320,26 @@ end
 return out
 "#;
 
-/// ARGV: P, ns, topic, epoch, offset, limit: a topic's entries after a position.
-/// Returns {'ok', epoch, last, payloads...} or {'epoch'|'window', epoch, last}.
+/// ARGV: P, ns, topic, epoch, offset, limit: a topic's entries after a position; offset -1 reads
+/// the whole window, whatever the epoch. Returns {'ok', epoch, last, payloads...} or
+/// {'epoch'|'window', epoch, last}.
 const REPLAY_POSITION: &str = r#"
 local t, epoch, offset, limit = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local whole = offset < 0
 local meta = P .. ':meta:' .. ns .. ':' .. t
 local m = redis.call('HMGET', meta, 'epoch', 'last', 'doff')
 local cur_epoch, last = m[1] or '', tonumber(m[2] or '0')
 if not m[1] then
-  if offset == 0 and epoch == '' then return {'ok', '', '0'} end
+  if whole or (offset == 0 and epoch == '') then return {'ok', '', '0'} end
   return {'epoch', '', '0'}
 end
-if cur_epoch ~= epoch or offset > last then return {'epoch', cur_epoch, tostring(last)} end
-if offset < tonumber(m[3] or '0') then return {'window', cur_epoch, tostring(last)} end
+if not whole then
+  if cur_epoch ~= epoch or offset > last then return {'epoch', cur_epoch, tostring(last)} end
+  if offset < tonumber(m[3] or '0') then return {'window', cur_epoch, tostring(last)} end
+end
 local out = {'ok', cur_epoch, tostring(last)}
-local entries = redis.call('XRANGE', P .. ':log:' .. ns .. ':' .. t, (offset + 1) .. '-1', '+', 'COUNT', limit)
+local from = whole and '-' or ((offset + 1) .. '-1')
+local entries = redis.call('XRANGE', P .. ':log:' .. ns .. ':' .. t, from, '+', 'COUNT', limit)
 for _, e in ipairs(entries) do out[#out + 1] = field(e, 'p') end
 return out
 "#;
