@@ -57,6 +57,11 @@ impl NsCounters {
         self.emits[r as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Emits accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.emits[EmitResult::Ok as usize].load(Ordering::Relaxed)
+    }
+
     /// One copy of an event queued to an edge link or a direct subscriber (or dropped: full).
     pub fn delivered(&self, ok: bool) {
         if ok { &self.delivered } else { &self.dropped }.fetch_add(1, Ordering::Relaxed);

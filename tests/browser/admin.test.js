@@ -64,7 +64,8 @@ demoTest('live view, a user and a room, history, emit and disconnect', async (t,
   const bob = await openAs(await browser.newContext(), demo, 'bob');
   const ops = await openConsole(browser, demo);
 
-  await until(async () => (await rowOf(ops, 'namespaces', '/')).join('|') === '/|2|2|4', 'the / namespace with 2 connections, 2 users, 4 rooms');
+  await until(async () => (await rowOf(ops, 'namespaces', '/')).slice(0, 4).join('|') === '/|2|2|4', 'the / namespace with 2 connections, 2 users, 4 rooms');
+  await until(async () => /^\d+\.\d$/.test((await rowOf(ops, 'namespaces', '/'))[5]), "the / namespace's events per second");
   await until(async () => /^\d+\.\d$/.test((await ops.locator('#eps').innerText()).trim()), 'an events-per-second figure');
   assert.deepEqual(await rowOf(ops, 'workers', 'demo-scraper'), ['demo-scraper', 'scrape', '2', '0']);
   assert.deepEqual(await rowOf(ops, 'workers', 'demo-push'), ['demo-push', 'push', '4', '0']);
@@ -98,8 +99,10 @@ demoTest('live view, a user and a room, history, emit and disconnect', async (t,
   await ops.getByLabel('Targets (comma-separated)').fill('user:bob');
   await ops.getByLabel('Event').fill('system_announcement');
   await ops.getByLabel('Arguments (a JSON array)').fill('[{"title":"Ops","message":"from the console"}]');
+  const eventsBefore = Number((await rowOf(ops, 'namespaces', '/'))[4]);
   await ops.getByRole('button', { name: 'Emit' }).click();
   await seeText(ops.locator('#emit-msg'), 'Sent to 1 connection');
+  await until(async () => Number((await rowOf(ops, 'namespaces', '/'))[4]) > eventsBefore, "the emit in the / namespace's events");
   await seeText(bob.locator('#banner-text'), 'from the console');
   assert.equal(await alice.locator('#banner').isVisible(), false, 'only bob was targeted');
   await ops.getByLabel('Targets (comma-separated)').fill('bob');

@@ -112,6 +112,8 @@ multicoreTest('Presence and Stats answer for the whole cluster; the per-user lim
   assert.equal(root.connections, 2);
   assert.equal(root.users, 2);
   assert.equal(root.rooms, 1);
+  await g0.emit({ targets: ['*'], event: 'counted', args: [] });
+  assert.equal((await g1.stats({})).namespaces.find((n) => n.namespace === '/').events, '1', 'an Emit on the other core is counted');
   // Other nodes report their edges with their heartbeat.
   await waitFor(async () => (await g1.stats({})).edges === 2, 'Stats counting one edge on each core');
 

@@ -46,6 +46,7 @@ pub(super) async fn stats(_: Admin, State(edge): State<Arc<Edge>>) -> Answer {
     Ok(Json(json!({
         "namespaces": s.namespaces.iter().map(|n| json!({
             "namespace": n.namespace, "connections": n.connections, "users": n.users, "rooms": n.rooms,
+            "events": n.events,
         })).collect::<Vec<_>>(),
         "edges": s.edges,
         "subscribers": s.subscribers,

@@ -5,6 +5,7 @@
 
   var $ = function (id) { return document.getElementById(id); };
   var KEY = 'herald-admin-secret';
+  var lastEvents = {};
   var lastFrames = null;
   var timer = null;
 
@@ -58,8 +59,15 @@
   function refresh() {
     api('GET', 'stats').then(function (s) {
       $('namespaces').textContent = '';
-      s.namespaces.forEach(function (n) { $('namespaces').appendChild(row([n.namespace, n.connections, n.users, n.rooms])); });
       var now = Date.now();
+      s.namespaces.forEach(function (n) {
+        // Events per second from two readings of the namespace's accepted Emits.
+        var prev = lastEvents[n.namespace];
+        var secs = prev ? (now - prev.at) / 1000 : 0;
+        var rate = secs > 0 ? ((n.events - prev.n) / secs).toFixed(1) : '…';
+        lastEvents[n.namespace] = { at: now, n: n.events };
+        $('namespaces').appendChild(row([n.namespace, n.connections, n.users, n.rooms, n.events, rate]));
+      });
       if (lastFrames) {
         var secs = (now - lastFrames.at) / 1000;
         $('eps').textContent = secs > 0 ? ((s.edge.frames_sent - lastFrames.n) / secs).toFixed(1) : '…';

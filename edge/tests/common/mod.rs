@@ -318,6 +318,7 @@ impl herald_proto::v1::herald_service_server::HeraldService for FakeHerald {
                 connections: 3,
                 users: 2,
                 rooms: 1,
+                events: 6,
             }],
             edges: 1,
             subscribers: 4,

@@ -250,18 +250,23 @@ impl Redis {
         Ok(counts.into_iter().map(Option::unwrap_or_default).collect())
     }
 
-    /// Connections, users and rooms of a namespace, cluster-wide.
-    pub async fn counts(&self, ns: &str) -> Result<(u32, u32, u32), ClusterError> {
+    /// Connections, users and rooms of a namespace, and the Emits it accepted, cluster-wide.
+    pub async fn counts(&self, ns: &str) -> Result<(u32, u32, u32, u64), ClusterError> {
         let (all, users, rooms) = (self.p(ns, "all"), self.p(ns, "users"), self.p(ns, "rooms"));
-        self.run(|mut c| async move {
-            redis::pipe()
-                .scard(all)
-                .hlen(users)
-                .hlen(rooms)
-                .query_async(&mut c)
-                .await
-        })
-        .await
+        let events = self.key("events");
+        let ns = ns.to_owned();
+        let (c, u, r, e): (u32, u32, u32, Option<u64>) = self
+            .run(|mut c| async move {
+                redis::pipe()
+                    .scard(all)
+                    .hlen(users)
+                    .hlen(rooms)
+                    .hget(events, ns)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok((c, u, r, e.unwrap_or(0)))
     }
 
     /// Removes what a dead node registered; returns the (namespace, connection) it removed.

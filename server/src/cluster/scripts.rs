@@ -3,7 +3,8 @@
 //! removal, room joins and leaves, and the reads of the recovery logs.
 //!
 //! Key layout under the prefix `P` (standalone Redis: the scripts derive key names from `P`):
-//! - `P:epoch` the cluster's epoch (new when Redis lost it), `P:seq:{ns}` a namespace's sequence;
+//! - `P:epoch` the cluster's epoch (new when Redis lost it), `P:seq:{ns}` a namespace's sequence,
+//!   `P:events` the Emits each namespace accepted (for Stats);
 //! - `P:meta:{ns}:{topic}` a topic log's epoch, last offset and newest dropped (seq, offset);
 //!   `P:log:{ns}:{topic}` its stream, entry id `{offset}-1`, fields `s` (seq), `t` (ms), `p` (payload);
 //! - `P:p:{ns}:all|u:{user}|r:{room}` connection sets, `P:p:{ns}:c:{conn}` a connection's user,
@@ -177,6 +178,7 @@ if redis.call('EXISTS', seqkey) == 0 then
   redis.call('SET', seqkey, string.format('%.0f', now * 1024))
 end
 local seq = redis.call('INCR', P .. ':seq:' .. ns)
+redis.call('HINCRBY', P .. ':events', ns, 1)
 -- Lua writes numbers above 10^14 in exponent form: sequence numbers go out as integer text.
 local seqs = string.format('%.0f', seq)
 

@@ -17,12 +17,13 @@ impl Api {
         let err = |e: crate::cluster::ClusterError| CoreError::BrokerUnavailable(e.to_string());
         let mut namespaces = Vec::with_capacity(self.config.namespaces.len());
         for ns in &self.config.namespaces {
-            let (connections, users, rooms) = c.redis.counts(ns).await.map_err(err)?;
+            let (connections, users, rooms, events) = c.redis.counts(ns).await.map_err(err)?;
             namespaces.push(NamespaceStats {
                 namespace: ns.clone(),
                 connections,
                 users,
                 rooms,
+                events,
             });
         }
         namespaces.sort_by(|a, b| a.namespace.cmp(&b.namespace));
@@ -62,6 +63,7 @@ impl Api {
                     connections: n(c),
                     users: n(u),
                     rooms: n(r),
+                    events: self.hub.metrics.namespace(ns).accepted(),
                 }
             })
             .collect();

@@ -181,16 +181,18 @@ class StatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NamespaceStats(_message.Message):
-    __slots__ = ("namespace", "connections", "users", "rooms")
+    __slots__ = ("namespace", "connections", "users", "rooms", "events")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
     USERS_FIELD_NUMBER: _ClassVar[int]
     ROOMS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     connections: int
     users: int
     rooms: int
-    def __init__(self, namespace: _Optional[str] = ..., connections: _Optional[int] = ..., users: _Optional[int] = ..., rooms: _Optional[int] = ...) -> None: ...
+    events: int
+    def __init__(self, namespace: _Optional[str] = ..., connections: _Optional[int] = ..., users: _Optional[int] = ..., rooms: _Optional[int] = ..., events: _Optional[int] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
     __slots__ = ("namespaces", "edges", "subscribers", "handlers")
