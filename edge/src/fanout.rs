@@ -111,9 +111,11 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
     }
     // Each recipient gets its own ack id, hence its own frame: collect, then encode per recipient.
     let mut recipients: Vec<Arc<Member>> = Vec::new();
-    edge.index
-        .read()
-        .resolve(ns, &targets, &except, |c| recipients.push(c.value.clone()));
+    edge.index.read().resolve(ns, &targets, &except, |c| {
+        if c.value.due(order.seq, c, &targets) {
+            recipients.push(c.value.clone());
+        }
+    });
     if recipients.is_empty() {
         return;
     }
@@ -164,7 +166,7 @@ pub(crate) fn deliver_shared(
                 restoring.push(member.clone());
                 return;
             }
-            if !member.admit(order.seq) {
+            if !member.due(order.seq, c, targets) || !member.admit(order.seq) {
                 return;
             }
             if let Some(o) = order.offset {

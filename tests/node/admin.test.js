@@ -95,8 +95,8 @@ heraldTest('Stats counts connections, users, rooms, edges and handlers', async (
   await sub.ready();
 
   const stats = await grpc.stats();
-  assert.deepEqual(nsStats(stats, '/'), { namespace: '/', connections: 3, users: 2, rooms: 2 });
-  assert.deepEqual(nsStats(stats, '/anon'), { namespace: '/anon', connections: 1, users: 0, rooms: 0 });
+  assert.deepEqual(nsStats(stats, '/'), { namespace: '/', connections: 3, users: 2, rooms: 2, events: '0' });
+  assert.deepEqual(nsStats(stats, '/anon'), { namespace: '/anon', connections: 1, users: 0, rooms: 0, events: '0' });
   assert.equal(stats.edges, 1);
   assert.equal(stats.handlers, 1);
   assert.equal(stats.subscribers, 1);

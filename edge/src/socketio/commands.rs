@@ -46,6 +46,14 @@ pub(crate) fn apply_membership(edge: &Edge, m: &MembershipChange) {
     for (id, ns, session) in addressed(edge, &m.namespace, &m.connection_id, &m.user_id) {
         {
             let mut index = edge.index.write();
+            if let Some(c) = index.get(&id) {
+                if m.join {
+                    // Events to the room accepted before the core's join were not counted for it.
+                    c.value.joined(&m.room, m.seq);
+                } else {
+                    c.value.forget_join(&m.room);
+                }
+            }
             let _ = if m.join {
                 index.join(&id, &m.room)
             } else {

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
 use crate::engine::session::Session;
+use crate::link::REQUEST_TIMEOUT;
 use crate::socketio::first_json;
 use crate::socketio::forward::{Origin, ask_join};
 
@@ -109,18 +110,36 @@ async fn join(
     join_applied(edge, &id, room).await
 }
 
-/// Joins locally and at the core (undone locally when the core refuses).
+/// Joins locally and at the core (undone locally when the core refuses). Until the core answers
+/// with the join's point, nothing reaches the socket through the room: events accepted before the
+/// join were not counted for it.
 pub(crate) async fn join_applied(edge: &Edge, id: &Arc<str>, room: &str) -> Result<(), String> {
+    let member = edge.index.read().get(id).map(|c| c.value.clone());
+    if let Some(m) = &member {
+        m.joining(room);
+    }
     let newly = edge.index.write().join(id, room).unwrap_or(false);
     let change = RoomChange {
         connection_id: id.to_string(),
         room: room.to_owned(),
     };
-    match edge.link.request(Msg::Join(change)).await {
-        Ok(()) => Ok(()),
+    match edge
+        .link
+        .request_applied(Msg::Join(change), REQUEST_TIMEOUT)
+        .await
+    {
+        Ok(applied) => {
+            if let Some(m) = &member {
+                m.joined(room, applied.floor_seq);
+            }
+            Ok(())
+        }
         Err(e) => {
             if newly {
                 let _ = edge.index.write().leave(id, room);
+            }
+            if let Some(m) = &member {
+                m.forget_join(room);
             }
             Err(e.to_string())
         }

@@ -27,6 +27,8 @@ pub struct Changed {
     pub changed: bool,
     /// The user came into the room or left it entirely (for presence events).
     pub user_transition: bool,
+    /// The namespace's sequence when it happened.
+    pub seq: u64,
 }
 
 /// What removing a connection did.
@@ -132,9 +134,10 @@ impl Redis {
         Ok(match r.as_slice() {
             [-1] => Err(format!("unknown connection {conn}")),
             [-2] => Err(format!("room limit reached ({max_rooms})")),
-            [c, u] => Ok(Changed {
+            [c, u, seq] => Ok(Changed {
                 changed: *c == 1,
                 user_transition: *u == 1,
+                seq: u64::try_from(*seq).unwrap_or(0),
             }),
             _ => Err("unexpected answer from Redis".into()),
         })

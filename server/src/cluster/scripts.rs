@@ -274,29 +274,31 @@ return out
 "#;
 
 /// ARGV: P, ns, conn, room, join (0/1), max rooms per connection.
-/// Returns {changed (0/1), user presence changed (0/1)}, or {-1} unknown connection, {-2} room limit.
+/// Returns {changed (0/1), user presence changed (0/1), the namespace's sequence}, or {-1} unknown
+/// connection, {-2} room limit.
 const MEMBERSHIP: &str = r#"
 local conn, room, join, max = ARGV[3], ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
+local seq = tonumber(redis.call('GET', P .. ':seq:' .. ns) or '0')
 local user = redis.call('HGET', pre .. 'c:' .. conn, 'user')
 if not user then return {-1} end
 local cr = pre .. 'cr:' .. conn
 if join then
-  if redis.call('SISMEMBER', cr, room) == 1 then return {0, 0} end
+  if redis.call('SISMEMBER', cr, room) == 1 then return {0, 0, seq} end
   if redis.call('SCARD', cr) >= max then return {-2} end
   redis.call('SADD', cr, room)
   redis.call('SADD', pre .. 'r:' .. room, conn)
   redis.call('HINCRBY', pre .. 'rooms', room, 1)
-  if user ~= '' and redis.call('HINCRBY', pre .. 'ru:' .. room, user, 1) == 1 then return {1, 1} end
-  return {1, 0}
+  if user ~= '' and redis.call('HINCRBY', pre .. 'ru:' .. room, user, 1) == 1 then return {1, 1, seq} end
+  return {1, 0, seq}
 end
-if redis.call('SREM', cr, room) == 0 then return {0, 0} end
+if redis.call('SREM', cr, room) == 0 then return {0, 0, seq} end
 redis.call('SREM', pre .. 'r:' .. room, conn)
 if redis.call('HINCRBY', pre .. 'rooms', room, -1) <= 0 then redis.call('HDEL', pre .. 'rooms', room) end
 if user ~= '' and redis.call('HINCRBY', pre .. 'ru:' .. room, user, -1) <= 0 then
   redis.call('HDEL', pre .. 'ru:' .. room, user)
-  return {1, 1}
+  return {1, 1, seq}
 end
-return {1, 0}
+return {1, 0, seq}
 "#;
 
 /// ARGV: P, ns, seq, max, ns_epoch, topics...: the payloads of the topics' entries after a

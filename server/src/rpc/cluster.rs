@@ -159,14 +159,16 @@ impl Api {
                 let done = if join {
                     self.join_conn(id, room).await
                 } else {
-                    self.leave_conn(id, room).await
+                    self.leave_conn(id, room)
+                        .await
+                        .map(|left| left.then_some(0))
                 };
                 if join && done.is_ok() {
                     // The backend's join is the room's authorization, also for a later recovery.
                     self.grant_room(id, room, true).await;
                 }
                 match done {
-                    Ok(true) => {
+                    Ok(Some(seq)) => {
                         any = true;
                         self.hub.send_to_link(
                             link,
@@ -176,10 +178,11 @@ impl Api {
                                 user_id: String::new(),
                                 room: room.clone(),
                                 join,
+                                seq,
                             }),
                         );
                     }
-                    Ok(false) => any = true,
+                    Ok(None) => any = true,
                     Err(e) => {
                         tracing::debug!(conn = %id, room, error = %e, "server-side membership change refused");
                     }

@@ -234,10 +234,14 @@ impl Api {
                 }
                 done()
             }
-            Some(Msg::Join(j)) => self
-                .join_conn(&j.connection_id, &j.room)
-                .await
-                .map(|_| Applied::default()),
+            Some(Msg::Join(j)) => {
+                self.join_conn(&j.connection_id, &j.room)
+                    .await
+                    .map(|seq| Applied {
+                        floor_seq: seq.unwrap_or(0),
+                        ..Default::default()
+                    })
+            }
             Some(Msg::Leave(l)) => self
                 .leave_conn(&l.connection_id, &l.room)
                 .await

@@ -29,9 +29,11 @@ pub fn check_room(room: &str) -> Result<(), CoreError> {
 }
 
 impl Api {
-    /// Puts a connection of this core in a room; `Ok(false)` if it already was. The room's events
-    /// reach this core before the connection counts as a member anywhere.
-    pub async fn join_conn(&self, conn: &str, room: &str) -> Result<bool, String> {
+    /// Puts a connection of this core in a room: `Ok(Some(seq))` with the join's point in the
+    /// namespace's sequence (events to the room accepted up to it were not counted for the
+    /// connection), `Ok(None)` if it already was a member. The room's events reach this core
+    /// before the connection counts as a member anywhere.
+    pub async fn join_conn(&self, conn: &str, room: &str) -> Result<Option<u64>, String> {
         check_room(room).map_err(|e| e.to_string())?;
         let (ns, user, max) = {
             let ix = self.hub.index.read();
@@ -39,7 +41,7 @@ impl Api {
                 .get(conn)
                 .ok_or_else(|| format!("unknown connection {conn}"))?;
             if c.rooms.contains(room) {
-                return Ok(false);
+                return Ok(None);
             }
             let ns = c.namespace.to_string();
             let max = self.config.policy(&ns).max_rooms_per_connection;
@@ -58,19 +60,21 @@ impl Api {
             let present = user
                 .as_deref()
                 .is_some_and(|u| ix.user_in_room(&ns, u, room));
-            ix.join(conn, room).map(|j| j.then_some(!present))
+            // Under the write lock: no Emit is counted and sequenced meanwhile.
+            ix.join(conn, room)
+                .map(|j| j.then_some((!present, self.broker.current_seq())))
         };
-        let newly_present = match joined {
-            Ok(Some(newly)) => newly,
+        let (newly_present, seq) = match joined {
+            Ok(Some(joined)) => joined,
             other => {
                 self.broker.unwant(&ns, &topic).await;
-                return other.map(|_| false).map_err(|e| e.to_string());
+                return other.map(|_| None).map_err(|e| e.to_string());
             }
         };
-        let newly_present = match &self.cluster {
-            None => newly_present,
+        let (newly_present, seq) = match &self.cluster {
+            None => (newly_present, seq),
             Some(c) => match c.redis.membership(&ns, conn, room, true, max).await {
-                Ok(Ok(ch)) => ch.user_transition,
+                Ok(Ok(ch)) => (ch.user_transition, ch.seq),
                 failed => {
                     let _ = self.hub.index.write().leave(conn, room);
                     self.broker.unwant(&ns, &topic).await;
@@ -85,7 +89,7 @@ impl Api {
         if let (Some(u), true) = (user, newly_present) {
             self.presence_event(&ns, room, &u, "join");
         }
-        Ok(true)
+        Ok(Some(seq))
     }
 
     /// Takes a connection of this core out of a room; `Ok(false)` if it was not in it.

@@ -192,18 +192,20 @@ class Delivery(_message.Message):
     def __init__(self, event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., ack_ref: _Optional[int] = ...) -> None: ...
 
 class MembershipChange(_message.Message):
-    __slots__ = ("namespace", "connection_id", "user_id", "room", "join")
+    __slots__ = ("namespace", "connection_id", "user_id", "room", "join", "seq")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ROOM_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     connection_id: str
     user_id: str
     room: str
     join: bool
-    def __init__(self, namespace: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., room: _Optional[str] = ..., join: bool = ...) -> None: ...
+    seq: int
+    def __init__(self, namespace: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., room: _Optional[str] = ..., join: bool = ..., seq: _Optional[int] = ...) -> None: ...
 
 class DisconnectCommand(_message.Message):
     __slots__ = ("namespace", "connection_id", "user_id", "reason")
