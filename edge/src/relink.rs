@@ -222,15 +222,15 @@ fn settle(
     }
 }
 
-/// The missed events of a registered socket, in order (with their offset as the last argument in
-/// namespaces with connection-state recovery); its floor rises past them and its registration point.
+/// The missed events of a registered socket that it does not have yet, in order (with their offset
+/// as the last argument in namespaces with connection-state recovery); its floor then rises past
+/// them and its registration point.
 fn replay_frames(
     edge: &Edge,
     ns: &str,
     member: &Member,
     applied: &Applied,
 ) -> Vec<(Utf8Bytes, Vec<Bytes>)> {
-    member.raise_floor(applied.floor_seq);
     let recovery = edge
         .config
         .namespace(ns)
@@ -250,5 +250,8 @@ fn replay_frames(
         let frame = encode_event(ns, None, &ev.name, &args);
         frames.push((frame.text.into(), frame.attachments));
     }
+    // Only now the registration point: the replayed events were accepted before it, and the
+    // floor drops just what the socket already had.
+    member.raise_floor(applied.floor_seq);
     frames
 }

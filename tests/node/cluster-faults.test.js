@@ -14,6 +14,7 @@ const grpc = require('@grpc/grpc-js');
 
 const { connect, makeToken, grpcClient, jsonArg, writeConfig, assertBinaryPresent, openSocket, whenConnected } = require('./lib/herald');
 const { startMulticore, clusterToml, waitFor } = require('./lib/multicore');
+const { spawnListening } = require('./lib/cluster');
 const { startRedis, freePort } = require('./lib/redis');
 const { healthClient, check } = require('./lib/health');
 
@@ -217,6 +218,44 @@ test('kill -9 of one machine (core and edge) while emitting 200/s: every accepte
       assert.deepEqual(s.inbox.all('ev').map((a) => a[0]), accepted, `${s.id}: every accepted event once, in order`);
     }
     for (const s of sockets.slice(2)) assert.equal(s.recovered, true, 'the dead machine\'s clients recovered');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('an edge whose core dies links to the next of edge.core_urls; its clients stay connected and miss nothing', { timeout: 120000 }, async () => {
+  const c = await startMulticore(
+    { connectionStateRecovery: true, namespaces: [{ name: '/', anonymous: false }] },
+    { edgesPerCore: 0 },
+  );
+  try {
+    // One edge that knows both cores, core 0 first.
+    const urls = c.nodes.map((n) => `http://${n.core.addr}`);
+    const text = c.config.text.replace(/^core_url = .*$/m, `core_urls = ${JSON.stringify(urls)}`);
+    const file = path.join(c.dir, 'edge.toml');
+    fs.writeFileSync(file, text);
+    const edge = await spawnListening(assertBinaryPresent(), ['edge', '--config', file, '--listen', '127.0.0.1:0'], c.dir, 'edge');
+    c.track(() => edge.stop());
+    const view = Object.create(c);
+    view.grpcAddr = c.nodes[1].core.addr;
+    view.edgeUrl = `http://${edge.addr}`;
+    const s = await connect(view, '/', { token: makeToken(c.config, { sub: 'alice', rooms: ['r'] }) });
+    assert.deepEqual(await s.timeout(10000).emitWithAck('join', 'r'), { ok: true });
+    const g1 = grpcClient(view);
+    await g1.emit({ targets: ['room:r'], event: 'ev', args: [jsonArg(0)] });
+    await s.inbox.wait('ev');
+
+    c.nodes[0].core.proc.kill('SIGKILL');
+    const sent = [0];
+    for (let i = 1; i <= 50; i += 1) {
+      await g1.emit({ targets: ['room:r'], event: 'ev', args: [jsonArg(i)] });
+      sent.push(i);
+    }
+    await s.inbox.wait('ev', sent.length, 60000);
+    await g1.emit({ targets: ['room:r'], event: 'last', args: [jsonArg(0)] });
+    await s.inbox.wait('last', 1, 30000);
+    assert.deepEqual(s.inbox.all('ev').map((a) => a[0]), sent, 'every event once, in order');
+    assert.equal(s.inbox.disconnects.length, 0, 'the client never noticed the failover');
   } finally {
     await c.stop();
   }
