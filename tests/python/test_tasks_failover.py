@@ -47,7 +47,8 @@ def test_restart_mid_run_loses_no_task(server_any_store, spawn_worker) -> None:
         assert task.result["task"] == task.id
     # Every task ran to completion at least once; the workers reconnected to the new process.
     assert set(done_counts(workers)) == set(ids)
-    assert all(len(w.records("ready")) >= 2 for w in workers)
+    # Both reconnect to the new process (one may have had nothing left to do by the time it did).
+    wait_until(lambda: all(len(w.records("ready")) >= 2 for w in workers), 60, "both workers welcomed again")
 
 
 def test_a_crash_is_not_a_failed_attempt(server_any_store, spawn_worker) -> None:
