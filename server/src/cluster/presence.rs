@@ -23,8 +23,6 @@ pub enum RegisterError {
 /// What a membership change did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Changed {
-    /// The connection's membership changed (it was not already in / out).
-    pub changed: bool,
     /// The user came into the room or left it entirely (for presence events).
     pub user_transition: bool,
     /// The namespace's sequence when it happened.
@@ -34,13 +32,8 @@ pub struct Changed {
 /// What removing a connection did.
 #[derive(Debug, Clone, Default)]
 pub struct Departed {
-    pub user_offline: bool,
     /// Rooms the user has no other connection in any more.
     pub rooms_left: Vec<String>,
-}
-
-fn int(v: &redis::Value) -> i64 {
-    redis::from_redis_value_ref::<i64>(v).unwrap_or(0)
 }
 
 impl Redis {
@@ -97,11 +90,11 @@ impl Redis {
                 &[ns.as_bytes(), conn.as_bytes(), node.as_bytes()],
             )
             .await?;
-        let Some(first) = r.first() else {
+        // {user went offline, rooms left...}; empty when the node did not hold the connection.
+        if r.is_empty() {
             return Ok(None);
-        };
+        }
         Ok(Some(Departed {
-            user_offline: int(first) == 1,
             rooms_left: r[1..]
                 .iter()
                 .filter_map(|v| redis::from_redis_value_ref::<String>(v).ok())
@@ -134,8 +127,7 @@ impl Redis {
         Ok(match r.as_slice() {
             [-1] => Err(format!("unknown connection {conn}")),
             [-2] => Err(format!("room limit reached ({max_rooms})")),
-            [c, u, seq] => Ok(Changed {
-                changed: *c == 1,
+            [_changed, u, seq] => Ok(Changed {
                 user_transition: *u == 1,
                 seq: u64::try_from(*seq).unwrap_or(0),
             }),
