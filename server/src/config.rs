@@ -142,7 +142,7 @@ pub struct CoreSection {
     pub link_queue: usize,
     /// Events queued per direct subscriber before it is dropped as too slow.
     pub subscriber_queue: usize,
-    /// Events accepted by the in-memory broker and not yet dispatched.
+    /// Events accepted by the broker and not yet dispatched (in a cluster: received from Redis).
     pub broker_queue: usize,
     /// Seconds an Emit idempotency key is remembered.
     pub idempotency_window_secs: u64,

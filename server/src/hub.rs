@@ -299,15 +299,29 @@ impl Hub {
         }
     }
 
-    /// Closes every edge link: their edges link again and replay from their sockets' offsets.
-    pub fn resync_links(&self, why: &str) {
+    /// The core fell behind its broker (or the broker lost events): every edge link and direct
+    /// subscriber stream is closed with UNAVAILABLE, and each resumes from its own positions, which
+    /// the topic logs answer (or report as a gap). Nobody goes on as if nothing was missed.
+    pub fn resync(&self, why: &str) {
         tracing::warn!(
             reason = why,
-            "closing every edge link so that edges resynchronise"
+            "closing every edge link and subscriber stream so that they resume from their positions"
         );
         for l in self.links.lock().values() {
             l.feed
                 .close(Status::unavailable(format!("{why}; link again")));
+        }
+        let ids: Vec<SubId> = {
+            let subs = self.subs.lock();
+            for (feed, _) in subs.feeds.values() {
+                feed.close(Status::unavailable(format!(
+                    "{why}; subscribe again from your last positions"
+                )));
+            }
+            subs.feeds.keys().copied().collect()
+        };
+        for id in ids {
+            self.remove_subscriber(id);
         }
     }
 
@@ -436,7 +450,7 @@ impl Hub {
                 () = self.cancel.cancelled() => break,
                 item = feed.recv() => match item {
                     Some(FeedItem::Event(env)) => self.dispatch(&env),
-                    Some(FeedItem::Resync(why)) => self.resync_links(&why),
+                    Some(FeedItem::Resync(why)) => self.resync(&why),
                     None => break,
                 },
             }
@@ -491,5 +505,29 @@ impl Counter for Hub {
             offline_users,
             members,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_resync_ends_direct_subscriber_streams_so_they_resume_from_their_positions() {
+        let stop = CancellationToken::new();
+        let hub = Hub::new(stop.clone());
+        let (feed, mut stream) = crate::feed::feed::<SubscribeResponse>(8, &stop);
+        hub.add_subscriber(1, feed, vec![("/".into(), "room:a".into())]);
+        hub.resync("the core fell behind its broker");
+        let end = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("the stream ends");
+        let status = end.expect("an item").expect_err("a status, not an event");
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert!(status.message().contains("subscribe again"), "{status:?}");
+        assert_eq!(hub.subscriber_count(), 0);
     }
 }

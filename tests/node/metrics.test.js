@@ -21,6 +21,9 @@ const {
 } = require('./lib/herald');
 const { parseProm, sample } = require('./lib/prom');
 
+/** Metrics a core serves only in a cluster (`[broker] url` set): checked by the cluster test below. */
+const CLUSTER_ONLY = /^herald_(redis|broker|cluster)_/;
+
 /** The metrics table of docs/operations.md: Map name -> type. */
 function documented() {
   const text = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
@@ -91,6 +94,7 @@ heraldTest('every documented metric is served with its type, in valid Prometheus
   const families = await scrape(h);
   for (const [name, type] of docs) {
     if (name === 'herald_core_up') continue; // `herald edge` only (checked below with a cluster)
+    if (CLUSTER_ONLY.test(name)) continue;
     assert.ok(families.has(name), `${name} is documented but not served`);
     assert.equal(families.get(name).type, type, `${name}: documented as ${type}`);
   }
@@ -143,6 +147,47 @@ heraldTest('emits, deliveries, latency, handshakes, refusals and counts move wit
   await grew('herald_subscribers');
   polling.disconnect();
 });
+
+heraldTest(
+  'in a cluster, the Redis and broker metrics are served with their documented types and move',
+  {
+    config: {
+      extraToml: [
+        '[broker]',
+        `url = ${JSON.stringify(process.env.HERALD_TEST_REDIS_URL || 'redis://127.0.0.1:6379')}`,
+        `key_prefix = "herald-test-metrics-${process.pid}-${Date.now()}"`,
+        '[store]',
+        'url = ""',
+      ].join('\n'),
+    },
+  },
+  async (t, h) => {
+    const docs = documented();
+    const clusterOnly = [...docs.keys()].filter((n) => CLUSTER_ONLY.test(n));
+    assert.ok(clusterOnly.length >= 8, `${clusterOnly.length} cluster metrics documented`);
+    await until(h, 'herald_cluster_nodes', {}, (v) => v === 1, 'the core counts itself live');
+    await until(h, 'herald_redis_subscriber_connected', {}, (v) => v === 1, 'the subscriber connection is up');
+    const families = await scrape(h);
+    for (const name of clusterOnly) {
+      assert.ok(families.has(name), `${name} is documented but not served in a cluster`);
+      assert.equal(families.get(name).type, docs.get(name), `${name}: documented as ${docs.get(name)}`);
+    }
+    const ok = (f) => sample(f, 'herald_redis_commands_total', { result: 'ok' }) || 0;
+    const before = ok(families);
+    const topicsBefore = sample(families, 'herald_broker_topics');
+    const ws = await connect(h, '/', { token: makeToken(h.config, { sub: 'carol' }) });
+    await until(h, 'herald_broker_topics', {}, (v) => v > topicsBefore, 'the core follows the new topics');
+    await grpcClient(h).emit({ targets: ['user:carol'], event: 'hi', args: [jsonArg(1)] });
+    await ws.inbox.wait('hi');
+    const after = await scrape(h);
+    assert.ok(ok(after) > before, 'commands counted');
+    assert.ok(
+      sample(after, 'herald_redis_command_seconds_count') >= ok(after),
+      'every command measured',
+    );
+    ws.disconnect();
+  },
+);
 
 heraldTest('task and worker metrics move with submits, workers and finished tasks', async (t, h) => {
   const before = await scrape(h);

@@ -26,6 +26,7 @@ use super::{
 };
 use crate::clock::now_ms;
 use crate::cluster::control::{Command, Pending};
+use crate::cluster::stats::ResyncCause;
 use crate::cluster::wire::{self, Origin};
 use crate::cluster::{ClusterError, Redis};
 
@@ -99,6 +100,11 @@ impl RedisBroker {
         })
     }
 
+    /// Topic channels and patterns the subscriber connection follows.
+    pub fn followed(&self) -> usize {
+        self.topics.lock().len()
+    }
+
     fn limits(&self, ns: &str) -> Limits {
         self.limits.get(ns).copied().unwrap_or(self.default_limits)
     }
@@ -137,8 +143,10 @@ impl RedisBroker {
                     }
                 }
             };
+            self.redis.stats.subscriber(true);
             if !first {
                 tracing::info!(url = %self.redis.config.url, "Redis subscriber connection back; catching up");
+                self.redis.stats.reconnected();
                 self.catch_up().await;
             }
             first = false;
@@ -153,6 +161,7 @@ impl RedisBroker {
                 }
             }
             self.interest.lock().await.sink = None;
+            self.redis.stats.subscriber(false);
             tracing::warn!(url = %self.redis.config.url, "lost the Redis subscriber connection");
         }
     }
@@ -235,11 +244,14 @@ impl RedisBroker {
                 .try_send(FeedItem::Resync("the core fell behind its broker".into()))
                 .is_err()
             {
+                self.redis.stats.dropped();
                 return;
             }
+            self.redis.stats.resync(ResyncCause::Overflow);
             self.lost.store(false, Ordering::Release);
         }
         if self.feed_tx.try_send(FeedItem::Event(env)).is_err() {
+            self.redis.stats.dropped();
             self.lost.store(true, Ordering::Release);
         }
     }
@@ -272,6 +284,7 @@ impl RedisBroker {
             match result {
                 Ok(Ok(events)) => {
                     tracing::info!(namespace = %ns, events = events.len(), "caught up from the logs");
+                    self.redis.stats.caught_up(events.len());
                     for e in events {
                         let ns_epoch = e
                             .offset
@@ -288,12 +301,14 @@ impl RedisBroker {
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(namespace = %ns, reason = %e, "cannot catch up from the logs; edges resync");
+                    self.redis.stats.resync(ResyncCause::LostEvents);
                     let _ = self
                         .feed_tx
                         .try_send(FeedItem::Resync(format!("broker lost events: {e}")));
                 }
                 Err(e) => {
                     tracing::warn!(namespace = %ns, error = %e, "catch-up failed; edges resync");
+                    self.redis.stats.resync(ResyncCause::Unavailable);
                     let _ = self
                         .feed_tx
                         .try_send(FeedItem::Resync(format!("broker unavailable: {e}")));

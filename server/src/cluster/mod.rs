@@ -6,6 +6,7 @@ pub mod control;
 pub mod presence;
 pub mod registry;
 pub mod scripts;
+pub mod stats;
 pub mod wire;
 
 use std::sync::Arc;
@@ -69,6 +70,7 @@ pub struct Redis {
     pub client: redis::Client,
     pub conn: ConnectionManager,
     pub scripts: scripts::Scripts,
+    pub stats: stats::RedisStats,
 }
 
 impl std::fmt::Debug for Redis {
@@ -104,6 +106,7 @@ impl Redis {
             client,
             conn,
             scripts: scripts::Scripts::default(),
+            stats: stats::RedisStats::default(),
         }))
     }
 
@@ -129,10 +132,14 @@ impl Redis {
         F: Future<Output = redis::RedisResult<T>>,
     {
         let t = self.config.command_timeout;
-        match tokio::time::timeout(t, f(self.conn.clone())).await {
-            Ok(r) => r.map_err(ClusterError::from),
-            Err(_) => Err(ClusterError::Timeout(t)),
-        }
+        let started = std::time::Instant::now();
+        let (outcome, r) = match tokio::time::timeout(t, f(self.conn.clone())).await {
+            Ok(Ok(v)) => (stats::Outcome::Ok, Ok(v)),
+            Ok(Err(e)) => (stats::Outcome::Error, Err(ClusterError::from(e))),
+            Err(_) => (stats::Outcome::Timeout, Err(ClusterError::Timeout(t))),
+        };
+        self.stats.command(outcome, started.elapsed());
+        r
     }
 
     /// Invokes a script with `ARGV = [prefix, args...]`.

@@ -134,4 +134,9 @@ impl Seen {
         *seen = live;
         gone
     }
+
+    /// Live nodes at the last sweep.
+    pub fn count(&self) -> usize {
+        self.0.lock().len()
+    }
 }
