@@ -5,13 +5,15 @@ from herald.backoff import Backoff
 from herald.client import Client
 from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS
 from herald.errors import HeraldError, PermanentError, RpcError, WorkerConfigError
-from herald.models import AckInfo, EmitResult, Event, Notify, TaskInfo, TaskStatus
+from herald.models import AckInfo, EmitResult, Event, NotRecovered, Notify, Position, TaskInfo, TaskStatus
+from herald.subscription import AsyncSubscription, Subscription
 from herald.task import Task
 from herald.worker import Worker
 
 __all__ = [
     "AckInfo",
     "AsyncClient",
+    "AsyncSubscription",
     "Backoff",
     "Client",
     "DEFAULT_TOKEN",
@@ -20,9 +22,12 @@ __all__ = [
     "EmitResult",
     "Event",
     "HeraldError",
+    "NotRecovered",
     "Notify",
     "PermanentError",
+    "Position",
     "RpcError",
+    "Subscription",
     "Task",
     "TaskInfo",
     "TaskStatus",

@@ -11,7 +11,8 @@ import grpc.aio
 from herald import requests
 from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS, aio_channel, auth_metadata
 from herald.errors import RpcError
-from herald.models import EmitResult, Event, Notify, TaskInfo, event_of_subscribe, task_of_watch
+from herald.models import EmitResult, Event, Notify, Position, TaskInfo, event_of_subscribe, task_of_watch
+from herald.subscription import AsyncSubscription, Tracker
 from herald.v1 import herald_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
 T = TypeVar("T")
@@ -64,6 +65,20 @@ class AsyncClient:
         """See Client.subscribe; `async for` over the result."""
         call = self._herald.Subscribe(requests.subscribe_request(topics, namespace), metadata=self._metadata)
         return AsyncStream(call, event_of_subscribe)
+
+    def follow(
+        self,
+        topics: Iterable[str] | str,
+        namespace: str = "/",
+        since: Iterable[Position] | None = None,
+        max_resumes: int = 5,
+    ) -> AsyncSubscription:
+        """See Client.follow; `async for` over the result."""
+
+        def open_call(req: Any, wait_for_ready: bool | None = None) -> Any:
+            return self._herald.Subscribe(req, metadata=self._metadata, wait_for_ready=wait_for_ready)
+
+        return AsyncSubscription(open_call, Tracker(namespace, topics, since or ()), max_resumes)
 
     async def submit(
         self,

@@ -9,7 +9,8 @@ import grpc
 from herald import requests
 from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS, auth_metadata, sync_channel
 from herald.errors import RpcError
-from herald.models import EmitResult, Event, Notify, TaskInfo, event_of_subscribe, task_of_watch
+from herald.models import EmitResult, Event, Notify, Position, TaskInfo, event_of_subscribe, task_of_watch
+from herald.subscription import Subscription, Tracker
 from herald.v1 import herald_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
 
@@ -61,6 +62,21 @@ class Client:
         """Follows the events addressed to the topics; iterate the result, cancel() to stop."""
         call = self._herald.Subscribe(requests.subscribe_request(topics, namespace), metadata=self._metadata)
         return Stream(call, event_of_subscribe)
+
+    def follow(
+        self,
+        topics: Iterable[str] | str,
+        namespace: str = "/",
+        since: Iterable[Position] | None = None,
+        max_resumes: int = 5,
+    ) -> Subscription:
+        """Like subscribe, but keeps its place: yields each event once, in order, and NotRecovered when a topic's
+        events may be missing; a stream broken by the core (restart, resync, too slow) resumes from the positions."""
+
+        def open_call(req: Any, wait_for_ready: bool | None = None) -> Any:
+            return self._herald.Subscribe(req, metadata=self._metadata, wait_for_ready=wait_for_ready)
+
+        return Subscription(open_call, Tracker(namespace, topics, since or ()), max_resumes)
 
     def submit(
         self,

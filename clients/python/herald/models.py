@@ -186,7 +186,7 @@ class EmitResult:
 
 @dataclass(frozen=True)
 class Event:
-    """An event as a Subscribe feed delivers it."""
+    """An event as a Subscribe feed delivers it; a recoverable one has a position in each target topic."""
 
     id: str
     namespace: str
@@ -194,6 +194,7 @@ class Event:
     targets: list[str]
     args: list[Any]
     timestamp_ms: int
+    positions: list[Position] = field(default_factory=list)
 
     @classmethod
     def from_proto(cls, msg: event_pb2.Event) -> "Event":
@@ -205,7 +206,34 @@ class Event:
             targets=list(msg.targets),
             args=[codec.from_arg(a) for a in msg.args],
             timestamp_ms=msg.timestamp_ms,
+            positions=[Position.from_proto(p) for p in msg.positions],
         )
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an event stands in one topic's log: resume after it with `since`."""
+
+    topic: str
+    epoch: str
+    offset: int
+
+    @classmethod
+    def from_proto(cls, msg: event_pb2.Position) -> "Position":
+        """Decodes a herald.v1.Position."""
+        return cls(topic=msg.topic, epoch=msg.epoch, offset=msg.offset)
+
+    def to_proto(self) -> event_pb2.Position:
+        """Encodes it as a herald.v1.Position."""
+        return event_pb2.Position(topic=self.topic, epoch=self.epoch, offset=self.offset)
+
+
+@dataclass(frozen=True)
+class NotRecovered:
+    """Events of `topic` may be missing (its log was lost, or the position is outside the window): refetch it."""
+
+    topic: str
+    reason: str
 
 
 def task_of_watch(msg: tasks_pb2.WatchTasksResponse) -> TaskInfo:
