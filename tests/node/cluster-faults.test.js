@@ -34,6 +34,26 @@ test('a core whose Redis is unreachable refuses to start and names the URL', asy
   assert.ok(!/listening on/.test(out), 'it never listened');
 });
 
+test('a core pointed at a Redis Cluster node refuses to start and says why', async (t) => {
+  const bin = assertBinaryPresent();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-rediscluster-'));
+  const redis = await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf')] });
+  t.after(async () => {
+    await redis.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const config = writeConfig(dir, { extraToml: clusterToml(redis.url, 'herald-test-rediscluster') });
+  const proc = spawn(bin, ['core', '--config', config.path, '--listen', '127.0.0.1:0'], { cwd: dir });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
+  const code = await new Promise((resolve) => proc.on('exit', resolve));
+  assert.notEqual(code, 0, 'the core exits with an error');
+  assert.ok(out.includes(redis.url), `the error names ${redis.url}: ${out}`);
+  assert.match(out, /Redis Cluster/, out);
+  assert.ok(!/listening on/.test(out), 'it never listened');
+});
+
 /**
  * A backend: emits numbered events to room:r from both cores in turn, one at a time, each with an
  * idempotency key and retried until it returns OK, until `stop()`. Records every failure.

@@ -50,6 +50,8 @@ impl ClusterConfig {
 pub enum ClusterError {
     #[error("broker.url: Redis at {url} is unreachable: {cause}")]
     Connect { url: String, cause: String },
+    #[error("broker.url: Redis at {url} cannot be used: {why}")]
+    Unsupported { url: String, why: String },
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
     #[error("Redis error: {0}")]
@@ -101,13 +103,37 @@ impl Redis {
         .await
         .map_err(|_| err(format!("no answer within {:?}", config.command_timeout)))?
         .map_err(|e| err(e.to_string()))?;
-        Ok(Arc::new(Self {
+        let redis = Arc::new(Self {
             config,
             client,
             conn,
             scripts: scripts::Scripts::default(),
             stats: stats::RedisStats::default(),
-        }))
+        });
+        if redis.is_cluster_node().await {
+            return Err(ClusterError::Unsupported {
+                url: redis.config.url.clone(),
+                why: "it runs in Redis Cluster mode, which Herald does not support: a namespace's \
+                 events are sequenced by one script over keys that may live on several shards. \
+                 Point broker.url at a standalone primary (with replicas and Sentinel for failover)"
+                    .into(),
+            });
+        }
+        Ok(redis)
+    }
+
+    /// Whether Redis says it is a Redis Cluster node (`INFO cluster`); a server that does not
+    /// answer INFO (some managed services rename it) is taken as standalone.
+    async fn is_cluster_node(&self) -> bool {
+        let info = self
+            .run(|mut c| async move {
+                redis::cmd("INFO")
+                    .arg("cluster")
+                    .query_async::<String>(&mut c)
+                    .await
+            })
+            .await;
+        info.is_ok_and(|text| text.lines().any(|l| l.trim() == "cluster_enabled:1"))
     }
 
     /// Whether Redis answers a PING within the command timeout.

@@ -32,18 +32,19 @@ async function untilListening(port) {
 }
 
 /**
- * Starts redis-server on a free port. The result has `url`, `port`, `pause()` / `resume()`
+ * Starts redis-server on a free port (with `args` added to its command line). The result has `url`, `port`, `pause()` / `resume()`
  * (SIGSTOP / SIGCONT: connections hang, nothing is lost), `kill()` (SIGKILL: everything is
  * lost), `start()` (again, on the same port, empty) and `stop()`.
  */
-async function startRedis() {
+async function startRedis({ args = [] } = {}) {
   const port = await freePort();
   let proc = null;
   const r = {
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
-      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      const base = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+      proc = spawn('redis-server', [...base, ...args], {
         stdio: 'ignore',
       });
       await withGuard(untilListening(port), GUARD_MS, `redis-server on port ${port}`);
