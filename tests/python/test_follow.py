@@ -3,6 +3,7 @@ with each event once and in order, and a lost log is reported as NotRecovered ra
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -95,4 +96,45 @@ def test_a_restart_that_lost_the_log_is_reported_then_the_subscription_goes_on(s
     finally:
         sub.cancel()
         via.close()
+        direct.close()
+
+
+def test_the_asyncio_subscription_resumes_the_same_way(server: HeraldProcess) -> None:
+    proxy = TcpProxy(server.core_addr)
+    direct = client_for(server)
+
+    async def scenario() -> list[Any]:
+        via = herald.AsyncClient(proxy.addr, timeout=30)
+        sub = via.follow("room:a")
+        got: list[Any] = []
+
+        async def run() -> None:
+            async for item in sub:
+                got.append(item)
+                if len(got) == 4:
+                    return
+
+        reader = asyncio.ensure_future(run())
+        await asyncio.wait_for(sub.wait_live(), GUARD)
+        direct.emit("n", "room:a", [0])
+        direct.emit("n", "room:a", [1])
+        async def two() -> None:
+            while len(got) < 2:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(two(), GUARD)
+        proxy.cut()
+        direct.emit("n", "room:a", [2])
+        direct.emit("n", "room:a", [3])
+        proxy.resume()
+        await asyncio.wait_for(reader, GUARD)
+        assert sub.resumed >= 1
+        await via.close()
+        return got
+
+    try:
+        got = asyncio.run(scenario())
+        assert [e.args[0] for e in got] == [0, 1, 2, 3]
+    finally:
+        proxy.stop()
         direct.close()

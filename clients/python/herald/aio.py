@@ -12,7 +12,7 @@ from herald import requests
 from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS, aio_channel, auth_metadata
 from herald.errors import RpcError
 from herald.models import EmitResult, Event, Notify, Position, TaskInfo, event_of_subscribe, task_of_watch
-from herald.subscription import AsyncSubscription, Tracker
+from herald.subscription import AsyncSubscription, Tracker, subscribe_opener
 from herald.v1 import herald_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
 T = TypeVar("T")
@@ -75,10 +75,8 @@ class AsyncClient:
     ) -> AsyncSubscription:
         """See Client.follow; `async for` over the result."""
 
-        def open_call(req: Any, wait_for_ready: bool | None = None) -> Any:
-            return self._herald.Subscribe(req, metadata=self._metadata, wait_for_ready=wait_for_ready)
-
-        return AsyncSubscription(open_call, Tracker(namespace, topics, since or ()), max_resumes)
+        opener = subscribe_opener(self._herald, self._metadata)
+        return AsyncSubscription(opener, Tracker(namespace, topics, since or ()), max_resumes)
 
     async def submit(
         self,

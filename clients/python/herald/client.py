@@ -10,7 +10,7 @@ from herald import requests
 from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS, auth_metadata, sync_channel
 from herald.errors import RpcError
 from herald.models import EmitResult, Event, Notify, Position, TaskInfo, event_of_subscribe, task_of_watch
-from herald.subscription import Subscription, Tracker
+from herald.subscription import Subscription, Tracker, subscribe_opener
 from herald.v1 import herald_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
 
@@ -73,10 +73,8 @@ class Client:
         """Like subscribe, but keeps its place: yields each event once, in order, and NotRecovered when a topic's
         events may be missing; a stream broken by the core (restart, resync, too slow) resumes from the positions."""
 
-        def open_call(req: Any, wait_for_ready: bool | None = None) -> Any:
-            return self._herald.Subscribe(req, metadata=self._metadata, wait_for_ready=wait_for_ready)
-
-        return Subscription(open_call, Tracker(namespace, topics, since or ()), max_resumes)
+        opener = subscribe_opener(self._herald, self._metadata)
+        return Subscription(opener, Tracker(namespace, topics, since or ()), max_resumes)
 
     def submit(
         self,

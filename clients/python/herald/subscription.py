@@ -21,6 +21,15 @@ Item = Union[Event, NotRecovered]
 RESUMABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
 
 
+def subscribe_opener(stub: Any, metadata: Any) -> Callable[..., Any]:
+    """Opens a Subscribe call on `stub` (sync or asyncio) for a request, waiting for the channel when asked."""
+
+    def open_call(req: herald_pb2.SubscribeRequest, wait_for_ready: bool | None = None) -> Any:
+        return stub.Subscribe(req, metadata=metadata, wait_for_ready=wait_for_ready)
+
+    return open_call
+
+
 class Tracker:
     """The positions of a subscription's topics, and what each message from the core means for them."""
 
@@ -64,17 +73,17 @@ class Tracker:
         return out
 
 
-class Subscription:
-    """Iterate for events (and NotRecovered notices) in order, once each, across broken streams; cancel() stops."""
+class _Resumes:
+    """What the sync and asyncio subscriptions share: the tracker, and when a broken stream may be resumed."""
 
-    def __init__(self, open_call: Callable[..., Any], tracker: Tracker, max_resumes: int = 5) -> None:
+    def __init__(self, open_call: Callable[..., Any], tracker: Tracker, max_resumes: int) -> None:
         self._open = open_call
         self._tracker = tracker
         self._max_resumes = max_resumes
+        self._failures = 0
+        self._backoff = Backoff(initial=0.1, maximum=5.0)
         self._call: Any = None
         self._cancelled = False
-        self._lock = threading.Lock()
-        self._live = threading.Event()
         self.resumed = 0
 
     @property
@@ -82,42 +91,61 @@ class Subscription:
         """Where each followed topic stands (pass as `since` to follow again later)."""
         return list(self._tracker.positions.values())
 
+    def _start(self) -> Any:
+        # After a break, wait for the channel to connect again rather than fail at once.
+        self._call = self._open(self._tracker.request(), wait_for_ready=self.resumed > 0 or None)
+        return self._call
+
+    def _items(self, msg: herald_pb2.SubscribeResponse) -> list[Item]:
+        items = self._tracker.items(msg)
+        if items:
+            self._failures = 0
+            self._backoff.reset()
+        return items
+
+    def _broken(self, err: grpc.RpcError) -> float | None:
+        """None when the iteration ends quietly (cancelled); else the pause before resuming. Raises when it may not."""
+        if self._cancelled or err.code() == grpc.StatusCode.CANCELLED:
+            return None
+        self._failures += 1
+        if err.code() not in RESUMABLE or self._failures > self._max_resumes:
+            raise RpcError.from_grpc(err) from None
+        self.resumed += 1
+        return self._backoff.next_delay()
+
+
+class Subscription(_Resumes):
+    """Iterate for events (and NotRecovered notices) in order, once each, across broken streams; cancel() stops."""
+
+    def __init__(self, open_call: Callable[..., Any], tracker: Tracker, max_resumes: int = 5) -> None:
+        super().__init__(open_call, tracker, max_resumes)
+        self._lock = threading.Lock()
+        self._live = threading.Event()
+
     def wait_live(self, timeout: float | None = None) -> bool:
         """Blocks until the first stream is live (replay done), while another thread iterates."""
         return self._live.wait(timeout)
 
     def __iter__(self) -> Iterator[Item]:
         try:
-            yield from self._run()
+            while True:
+                with self._lock:
+                    if self._cancelled:
+                        return
+                    call = self._start()
+                try:
+                    for msg in call:
+                        if msg.WhichOneof("item") == "subscribed":
+                            self._live.set()
+                        yield from self._items(msg)
+                    return
+                except grpc.RpcError as err:
+                    pause = self._broken(err)
+                    if pause is None:
+                        return
+                    time.sleep(pause)
         finally:
             self.cancel()
-
-    def _run(self) -> Iterator[Item]:
-        backoff = Backoff(initial=0.1, maximum=5.0)
-        failures = 0
-        while True:
-            with self._lock:
-                if self._cancelled:
-                    return
-                # After a break, wait for the channel to connect again rather than fail at once.
-                self._call = self._open(self._tracker.request(), wait_for_ready=self.resumed > 0 or None)
-            try:
-                for msg in self._call:
-                    if msg.WhichOneof("item") == "subscribed":
-                        self._live.set()
-                    for item in self._tracker.items(msg):
-                        failures = 0
-                        backoff.reset()
-                        yield item
-                return
-            except grpc.RpcError as err:
-                if self._cancelled or err.code() == grpc.StatusCode.CANCELLED:
-                    return
-                failures += 1
-                if err.code() not in RESUMABLE or failures > self._max_resumes:
-                    raise RpcError.from_grpc(err) from None
-                self.resumed += 1
-                time.sleep(backoff.next_delay())
 
     def __enter__(self) -> "Subscription":
         return self
@@ -133,22 +161,12 @@ class Subscription:
                 self._call.cancel()
 
 
-class AsyncSubscription:
+class AsyncSubscription(_Resumes):
     """Subscription for asyncio: `async for` events (and NotRecovered notices); cancel() stops."""
 
     def __init__(self, open_call: Callable[..., Any], tracker: Tracker, max_resumes: int = 5) -> None:
-        self._open = open_call
-        self._tracker = tracker
-        self._max_resumes = max_resumes
-        self._call: Any = None
-        self._cancelled = False
+        super().__init__(open_call, tracker, max_resumes)
         self._live = asyncio.Event()
-        self.resumed = 0
-
-    @property
-    def positions(self) -> list[Position]:
-        """Where each followed topic stands (pass as `since` to follow again later)."""
-        return list(self._tracker.positions.values())
 
     async def wait_live(self) -> None:
         """Returns once the first stream is live (replay done), while another task iterates."""
@@ -156,37 +174,26 @@ class AsyncSubscription:
 
     async def __aiter__(self) -> AsyncIterator[Item]:
         try:
-            async for item in self._run():
-                yield item
+            while not self._cancelled:
+                call = self._start()
+                try:
+                    async for msg in call:
+                        if msg.WhichOneof("item") == "subscribed":
+                            self._live.set()
+                        for item in self._items(msg):
+                            yield item
+                    return
+                except asyncio.CancelledError:
+                    if self._cancelled or call.cancelled():
+                        return
+                    raise
+                except grpc.RpcError as err:
+                    pause = self._broken(err)
+                    if pause is None:
+                        return
+                    await asyncio.sleep(pause)
         finally:
             self.cancel()
-
-    async def _run(self) -> AsyncIterator[Item]:
-        backoff = Backoff(initial=0.1, maximum=5.0)
-        failures = 0
-        while not self._cancelled:
-            self._call = self._open(self._tracker.request(), wait_for_ready=self.resumed > 0 or None)
-            try:
-                async for msg in self._call:
-                    if msg.WhichOneof("item") == "subscribed":
-                        self._live.set()
-                    for item in self._tracker.items(msg):
-                        failures = 0
-                        backoff.reset()
-                        yield item
-                return
-            except asyncio.CancelledError:
-                if self._cancelled or self._call.cancelled():
-                    return
-                raise
-            except grpc.RpcError as err:
-                if self._cancelled or err.code() == grpc.StatusCode.CANCELLED:
-                    return
-                failures += 1
-                if err.code() not in RESUMABLE or failures > self._max_resumes:
-                    raise RpcError.from_grpc(err) from None
-                self.resumed += 1
-                await asyncio.sleep(backoff.next_delay())
 
     def cancel(self) -> None:
         """Stops the subscription."""
