@@ -1,84 +1,91 @@
-"""A TCP proxy a test controls: cut() breaks every connection through it and refuses new ones until resume()."""
+"""A TCP proxy the test controls: round-robin over backends (a load balancer in front of cores), or one
+backend that can be cut off and restored (PostgreSQL becoming unreachable without touching the server)."""
 
 from __future__ import annotations
 
-import socket
+import asyncio
+import itertools
 import threading
+from concurrent.futures import Future
+from typing import Any, Awaitable
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to `target` ("host:port") on threads; stop() ends it all."""
+    """Listens on 127.0.0.1 (a free port); each accepted connection goes to the next backend that accepts."""
 
-    def __init__(self, target: str) -> None:
-        host, port = target.rsplit(":", 1)
-        self._target = (host, int(port))
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.addr = f"127.0.0.1:{self._listener.getsockname()[1]}"
-        self._lock = threading.Lock()
-        self._open: list[socket.socket] = []
-        self._refusing = False
-        self._stopped = False
-        self._thread = threading.Thread(target=self._accept, daemon=True)
+    def __init__(self, backends: list[str]) -> None:
+        self.backends = list(backends)
+        self._rr = itertools.count()
+        self._up = True
+        self._pairs: set[asyncio.StreamWriter] = set()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
+        self._server = self._call(asyncio.start_server(self._accept, "127.0.0.1", 0))
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.addr = f"127.0.0.1:{self.port}"
+
+    def _call(self, coro: Awaitable[Any]) -> Any:
+        fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        return fut.result(30)
 
     def cut(self) -> None:
-        """Breaks every connection through the proxy; new ones are closed at once until resume()."""
-        with self._lock:
-            self._refusing = True
-            conns, self._open = self._open, []
-        for s in conns:
-            _close(s)
+        """Drops every open connection and refuses new ones (they are accepted and closed at once)."""
 
-    def resume(self) -> None:
-        """Forwards new connections again."""
-        with self._lock:
-            self._refusing = False
+        async def go() -> None:
+            self._up = False
+            for w in list(self._pairs):
+                w.transport.abort()
+            self._pairs.clear()
 
-    def stop(self) -> None:
-        self._stopped = True
-        self.cut()
-        _close(self._listener)
+        self._call(go())
 
-    def _accept(self) -> None:
-        while not self._stopped:
+    def restore(self) -> None:
+        async def go() -> None:
+            self._up = True
+
+        self._call(go())
+
+    def close(self) -> None:
+        async def go() -> None:
+            self._server.close()
+            for w in list(self._pairs):
+                w.transport.abort()
+
+        self._call(go())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._up:
+            writer.transport.abort()
+            return
+        upstream = None
+        for _ in range(len(self.backends)):
+            host, port = self.backends[next(self._rr) % len(self.backends)].rsplit(":", 1)
             try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                refusing = self._refusing
-            if refusing:
-                _close(client)
+                upstream = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 2)
+                break
+            except (OSError, asyncio.TimeoutError):
                 continue
-            try:
-                upstream = socket.create_connection(self._target, timeout=10)
-            except OSError:
-                _close(client)
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+        if upstream is None:
+            writer.transport.abort()
+            return
+        up_reader, up_writer = upstream
+        self._pairs.update((writer, up_writer))
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self._pairs.discard(writer)
+        self._pairs.discard(up_writer)
 
-
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while chunk := src.recv(65536):
-            dst.sendall(chunk)
-    except OSError:
-        pass
-    finally:
-        _close(src)
-        _close(dst)
-
-
-def _close(s: socket.socket) -> None:
-    try:
-        s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
-        s.close()
-    except OSError:
-        pass
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.transport.abort()

@@ -42,7 +42,7 @@ def take(items: "queue.Queue[Any]", n: int) -> list[Any]:
 
 
 def test_a_broken_stream_resumes_from_its_positions_without_gap_or_duplicate(server: HeraldProcess) -> None:
-    proxy = TcpProxy(server.core_addr)
+    proxy = TcpProxy([server.core_addr])
     direct = client_for(server)
     via = herald.Client(proxy.addr, timeout=30)
     sub = via.follow("room:f")
@@ -56,7 +56,7 @@ def test_a_broken_stream_resumes_from_its_positions_without_gap_or_duplicate(ser
         # Sent while the subscriber is cut off: only a resume from its positions can bring them.
         for i in range(3, 6):
             direct.emit("n", "room:f", [i])
-        proxy.resume()
+        proxy.restore()
         rest = take(items, 3)
         got = first + rest
         assert all(isinstance(e, herald.Event) for e in got), got
@@ -68,7 +68,7 @@ def test_a_broken_stream_resumes_from_its_positions_without_gap_or_duplicate(ser
         assert [p.offset for p in sub.positions] == [7]
     finally:
         sub.cancel()
-        proxy.stop()
+        proxy.close()
         via.close()
         direct.close()
 
@@ -100,7 +100,7 @@ def test_a_restart_that_lost_the_log_is_reported_then_the_subscription_goes_on(s
 
 
 def test_the_asyncio_subscription_resumes_the_same_way(server: HeraldProcess) -> None:
-    proxy = TcpProxy(server.core_addr)
+    proxy = TcpProxy([server.core_addr])
     direct = client_for(server)
 
     async def scenario() -> list[Any]:
@@ -126,7 +126,7 @@ def test_the_asyncio_subscription_resumes_the_same_way(server: HeraldProcess) ->
         proxy.cut()
         direct.emit("n", "room:a", [2])
         direct.emit("n", "room:a", [3])
-        proxy.resume()
+        proxy.restore()
         await asyncio.wait_for(reader, GUARD)
         assert sub.resumed >= 1
         await via.close()
@@ -136,5 +136,5 @@ def test_the_asyncio_subscription_resumes_the_same_way(server: HeraldProcess) ->
         got = asyncio.run(scenario())
         assert [e.args[0] for e in got] == [0, 1, 2, 3]
     finally:
-        proxy.stop()
+        proxy.close()
         direct.close()
