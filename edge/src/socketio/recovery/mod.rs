@@ -103,6 +103,11 @@ pub(crate) async fn restore(
         TokenBucket::new(cfg.relay_rate_per_sec, cfg.relay_burst, Instant::now()),
     );
     socket.pid = Some(resume.pid.clone().into());
+    socket.user_rate = crate::socketio::user_rate::bucket_for(
+        edge,
+        cfg,
+        Some(client.user()).filter(|u| !u.is_empty()),
+    );
     socket.restoring = Some(RestoreBuffer::default());
     socket.granted = granted.iter().map(|g| g.as_str().into()).collect();
     let guard = RestoringGuard::new(session.clone());
