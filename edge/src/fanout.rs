@@ -4,6 +4,7 @@
 //! recovery), and hand the same bytes to every recipient's bounded queue (or its restore buffer
 //! while it is being registered or restored).
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
@@ -28,15 +29,12 @@ pub(crate) fn codec_args(args: &[herald_proto::v1::Arg]) -> Vec<Arg> {
 }
 
 /// Deliveries handled together: when several are ready at once, each websocket's frames are
-/// gathered and written in one go at the end ([`Batch::finish`]). Also holds the recipients'
-/// buffer every delivery reuses.
+/// gathered and written in one go at the end ([`Batch::finish`]).
 pub(crate) struct Batch {
     /// Gather rather than write.
     gather: bool,
     /// Sessions holding gathered frames.
     corked: Vec<Arc<Session>>,
-    /// Recipients of the delivery being written (empty between deliveries; kept for its capacity).
-    recipients: Vec<Arc<Member>>,
 }
 
 impl Batch {
@@ -45,13 +43,7 @@ impl Batch {
         Batch {
             gather,
             corked: Vec::new(),
-            recipients: Vec::new(),
         }
-    }
-
-    /// Starts the next batch with the same buffers.
-    pub fn restart(&mut self, gather: bool) {
-        self.gather = gather;
     }
 
     /// Writes everything gathered.
@@ -60,6 +52,12 @@ impl Batch {
             s.uncork();
         }
     }
+}
+
+thread_local! {
+    /// The recipients of the delivery being written on this thread, kept between deliveries for
+    /// its capacity (taken while in use, so a nested delivery just starts an empty one).
+    static RECIPIENTS: Cell<Vec<Arc<Member>>> = const { Cell::new(Vec::new()) };
 }
 
 /// Where an event stands in its namespace's order: its sequence (each socket takes only events
@@ -150,7 +148,7 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
 
 /// The common case (no ack): one frame for every recipient above whose floor the event is, encoded
 /// once (only if there is a recipient). The recipients are collected while the index is
-/// read-locked (into the batch's reused buffer) and written after it is released, so a large
+/// read-locked (into a buffer each thread reuses) and written after it is released, so a large
 /// fan-out never holds up connects, joins or closes. Sessions being restored take the frame
 /// through their restore buffer.
 pub(crate) fn deliver_shared(
@@ -162,7 +160,7 @@ pub(crate) fn deliver_shared(
     encode: impl FnOnce() -> SharedFrame,
     batch: &mut Batch,
 ) {
-    let mut recipients = std::mem::take(&mut batch.recipients);
+    let mut recipients = RECIPIENTS.take();
     edge.index.read().resolve(ns, targets, except, |c| {
         let member = &c.value;
         // A restoring session takes the event through its buffer, which checks the floor itself.
@@ -176,7 +174,7 @@ pub(crate) fn deliver_shared(
             write(edge, &member, ns, order, &frame, batch);
         }
     }
-    batch.recipients = recipients;
+    RECIPIENTS.set(recipients);
 }
 
 /// Hands the shared frame to one recipient: its queue, or its restore buffer while it is restored.

@@ -369,7 +369,6 @@ async fn connect_once(
     let backlog = tokio::spawn(send_closed_backlog(edge.clone(), weak));
     let _abort_backlog = AbortOnDrop(backlog);
     let mut ready = Vec::with_capacity(MAX_BATCH);
-    let mut batch = Batch::new(false);
 
     loop {
         tokio::select! {
@@ -397,7 +396,7 @@ async fn connect_once(
                             break;
                         }
                     }
-                    batch.restart(ready.len() > 1);
+                    let mut batch = Batch::new(ready.len() > 1);
                     for resp in ready.drain(..) {
                         handle(edge, resp, &mut batch);
                     }
