@@ -197,12 +197,15 @@ const SLOW_HANDLERS = {
   ],
 };
 
-heraldTest('a $connect and a $join handler slower than pingInterval + pingTimeout do not time the client out', { config: SLOW_HANDLERS }, async (t, h) => {
-  // 1.5 s per reply, against 300 ms + 300 ms of heartbeat.
-  await startHandler(h, { namespace: '/app', events: ['$connect', '$join'], mode: 'slow', delayMs: 1500 });
-  const s = await connect(h, '/app', { token: makeToken(h.config, { sub: 'alice' }) });
-  const ack = await s.timeout(GUARD_MS).emitWithAck('join', 'convo:1');
-  assert.deepEqual(ack, { ok: true });
-  assert.equal(s.connected, true);
-  assert.deepEqual(s.inbox.disconnects, []);
-});
+for (const transport of ['websocket', 'polling']) {
+  heraldTest(`a $connect and a $join handler slower than pingInterval + pingTimeout do not time the client out (${transport})`, { config: SLOW_HANDLERS }, async (t, h) => {
+    // 1.5 s per reply, against 300 ms + 300 ms of heartbeat.
+    await startHandler(h, { namespace: '/app', events: ['$connect', '$join'], mode: 'slow', delayMs: 1500 });
+    const s = await connect(h, '/app', { token: makeToken(h.config, { sub: 'alice' }), transports: [transport] });
+    assert.equal(s.io.engine.transport.name, transport);
+    const ack = await s.timeout(GUARD_MS).emitWithAck('join', 'convo:1');
+    assert.deepEqual(ack, { ok: true });
+    assert.equal(s.connected, true);
+    assert.deepEqual(s.inbox.disconnects, []);
+  });
+}
