@@ -51,7 +51,7 @@ mod relink;
 mod serve;
 mod socketio;
 
-pub use config::{EdgeConfig, NamespaceConfig, RoomAlias, UnknownEvents};
+pub use config::{EdgeConfig, NamespaceConfig, RelayExclude, RoomAlias, UnknownEvents};
 pub use connector::{CoreConnector, LinkResponses};
 pub use edge::run;
 pub use error::{EdgeError, HttpError};
