@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::edge::Edge;
+use crate::engine::limits::Admitted;
 use crate::engine::queue::{Queue, Reader};
 use crate::engine::sink::{Sink, wire_frames, wire_outgoing, wire_texts};
 use crate::socketio::recovery::{RestoreBuffer, is_recoverable};
@@ -134,6 +135,8 @@ pub(crate) struct Session {
     /// Cancelled once the session is out of the edge's table (after a polling client fetched
     /// its last frames, or at once for other sessions).
     pub finished: CancellationToken,
+    /// The session's place in the edge's limits (its client's address), released by `finish`.
+    pub admitted: std::sync::OnceLock<Admitted>,
     state: parking_lot::Mutex<State>,
 }
 
@@ -157,6 +160,7 @@ impl Session {
             forwards_in_flight: AtomicUsize::new(0),
             restoring: AtomicUsize::new(0),
             finished: CancellationToken::new(),
+            admitted: std::sync::OnceLock::new(),
             state: parking_lot::Mutex::new(State {
                 transport,
                 sockets: Vec::new(),
@@ -284,9 +288,15 @@ impl Session {
         self.queue.attach(stream, wire_outgoing);
     }
 
-    /// Writes a websocket control frame (a pong) in order with the frames.
-    pub fn push_control(&self, frame: Bytes) {
-        self.queue.write_control(frame);
+    /// Writes a websocket control frame (a pong) in order with the frames; `false` when the queue
+    /// is full (the client does not read).
+    pub fn push_control(&self, frame: Bytes) -> bool {
+        self.queue.write_control(frame)
+    }
+
+    /// The client's IP address, when known.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.admitted.get().map(Admitted::ip)
     }
 
     /// Takes the websocket's write side back (closing).
@@ -459,7 +469,10 @@ impl Session {
 
     /// Takes a closed session out of the edge's table (idempotent).
     pub fn finish(&self, edge: &Edge) {
-        edge.sessions.lock().remove(&self.sid);
+        let removed = edge.sessions.lock().remove(&self.sid).is_some();
+        if removed && let Some(a) = self.admitted.get() {
+            edge.limits.release(a);
+        }
         self.finished.cancel();
     }
 }
