@@ -48,6 +48,12 @@ pub enum HttpError {
     /// A websocket request of another protocol version than 13 (RFC 6455 4.4).
     #[error("unsupported websocket version: this server speaks 13")]
     WebsocketVersion,
+    /// A request head not complete within `edge.header_timeout_ms`.
+    #[error("request head not received in time")]
+    HeaderTimeout,
+    /// A request head larger than `edge.max_header_bytes`.
+    #[error("request header fields too large")]
+    HeadersTooLarge,
     /// A polling POST whose body did not arrive within `edge.poll_body_timeout_ms`.
     #[error("request body not received in time")]
     BodyTimeout,
@@ -90,7 +96,8 @@ impl HttpError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             HttpError::WebsocketVersion => StatusCode::UPGRADE_REQUIRED,
-            HttpError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            HttpError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            HttpError::BodyTimeout | HttpError::HeaderTimeout => StatusCode::REQUEST_TIMEOUT,
             HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::Invalid(_) => StatusCode::BAD_REQUEST,
             HttpError::Grpc(code, _) => match code {

@@ -22,7 +22,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::edge::Edge;
+use crate::engine::limits::Limit;
 use crate::engine::takeover;
+use crate::engine::ws::write_refusal;
+use crate::error::HttpError;
 
 /// The HTTP stack's smallest read buffer (it refuses a smaller one).
 const MIN_HTTP_BUFFER: usize = 8192;
@@ -88,13 +91,27 @@ async fn connection(
             Ok(Err(_)) => return,
             Err(_) => {
                 // A client that never completes its request (slowloris) holds nothing longer.
-                tracing::debug!(%peer, "edge: no complete request head within header_timeout_ms");
+                edge.limits.refuse(
+                    Limit::HeaderTimeout,
+                    Some(peer.ip()),
+                    "no complete request head within header_timeout_ms: connection closed",
+                );
+                write_refusal(&tcp, &HttpError::HeaderTimeout).await;
                 return;
             }
         },
         () = stop.cancelled() => return,
     };
-    if let Some((t, end)) = end.and_then(|end| Some((recognize(&edge, &head, peer)?, end))) {
+    let Some(end) = end else {
+        edge.limits.refuse(
+            Limit::HeaderBytes,
+            Some(peer.ip()),
+            "request head over max_header_bytes",
+        );
+        write_refusal(&tcp, &HttpError::HeadersTooLarge).await;
+        return;
+    };
+    if let Some(t) = recognize(&edge, &head, peer) {
         // Only what the client sent after its request is kept: an idle websocket holds no buffer.
         let rest = BytesMut::from(head.get(end..).unwrap_or_default());
         // A task of its own, sized for the websocket alone (this one is sized for any request).
@@ -153,7 +170,7 @@ async fn http(
 }
 
 /// Reads until `buf` holds a whole request head; its length, or `None` when it grew past
-/// `limit` first (the HTTP stack then refuses it). An error when the client closed or the socket
+/// `limit` first. An error when the client closed or the socket
 /// failed.
 async fn read_head(tcp: &TcpStream, buf: &mut BytesMut, limit: usize) -> io::Result<Option<usize>> {
     let mut scanned = 0;

@@ -26,10 +26,12 @@ pub(crate) enum Limit {
     Origin,
     PollBodyTimeout,
     ControlQueue,
+    HeaderBytes,
+    HeaderTimeout,
 }
 
 impl Limit {
-    const ALL: [Limit; 7] = [
+    const ALL: [Limit; 9] = [
         Limit::Sessions,
         Limit::SessionsPerIp,
         Limit::HandshakeRate,
@@ -37,6 +39,8 @@ impl Limit {
         Limit::Origin,
         Limit::PollBodyTimeout,
         Limit::ControlQueue,
+        Limit::HeaderBytes,
+        Limit::HeaderTimeout,
     ];
 
     fn as_str(self) -> &'static str {
@@ -48,6 +52,8 @@ impl Limit {
             Limit::Origin => "allowed_origins",
             Limit::PollBodyTimeout => "poll_body_timeout_ms",
             Limit::ControlQueue => "outbound_queue_control",
+            Limit::HeaderBytes => "max_header_bytes",
+            Limit::HeaderTimeout => "header_timeout_ms",
         }
     }
 }
@@ -130,7 +136,7 @@ pub(crate) struct Limits {
     handshakes: Option<Gcra>,
     messages: Option<Gcra>,
     state: parking_lot::Mutex<Table>,
-    refused: [AtomicU64; 7],
+    refused: [AtomicU64; 9],
 }
 
 #[derive(Debug, Default)]

@@ -14,6 +14,7 @@ use crate::edge::Edge;
 use crate::engine::session::{Session, Transport};
 use crate::engine::ws::{
     Conn, abandon, refuse_upgraded, serve, switching_head, upgrade_accept, upgraded, write_all,
+    write_refusal,
 };
 use crate::engine::{open_packet, open_session};
 use crate::http::bearer_value;
@@ -100,7 +101,7 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: TcpStream, rest: BytesMut, t: 
             let session = match open_session(edge, Transport::Websocket, token, ip) {
                 Ok(s) => s,
                 Err(e) => {
-                    let _ = write_all(&stream, &e.http1()).await;
+                    write_refusal(&stream, &e).await;
                     return;
                 }
             };

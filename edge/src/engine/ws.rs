@@ -179,6 +179,12 @@ pub(crate) async fn write_all(stream: &TcpStream, bytes: &[u8]) -> io::Result<()
     Ok(())
 }
 
+/// Answers a connection the edge serves without the HTTP stack with an error (it is closed after);
+/// a client that does not read it is not waited for long.
+pub(crate) async fn write_refusal(stream: &TcpStream, e: &HttpError) {
+    let _ = timeout(CLOSE_WAIT, write_all(stream, &e.http1())).await;
+}
+
 fn max_message(edge: &Edge) -> usize {
     usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX)
 }
