@@ -9,6 +9,7 @@ use herald_auth::Verifier;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::origin::Origins;
+use crate::engine::peer::TrustedProxies;
 
 /// The development service token used when none is configured (start-up warns about it).
 pub const DEV_SERVICE_TOKEN: &str = "herald-dev-service-token";
@@ -157,6 +158,9 @@ pub struct EdgeSettings {
     pub messages_per_ip_per_sec: u32,
     /// Packets the sessions of one IP address may send in a burst.
     pub message_burst_per_ip: u32,
+    /// Proxies (addresses, `10.0.0.0/8` networks) whose `X-Forwarded-For` names the client's
+    /// address for the per-address limits; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 
     // ----- origins -----
     /// Origins a browser page may connect from (`https://app.example.com`, `https://*.example.com`,
@@ -193,6 +197,7 @@ impl Default for EdgeSettings {
             handshake_burst_per_ip: 500,
             messages_per_ip_per_sec: 10_000,
             message_burst_per_ip: 20_000,
+            trusted_proxies: Vec::new(),
 
             allowed_origins: Vec::new(),
         }
@@ -233,6 +238,8 @@ impl EdgeSettings {
                 ));
             }
         }
+        TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| format!("edge.trusted_proxies: {e}"))?;
         Origins::parse(&self.allowed_origins)
             .map(|_| ())
             .map_err(|e| format!("edge.allowed_origins: {e}"))
@@ -290,6 +297,8 @@ pub struct EdgeConfig {
     pub handshake_rate: Rate,
     /// Engine.IO packets from the sessions of one client IP address.
     pub message_rate: Rate,
+    /// Proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: TrustedProxies,
     /// Origins browsers may connect from; empty allows all.
     pub allowed_origins: Origins,
     /// Opens the link to the core in-process instead of over gRPC (`herald serve`).
@@ -358,6 +367,7 @@ impl EdgeConfig {
                 per_sec: s.messages_per_ip_per_sec,
                 burst: s.message_burst_per_ip,
             },
+            trusted_proxies: TrustedProxies::parse(&s.trusted_proxies)?,
             allowed_origins: Origins::parse(&s.allowed_origins)?,
             connector: None,
             extra_metrics: None,

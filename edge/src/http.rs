@@ -65,10 +65,16 @@ pub(crate) fn bearer_value(v: &str) -> Option<Box<str>> {
 /// `/socket.io/`: the origin check, CORS for allowed origins, then Engine.IO.
 async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.as_bytes());
+    let ip = edge.config.trusted_proxies.client_ip(peer, forwarded);
     if !edge.config.allowed_origins.allows(origin_of(req.headers())) {
         edge.limits.refuse(
             Limit::Origin,

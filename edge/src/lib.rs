@@ -57,5 +57,6 @@ pub use config::{
 pub use connector::{CoreConnector, LinkResponses};
 pub use edge::run;
 pub use engine::origin::Origins;
+pub use engine::peer::TrustedProxies;
 pub use error::{EdgeError, HttpError};
 pub use metrics::ExtraMetrics;

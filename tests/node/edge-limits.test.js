@@ -277,3 +277,27 @@ heraldTest(
     await assertBystanderFine(h, b);
   },
 );
+
+heraldTest(
+  'behind a trusted proxy the per-address limits count X-Forwarded-For, and only its',
+  { config: { edge: { max_sessions_per_ip: 2, trusted_proxies: ['127.0.0.1/32'] } } },
+  async (t, h) => {
+    const b = await bystander(h);
+    const shake = (client, localAddress) =>
+      request(h, { path: handshakePath, headers: { 'X-Forwarded-For': client }, localAddress });
+    assert.equal((await shake('203.0.113.1')).status, 200);
+    // The fast path (a websocket handshake) reads the header too.
+    const ws = new WebSocket(`ws://${h.edgeAddr}/socket.io/?EIO=4&transport=websocket`, {
+      headers: { 'X-Forwarded-For': '203.0.113.1' },
+    });
+    h.track(() => ws.terminate());
+    await withGuard(new Promise((r) => ws.once('open', r)), GUARD_MS, 'the websocket via the proxy');
+    const third = await shake('203.0.113.1');
+    assert.equal(third.status, 429, 'the third session of 203.0.113.1');
+    assert.equal((await shake('203.0.113.2')).status, 200, 'another client behind the proxy');
+    // An untrusted peer's header is not believed: 127.0.0.2 is counted as itself.
+    assert.equal((await shake('203.0.113.3', OTHER_ADDRESS)).status, 200);
+    assert.equal((await shake('203.0.113.4', OTHER_ADDRESS)).status, 429, 'the bystander and one more from 127.0.0.2');
+    await assertBystanderFine(h, b);
+  },
+);

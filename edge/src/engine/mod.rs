@@ -3,6 +3,7 @@
 pub(crate) mod driver;
 pub(crate) mod limits;
 pub(crate) mod origin;
+pub(crate) mod peer;
 pub(crate) mod polling;
 pub(crate) mod queue;
 pub(crate) mod session;

@@ -77,6 +77,11 @@ pub(crate) fn takeover(
     match sid {
         None if edge.shutdown.is_cancelled() => None,
         None => {
+            let forwarded = headers
+                .clone()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-for"))
+                .map(|(_, v)| v);
+            let ip = edge.config.trusted_proxies.client_ip(ip, forwarded);
             let token = headers
                 .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
                 .find_map(|(_, v)| bearer_value(std::str::from_utf8(v).ok()?));
