@@ -33,7 +33,8 @@ async function assertBystanderFine(h, s) {
 }
 
 async function refusals(h, limit) {
-  const r = await request(h, { path: '/metrics' });
+  // A busy edge (a flood in progress) may take a while to answer.
+  const r = await request(h, { path: '/metrics', ms: 4 * GUARD_MS });
   return sample(parseProm(r.body), 'herald_edge_limit_refusals_total', { limit }) || 0;
 }
 
@@ -171,15 +172,16 @@ heraldTest(
 
 heraldTest(
   'handshakes_per_ip_per_sec: a burst over it gets 429, then the rate refills',
-  { config: { edge: { handshakes_per_ip_per_sec: 2, handshake_burst_per_ip: 3 } } },
+  { config: { edge: { handshakes_per_ip_per_sec: 1, handshake_burst_per_ip: 3 } } },
   async (t, h) => {
     const b = await bystander(h);
-    const statuses = [];
-    for (let i = 0; i < 6; i += 1) statuses.push((await request(h, { path: handshakePath })).status);
-    assert.deepEqual(statuses.slice(0, 3), [200, 200, 200], `${statuses}`);
-    assert.ok(statuses.includes(429), `${statuses}`);
-    const refused = await request(h, { path: handshakePath });
-    if (refused.status === 429) assert.match(refused.body, /too many handshakes/);
+    // Sent together, so that they arrive within the second that refills one token.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => request(h, { path: handshakePath })));
+    const statuses = answers.map((r) => r.status);
+    assert.ok(statuses.filter((x) => x === 200).length >= 3, `the burst is admitted: ${statuses}`);
+    const refused = answers.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 1, `${statuses}`);
+    assert.match(refused[0].body, /too many handshakes/);
     await eventually(async () => (await request(h, { path: handshakePath })).status === 200, 'the bucket refilling');
     assert.ok((await refusals(h, 'handshakes_per_ip_per_sec')) >= 1);
     await assertBystanderFine(h, b);

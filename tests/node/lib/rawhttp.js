@@ -8,10 +8,10 @@ const net = require('node:net');
 const { GUARD_MS, withGuard } = require('./wait');
 
 /**
- * One request on a fresh connection (from `localAddress`, e.g. 127.0.0.2, when given); resolves
- * { status, headers, body }.
+ * One request on a fresh connection (from `localAddress`, e.g. 127.0.0.2, when given), guarded by
+ * `ms`; resolves { status, headers, body }.
  */
-function request(h, { method = 'GET', path, headers = {}, body, localAddress } = {}) {
+function request(h, { method = 'GET', path, headers = {}, body, localAddress, ms = GUARD_MS } = {}) {
   return withGuard(
     new Promise((resolve, reject) => {
       const req = http.request(
@@ -33,7 +33,7 @@ function request(h, { method = 'GET', path, headers = {}, body, localAddress } =
       if (body !== undefined) req.write(body);
       req.end();
     }),
-    GUARD_MS,
+    ms,
     `${method} ${path}`,
   );
 }
