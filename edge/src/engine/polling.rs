@@ -47,9 +47,9 @@ fn push_record(body: &mut String, frames: &mut u64, f: &Outgoing) {
 /// On a closed session the last frames (`herald:disconnect`, DISCONNECT) are returned without the
 /// Engine.IO close packet: socket.io-client handles a close packet at once but decoded Socket.IO packets
 /// only on the next tick, so a close in the same payload would hide them. The close packet `1` answers
-/// the following GET, which ends the session. A session closed with nothing left to send (a forced
-/// close: ping timeout, protocol error, a closing client) answers the pending GET with a noop `6`,
-/// as the reference server does; the next GET finds no session.
+/// the following GET (or the pending one, when nothing is left to send), which ends the session.
+/// As in the reference server, a session the client closed itself (its close packet, in a POST)
+/// answers its pending GET with a noop `6` instead: the client is already gone.
 pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Response, HttpError> {
     if session.transport() == Transport::Websocket {
         return Err(HttpError::BadRequest);
@@ -92,11 +92,7 @@ pub(crate) async fn get(edge: &Arc<Edge>, session: &Arc<Session>) -> Result<Resp
                 push_record(&mut body, &mut frames, f);
             }
             if body.is_empty() {
-                let last = if session.finished.is_cancelled() {
-                    "6"
-                } else {
-                    "1"
-                };
+                let last = if session.closed_by_client() { "6" } else { "1" };
                 push_record(&mut body, &mut frames, &Outgoing::Text(last.into()));
                 session.finish(edge);
             }

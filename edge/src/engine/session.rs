@@ -108,6 +108,8 @@ struct State {
     ever_connected: bool,
     assembly: Option<(BinaryAssembly, Arc<str>)>,
     closing: bool,
+    /// The client closed the session with the Engine.IO close packet.
+    client_closed: bool,
     drain: bool,
     final_frames: Vec<Outgoing>,
 }
@@ -167,6 +169,7 @@ impl Session {
                 ever_connected: false,
                 assembly: None,
                 closing: false,
+                client_closed: false,
                 drain: false,
                 final_frames: Vec::new(),
             }),
@@ -401,6 +404,11 @@ impl Session {
 
     // ----- closing -----
 
+    /// Whether the client ended the session itself (its close packet), rather than the server.
+    pub fn closed_by_client(&self) -> bool {
+        self.state.lock().client_closed
+    }
+
     /// Takes the frames to write after the queue when the session closed, and whether to flush the queue first.
     pub fn take_final(&self) -> (bool, Vec<Outgoing>) {
         let mut st = self.state.lock();
@@ -447,6 +455,7 @@ impl Session {
                 return;
             }
             st.closing = true;
+            st.client_closed = reason == CLIENT_CLOSE;
             st.drain = drain;
             // A polling client fetches its last frames with a later GET: keep the session reachable
             // until then (the driver ends the wait); the close packet goes in a poll of its own.
