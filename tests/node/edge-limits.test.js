@@ -303,3 +303,23 @@ heraldTest(
     await assertBystanderFine(h, b);
   },
 );
+
+heraldTest(
+  'a session that never sends a Socket.IO CONNECT is closed after connect_timeout_ms',
+  { config: { pingIntervalMs: 60000, pingTimeoutMs: 60000, edge: { connect_timeout_ms: 700 } } },
+  async (t, h) => {
+    const b = await bystander(h);
+    const ws = new WebSocket(`ws://${h.edgeAddr}/socket.io/?EIO=4&transport=websocket`);
+    h.track(() => ws.terminate());
+    ws.on('error', () => {});
+    const opened = Date.now();
+    await withGuard(new Promise((r) => ws.once('open', r)), GUARD_MS, 'the websocket');
+    await withGuard(new Promise((r) => ws.once('close', r)), GUARD_MS, 'the idle session closing');
+    assert.ok(Date.now() - opened >= 600, 'not before the timeout');
+    // Over polling too: the session is gone.
+    const r = await request(h, { path: handshakePath });
+    const sid = JSON.parse(r.body.slice(1)).sid;
+    await eventually(async () => (await request(h, { path: poll(sid) })).status === 400, 'the polling session closing');
+    await assertBystanderFine(h, b);
+  },
+);
