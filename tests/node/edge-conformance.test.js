@@ -8,11 +8,10 @@ const {
   heraldTest,
   connect,
   makeToken,
-  grpcClient,
-  jsonArg,
   withGuard,
   GUARD_MS,
 } = require('./lib/herald');
+const { assertBystanderFine } = require('./lib/bystander');
 const { request, pollingHandshake, rawTcp } = require('./lib/rawhttp');
 
 const UPGRADE_HEADERS = {
@@ -25,13 +24,6 @@ const UPGRADE_HEADERS = {
 /** A connected socket.io-client that must stay connected and keep receiving. */
 async function bystander(h) {
   return connect(h, '/', { token: makeToken(h.config, { sub: 'bystander' }) });
-}
-
-async function assertBystanderFine(h, s) {
-  assert.equal(s.connected, true, 'the bystander must stay connected');
-  await grpcClient(h).emit({ targets: [`conn:${s.id}`], event: 'still', args: [jsonArg('here')] });
-  assert.deepEqual((await s.inbox.wait('still'))[0], ['here']);
-  assert.deepEqual(s.inbox.disconnects, []);
 }
 
 const poll = (sid) => `/socket.io/?EIO=4&transport=polling&sid=${sid}`;

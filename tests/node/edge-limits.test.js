@@ -10,11 +10,10 @@ const {
   heraldTest,
   connect,
   makeToken,
-  grpcClient,
-  jsonArg,
   withGuard,
   GUARD_MS,
 } = require('./lib/herald');
+const { assertBystanderFine } = require('./lib/bystander');
 const { request, pollingHandshake, rawTcp } = require('./lib/rawhttp');
 const { parseProm, sample } = require('./lib/prom');
 
@@ -23,13 +22,6 @@ const OTHER_ADDRESS = '127.0.0.2';
 /** A connected client from another address than the offenders'. */
 function bystander(h) {
   return connect(h, '/', { token: makeToken(h.config, { sub: 'bystander' }), localAddress: OTHER_ADDRESS });
-}
-
-async function assertBystanderFine(h, s) {
-  assert.equal(s.connected, true, 'the bystander must stay connected');
-  await grpcClient(h).emit({ targets: [`conn:${s.id}`], event: 'still', args: [jsonArg('here')] });
-  assert.deepEqual((await s.inbox.wait('still'))[0], ['here']);
-  assert.deepEqual(s.inbox.disconnects, []);
 }
 
 async function refusals(h, limit) {

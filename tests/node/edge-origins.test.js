@@ -14,6 +14,7 @@ const {
   withGuard,
   GUARD_MS,
 } = require('./lib/herald');
+const { assertBystanderFine } = require('./lib/bystander');
 const { request } = require('./lib/rawhttp');
 
 const ALLOWED = 'https://app.example.com';
@@ -40,13 +41,6 @@ function outcome(socket) {
     GUARD_MS,
     'connect or connect_error',
   );
-}
-
-async function assertBystanderFine(h, s) {
-  assert.equal(s.connected, true, 'the bystander must stay connected');
-  await grpcClient(h).emit({ targets: [`conn:${s.id}`], event: 'still', args: [jsonArg('here')] });
-  assert.deepEqual((await s.inbox.wait('still'))[0], ['here']);
-  assert.deepEqual(s.inbox.disconnects, []);
 }
 
 for (const transport of ['polling', 'websocket']) {
