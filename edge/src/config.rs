@@ -401,6 +401,27 @@ mod tests {
     }
 
     #[test]
+    fn a_programmatic_config_has_the_file_defaults() {
+        let verifier = Verifier::new(&herald_auth::AuthConfig {
+            hs256_secret: Some("s".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let c = EdgeConfig::new("http://core:1", "token", verifier);
+        let d = EdgeSettings::default();
+        assert_eq!(c.core_urls, ["http://core:1"]);
+        assert_eq!(c.shutdown_grace, Duration::from_millis(d.shutdown_grace_ms));
+        assert_eq!(c.ping_interval, Duration::from_millis(d.ping_interval_ms));
+        assert_eq!(
+            c.connect_timeout,
+            Duration::from_millis(d.connect_timeout_ms)
+        );
+        assert_eq!(c.header_timeout, Duration::from_millis(d.header_timeout_ms));
+        assert_eq!(c.max_sessions_per_ip, d.max_sessions_per_ip);
+        assert_eq!(c.static_dir, None, "no files unless asked");
+    }
+
+    #[test]
     fn bad_limits_name_the_option() {
         let s = EdgeSettings {
             max_header_bytes: 10,
