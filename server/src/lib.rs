@@ -15,6 +15,7 @@ mod idempotency;
 mod local_link;
 mod metrics;
 mod metrics_http;
+pub mod presence;
 mod rpc;
 mod run;
 pub mod tasks;

@@ -14,10 +14,12 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::broker::{Broker, Limits, MemoryBroker, RedisBroker};
+use crate::cluster::presence::RedisPresence;
 use crate::cluster::{ClusterConfig, Redis};
 use crate::credential::Credentials;
 use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
+use crate::presence::{MemoryPresence, Presence};
 use crate::rpc::{Api, ClusterNode, EdgeApi, HeraldApi, TaskApi, too_large};
 use crate::tasks::{TaskConfig, Tasks};
 
@@ -156,42 +158,45 @@ impl Core {
         for ns in &config.namespaces {
             hub.metrics.namespace(ns);
         }
-        let (broker, cluster, control_rx): (Arc<dyn Broker>, _, _) = match &config.cluster {
-            None => {
-                let b = Arc::new(MemoryBroker::new(
-                    config.broker_queue,
-                    limits_by_ns,
-                    default_limits,
-                ));
-                b.set_counter(hub.clone());
-                (b, None, None)
-            }
-            Some(cc) => {
-                let redis = Redis::connect(cc.clone()).await?;
-                let node = redis.claim_node_id().await?;
-                tracing::info!(node, url = %cc.url, "joined the cluster");
-                let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(4096);
-                let b = RedisBroker::new(
-                    redis.clone(),
-                    node,
-                    config.broker_queue,
-                    limits_by_ns,
-                    default_limits,
-                    ctl_tx,
-                );
-                let stream = b.subscriber().await?;
-                background.push(tokio::spawn(b.clone().run_reader(stream, cancel.clone())));
-                let c = ClusterNode {
-                    redis,
-                    node,
-                    broker: b.clone(),
-                    next_handler: std::sync::atomic::AtomicUsize::new(0),
-                    seen: crate::cluster::registry::Seen::default(),
-                    dirty: std::sync::atomic::AtomicBool::new(false),
-                };
-                (b as Arc<dyn Broker>, Some(c), Some(ctl_rx))
-            }
-        };
+        let (broker, presence, cluster, control_rx): (Arc<dyn Broker>, Arc<dyn Presence>, _, _) =
+            match &config.cluster {
+                None => {
+                    let b = Arc::new(MemoryBroker::new(
+                        config.broker_queue,
+                        limits_by_ns,
+                        default_limits,
+                    ));
+                    b.set_counter(hub.clone());
+                    let presence = Arc::new(MemoryPresence::new(hub.index.clone()));
+                    (b, presence, None, None)
+                }
+                Some(cc) => {
+                    let redis = Redis::connect(cc.clone()).await?;
+                    let node = redis.claim_node_id().await?;
+                    tracing::info!(node, url = %cc.url, "joined the cluster");
+                    let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(4096);
+                    let b = RedisBroker::new(
+                        redis.clone(),
+                        node,
+                        config.broker_queue,
+                        limits_by_ns,
+                        default_limits,
+                        ctl_tx,
+                    );
+                    let stream = b.subscriber().await?;
+                    background.push(tokio::spawn(b.clone().run_reader(stream, cancel.clone())));
+                    let presence = Arc::new(RedisPresence::new(redis.clone(), node));
+                    let c = ClusterNode {
+                        redis,
+                        node,
+                        broker: b.clone(),
+                        next_handler: std::sync::atomic::AtomicUsize::new(0),
+                        seen: crate::cluster::registry::Seen::default(),
+                        dirty: std::sync::atomic::AtomicBool::new(false),
+                    };
+                    (b as Arc<dyn Broker>, presence, Some(c), Some(ctl_rx))
+                }
+            };
         background.push({
             let broker = broker.clone();
             let stop = cancel.clone();
@@ -229,6 +234,7 @@ impl Core {
             cluster,
             hub,
             broker,
+            presence,
             idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
             config: Arc::new(config),
             tasks,

@@ -17,6 +17,7 @@ use crate::broker::SessionRecord;
 use crate::cluster::control::{self, Body, Command, Reply};
 use crate::cluster::registry::NodeInfo;
 use crate::hub::LinkId;
+use crate::presence::Changed;
 
 /// Bits of an ack reference below its node id.
 const ACK_NODE_SHIFT: u32 = 40;
@@ -57,6 +58,13 @@ impl Api {
                 }
             }
             _ => self.hub.client_ack(ack_ref, conn, args),
+        }
+    }
+
+    /// A write to the cluster's presence failed: the next heartbeat registers everything again.
+    pub fn presence_dirty(&self) {
+        if let Some(c) = &self.cluster {
+            c.mark_dirty();
         }
     }
 
@@ -376,9 +384,9 @@ impl Api {
                 )
             });
             let session = record.as_ref().map(|(pid, rec)| (pid.as_str(), rec));
-            if let Err(e) = c
-                .redis
-                .register(&ns, &id, user.as_deref(), c.node, 0, session)
+            if let Err(e) = self
+                .presence
+                .register(&ns, &id, user.as_deref(), 0, session, 0)
                 .await
             {
                 tracing::warn!(conn = %id, error = %e, "connection not registered again");
@@ -386,15 +394,19 @@ impl Api {
                 continue;
             }
             for room in rooms {
-                ok &= c
-                    .redis
-                    .membership(&ns, &id, &room, true, usize::MAX)
+                let local = Changed {
+                    user_transition: false,
+                    seq: 0,
+                };
+                ok &= self
+                    .presence
+                    .membership(&ns, &id, &room, true, usize::MAX, local)
                     .await
                     .is_ok();
             }
             if let Some((_, rec)) = &record {
-                ok &= c
-                    .redis
+                ok &= self
+                    .presence
                     .grant(&ns, &id, &rec.granted_rooms, true)
                     .await
                     .is_ok();

@@ -15,9 +15,9 @@ use super::{Api, validate};
 use crate::broker::Envelope;
 use crate::clock::now_ms;
 use crate::cluster::control::{self, Body};
-use crate::cluster::presence::RegisterError;
 use crate::feed::{Feed, FeedStream, feed};
 use crate::hub::{Link, LinkId};
+use crate::presence::RegisterError;
 
 /// `herald.v1.EdgeService`.
 #[derive(Clone)]
@@ -141,19 +141,18 @@ impl Api {
                     .map_err(|e| e.to_string())
             }
         };
-        let floor = match (inserted, &self.cluster) {
-            (Ok(floor), None) => Ok(floor),
-            (Ok(_), Some(c)) => c
-                .redis
+        let floor = match inserted {
+            Ok(local_floor) => self
+                .presence
                 .register(
                     ns,
                     &o.connection_id,
                     user,
-                    c.node,
                     max,
                     Self::live_session(&o, ns)
                         .as_ref()
                         .map(|rec| (o.pid.as_str(), rec)),
+                    local_floor,
                 )
                 .await
                 .map_err(|e| match e {
@@ -163,7 +162,7 @@ impl Api {
                 .inspect_err(|_| {
                     self.hub.index.write().remove(&o.connection_id);
                 }),
-            (Err(e), _) => Err(e),
+            Err(e) => Err(e),
         };
         let floor_seq = match floor {
             Ok(f) => f,
@@ -175,14 +174,13 @@ impl Api {
             }
         };
         self.track_session(&o);
-        if let Some(c) = &self.cluster
-            && let Err(e) = c
-                .redis
-                .grant(ns, &o.connection_id, &o.granted_rooms, true)
-                .await
+        if let Err(e) = self
+            .presence
+            .grant(ns, &o.connection_id, &o.granted_rooms, true)
+            .await
         {
             tracing::warn!(error = %e, "backend-joined rooms not recorded in the cluster");
-            c.mark_dirty();
+            self.presence_dirty();
         }
         let mut rooms = Vec::with_capacity(o.rooms.len());
         for room in &o.rooms {

@@ -56,6 +56,8 @@ pub struct Api {
     pub cluster: Option<ClusterNode>,
     pub hub: Arc<Hub>,
     pub broker: Arc<dyn Broker>,
+    /// Connections cluster-wide (the local index when the core runs alone).
+    pub presence: Arc<dyn crate::presence::Presence>,
     pub config: Arc<CoreConfig>,
     pub idempotency: IdempotencyCache,
     /// `None` when the core runs without a store.

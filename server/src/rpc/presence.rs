@@ -21,41 +21,15 @@ impl Api {
         if !r.room.is_empty() {
             check_room(&r.room)?;
         }
-        let (counts, connections, online) = match &self.cluster {
-            Some(c) => {
-                let err =
-                    |e: crate::cluster::ClusterError| CoreError::BrokerUnavailable(e.to_string());
-                let (counts, connections) = if r.room.is_empty() {
-                    (BTreeMap::new(), 0)
-                } else {
-                    c.redis.room_presence(&ns, &r.room).await.map_err(err)?
-                };
-                let online = if r.room.is_empty() {
-                    c.redis.user_counts(&ns, &r.user_ids).await.map_err(err)?
-                } else {
-                    Vec::new()
-                };
-                (counts, connections, online)
-            }
-            None => {
-                let ix = self.hub.index.read();
-                let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-                let mut connections = 0u32;
-                if !r.room.is_empty() {
-                    for c in ix.room_members(&ns, &r.room) {
-                        connections += 1;
-                        if let Some(u) = &c.user {
-                            *counts.entry(u.to_string()).or_default() += 1;
-                        }
-                    }
-                }
-                let online = r
-                    .user_ids
-                    .iter()
-                    .map(|u| u32::try_from(ix.user_connections(&ns, u).count()).unwrap_or(u32::MAX))
-                    .collect();
-                (counts, connections, online)
-            }
+        let (counts, connections) = if r.room.is_empty() {
+            (BTreeMap::new(), 0)
+        } else {
+            self.presence.room_presence(&ns, &r.room).await?
+        };
+        let online = if r.room.is_empty() {
+            self.presence.user_counts(&ns, &r.user_ids).await?
+        } else {
+            Vec::new()
         };
         let users: Vec<UserPresence> = if !r.user_ids.is_empty() {
             r.user_ids

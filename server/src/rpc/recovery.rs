@@ -87,7 +87,7 @@ impl Api {
             }
             None => false,
         };
-        if let (true, Some(c)) = (changed, &self.cluster) {
+        if changed {
             let ns = self
                 .hub
                 .index
@@ -95,8 +95,8 @@ impl Api {
                 .get(conn)
                 .map(|x| x.namespace.to_string());
             if let Some(ns) = ns
-                && let Err(e) = c
-                    .redis
+                && let Err(e) = self
+                    .presence
                     .grant(&ns, conn, std::slice::from_ref(&room.to_owned()), granted)
                     .await
             {

@@ -10,6 +10,7 @@ use super::{Api, validate};
 use crate::CoreError;
 use crate::cluster::control::Body;
 use crate::hub::LinkId;
+use crate::presence::Changed;
 
 /// Longest room name.
 const MAX_ROOM: usize = 256;
@@ -71,20 +72,25 @@ impl Api {
                 return other.map(|_| None).map_err(|e| e.to_string());
             }
         };
-        let (newly_present, seq) = match &self.cluster {
-            None => (newly_present, seq),
-            Some(c) => match c.redis.membership(&ns, conn, room, true, max).await {
-                Ok(Ok(ch)) => (ch.user_transition, ch.seq),
-                failed => {
-                    let _ = self.hub.index.write().leave(conn, room);
-                    self.broker.unwant(&ns, &topic).await;
-                    return Err(match failed {
-                        Ok(Err(e)) => e,
-                        Err(e) => e.to_string(),
-                        Ok(Ok(_)) => unreachable!(),
-                    });
-                }
-            },
+        let local = Changed {
+            user_transition: newly_present,
+            seq,
+        };
+        let (newly_present, seq) = match self
+            .presence
+            .membership(&ns, conn, room, true, max, local)
+            .await
+        {
+            Ok(Ok(ch)) => (ch.user_transition, ch.seq),
+            failed => {
+                let _ = self.hub.index.write().leave(conn, room);
+                self.broker.unwant(&ns, &topic).await;
+                return Err(match failed {
+                    Ok(Err(e)) => e,
+                    Err(e) => e.to_string(),
+                    Ok(Ok(_)) => unreachable!(),
+                });
+            }
         };
         if let (Some(u), true) = (user, newly_present) {
             self.presence_event(&ns, room, &u, "join");
@@ -112,20 +118,25 @@ impl Api {
                 .is_some_and(|u| !ix.user_in_room(&ns, u, room));
             (ns, user, gone)
         };
-        let gone = match &self.cluster {
-            None => gone,
-            Some(c) => match c.redis.membership(&ns, conn, room, false, usize::MAX).await {
-                Ok(Ok(ch)) => ch.user_transition,
-                Ok(Err(e)) => {
-                    tracing::debug!(conn, room, error = %e, "cluster presence had no such membership");
-                    false
-                }
-                Err(e) => {
-                    tracing::warn!(conn, room, error = %e, "leave not recorded in the cluster's presence");
-                    c.mark_dirty();
-                    false
-                }
-            },
+        let local = Changed {
+            user_transition: gone,
+            seq: 0,
+        };
+        let gone = match self
+            .presence
+            .membership(&ns, conn, room, false, usize::MAX, local)
+            .await
+        {
+            Ok(Ok(ch)) => ch.user_transition,
+            Ok(Err(e)) => {
+                tracing::debug!(conn, room, error = %e, "cluster presence had no such membership");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(conn, room, error = %e, "leave not recorded in the cluster's presence");
+                self.presence_dirty();
+                false
+            }
         };
         self.broker.unwant(&ns, &format!("room:{room}")).await;
         if let (Some(u), true) = (user, gone) {
@@ -140,27 +151,13 @@ impl Api {
         self.hub.ack_conn_gone(&r.conn.id);
         let ns = &*r.conn.namespace;
         let user = r.conn.user.as_deref();
-        let left: Vec<String> = match &self.cluster {
-            Some(c) => match c.redis.unregister(ns, &r.conn.id, c.node).await {
-                Ok(d) => d.map(|d| d.rooms_left).unwrap_or_default(),
-                Err(e) => {
-                    tracing::warn!(conn = %r.conn.id, error = %e, "connection not removed from the cluster's presence");
-                    c.mark_dirty();
-                    Vec::new()
-                }
-            },
-            None => match user {
-                None => Vec::new(),
-                Some(u) => {
-                    let ix = self.hub.index.read();
-                    r.conn
-                        .rooms
-                        .iter()
-                        .filter(|room| !ix.user_in_room(ns, u, room))
-                        .map(|room| room.to_string())
-                        .collect()
-                }
-            },
+        let left: Vec<String> = match self.presence.unregister(&r.conn).await {
+            Ok(d) => d.map(|d| d.rooms_left).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(conn = %r.conn.id, error = %e, "connection not removed from the cluster's presence");
+                self.presence_dirty();
+                Vec::new()
+            }
         };
         if let Some(u) = user {
             for room in &left {
@@ -187,32 +184,20 @@ impl Api {
                 .filter(|c| *c.namespace == *ns)
                 .map(|c| c.value)
         };
-        match (conn.is_empty(), user.is_empty(), &self.cluster) {
-            (false, true, None) => Ok(local(conn)
-                .map(|l| vec![(conn.to_owned(), Holder::Local(l))])
-                .unwrap_or_default()),
-            (true, false, None) => Ok(self
-                .hub
-                .index
-                .read()
-                .user_connections(ns, user)
-                .map(|c| (c.id.to_string(), Holder::Local(c.value)))
-                .collect()),
-            (false, true, Some(c)) => Ok(match local(conn) {
+        match (conn.is_empty(), user.is_empty()) {
+            (false, true) => Ok(match local(conn) {
                 Some(l) => vec![(conn.to_owned(), Holder::Local(l))],
-                None => c
-                    .redis
+                None => self
+                    .presence
                     .conn_node(ns, conn)
-                    .await
-                    .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?
+                    .await?
                     .map(|n| vec![(conn.to_owned(), Holder::Node(n))])
                     .unwrap_or_default(),
             }),
-            (true, false, Some(c)) => Ok(c
-                .redis
+            (true, false) => Ok(self
+                .presence
                 .user_conns(ns, user)
-                .await
-                .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?
+                .await?
                 .into_iter()
                 .map(|(id, n)| (id, Holder::Node(n)))
                 .collect()),
