@@ -5,6 +5,7 @@ pub mod broker;
 mod clock;
 pub mod cluster;
 pub mod config;
+pub mod control;
 mod credential;
 mod error;
 mod feed;

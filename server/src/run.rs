@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::broker::{Broker, Limits, MemoryBroker, RedisBroker};
+use crate::cluster::control::RedisControl;
 use crate::cluster::presence::RedisPresence;
 use crate::cluster::{ClusterConfig, Redis};
+use crate::control::{Control, MemoryControl};
 use crate::credential::Credentials;
 use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
@@ -130,6 +132,16 @@ pub async fn run(
     Core::start(config).await?.serve(listener, shutdown).await
 }
 
+/// What a core's semantics run over: in memory (alone), or as one node of a cluster on Redis.
+struct Layers {
+    broker: Arc<dyn Broker>,
+    presence: Arc<dyn Presence>,
+    control: Arc<dyn Control>,
+    cluster: Option<ClusterNode>,
+    /// Commands other nodes send this one.
+    control_rx: Option<tokio::sync::mpsc::Receiver<crate::control::Command>>,
+}
+
 /// A started core: its state and background tasks, before it serves gRPC.
 pub struct Core {
     api: Arc<Api>,
@@ -158,45 +170,61 @@ impl Core {
         for ns in &config.namespaces {
             hub.metrics.namespace(ns);
         }
-        let (broker, presence, cluster, control_rx): (Arc<dyn Broker>, Arc<dyn Presence>, _, _) =
-            match &config.cluster {
-                None => {
-                    let b = Arc::new(MemoryBroker::new(
-                        config.broker_queue,
-                        limits_by_ns,
-                        default_limits,
-                    ));
-                    b.set_counter(hub.clone());
-                    let presence = Arc::new(MemoryPresence::new(hub.index.clone()));
-                    (b, presence, None, None)
+        let Layers {
+            broker,
+            presence,
+            control,
+            cluster,
+            control_rx,
+        } = match &config.cluster {
+            None => {
+                let b = Arc::new(MemoryBroker::new(
+                    config.broker_queue,
+                    limits_by_ns,
+                    default_limits,
+                ));
+                b.set_counter(hub.clone());
+                let presence = Arc::new(MemoryPresence::new(hub.index.clone()));
+                Layers {
+                    broker: b,
+                    presence,
+                    control: Arc::new(MemoryControl),
+                    cluster: None,
+                    control_rx: None,
                 }
-                Some(cc) => {
-                    let redis = Redis::connect(cc.clone()).await?;
-                    let node = redis.claim_node_id().await?;
-                    tracing::info!(node, url = %cc.url, "joined the cluster");
-                    let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(4096);
-                    let b = RedisBroker::new(
-                        redis.clone(),
-                        node,
-                        config.broker_queue,
-                        limits_by_ns,
-                        default_limits,
-                        ctl_tx,
-                    );
-                    let stream = b.subscriber().await?;
-                    background.push(tokio::spawn(b.clone().run_reader(stream, cancel.clone())));
-                    let presence = Arc::new(RedisPresence::new(redis.clone(), node));
-                    let c = ClusterNode {
-                        redis,
-                        node,
-                        broker: b.clone(),
-                        next_handler: std::sync::atomic::AtomicUsize::new(0),
-                        seen: crate::cluster::registry::Seen::default(),
-                        dirty: std::sync::atomic::AtomicBool::new(false),
-                    };
-                    (b as Arc<dyn Broker>, presence, Some(c), Some(ctl_rx))
+            }
+            Some(cc) => {
+                let redis = Redis::connect(cc.clone()).await?;
+                let node = redis.claim_node_id().await?;
+                tracing::info!(node, url = %cc.url, "joined the cluster");
+                let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(4096);
+                let b = RedisBroker::new(
+                    redis.clone(),
+                    node,
+                    config.broker_queue,
+                    limits_by_ns,
+                    default_limits,
+                    ctl_tx,
+                );
+                let stream = b.subscriber().await?;
+                background.push(tokio::spawn(b.clone().run_reader(stream, cancel.clone())));
+                let presence = Arc::new(RedisPresence::new(redis.clone(), node));
+                let control = Arc::new(RedisControl::new(redis.clone(), node, b.clone()));
+                let c = ClusterNode {
+                    redis,
+                    node,
+                    seen: crate::cluster::registry::Seen::default(),
+                    dirty: std::sync::atomic::AtomicBool::new(false),
+                };
+                Layers {
+                    broker: b,
+                    presence,
+                    control,
+                    cluster: Some(c),
+                    control_rx: Some(ctl_rx),
                 }
-            };
+            }
+        };
         background.push({
             let broker = broker.clone();
             let stop = cancel.clone();
@@ -235,6 +263,8 @@ impl Core {
             hub,
             broker,
             presence,
+            control,
+            next_handler: std::sync::atomic::AtomicUsize::new(0),
             idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
             config: Arc::new(config),
             tasks,

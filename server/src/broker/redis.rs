@@ -25,9 +25,10 @@ use super::{
     RecoveryError, Replay, Unrecoverable,
 };
 use crate::clock::now_ms;
-use crate::cluster::control::{Command, Pending};
+use crate::cluster::control::Pending;
 use crate::cluster::wire::{self, Origin};
 use crate::cluster::{ClusterError, Redis};
+use crate::control::{Body, Command};
 
 /// `expires_ms` of a session saved at registration, while its connection lives.
 pub const LIVE_SESSION: i64 = i64::MAX;
@@ -184,7 +185,7 @@ impl RedisBroker {
             match serde_json::from_slice::<Command>(payload) {
                 Ok(Command {
                     req,
-                    body: crate::cluster::control::Body::Reply(r),
+                    body: Body::Reply(r),
                     ..
                 }) => self.pending.resolve(req, r),
                 Ok(cmd) => {

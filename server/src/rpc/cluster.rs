@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::Api;
 use crate::CoreError;
 use crate::broker::SessionRecord;
-use crate::cluster::control::{self, Body, Command, Reply};
 use crate::cluster::registry::NodeInfo;
+use crate::control::{self, Body, Command, Reply};
 use crate::hub::LinkId;
 use crate::presence::Changed;
 
@@ -34,7 +34,7 @@ pub enum Holder {
 impl Api {
     /// This core's node id (0 without a cluster).
     pub fn node(&self) -> u32 {
-        self.cluster.as_ref().map_or(0, |c| c.node)
+        self.control.node()
     }
 
     /// A fresh ack reference whose top bits name this node.
@@ -46,18 +46,17 @@ impl Api {
     /// A client acked an event: to the waiter here, or to the node that emitted it.
     pub async fn route_ack(&self, ack_ref: u64, conn: &str, args: Vec<Arg>) {
         let node = u32::try_from(ack_ref >> ACK_NODE_SHIFT).unwrap_or(0);
-        match &self.cluster {
-            Some(c) if node != 0 && node != c.node => {
-                let body = Body::Ack {
-                    ack_ref,
-                    conn: conn.to_owned(),
-                    args: control::encode_args(&args),
-                };
-                if let Err(e) = c.redis.tell(c.node, node, body).await {
-                    tracing::warn!(node, error = %e, "ack not passed to the emitting node");
-                }
-            }
-            _ => self.hub.client_ack(ack_ref, conn, args),
+        if node == 0 || node == self.node() {
+            self.hub.client_ack(ack_ref, conn, args);
+            return;
+        }
+        let body = Body::Ack {
+            ack_ref,
+            conn: conn.to_owned(),
+            args: control::encode_args(&args),
+        };
+        if let Err(e) = self.control.tell(node, body).await {
+            tracing::warn!(node, error = %e, "ack not passed to the emitting node");
         }
     }
 
@@ -88,7 +87,6 @@ impl Api {
     }
 
     async fn on_command(&self, cmd: Command) {
-        let Some(c) = &self.cluster else { return };
         let reply = match &cmd.body {
             Body::Ack {
                 ack_ref,
@@ -136,7 +134,7 @@ impl Api {
             },
             Body::Reply(_) => return,
         };
-        if let Err(e) = c.redis.reply(c.node, &cmd, reply).await {
+        if let Err(e) = self.control.reply(&cmd, reply).await {
             tracing::warn!(node = cmd.from, error = %e, "reply to a node not sent");
         }
     }
@@ -252,22 +250,14 @@ impl Api {
         } else {
             local(mine).await
         };
-        if let Some(c) = &self.cluster {
-            for (node, conns) in by_node {
-                match c
-                    .redis
-                    .ask(
-                        &c.broker.pending,
-                        c.node,
-                        node,
-                        remote(conns),
-                        self.config.handler_timeout,
-                    )
-                    .await
-                {
-                    Ok(r) => total += r.count,
-                    Err(e) => tracing::warn!(node, error = %e, "node did not apply a command"),
-                }
+        for (node, conns) in by_node {
+            match self
+                .control
+                .ask(node, remote(conns), self.config.handler_timeout)
+                .await
+            {
+                Ok(r) => total += r.count,
+                Err(e) => tracing::warn!(node, error = %e, "node did not apply a command"),
             }
         }
         Ok(total)
@@ -413,9 +403,9 @@ impl Api {
             }
         }
         for (ns, event, n) in self.handlers.keys() {
-            ok &= c
-                .redis
-                .count_handler(c.node, &ns, &event, i64::try_from(n).unwrap_or(0))
+            ok &= self
+                .control
+                .count_handlers(&ns, &event, i64::try_from(n).unwrap_or(0))
                 .await
                 .is_ok();
         }

@@ -14,7 +14,7 @@ use super::rooms::conn_topics;
 use super::{Api, validate};
 use crate::broker::Envelope;
 use crate::clock::now_ms;
-use crate::cluster::control::{self, Body};
+use crate::control::{self, Body};
 use crate::feed::{Feed, FeedStream, feed};
 use crate::hub::{Link, LinkId};
 use crate::presence::RegisterError;
@@ -294,31 +294,27 @@ impl Api {
             room: f.room,
         };
         let node = self.handler_node(&ev.namespace, &ev.event).await?;
-        match (&self.cluster, node) {
-            (Some(c), Some(node)) if node != c.node => {
+        match node {
+            Some(node) if node != self.node() => {
                 let body = Body::Handle {
                     event: control::encode_event(&ev),
                     wants_reply,
                 };
                 if !wants_reply {
-                    return c
-                        .redis
-                        .tell(c.node, node, body)
+                    return self
+                        .control
+                        .tell(node, body)
                         .await
                         .map(|()| Applied::default())
                         .map_err(|e| e.to_string());
                 }
                 let timeout = self.config.handler_timeout + HANDLER_HOP;
-                let r = c
-                    .redis
-                    .ask(&c.broker.pending, c.node, node, body, timeout)
-                    .await
-                    .map_err(|_| {
-                        format!(
-                            "handler timeout after {} ms",
-                            self.config.handler_timeout.as_millis()
-                        )
-                    })?;
+                let r = self.control.ask(node, body, timeout).await.map_err(|_| {
+                    format!(
+                        "handler timeout after {} ms",
+                        self.config.handler_timeout.as_millis()
+                    )
+                })?;
                 if r.error.is_empty() {
                     Ok(with_args(control::decode_args(&r.args)))
                 } else {
@@ -340,18 +336,15 @@ impl Api {
     /// The node whose handler takes this event: round-robin over the cluster's nodes that have
     /// one; `None` for this process (alone, or no handler anywhere: the local call says so).
     async fn handler_node(&self, ns: &str, event: &str) -> Result<Option<u32>, String> {
-        let Some(c) = &self.cluster else {
-            return Ok(None);
-        };
-        let nodes = c
-            .redis
+        let nodes = self
+            .control
             .handler_nodes(ns, event)
             .await
             .map_err(|e| e.to_string())?;
         if nodes.is_empty() {
             return Ok(None);
         }
-        let i = c
+        let i = self
             .next_handler
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Some(nodes[i % nodes.len()]))

@@ -33,10 +33,6 @@ pub struct ClusterNode {
     pub redis: Arc<crate::cluster::Redis>,
     /// This core's node id (in the top bits of its ack references).
     pub node: u32,
-    /// The cluster broker (also the router of replies to this node's requests).
-    pub broker: Arc<crate::broker::RedisBroker>,
-    /// Round-robin over the nodes with handlers of an event.
-    pub next_handler: std::sync::atomic::AtomicUsize,
     /// Live nodes at the last sweep.
     pub seen: crate::cluster::registry::Seen,
     /// A write to the cluster's presence failed: the next heartbeat registers everything again.
@@ -56,6 +52,10 @@ pub struct Api {
     pub cluster: Option<ClusterNode>,
     pub hub: Arc<Hub>,
     pub broker: Arc<dyn Broker>,
+    /// Commands to other nodes and their replies (no peers when the core runs alone).
+    pub control: Arc<dyn crate::control::Control>,
+    /// Round-robin over the nodes with handlers of an event.
+    pub next_handler: std::sync::atomic::AtomicUsize,
     /// Connections cluster-wide (the local index when the core runs alone).
     pub presence: Arc<dyn crate::presence::Presence>,
     pub config: Arc<CoreConfig>,

@@ -8,7 +8,7 @@ use herald_proto::v1::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
 use super::cluster::Holder;
 use super::{Api, validate};
 use crate::CoreError;
-use crate::cluster::control::Body;
+use crate::control::Body;
 use crate::hub::LinkId;
 use crate::presence::Changed;
 

@@ -25,17 +25,14 @@ impl Api {
             });
         }
         namespaces.sort_by(|a, b| a.namespace.cmp(&b.namespace));
-        let Some(c) = &self.cluster else {
-            let me = self.local_stats();
-            return Ok(StatsResponse { namespaces, ..me });
-        };
-        let err = |e: crate::cluster::ClusterError| CoreError::BrokerUnavailable(e.to_string());
-        let nodes = c.redis.live_nodes().await.map_err(err)?;
+        let peers = self
+            .control
+            .peers()
+            .await
+            .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?;
         // This node's own figures are current; the others' are as of their last heartbeat.
         let me = self.local_stats();
-        let others = nodes
-            .iter()
-            .filter(|n| n.started_ms >= 0 && n.node != c.node);
+        let others = peers.iter();
         let (edges, subscribers, handlers) =
             others.fold((me.edges, me.subscribers, me.handlers), |(e, s, h), n| {
                 (
