@@ -132,6 +132,7 @@ async fn a_node_that_is_not_there_does_not_answer() {
 async fn alone_every_handler_is_local() {
     let n = memory();
     assert_eq!(n.control.node(), 0);
+    assert!(n.control.alone());
     n.control.count_handlers("/", "chat", 1).await.unwrap();
     assert!(
         n.control
@@ -152,6 +153,7 @@ async fn commands_and_replies_travel_between_nodes() {
     let a = nodes.pop().unwrap();
     let (na, nb) = (a.control.node(), b.control.node());
     assert_ne!(na, nb);
+    assert!(!a.control.alone());
 
     let asked = tokio::spawn({
         let control = a.control.clone();

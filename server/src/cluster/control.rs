@@ -176,6 +176,10 @@ impl Control for RedisControl {
         self.node
     }
 
+    fn alone(&self) -> bool {
+        false
+    }
+
     fn tell(&self, node: u32, body: Body) -> BoxFuture<'_, Result<(), ControlError>> {
         async move { Ok(self.redis.tell(self.node, node, body).await?) }.boxed()
     }

@@ -287,6 +287,10 @@ impl Presence for RedisPresence {
         self.node
     }
 
+    fn keeps_sessions(&self) -> bool {
+        true
+    }
+
     fn register<'a>(
         &'a self,
         ns: &'a str,

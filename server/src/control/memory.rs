@@ -17,6 +17,10 @@ impl Control for MemoryControl {
         0
     }
 
+    fn alone(&self) -> bool {
+        true
+    }
+
     fn tell(&self, node: u32, _body: Body) -> BoxFuture<'_, Result<(), ControlError>> {
         ready(Err(ControlError::NoReply(node))).boxed()
     }

@@ -39,6 +39,9 @@ pub trait Control: Send + Sync + 'static {
     /// This node's id (0 in one process).
     fn node(&self) -> u32;
 
+    /// Whether this process is the only node there can be (no command ever leaves it).
+    fn alone(&self) -> bool;
+
     /// Sends a command to `node` without waiting for an answer.
     fn tell(&self, node: u32, body: Body) -> BoxFuture<'_, Result<(), ControlError>>;
 

@@ -33,6 +33,10 @@ impl Presence for MemoryPresence {
         0
     }
 
+    fn keeps_sessions(&self) -> bool {
+        false
+    }
+
     fn register<'a>(
         &'a self,
         _ns: &'a str,

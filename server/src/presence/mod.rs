@@ -80,6 +80,10 @@ pub trait Presence: Send + Sync + 'static {
     /// This node's id (0 in one process).
     fn node(&self) -> u32;
 
+    /// Whether `register` keeps a connection's recovery session while it lives (so that it
+    /// survives this node); the core drops it when the connection ends for good.
+    fn keeps_sessions(&self) -> bool;
+
     /// Registers a connection this node holds (the index has it already, with its floor
     /// `local_floor`), with its recovery session (pid and record) kept while it lives. Returns the
     /// namespace's sequence at registration.

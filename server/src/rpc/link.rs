@@ -356,7 +356,7 @@ impl Api {
     async fn relay(&self, link: LinkId, r: RelayEvent) -> Result<(), String> {
         // The sending edge checked membership and delivered to its members; with no other edge
         // and no subscriber (and no other core) there is nobody else to tell.
-        if r.delivered_locally && self.cluster.is_none() && self.hub.alone(link) {
+        if r.delivered_locally && self.control.alone() && self.hub.alone(link) {
             return Ok(());
         }
         let ns = if r.namespace.is_empty() {
@@ -386,7 +386,7 @@ impl Api {
             timestamp_ms: now_ms(),
             ..Default::default()
         };
-        if self.cluster.is_some()
+        if !self.control.alone()
             && let Err(e) = self.broker.relay(&event, link).await
         {
             tracing::debug!(error = %e, "relay not passed to the other cores");

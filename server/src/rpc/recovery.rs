@@ -116,7 +116,7 @@ impl Api {
             return;
         };
         if !recoverable {
-            if self.cluster.is_some() {
+            if self.presence.keeps_sessions() {
                 // The session kept since registration must not outlive a connection that ended.
                 let _ = self.broker.take_session(&pid).await;
             }
