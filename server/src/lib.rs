@@ -16,6 +16,7 @@ mod idempotency;
 mod local_link;
 mod metrics;
 mod metrics_http;
+mod node;
 pub mod presence;
 mod rpc;
 mod run;

@@ -21,8 +21,9 @@ use crate::control::{Control, MemoryControl};
 use crate::credential::Credentials;
 use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
+use crate::node::{ClusterNode, Node};
 use crate::presence::{MemoryPresence, Presence};
-use crate::rpc::{Api, ClusterNode, EdgeApi, HeraldApi, TaskApi, too_large};
+use crate::rpc::{EdgeApi, HeraldApi, TaskApi, too_large};
 use crate::tasks::{TaskConfig, Tasks};
 
 /// Per-namespace rules the core enforces.
@@ -144,7 +145,7 @@ struct Layers {
 
 /// A started core: its state and background tasks, before it serves gRPC.
 pub struct Core {
-    api: Arc<Api>,
+    api: Arc<Node>,
     cancel: CancellationToken,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -258,7 +259,7 @@ impl Core {
             }
             None => None,
         };
-        let api = Arc::new(Api {
+        let api = Arc::new(Node {
             cluster,
             hub,
             broker,

@@ -10,13 +10,13 @@ use herald_proto::v1::{
 };
 
 use super::emit::new_event_id;
-use super::rooms::conn_topics;
 use super::{Api, validate};
 use crate::broker::Envelope;
 use crate::clock::now_ms;
 use crate::control::{self, Body};
 use crate::feed::{Feed, FeedStream, feed};
 use crate::hub::{Link, LinkId};
+use crate::node::rooms::conn_topics;
 use crate::presence::RegisterError;
 
 /// `herald.v1.EdgeService`.

@@ -1,16 +1,12 @@
-//! `Presence`: who is online in a room or a namespace; and the opt-in
-//! `presence` events sent to a room when a user comes or goes.
+//! `Presence`: who is online in a room or a namespace.
 
 use std::collections::BTreeMap;
 
-use herald_proto::v1::{
-    Arg, DeliveryClass, EmitRequest, PresenceRequest, PresenceResponse, UserPresence, arg,
-};
-use serde_json::json;
+use herald_proto::v1::{PresenceRequest, PresenceResponse, UserPresence};
 
-use super::rooms::check_room;
 use super::{Api, validate};
 use crate::CoreError;
+use crate::node::rooms::check_room;
 
 /// Most users one Presence answer lists.
 const MAX_USERS: usize = 10_000;
@@ -64,32 +60,5 @@ impl Api {
             ));
         };
         Ok(PresenceResponse { users, connections })
-    }
-
-    /// Tells a room that `user` joined or left it, when the namespace asks for it.
-    pub fn presence_event(&self, ns: &str, room: &str, user: &str, status: &str) {
-        if !self.config.policy(ns).presence_events {
-            return;
-        }
-        let body = json!({ "room": room, "user_id": user, "status": status });
-        let req = EmitRequest {
-            namespace: ns.to_owned(),
-            targets: vec![format!("room:{room}")],
-            except: vec![format!("user:{user}")],
-            event: "presence".into(),
-            args: vec![Arg {
-                value: Some(arg::Value::Json(body.to_string())),
-            }],
-            delivery: DeliveryClass::Volatile.into(),
-            ..Default::default()
-        };
-        if self.internal.try_send(req).is_err() {
-            tracing::warn!(
-                ns,
-                room,
-                user,
-                "presence event dropped: internal queue full"
-            );
-        }
     }
 }

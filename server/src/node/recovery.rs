@@ -7,7 +7,7 @@ use std::sync::Arc;
 use herald_index::{Conn, Removed, Topic};
 use herald_proto::v1::{ConnectionOpened, Event, SavedSession, SessionLookup};
 
-use super::Api;
+use super::Node;
 use crate::broker::SessionRecord;
 use crate::clock::now_ms;
 use crate::hub::LinkId;
@@ -46,7 +46,7 @@ pub struct LiveSession {
     pub granted: Vec<String>,
 }
 
-impl Api {
+impl Node {
     /// The session a cluster keeps for a live connection (rooms are read from its presence when
     /// it is taken), so that its client can recover even if this core dies.
     pub fn live_session(o: &ConnectionOpened, ns: &str) -> Option<SessionRecord> {

@@ -11,7 +11,7 @@ use herald_proto::v1::{Arg, DisconnectCommand, MembershipChange, link_response};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::Api;
+use super::Node;
 use crate::CoreError;
 use crate::broker::SessionRecord;
 use crate::cluster::registry::NodeInfo;
@@ -31,7 +31,7 @@ pub enum Holder {
     Node(u32),
 }
 
-impl Api {
+impl Node {
     /// This core's node id (0 without a cluster).
     pub fn node(&self) -> u32 {
         self.control.node()
