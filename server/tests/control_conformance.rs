@@ -4,13 +4,14 @@
 //! peer; on Redis, commands and replies travel between two nodes, and handlers and figures of one
 //! are seen by the other.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use herald_server::broker::{Limits, RedisBroker};
 use herald_server::cluster::control::RedisControl;
-use herald_server::cluster::{ClusterConfig, Redis};
 use herald_server::control::{Body, Command, Control, MemoryControl, Reply};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -52,12 +53,7 @@ fn memory() -> Node {
 
 /// A cluster of `n` nodes on the test Redis, under a fresh prefix, each reading its channel.
 async fn redis_cluster(n: usize) -> Vec<Node> {
-    let url = std::env::var("HERALD_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
-    let mut cfg = ClusterConfig::new(url);
-    cfg.prefix = format!("herald-control-{:016x}", rand::random::<u64>());
-    let r = Redis::connect(cfg)
-        .await
-        .expect("the test Redis is reachable");
+    let r = common::test_redis("control").await;
     let mut nodes = Vec::new();
     for _ in 0..n {
         let node = r.claim_node_id().await.unwrap();

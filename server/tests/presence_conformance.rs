@@ -3,11 +3,12 @@
 //! rooms, counts and transitions for the same connections. Each subject is driven the way a core
 //! drives it: a change goes into the node's local index first, then into presence.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use herald_server::cluster::presence::RedisPresence;
-use herald_server::cluster::{ClusterConfig, Redis};
 use herald_server::presence::{Changed, MemoryPresence, Presence, RegisterError, SharedIndex};
 
 const NS: &str = "/";
@@ -101,12 +102,7 @@ fn memory() -> Node {
 
 /// A cluster of `n` nodes on the test Redis, under a fresh prefix.
 async fn redis_cluster(n: usize) -> Vec<Node> {
-    let url = std::env::var("HERALD_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
-    let mut cfg = ClusterConfig::new(url);
-    cfg.prefix = format!("herald-presence-{:016x}", rand::random::<u64>());
-    let r = Redis::connect(cfg)
-        .await
-        .expect("the test Redis is reachable");
+    let r = common::test_redis("presence").await;
     let mut nodes = Vec::new();
     for _ in 0..n {
         let node = r.claim_node_id().await.unwrap();
