@@ -2,7 +2,8 @@
 //! recovery, limits), written once over the `Broker`, `Presence` and `Control` layers and unaware
 //! of where their state lives.
 
-pub mod cluster;
+pub mod commands;
+pub mod liveness;
 pub mod presence;
 pub mod recovery;
 pub mod rooms;

@@ -5,7 +5,7 @@
 use herald_index::Removed;
 
 use super::Node;
-use super::cluster::Holder;
+use super::commands::Holder;
 use crate::CoreError;
 use crate::control::Body;
 use crate::hub::LinkId;
