@@ -36,7 +36,7 @@ impl ClusterNode {
 /// One core: its local state (hub, live sessions, handlers) and the layers its semantics run
 /// over. The RPC files translate to and from its methods.
 pub struct Node {
-    /// `None` when the core runs alone (in-memory broker).
+    /// This node's registration in a cluster on Redis, for its liveness; `None` when it runs alone.
     pub cluster: Option<ClusterNode>,
     pub hub: Arc<Hub>,
     pub broker: Arc<dyn Broker>,

@@ -141,6 +141,12 @@ impl Api {
                     .map_err(|e| e.to_string())
             }
         };
+        // Only a presence that keeps sessions (so that they outlive this core) needs one.
+        let session = self
+            .presence
+            .keeps_sessions()
+            .then(|| Self::live_session(&o, ns))
+            .flatten();
         let floor = match inserted {
             Ok(local_floor) => self
                 .presence
@@ -149,9 +155,7 @@ impl Api {
                     &o.connection_id,
                     user,
                     max,
-                    Self::live_session(&o, ns)
-                        .as_ref()
-                        .map(|rec| (o.pid.as_str(), rec)),
+                    session.as_ref().map(|rec| (o.pid.as_str(), rec)),
                     local_floor,
                 )
                 .await
