@@ -42,6 +42,12 @@ impl From<CoreError> for Status {
     }
 }
 
+impl From<crate::presence::PresenceError> for CoreError {
+    fn from(e: crate::presence::PresenceError) -> Self {
+        CoreError::BrokerUnavailable(e.to_string())
+    }
+}
+
 impl From<herald_index::TopicError> for CoreError {
     fn from(e: herald_index::TopicError) -> Self {
         CoreError::InvalidArgument(e.to_string())

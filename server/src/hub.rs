@@ -48,7 +48,7 @@ struct Subscribers {
 
 /// Shared core state.
 pub struct Hub {
-    pub index: RwLock<Index<LinkId>>,
+    pub index: crate::presence::SharedIndex,
     links: Mutex<HashMap<LinkId, Link>>,
     subs: Mutex<Subscribers>,
     acks: Mutex<HashMap<u64, AckWaiter>>,
@@ -61,7 +61,7 @@ pub struct Hub {
 impl Hub {
     pub fn new(cancel: CancellationToken) -> Arc<Self> {
         Arc::new(Self {
-            index: RwLock::new(Index::new()),
+            index: Arc::new(RwLock::new(Index::new())),
             links: Mutex::new(HashMap::new()),
             subs: Mutex::new(Subscribers::default()),
             acks: Mutex::new(HashMap::new()),

@@ -273,9 +273,7 @@ pub async fn render(api: &Api) -> String {
         family(&mut out, name, "gauge", help, &[(String::new(), v)]);
     }
     if let Some(c) = &api.cluster {
-        c.redis
-            .stats
-            .render(&mut out, c.broker.followed(), c.seen.count());
+        c.redis.stats.render(&mut out, c.seen.count());
     }
     if let Some(tasks) = &api.tasks {
         render_tasks(&mut out, tasks).await;

@@ -14,11 +14,16 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::broker::{Broker, Limits, MemoryBroker, RedisBroker};
+use crate::cluster::control::RedisControl;
+use crate::cluster::presence::RedisPresence;
 use crate::cluster::{ClusterConfig, Redis};
+use crate::control::{Control, MemoryControl};
 use crate::credential::Credentials;
 use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
-use crate::rpc::{Api, ClusterNode, EdgeApi, HeraldApi, TaskApi, too_large};
+use crate::node::{ClusterNode, Node};
+use crate::presence::{MemoryPresence, Presence};
+use crate::rpc::{EdgeApi, HeraldApi, TaskApi, too_large};
 use crate::tasks::{TaskConfig, Tasks};
 
 /// Per-namespace rules the core enforces.
@@ -128,9 +133,19 @@ pub async fn run(
     Core::start(config).await?.serve(listener, shutdown).await
 }
 
+/// What a core's semantics run over: in memory (alone), or as one node of a cluster on Redis.
+struct Layers {
+    broker: Arc<dyn Broker>,
+    presence: Arc<dyn Presence>,
+    control: Arc<dyn Control>,
+    cluster: Option<ClusterNode>,
+    /// Commands other nodes send this one.
+    control_rx: Option<tokio::sync::mpsc::Receiver<crate::control::Command>>,
+}
+
 /// A started core: its state and background tasks, before it serves gRPC.
 pub struct Core {
-    api: Arc<Api>,
+    api: Arc<Node>,
     cancel: CancellationToken,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -156,7 +171,13 @@ impl Core {
         for ns in &config.namespaces {
             hub.metrics.namespace(ns);
         }
-        let (broker, cluster, control_rx): (Arc<dyn Broker>, _, _) = match &config.cluster {
+        let Layers {
+            broker,
+            presence,
+            control,
+            cluster,
+            control_rx,
+        } = match &config.cluster {
             None => {
                 let b = Arc::new(MemoryBroker::new(
                     config.broker_queue,
@@ -164,7 +185,14 @@ impl Core {
                     default_limits,
                 ));
                 b.set_counter(hub.clone());
-                (b, None, None)
+                let presence = Arc::new(MemoryPresence::new(hub.index.clone()));
+                Layers {
+                    broker: b,
+                    presence,
+                    control: Arc::new(MemoryControl),
+                    cluster: None,
+                    control_rx: None,
+                }
             }
             Some(cc) => {
                 let redis = Redis::connect(cc.clone()).await?;
@@ -181,15 +209,21 @@ impl Core {
                 );
                 let stream = b.subscriber().await?;
                 background.push(tokio::spawn(b.clone().run_reader(stream, cancel.clone())));
+                let presence = Arc::new(RedisPresence::new(redis.clone(), node));
+                let control = Arc::new(RedisControl::new(redis.clone(), node, b.clone()));
                 let c = ClusterNode {
                     redis,
                     node,
-                    broker: b.clone(),
-                    next_handler: std::sync::atomic::AtomicUsize::new(0),
                     seen: crate::cluster::registry::Seen::default(),
                     dirty: std::sync::atomic::AtomicBool::new(false),
                 };
-                (b as Arc<dyn Broker>, Some(c), Some(ctl_rx))
+                Layers {
+                    broker: b,
+                    presence,
+                    control,
+                    cluster: Some(c),
+                    control_rx: Some(ctl_rx),
+                }
             }
         };
         background.push({
@@ -225,10 +259,13 @@ impl Core {
             }
             None => None,
         };
-        let api = Arc::new(Api {
+        let api = Arc::new(Node {
             cluster,
             hub,
             broker,
+            presence,
+            control,
+            next_handler: std::sync::atomic::AtomicUsize::new(0),
             idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
             config: Arc::new(config),
             tasks,

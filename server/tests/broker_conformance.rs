@@ -2,6 +2,8 @@
 //! cluster (on the test Redis, under a key prefix of its own) must give the same positions,
 //! replays, gaps, sessions and history, and deliver what they accept.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,6 @@ use herald_server::broker::{
     Broker, FeedItem, Gap, HistoryQuery, Limits, MemoryBroker, RecoveryError, RedisBroker,
     SessionRecord,
 };
-use herald_server::cluster::{ClusterConfig, Redis};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -47,12 +48,7 @@ fn memory(max_events: usize) -> Subject {
 }
 
 async fn redis(max_events: usize) -> Subject {
-    let url = std::env::var("HERALD_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
-    let mut cfg = ClusterConfig::new(url);
-    cfg.prefix = format!("herald-conformance-{:016x}", rand::random::<u64>());
-    let r = Redis::connect(cfg)
-        .await
-        .expect("the test Redis is reachable");
+    let r = common::test_redis("conformance").await;
     let node = r.claim_node_id().await.unwrap();
     let (ctl, _) = mpsc::channel(16);
     let b = RedisBroker::new(r, node, 64, HashMap::new(), limits(max_events), ctl);

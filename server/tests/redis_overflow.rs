@@ -90,7 +90,7 @@ async fn a_full_broker_queue_drops_counts_and_then_resyncs_before_the_next_event
         other => panic!("expected the next event, got {other:?}"),
     }
     let mut text = String::new();
-    redis.stats.render(&mut text, b.followed(), 1);
+    redis.stats.render(&mut text, 1);
     assert!(
         text.contains("herald_broker_resyncs_total{cause=\"overflow\"} 1"),
         "{text}"

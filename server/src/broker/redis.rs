@@ -25,10 +25,11 @@ use super::{
     RecoveryError, Replay, Unrecoverable,
 };
 use crate::clock::now_ms;
-use crate::cluster::control::{Command, Pending};
+use crate::cluster::control::Pending;
 use crate::cluster::stats::ResyncCause;
 use crate::cluster::wire::{self, Origin};
 use crate::cluster::{ClusterError, Redis};
+use crate::control::{Body, Command};
 
 /// `expires_ms` of a session saved at registration, while its connection lives.
 pub const LIVE_SESSION: i64 = i64::MAX;
@@ -98,11 +99,6 @@ impl RedisBroker {
             control_tx: control,
             pending: Pending::default(),
         })
-    }
-
-    /// Topic channels and patterns the subscriber connection follows.
-    pub fn followed(&self) -> usize {
-        self.topics.lock().len()
     }
 
     fn limits(&self, ns: &str) -> Limits {
@@ -193,7 +189,7 @@ impl RedisBroker {
             match serde_json::from_slice::<Command>(payload) {
                 Ok(Command {
                     req,
-                    body: crate::cluster::control::Body::Reply(r),
+                    body: Body::Reply(r),
                     ..
                 }) => self.pending.resolve(req, r),
                 Ok(cmd) => {
@@ -625,7 +621,11 @@ impl Broker for RedisBroker {
             };
             let n = map.entry(channel.clone()).or_insert(0);
             *n += 1;
-            if *n > 1 {
+            let first = *n == 1;
+            self.redis
+                .stats
+                .set_topics(i.channels.len() + i.patterns.len());
+            if !first {
                 return Ok(());
             }
             let Some(sink) = i.sink.as_mut() else {
@@ -671,6 +671,9 @@ impl Broker for RedisBroker {
                 return;
             }
             map.remove(&channel);
+            self.redis
+                .stats
+                .set_topics(i.channels.len() + i.patterns.len());
             if !pattern {
                 self.topics.lock().remove(&channel);
             }

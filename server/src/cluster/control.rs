@@ -4,85 +4,19 @@
 //! the asker's channel, or the asker gives up after a timeout.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-use herald_proto::v1::{Arg, ClientEvent};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use prost::Message as _;
 use redis::AsyncCommands;
-use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::{ClusterError, Redis};
-
-/// A message on a node's control channel.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Command {
-    /// The sender, to reply to.
-    pub from: u32,
-    /// Non-zero when the sender waits for a reply.
-    pub req: u64,
-    pub body: Body,
-}
-
-/// What a command asks, or a reply.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub enum Body {
-    /// A client acked an event the receiving node emitted.
-    Ack {
-        ack_ref: u64,
-        conn: String,
-        args: Vec<String>,
-    },
-    /// Join or leave rooms for connections the receiving node holds.
-    Membership {
-        ns: String,
-        conns: Vec<String>,
-        rooms: Vec<String>,
-        join: bool,
-    },
-    /// Disconnect connections the receiving node holds.
-    Disconnect {
-        ns: String,
-        conns: Vec<String>,
-        reason: String,
-    },
-    /// A client event for one of the receiving node's handlers.
-    Handle { event: String, wants_reply: bool },
-    /// The answer to a request.
-    Reply(Reply),
-}
-
-/// A reply: a count (membership, disconnect), a handler's arguments, or an error.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Reply {
-    pub count: u32,
-    pub args: Vec<String>,
-    pub error: String,
-}
-
-/// Arguments as they travel between nodes (each protobuf-encoded, base64).
-pub fn encode_args(args: &[Arg]) -> Vec<String> {
-    args.iter().map(|a| B64.encode(a.encode_to_vec())).collect()
-}
-
-pub fn decode_args(args: &[String]) -> Vec<Arg> {
-    args.iter()
-        .filter_map(|a| B64.decode(a).ok())
-        .filter_map(|b| Arg::decode(b.as_slice()).ok())
-        .collect()
-}
-
-pub fn encode_event(ev: &ClientEvent) -> String {
-    B64.encode(ev.encode_to_vec())
-}
-
-pub fn decode_event(s: &str) -> Option<ClientEvent> {
-    ClientEvent::decode(B64.decode(s).ok()?.as_slice()).ok()
-}
+use crate::broker::RedisBroker;
+use crate::control::{Body, Command, Control, ControlError, PeerStats, Reply};
 
 /// The requests this node waits on.
 #[derive(Default)]
@@ -218,36 +152,98 @@ impl Redis {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use herald_proto::v1::arg;
+/// The control of one node of a cluster: its channel (read by the broker's subscriber
+/// connection, which hands commands to the core and replies to their waiters), the handler
+/// registry and the node registry.
+pub struct RedisControl {
+    redis: Arc<Redis>,
+    node: u32,
+    broker: Arc<RedisBroker>,
+}
 
-    #[test]
-    fn commands_and_args_round_trip() {
-        let args = vec![
-            Arg {
-                value: Some(arg::Value::Json("{\"a\":1}".into())),
-            },
-            Arg {
-                value: Some(arg::Value::Binary(vec![0, 255, 7].into())),
-            },
-        ];
-        let cmd = Command {
-            from: 7,
-            req: 3,
-            body: Body::Ack {
-                ack_ref: 1 << 40,
-                conn: "c1".into(),
-                args: encode_args(&args),
-            },
-        };
-        let back: Command = serde_json::from_slice(&serde_json::to_vec(&cmd).unwrap()).unwrap();
-        assert_eq!(back, cmd);
-        let Body::Ack { args: a, .. } = back.body else {
-            unreachable!()
-        };
-        assert_eq!(decode_args(&a), args);
-        assert!(decode_event("not base64 !").is_none());
+impl RedisControl {
+    pub fn new(redis: Arc<Redis>, node: u32, broker: Arc<RedisBroker>) -> Self {
+        Self {
+            redis,
+            node,
+            broker,
+        }
+    }
+}
+
+impl Control for RedisControl {
+    fn node(&self) -> u32 {
+        self.node
+    }
+
+    fn alone(&self) -> bool {
+        false
+    }
+
+    fn tell(&self, node: u32, body: Body) -> BoxFuture<'_, Result<(), ControlError>> {
+        async move { Ok(self.redis.tell(self.node, node, body).await?) }.boxed()
+    }
+
+    fn ask(
+        &self,
+        node: u32,
+        body: Body,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<Reply, ControlError>> {
+        async move {
+            Ok(self
+                .redis
+                .ask(&self.broker.pending, self.node, node, body, timeout)
+                .await?)
+        }
+        .boxed()
+    }
+
+    fn reply<'a>(
+        &'a self,
+        to: &'a Command,
+        reply: Reply,
+    ) -> BoxFuture<'a, Result<(), ControlError>> {
+        async move { Ok(self.redis.reply(self.node, to, reply).await?) }.boxed()
+    }
+
+    fn count_handlers<'a>(
+        &'a self,
+        ns: &'a str,
+        event: &'a str,
+        delta: i64,
+    ) -> BoxFuture<'a, Result<(), ControlError>> {
+        async move {
+            Ok(self
+                .redis
+                .count_handler(self.node, ns, event, delta)
+                .await?)
+        }
+        .boxed()
+    }
+
+    fn handler_nodes<'a>(
+        &'a self,
+        ns: &'a str,
+        event: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u32>, ControlError>> {
+        async move { Ok(self.redis.handler_nodes(ns, event).await?) }.boxed()
+    }
+
+    fn peers(&self) -> BoxFuture<'_, Result<Vec<PeerStats>, ControlError>> {
+        async move {
+            let nodes = self.redis.live_nodes().await?;
+            Ok(nodes
+                .into_iter()
+                .filter(|n| n.started_ms >= 0 && n.node != self.node)
+                .map(|n| PeerStats {
+                    node: n.node,
+                    edges: n.edges,
+                    subscribers: n.subscribers,
+                    handlers: n.handlers,
+                })
+                .collect())
+        }
+        .boxed()
     }
 }

@@ -3,43 +3,35 @@
 //! per-user connection limit.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use herald_index::Conn;
 use redis::AsyncCommands;
 
 use super::{ClusterError, Redis};
 use crate::broker::SessionRecord;
+use crate::presence::{
+    Changed, Counts, Departed, Presence, PresenceError, RegisterError, RoomPresence,
+};
 
-/// Why a registration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum RegisterError {
-    #[error("too many connections for this user (limit {0})")]
-    UserLimit(usize),
-    #[error("connection {0} is already registered")]
-    Duplicate(String),
-    #[error(transparent)]
-    Cluster(#[from] ClusterError),
+/// The presence of one node of a cluster.
+pub struct RedisPresence {
+    redis: Arc<Redis>,
+    node: u32,
 }
 
-/// What a membership change did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Changed {
-    /// The user came into the room or left it entirely (for presence events).
-    pub user_transition: bool,
-    /// The namespace's sequence when it happened.
-    pub seq: u64,
-}
-
-/// What removing a connection did.
-#[derive(Debug, Clone, Default)]
-pub struct Departed {
-    /// Rooms the user has no other connection in any more.
-    pub rooms_left: Vec<String>,
+impl RedisPresence {
+    pub fn new(redis: Arc<Redis>, node: u32) -> Self {
+        Self { redis, node }
+    }
 }
 
 impl Redis {
     /// Registers a connection of `node` (with its recovery session: pid and record, kept while it
     /// lives); returns the namespace's sequence at that moment.
-    pub async fn register(
+    async fn register(
         &self,
         ns: &str,
         conn: &str,
@@ -77,7 +69,7 @@ impl Redis {
 
     /// Forgets a connection `node` registered; `None` when it was not (or another node holds it
     /// now).
-    pub async fn unregister(
+    async fn unregister(
         &self,
         ns: &str,
         conn: &str,
@@ -103,7 +95,7 @@ impl Redis {
     }
 
     /// Joins (`join`) or leaves a room for a registered connection.
-    pub async fn membership(
+    async fn membership(
         &self,
         ns: &str,
         conn: &str,
@@ -136,7 +128,7 @@ impl Redis {
     }
 
     /// Marks (or unmarks) rooms a backend joined a connection to, for its recovery.
-    pub async fn grant(
+    async fn grant(
         &self,
         ns: &str,
         conn: &str,
@@ -163,11 +155,7 @@ impl Redis {
     }
 
     /// Every connection of a user with its node.
-    pub async fn user_conns(
-        &self,
-        ns: &str,
-        user: &str,
-    ) -> Result<Vec<(String, u32)>, ClusterError> {
+    async fn user_conns(&self, ns: &str, user: &str) -> Result<Vec<(String, u32)>, ClusterError> {
         let set = self.p(ns, &format!("u:{user}"));
         let conns: Vec<String> = self
             .run(|mut c| async move { c.smembers(set).await })
@@ -176,7 +164,7 @@ impl Redis {
     }
 
     /// A connection's node, if it is registered in the namespace.
-    pub async fn conn_node(&self, ns: &str, conn: &str) -> Result<Option<u32>, ClusterError> {
+    async fn conn_node(&self, ns: &str, conn: &str) -> Result<Option<u32>, ClusterError> {
         let key = self.p(ns, &format!("c:{conn}"));
         let node: Option<u32> = self
             .run(|mut c| async move { c.hget(key, "node").await })
@@ -207,7 +195,7 @@ impl Redis {
     }
 
     /// Users in a room with their connection counts, and the room's connections.
-    pub async fn room_presence(
+    async fn room_presence(
         &self,
         ns: &str,
         room: &str,
@@ -227,7 +215,7 @@ impl Redis {
     }
 
     /// Connection counts of users (0: offline).
-    pub async fn user_counts(&self, ns: &str, users: &[String]) -> Result<Vec<u32>, ClusterError> {
+    async fn user_counts(&self, ns: &str, users: &[String]) -> Result<Vec<u32>, ClusterError> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
@@ -246,7 +234,7 @@ impl Redis {
     }
 
     /// Connections, users and rooms of a namespace, and the Emits it accepted, cluster-wide.
-    pub async fn counts(&self, ns: &str) -> Result<(u32, u32, u32, u64), ClusterError> {
+    async fn counts(&self, ns: &str) -> Result<(u32, u32, u32, u64), ClusterError> {
         let (all, users, rooms) = (self.p(ns, "all"), self.p(ns, "users"), self.p(ns, "rooms"));
         let events = self.key("events");
         let ns = ns.to_owned();
@@ -287,5 +275,132 @@ impl Redis {
             }));
         }
         Ok(out)
+    }
+}
+
+fn unavailable(e: ClusterError) -> PresenceError {
+    PresenceError::Cluster(e)
+}
+
+impl Presence for RedisPresence {
+    fn node(&self) -> u32 {
+        self.node
+    }
+
+    fn keeps_sessions(&self) -> bool {
+        true
+    }
+
+    fn register<'a>(
+        &'a self,
+        ns: &'a str,
+        conn: &'a str,
+        user: Option<&'a str>,
+        max_per_user: usize,
+        session: Option<(&'a str, &'a SessionRecord)>,
+        _local_floor: u64,
+    ) -> BoxFuture<'a, Result<u64, RegisterError>> {
+        self.redis
+            .register(ns, conn, user, self.node, max_per_user, session)
+            .boxed()
+    }
+
+    fn unregister<'a>(
+        &'a self,
+        gone: &'a Conn<u64>,
+    ) -> BoxFuture<'a, Result<Option<Departed>, PresenceError>> {
+        async move {
+            self.redis
+                .unregister(&gone.namespace, &gone.id, self.node)
+                .await
+                .map_err(unavailable)
+        }
+        .boxed()
+    }
+
+    fn membership<'a>(
+        &'a self,
+        ns: &'a str,
+        conn: &'a str,
+        room: &'a str,
+        join: bool,
+        max_rooms: usize,
+        _local: Changed,
+    ) -> BoxFuture<'a, Result<Result<Changed, String>, PresenceError>> {
+        async move {
+            self.redis
+                .membership(ns, conn, room, join, max_rooms)
+                .await
+                .map_err(unavailable)
+        }
+        .boxed()
+    }
+
+    fn grant<'a>(
+        &'a self,
+        ns: &'a str,
+        conn: &'a str,
+        rooms: &'a [String],
+        granted: bool,
+    ) -> BoxFuture<'a, Result<(), PresenceError>> {
+        async move {
+            self.redis
+                .grant(ns, conn, rooms, granted)
+                .await
+                .map_err(unavailable)
+        }
+        .boxed()
+    }
+
+    fn user_conns<'a>(
+        &'a self,
+        ns: &'a str,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, u32)>, PresenceError>> {
+        async move { self.redis.user_conns(ns, user).await.map_err(unavailable) }.boxed()
+    }
+
+    fn conn_node<'a>(
+        &'a self,
+        ns: &'a str,
+        conn: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u32>, PresenceError>> {
+        async move { self.redis.conn_node(ns, conn).await.map_err(unavailable) }.boxed()
+    }
+
+    fn room_presence<'a>(
+        &'a self,
+        ns: &'a str,
+        room: &'a str,
+    ) -> BoxFuture<'a, Result<RoomPresence, PresenceError>> {
+        async move {
+            self.redis
+                .room_presence(ns, room)
+                .await
+                .map_err(unavailable)
+        }
+        .boxed()
+    }
+
+    fn user_counts<'a>(
+        &'a self,
+        ns: &'a str,
+        users: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<u32>, PresenceError>> {
+        async move { self.redis.user_counts(ns, users).await.map_err(unavailable) }.boxed()
+    }
+
+    fn counts<'a>(&'a self, ns: &'a str) -> BoxFuture<'a, Result<Counts, PresenceError>> {
+        async move {
+            let (connections, users, rooms, events) =
+                self.redis.counts(ns).await.map_err(unavailable)?;
+            Ok(Counts {
+                connections,
+                users,
+                rooms,
+                events: Some(events),
+            })
+        }
+        .boxed()
     }
 }

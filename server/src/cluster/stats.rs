@@ -39,6 +39,7 @@ pub struct RedisStats {
     caught_up: AtomicU64,
     resyncs: [AtomicU64; 3],
     dropped: AtomicU64,
+    topics: AtomicU64,
 }
 
 impl Default for RedisStats {
@@ -51,6 +52,7 @@ impl Default for RedisStats {
             caught_up: AtomicU64::new(0),
             resyncs: Default::default(),
             dropped: AtomicU64::new(0),
+            topics: AtomicU64::new(0),
         }
     }
 }
@@ -86,6 +88,12 @@ impl RedisStats {
         self.resyncs[cause as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The topic channels and patterns the subscriber connection follows now.
+    pub fn set_topics(&self, n: usize) {
+        self.topics
+            .store(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
     /// An event from Redis found the broker queue full.
     pub fn dropped(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -96,9 +104,8 @@ impl RedisStats {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Appends the families; `topics` is what the subscriber connection follows, `nodes` the live
-    /// nodes at the last sweep.
-    pub fn render(&self, out: &mut String, topics: usize, nodes: usize) {
+    /// Appends the families; `nodes` is the live nodes at the last sweep.
+    pub fn render(&self, out: &mut String, nodes: usize) {
         let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let labelled = |names: &[&str], values: &[AtomicU64], label: &str| -> Vec<(String, u64)> {
@@ -150,7 +157,7 @@ impl RedisStats {
                 "herald_broker_topics",
                 "gauge",
                 "Topic channels and patterns the core's subscriber connection follows.",
-                n(topics),
+                load(&self.topics),
             ),
             (
                 "herald_cluster_nodes",

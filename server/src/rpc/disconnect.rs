@@ -4,7 +4,7 @@ use herald_proto::v1::{DisconnectRequest, DisconnectResponse};
 
 use super::{Api, validate};
 use crate::CoreError;
-use crate::cluster::control::Body;
+use crate::control::Body;
 
 /// Longest reason sent to clients.
 const MAX_REASON: usize = 512;

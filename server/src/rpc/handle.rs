@@ -84,9 +84,8 @@ impl Api {
 
     /// Tells the cluster this node has `delta` more handlers of these events.
     async fn count_handler_keys(&self, ns: &str, events: &[String], delta: i64) {
-        let Some(c) = &self.cluster else { return };
         for event in events {
-            if let Err(e) = c.redis.count_handler(c.node, ns, event, delta).await {
+            if let Err(e) = self.control.count_handlers(ns, event, delta).await {
                 tracing::warn!(event, error = %e, "handler not registered in the cluster");
             }
         }

@@ -10,14 +10,14 @@ use herald_proto::v1::{
 };
 
 use super::emit::new_event_id;
-use super::rooms::conn_topics;
 use super::{Api, validate};
 use crate::broker::Envelope;
 use crate::clock::now_ms;
-use crate::cluster::control::{self, Body};
-use crate::cluster::presence::RegisterError;
+use crate::control::{self, Body};
 use crate::feed::{Feed, FeedStream, feed};
 use crate::hub::{Link, LinkId};
+use crate::node::rooms::conn_topics;
+use crate::presence::RegisterError;
 
 /// `herald.v1.EdgeService`.
 #[derive(Clone)]
@@ -141,19 +141,22 @@ impl Api {
                     .map_err(|e| e.to_string())
             }
         };
-        let floor = match (inserted, &self.cluster) {
-            (Ok(floor), None) => Ok(floor),
-            (Ok(_), Some(c)) => c
-                .redis
+        // Only a presence that keeps sessions (so that they outlive this core) needs one.
+        let session = self
+            .presence
+            .keeps_sessions()
+            .then(|| Self::live_session(&o, ns))
+            .flatten();
+        let floor = match inserted {
+            Ok(local_floor) => self
+                .presence
                 .register(
                     ns,
                     &o.connection_id,
                     user,
-                    c.node,
                     max,
-                    Self::live_session(&o, ns)
-                        .as_ref()
-                        .map(|rec| (o.pid.as_str(), rec)),
+                    session.as_ref().map(|rec| (o.pid.as_str(), rec)),
+                    local_floor,
                 )
                 .await
                 .map_err(|e| match e {
@@ -163,7 +166,7 @@ impl Api {
                 .inspect_err(|_| {
                     self.hub.index.write().remove(&o.connection_id);
                 }),
-            (Err(e), _) => Err(e),
+            Err(e) => Err(e),
         };
         let floor_seq = match floor {
             Ok(f) => f,
@@ -175,14 +178,13 @@ impl Api {
             }
         };
         self.track_session(&o);
-        if let Some(c) = &self.cluster
-            && let Err(e) = c
-                .redis
-                .grant(ns, &o.connection_id, &o.granted_rooms, true)
-                .await
+        if let Err(e) = self
+            .presence
+            .grant(ns, &o.connection_id, &o.granted_rooms, true)
+            .await
         {
             tracing::warn!(error = %e, "backend-joined rooms not recorded in the cluster");
-            c.mark_dirty();
+            self.presence_dirty();
         }
         let mut rooms = Vec::with_capacity(o.rooms.len());
         for room in &o.rooms {
@@ -296,31 +298,27 @@ impl Api {
             room: f.room,
         };
         let node = self.handler_node(&ev.namespace, &ev.event).await?;
-        match (&self.cluster, node) {
-            (Some(c), Some(node)) if node != c.node => {
+        match node {
+            Some(node) if node != self.node() => {
                 let body = Body::Handle {
                     event: control::encode_event(&ev),
                     wants_reply,
                 };
                 if !wants_reply {
-                    return c
-                        .redis
-                        .tell(c.node, node, body)
+                    return self
+                        .control
+                        .tell(node, body)
                         .await
                         .map(|()| Applied::default())
                         .map_err(|e| e.to_string());
                 }
                 let timeout = self.config.handler_timeout + HANDLER_HOP;
-                let r = c
-                    .redis
-                    .ask(&c.broker.pending, c.node, node, body, timeout)
-                    .await
-                    .map_err(|_| {
-                        format!(
-                            "handler timeout after {} ms",
-                            self.config.handler_timeout.as_millis()
-                        )
-                    })?;
+                let r = self.control.ask(node, body, timeout).await.map_err(|_| {
+                    format!(
+                        "handler timeout after {} ms",
+                        self.config.handler_timeout.as_millis()
+                    )
+                })?;
                 if r.error.is_empty() {
                     Ok(with_args(control::decode_args(&r.args)))
                 } else {
@@ -342,18 +340,15 @@ impl Api {
     /// The node whose handler takes this event: round-robin over the cluster's nodes that have
     /// one; `None` for this process (alone, or no handler anywhere: the local call says so).
     async fn handler_node(&self, ns: &str, event: &str) -> Result<Option<u32>, String> {
-        let Some(c) = &self.cluster else {
-            return Ok(None);
-        };
-        let nodes = c
-            .redis
+        let nodes = self
+            .control
             .handler_nodes(ns, event)
             .await
             .map_err(|e| e.to_string())?;
         if nodes.is_empty() {
             return Ok(None);
         }
-        let i = c
+        let i = self
             .next_handler
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Some(nodes[i % nodes.len()]))
@@ -365,7 +360,7 @@ impl Api {
     async fn relay(&self, link: LinkId, r: RelayEvent) -> Result<(), String> {
         // The sending edge checked membership and delivered to its members; with no other edge
         // and no subscriber (and no other core) there is nobody else to tell.
-        if r.delivered_locally && self.cluster.is_none() && self.hub.alone(link) {
+        if r.delivered_locally && self.control.alone() && self.hub.alone(link) {
             return Ok(());
         }
         let ns = if r.namespace.is_empty() {
@@ -401,7 +396,7 @@ impl Api {
             timestamp_ms: now_ms(),
             ..Default::default()
         };
-        if self.cluster.is_some()
+        if !self.control.alone()
             && let Err(e) = self.broker.relay(&event, link).await
         {
             tracing::debug!(error = %e, "relay not passed to the other cores");

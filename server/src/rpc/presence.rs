@@ -1,16 +1,12 @@
-//! `Presence`: who is online in a room or a namespace; and the opt-in
-//! `presence` events sent to a room when a user comes or goes.
+//! `Presence`: who is online in a room or a namespace.
 
 use std::collections::BTreeMap;
 
-use herald_proto::v1::{
-    Arg, DeliveryClass, EmitRequest, PresenceRequest, PresenceResponse, UserPresence, arg,
-};
-use serde_json::json;
+use herald_proto::v1::{PresenceRequest, PresenceResponse, UserPresence};
 
-use super::rooms::check_room;
 use super::{Api, validate};
 use crate::CoreError;
+use crate::node::rooms::check_room;
 
 /// Most users one Presence answer lists.
 const MAX_USERS: usize = 10_000;
@@ -21,41 +17,15 @@ impl Api {
         if !r.room.is_empty() {
             check_room(&r.room)?;
         }
-        let (counts, connections, online) = match &self.cluster {
-            Some(c) => {
-                let err =
-                    |e: crate::cluster::ClusterError| CoreError::BrokerUnavailable(e.to_string());
-                let (counts, connections) = if r.room.is_empty() {
-                    (BTreeMap::new(), 0)
-                } else {
-                    c.redis.room_presence(&ns, &r.room).await.map_err(err)?
-                };
-                let online = if r.room.is_empty() {
-                    c.redis.user_counts(&ns, &r.user_ids).await.map_err(err)?
-                } else {
-                    Vec::new()
-                };
-                (counts, connections, online)
-            }
-            None => {
-                let ix = self.hub.index.read();
-                let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-                let mut connections = 0u32;
-                if !r.room.is_empty() {
-                    for c in ix.room_members(&ns, &r.room) {
-                        connections += 1;
-                        if let Some(u) = &c.user {
-                            *counts.entry(u.to_string()).or_default() += 1;
-                        }
-                    }
-                }
-                let online = r
-                    .user_ids
-                    .iter()
-                    .map(|u| u32::try_from(ix.user_connections(&ns, u).count()).unwrap_or(u32::MAX))
-                    .collect();
-                (counts, connections, online)
-            }
+        let (counts, connections) = if r.room.is_empty() {
+            (BTreeMap::new(), 0)
+        } else {
+            self.presence.room_presence(&ns, &r.room).await?
+        };
+        let online = if r.room.is_empty() {
+            self.presence.user_counts(&ns, &r.user_ids).await?
+        } else {
+            Vec::new()
         };
         let users: Vec<UserPresence> = if !r.user_ids.is_empty() {
             r.user_ids
@@ -90,32 +60,5 @@ impl Api {
             ));
         };
         Ok(PresenceResponse { users, connections })
-    }
-
-    /// Tells a room that `user` joined or left it, when the namespace asks for it.
-    pub fn presence_event(&self, ns: &str, room: &str, user: &str, status: &str) {
-        if !self.config.policy(ns).presence_events {
-            return;
-        }
-        let body = json!({ "room": room, "user_id": user, "status": status });
-        let req = EmitRequest {
-            namespace: ns.to_owned(),
-            targets: vec![format!("room:{room}")],
-            except: vec![format!("user:{user}")],
-            event: "presence".into(),
-            args: vec![Arg {
-                value: Some(arg::Value::Json(body.to_string())),
-            }],
-            delivery: DeliveryClass::Volatile.into(),
-            ..Default::default()
-        };
-        if self.internal.try_send(req).is_err() {
-            tracing::warn!(
-                ns,
-                room,
-                user,
-                "presence event dropped: internal queue full"
-            );
-        }
     }
 }

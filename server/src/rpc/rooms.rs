@@ -1,228 +1,15 @@
-//! Room membership in the core: joins and leaves from clients (via the edge
-//! link) and from backends (`Join` / `Leave`), with the per-connection room
-//! limit and presence events; and the `Join` / `Leave` RPCs.
+//! `Join` / `Leave`: a backend puts connections (one, or every one of a user) in rooms or takes
+//! them out.
 
-use herald_index::Removed;
 use herald_proto::v1::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
 
-use super::cluster::Holder;
 use super::{Api, validate};
 use crate::CoreError;
-use crate::cluster::control::Body;
-use crate::hub::LinkId;
-
-/// Longest room name.
-const MAX_ROOM: usize = 256;
-
-pub fn check_room(room: &str) -> Result<(), CoreError> {
-    if room.is_empty() || room.len() > MAX_ROOM {
-        return Err(CoreError::InvalidArgument(format!(
-            "rooms: {room:?} must be 1 to {MAX_ROOM} bytes"
-        )));
-    }
-    if room.contains('*') {
-        return Err(CoreError::InvalidArgument(format!(
-            "rooms: {room:?} contains '*', which only patterns may use"
-        )));
-    }
-    Ok(())
-}
+use crate::node::rooms::check_room;
 
 impl Api {
-    /// Puts a connection of this core in a room: `Ok(Some(seq))` with the join's point in the
-    /// namespace's sequence (events to the room accepted up to it were not counted for the
-    /// connection), `Ok(None)` if it already was a member. The room's events reach this core
-    /// before the connection counts as a member anywhere.
-    pub async fn join_conn(&self, conn: &str, room: &str) -> Result<Option<u64>, String> {
-        check_room(room).map_err(|e| e.to_string())?;
-        let (ns, user, max) = {
-            let ix = self.hub.index.read();
-            let c = ix
-                .get(conn)
-                .ok_or_else(|| format!("unknown connection {conn}"))?;
-            if c.rooms.contains(room) {
-                return Ok(None);
-            }
-            let ns = c.namespace.to_string();
-            let max = self.config.policy(&ns).max_rooms_per_connection;
-            if c.rooms.len() >= max {
-                return Err(format!("room limit reached ({max})"));
-            }
-            (ns, c.user.as_deref().map(str::to_owned), max)
-        };
-        let topic = format!("room:{room}");
-        self.broker
-            .want(&ns, &topic)
-            .await
-            .map_err(|e| e.to_string())?;
-        let joined = {
-            let mut ix = self.hub.index.write();
-            let present = user
-                .as_deref()
-                .is_some_and(|u| ix.user_in_room(&ns, u, room));
-            // Under the write lock: no Emit is counted and sequenced meanwhile.
-            ix.join(conn, room)
-                .map(|j| j.then_some((!present, self.broker.current_seq())))
-        };
-        let (newly_present, seq) = match joined {
-            Ok(Some(joined)) => joined,
-            other => {
-                self.broker.unwant(&ns, &topic).await;
-                return other.map(|_| None).map_err(|e| e.to_string());
-            }
-        };
-        let (newly_present, seq) = match &self.cluster {
-            None => (newly_present, seq),
-            Some(c) => match c.redis.membership(&ns, conn, room, true, max).await {
-                Ok(Ok(ch)) => (ch.user_transition, ch.seq),
-                failed => {
-                    let _ = self.hub.index.write().leave(conn, room);
-                    self.broker.unwant(&ns, &topic).await;
-                    return Err(match failed {
-                        Ok(Err(e)) => e,
-                        Err(e) => e.to_string(),
-                        Ok(Ok(_)) => unreachable!(),
-                    });
-                }
-            },
-        };
-        if let (Some(u), true) = (user, newly_present) {
-            self.presence_event(&ns, room, &u, "join");
-        }
-        Ok(Some(seq))
-    }
-
-    /// Takes a connection of this core out of a room; `Ok(false)` if it was not in it.
-    pub async fn leave_conn(&self, conn: &str, room: &str) -> Result<bool, String> {
-        // Out of the room, out of the rooms a backend granted it.
-        self.grant_room(conn, room, false).await;
-        let (ns, user, gone) = {
-            let mut ix = self.hub.index.write();
-            let left = ix.leave(conn, room).map_err(|e| e.to_string())?;
-            if !left {
-                return Ok(false);
-            }
-            let Some(c) = ix.get(conn) else {
-                return Ok(true);
-            };
-            let ns = c.namespace.to_string();
-            let user = c.user.as_deref().map(str::to_owned);
-            let gone = user
-                .as_deref()
-                .is_some_and(|u| !ix.user_in_room(&ns, u, room));
-            (ns, user, gone)
-        };
-        let gone = match &self.cluster {
-            None => gone,
-            Some(c) => match c.redis.membership(&ns, conn, room, false, usize::MAX).await {
-                Ok(Ok(ch)) => ch.user_transition,
-                Ok(Err(e)) => {
-                    tracing::debug!(conn, room, error = %e, "cluster presence had no such membership");
-                    false
-                }
-                Err(e) => {
-                    tracing::warn!(conn, room, error = %e, "leave not recorded in the cluster's presence");
-                    c.mark_dirty();
-                    false
-                }
-            },
-        };
-        self.broker.unwant(&ns, &format!("room:{room}")).await;
-        if let (Some(u), true) = (user, gone) {
-            self.presence_event(&ns, room, &u, "leave");
-        }
-        Ok(true)
-    }
-
-    /// After a connection of this core went away: acks it owed, its registration in the
-    /// cluster, presence for every room its user left, and the topics it needed.
-    pub async fn conn_removed(&self, r: &Removed<LinkId>) {
-        self.hub.ack_conn_gone(&r.conn.id);
-        let ns = &*r.conn.namespace;
-        let user = r.conn.user.as_deref();
-        let left: Vec<String> = match &self.cluster {
-            Some(c) => match c.redis.unregister(ns, &r.conn.id, c.node).await {
-                Ok(d) => d.map(|d| d.rooms_left).unwrap_or_default(),
-                Err(e) => {
-                    tracing::warn!(conn = %r.conn.id, error = %e, "connection not removed from the cluster's presence");
-                    c.mark_dirty();
-                    Vec::new()
-                }
-            },
-            None => match user {
-                None => Vec::new(),
-                Some(u) => {
-                    let ix = self.hub.index.read();
-                    r.conn
-                        .rooms
-                        .iter()
-                        .filter(|room| !ix.user_in_room(ns, u, room))
-                        .map(|room| room.to_string())
-                        .collect()
-                }
-            },
-        };
-        if let Some(u) = user {
-            for room in &left {
-                self.presence_event(ns, room, u, "leave");
-            }
-        }
-        for topic in conn_topics(user, r.conn.rooms.iter().map(|x| &**x)) {
-            self.broker.unwant(ns, &topic).await;
-        }
-    }
-
-    /// Connections a Join/Leave/Disconnect request names, with where they are held.
-    pub async fn targets_of(
-        &self,
-        ns: &str,
-        conn: &str,
-        user: &str,
-    ) -> Result<Vec<(String, Holder)>, CoreError> {
-        let local = |id: &str| {
-            self.hub
-                .index
-                .read()
-                .get(id)
-                .filter(|c| *c.namespace == *ns)
-                .map(|c| c.value)
-        };
-        match (conn.is_empty(), user.is_empty(), &self.cluster) {
-            (false, true, None) => Ok(local(conn)
-                .map(|l| vec![(conn.to_owned(), Holder::Local(l))])
-                .unwrap_or_default()),
-            (true, false, None) => Ok(self
-                .hub
-                .index
-                .read()
-                .user_connections(ns, user)
-                .map(|c| (c.id.to_string(), Holder::Local(c.value)))
-                .collect()),
-            (false, true, Some(c)) => Ok(match local(conn) {
-                Some(l) => vec![(conn.to_owned(), Holder::Local(l))],
-                None => c
-                    .redis
-                    .conn_node(ns, conn)
-                    .await
-                    .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?
-                    .map(|n| vec![(conn.to_owned(), Holder::Node(n))])
-                    .unwrap_or_default(),
-            }),
-            (true, false, Some(c)) => Ok(c
-                .redis
-                .user_conns(ns, user)
-                .await
-                .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?
-                .into_iter()
-                .map(|(id, n)| (id, Holder::Node(n)))
-                .collect()),
-            _ => Err(CoreError::InvalidArgument(
-                "set exactly one of connection_id and user_id".into(),
-            )),
-        }
-    }
-
-    async fn membership(
+    /// Checks a Join/Leave request and hands it to the node.
+    async fn membership_rpc(
         &self,
         ns: &str,
         conn: &str,
@@ -239,30 +26,19 @@ impl Api {
         for r in rooms {
             check_room(r)?;
         }
-        let conns = self.targets_of(&ns, conn, user).await?;
-        self.on_holders(
-            &conns,
-            async |mine| self.apply_membership(&ns, &mine, rooms, join).await,
-            |conns| Body::Membership {
-                ns: ns.clone(),
-                conns,
-                rooms: rooms.to_vec(),
-                join,
-            },
-        )
-        .await
+        self.membership(&ns, conn, user, rooms, join).await
     }
 
     pub async fn join_rpc(&self, r: JoinRequest) -> Result<JoinResponse, CoreError> {
         let connections = self
-            .membership(&r.namespace, &r.connection_id, &r.user_id, &r.rooms, true)
+            .membership_rpc(&r.namespace, &r.connection_id, &r.user_id, &r.rooms, true)
             .await?;
         Ok(JoinResponse { connections })
     }
 
     pub async fn leave_rpc(&self, r: LeaveRequest) -> Result<LeaveResponse, CoreError> {
         let connections = self
-            .membership(&r.namespace, &r.connection_id, &r.user_id, &r.rooms, false)
+            .membership_rpc(&r.namespace, &r.connection_id, &r.user_id, &r.rooms, false)
             .await?;
         if !r.user_id.is_empty() {
             // A user who is away must not get the room back when their session is recovered.
@@ -276,14 +52,4 @@ impl Api {
         }
         Ok(LeaveResponse { connections })
     }
-}
-
-/// The topics a connection needs the events of: the namespace's, its user's and its rooms'.
-pub fn conn_topics<'a>(user: Option<&str>, rooms: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut t = vec!["*".to_owned()];
-    if let Some(u) = user {
-        t.push(format!("user:{u}"));
-    }
-    t.extend(rooms.map(|r| format!("room:{r}")));
-    t
 }

@@ -11,28 +11,28 @@ fn n(x: usize) -> u32 {
 
 impl Api {
     pub async fn stats(&self) -> Result<StatsResponse, CoreError> {
-        let Some(c) = &self.cluster else {
-            return Ok(self.local_stats());
-        };
-        let err = |e: crate::cluster::ClusterError| CoreError::BrokerUnavailable(e.to_string());
         let mut namespaces = Vec::with_capacity(self.config.namespaces.len());
         for ns in &self.config.namespaces {
-            let (connections, users, rooms, events) = c.redis.counts(ns).await.map_err(err)?;
+            let c = self.presence.counts(ns).await?;
             namespaces.push(NamespaceStats {
                 namespace: ns.clone(),
-                connections,
-                users,
-                rooms,
-                events,
+                connections: c.connections,
+                users: c.users,
+                rooms: c.rooms,
+                events: c
+                    .events
+                    .unwrap_or_else(|| self.hub.metrics.namespace(ns).accepted()),
             });
         }
         namespaces.sort_by(|a, b| a.namespace.cmp(&b.namespace));
-        let nodes = c.redis.live_nodes().await.map_err(err)?;
+        let peers = self
+            .control
+            .peers()
+            .await
+            .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?;
         // This node's own figures are current; the others' are as of their last heartbeat.
         let me = self.local_stats();
-        let others = nodes
-            .iter()
-            .filter(|n| n.started_ms >= 0 && n.node != c.node);
+        let others = peers.iter();
         let (edges, subscribers, handlers) =
             others.fold((me.edges, me.subscribers, me.handlers), |(e, s, h), n| {
                 (

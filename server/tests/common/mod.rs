@@ -1,4 +1,4 @@
-//! Shared test harness: a core on port 0 and a fake edge speaking the Link stream.
+//! Shared test harness: a core on port 0, a fake edge speaking the Link stream, the test Redis.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -15,6 +15,17 @@ use tonic::transport::Channel;
 
 pub const TOKEN: &str = "test-token";
 pub const GUARD: Duration = Duration::from_secs(10);
+
+/// A connection to the test Redis (`HERALD_TEST_REDIS_URL`) under a fresh key prefix starting
+/// with `name`, so that tests never see each other's keys.
+pub async fn test_redis(name: &str) -> std::sync::Arc<herald_server::cluster::Redis> {
+    let url = std::env::var("HERALD_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    let mut cfg = herald_server::cluster::ClusterConfig::new(url);
+    cfg.prefix = format!("herald-{name}-{:016x}", rand::random::<u64>());
+    herald_server::cluster::Redis::connect(cfg)
+        .await
+        .expect("the test Redis is reachable")
+}
 
 pub struct Core {
     pub url: String,

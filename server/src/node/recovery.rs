@@ -7,7 +7,7 @@ use std::sync::Arc;
 use herald_index::{Conn, Removed, Topic};
 use herald_proto::v1::{ConnectionOpened, Event, SavedSession, SessionLookup};
 
-use super::Api;
+use super::Node;
 use crate::broker::SessionRecord;
 use crate::clock::now_ms;
 use crate::hub::LinkId;
@@ -46,7 +46,7 @@ pub struct LiveSession {
     pub granted: Vec<String>,
 }
 
-impl Api {
+impl Node {
     /// The session a cluster keeps for a live connection (rooms are read from its presence when
     /// it is taken), so that its client can recover even if this core dies.
     pub fn live_session(o: &ConnectionOpened, ns: &str) -> Option<SessionRecord> {
@@ -87,7 +87,7 @@ impl Api {
             }
             None => false,
         };
-        if let (true, Some(c)) = (changed, &self.cluster) {
+        if changed {
             let ns = self
                 .hub
                 .index
@@ -95,8 +95,8 @@ impl Api {
                 .get(conn)
                 .map(|x| x.namespace.to_string());
             if let Some(ns) = ns
-                && let Err(e) = c
-                    .redis
+                && let Err(e) = self
+                    .presence
                     .grant(&ns, conn, std::slice::from_ref(&room.to_owned()), granted)
                     .await
             {
@@ -116,7 +116,7 @@ impl Api {
             return;
         };
         if !recoverable {
-            if self.cluster.is_some() {
+            if self.presence.keeps_sessions() {
                 // The session kept since registration must not outlive a connection that ended.
                 let _ = self.broker.take_session(&pid).await;
             }

@@ -1,21 +1,17 @@
-//! What a core does as one node of a cluster: ack references that name their node, acks routed
+//! What a core does as one node among others: ack references that name their node, acks routed
 //! to the emitting node, commands from other nodes (membership changes, disconnects, client
-//! events for a local handler), the heartbeat that keeps the node registered, and the sweep that
-//! notices dead nodes. Without a cluster each of these is the
-//! one-process behaviour.
+//! events for a local handler), and requests spread over the nodes holding their connections.
+//! Alone, every connection is local and each of these is the one-process behaviour.
 
 use std::sync::Arc;
 
-use herald_index::Topic;
 use herald_proto::v1::{Arg, DisconnectCommand, MembershipChange, link_response};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::Api;
+use super::Node;
 use crate::CoreError;
-use crate::broker::SessionRecord;
-use crate::cluster::control::{self, Body, Command, Reply};
-use crate::cluster::registry::NodeInfo;
+use crate::control::{self, Body, Command, Reply};
 use crate::hub::LinkId;
 
 /// Bits of an ack reference below its node id.
@@ -30,10 +26,10 @@ pub enum Holder {
     Node(u32),
 }
 
-impl Api {
+impl Node {
     /// This core's node id (0 without a cluster).
     pub fn node(&self) -> u32 {
-        self.cluster.as_ref().map_or(0, |c| c.node)
+        self.control.node()
     }
 
     /// A fresh ack reference whose top bits name this node.
@@ -45,18 +41,17 @@ impl Api {
     /// A client acked an event: to the waiter here, or to the node that emitted it.
     pub async fn route_ack(&self, ack_ref: u64, conn: &str, args: Vec<Arg>) {
         let node = u32::try_from(ack_ref >> ACK_NODE_SHIFT).unwrap_or(0);
-        match &self.cluster {
-            Some(c) if node != 0 && node != c.node => {
-                let body = Body::Ack {
-                    ack_ref,
-                    conn: conn.to_owned(),
-                    args: control::encode_args(&args),
-                };
-                if let Err(e) = c.redis.tell(c.node, node, body).await {
-                    tracing::warn!(node, error = %e, "ack not passed to the emitting node");
-                }
-            }
-            _ => self.hub.client_ack(ack_ref, conn, args),
+        if node == 0 || node == self.node() {
+            self.hub.client_ack(ack_ref, conn, args);
+            return;
+        }
+        let body = Body::Ack {
+            ack_ref,
+            conn: conn.to_owned(),
+            args: control::encode_args(&args),
+        };
+        if let Err(e) = self.control.tell(node, body).await {
+            tracing::warn!(node, error = %e, "ack not passed to the emitting node");
         }
     }
 
@@ -80,7 +75,6 @@ impl Api {
     }
 
     async fn on_command(&self, cmd: Command) {
-        let Some(c) = &self.cluster else { return };
         let reply = match &cmd.body {
             Body::Ack {
                 ack_ref,
@@ -128,7 +122,7 @@ impl Api {
             },
             Body::Reply(_) => return,
         };
-        if let Err(e) = c.redis.reply(c.node, &cmd, reply).await {
+        if let Err(e) = self.control.reply(&cmd, reply).await {
             tracing::warn!(node = cmd.from, error = %e, "reply to a node not sent");
         }
     }
@@ -244,169 +238,16 @@ impl Api {
         } else {
             local(mine).await
         };
-        if let Some(c) = &self.cluster {
-            for (node, conns) in by_node {
-                match c
-                    .redis
-                    .ask(
-                        &c.broker.pending,
-                        c.node,
-                        node,
-                        remote(conns),
-                        self.config.handler_timeout,
-                    )
-                    .await
-                {
-                    Ok(r) => total += r.count,
-                    Err(e) => tracing::warn!(node, error = %e, "node did not apply a command"),
-                }
+        for (node, conns) in by_node {
+            match self
+                .control
+                .ask(node, remote(conns), self.config.handler_timeout)
+                .await
+            {
+                Ok(r) => total += r.count,
+                Err(e) => tracing::warn!(node, error = %e, "node did not apply a command"),
             }
         }
         Ok(total)
-    }
-
-    // ---- liveness ----
-
-    /// Refreshes this node's registration and sweeps dead nodes, every heartbeat, until `stop`.
-    pub async fn run_heartbeat(self: Arc<Self>, started_ms: i64, stop: CancellationToken) {
-        let Some(c) = &self.cluster else { return };
-        let mut tick = tokio::time::interval(c.redis.config.heartbeat);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            let info = NodeInfo {
-                node: c.node,
-                started_ms,
-                edges: u32::try_from(self.hub.link_count()).unwrap_or(u32::MAX),
-                subscribers: u32::try_from(self.hub.subscriber_count()).unwrap_or(u32::MAX),
-                handlers: u32::try_from(self.handlers.count()).unwrap_or(u32::MAX),
-            };
-            let dirty = c.dirty.swap(false, std::sync::atomic::Ordering::AcqRel);
-            match c.redis.refresh(&info, false).await {
-                Ok(true) if !dirty => {}
-                Ok(existed) => {
-                    if existed {
-                        tracing::warn!(
-                            node = c.node,
-                            "a write to the cluster's presence failed; registering this node's connections again"
-                        );
-                    } else {
-                        tracing::warn!(
-                            node = c.node,
-                            "this node's registration had lapsed; registering its connections again"
-                        );
-                    }
-                    if !self.reregister_all().await {
-                        c.mark_dirty();
-                    }
-                }
-                Err(e) => {
-                    if dirty {
-                        c.mark_dirty();
-                    }
-                    tracing::warn!(url = %c.redis.config.url, error = %e, "heartbeat failed");
-                    continue;
-                }
-            }
-            match c.redis.sweep_dead().await {
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "dead-node sweep failed"),
-            }
-            if let Ok(live) = c.redis.live_nodes().await {
-                for gone in c
-                    .seen
-                    .update(live.iter().filter(|n| n.started_ms >= 0).map(|n| n.node))
-                {
-                    if gone != c.node {
-                        self.hub.ack_node_gone(gone);
-                    }
-                }
-            }
-        }
-    }
-
-    /// After this node's registration lapsed (Redis was away longer than the TTL, and others
-    /// dropped what it had registered) or a presence write failed: forgets what the cluster holds
-    /// for this node and registers its connections, rooms and handlers again. Returns whether
-    /// every write succeeded.
-    async fn reregister_all(&self) -> bool {
-        let Some(c) = &self.cluster else { return true };
-        if let Err(e) = c.redis.drop_node(c.node).await {
-            tracing::warn!(error = %e, "this node's old registrations not dropped");
-            return false;
-        }
-        let _ = c.redis.drop_handlers_of(c.node).await;
-        let mut ok = true;
-        let conns: Vec<(String, String, Option<String>, Vec<String>)> = {
-            let ix = self.hub.index.read();
-            let mut out = Vec::new();
-            for ns in ix.namespaces() {
-                ix.resolve(ns, &[Topic::All], &[], |x| {
-                    out.push((
-                        ns.to_owned(),
-                        x.id.to_string(),
-                        x.user.as_deref().map(str::to_owned),
-                        x.rooms.iter().map(|r| r.to_string()).collect(),
-                    ));
-                });
-            }
-            out
-        };
-        for (ns, id, user, rooms) in conns {
-            let session = self
-                .sessions
-                .lock()
-                .get(&id)
-                .map(|l| (l.pid.clone(), l.data_json.clone(), l.granted.clone()));
-            let record = session.map(|(pid, data, granted)| {
-                (
-                    pid,
-                    SessionRecord {
-                        connection_id: id.clone(),
-                        namespace: ns.clone(),
-                        user_id: user.clone().unwrap_or_default(),
-                        rooms: Vec::new(),
-                        data_json: data,
-                        expires_ms: crate::broker::LIVE_SESSION,
-                        granted_rooms: granted,
-                    },
-                )
-            });
-            let session = record.as_ref().map(|(pid, rec)| (pid.as_str(), rec));
-            if let Err(e) = c
-                .redis
-                .register(&ns, &id, user.as_deref(), c.node, 0, session)
-                .await
-            {
-                tracing::warn!(conn = %id, error = %e, "connection not registered again");
-                ok = false;
-                continue;
-            }
-            for room in rooms {
-                ok &= c
-                    .redis
-                    .membership(&ns, &id, &room, true, usize::MAX)
-                    .await
-                    .is_ok();
-            }
-            if let Some((_, rec)) = &record {
-                ok &= c
-                    .redis
-                    .grant(&ns, &id, &rec.granted_rooms, true)
-                    .await
-                    .is_ok();
-            }
-        }
-        for (ns, event, n) in self.handlers.keys() {
-            ok &= c
-                .redis
-                .count_handler(c.node, &ns, &event, i64::try_from(n).unwrap_or(0))
-                .await
-                .is_ok();
-        }
-        ok
     }
 }
