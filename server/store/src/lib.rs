@@ -16,10 +16,14 @@ mod model;
 mod sql;
 mod store;
 mod transitions;
-// After `backend`, whose `with_pool!` it uses.
+// After `backend`, whose `with_pool!` they use.
 mod admin;
+mod leases;
+mod listen;
 
 pub use error::StoreError;
+pub use leases::ExpiredLease;
+pub use listen::{Heard, TaskListener};
 pub use model::{AttemptOutcome, AttemptRow, DeadLetterRow, NewTask, TaskRow, TaskStatus};
 pub use store::Store;
 pub use transitions::RESTART_ERROR;
