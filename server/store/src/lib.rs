@@ -18,9 +18,11 @@ mod store;
 mod transitions;
 // After `backend`, whose `with_pool!` they use.
 mod admin;
+mod announce;
 mod leases;
 mod listen;
 
+pub use announce::OwedAnnounce;
 pub use error::StoreError;
 pub use leases::ExpiredLease;
 pub use listen::{Heard, TaskListener};

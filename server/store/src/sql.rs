@@ -145,3 +145,17 @@ pub(crate) const ATTEMPTS: &str = "SELECT task_id, attempt, worker, lease_token,
 
 pub(crate) const DEAD_LETTERS: &str = "SELECT task_id, queue, payload_json, attempts, last_error, dead_ms \
      FROM dead_letters ORDER BY dead_ms, task_id";
+
+/// $1 id, $2 now. A task that just reached its final state owes its notification.
+pub(crate) const OWE_ANNOUNCE: &str = "UPDATE tasks SET announce_ms = $2 WHERE id = $1";
+
+/// $1 id, $2 when the notification went out. A debt newer than that (the task ended again since) stays.
+pub(crate) const PAID_ANNOUNCE: &str =
+    "UPDATE tasks SET announce_ms = 0 WHERE id = $1 AND announce_ms <= $2";
+
+/// $1 before, $2 limit. Finished tasks whose notification is owed since `before` or earlier.
+pub(crate) const OWED_ANNOUNCES: &str = concat!(
+    "SELECT ",
+    task_cols!(),
+    ", announce_ms FROM tasks WHERE announce_ms > 0 AND announce_ms <= $1 ORDER BY announce_ms LIMIT $2"
+);

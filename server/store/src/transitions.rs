@@ -289,6 +289,13 @@ impl Store {
                         .await?;
                 }
             }
+            if task.status.is_terminal() {
+                sqlx::query(sql::OWE_ANNOUNCE)
+                    .bind(&task.id)
+                    .bind(now_ms.max(1))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if task.status == TaskStatus::Dead {
                 sqlx::query(sql::DEAD_LETTER).bind(&task.id).execute(&mut *tx).await?;
             }

@@ -117,3 +117,24 @@ pub async fn reports_after_the_deadline_are_refused(ctx: Ctx) {
     let row = store.release("t", 3, "lease expired", 1_100, 1_003).await.unwrap();
     assert_eq!(row.status, TaskStatus::Queued);
 }
+
+pub async fn finished_tasks_owe_their_notification_until_paid(ctx: Ctx) {
+    let store = ctx.store;
+    store.submit(task("done", "scrape", 0)).await.unwrap();
+    store.submit(task("gone", "scrape", 0)).await.unwrap();
+    store.submit(task("open", "scrape", 0)).await.unwrap();
+    store.start_attempt("done", "w", 1, 1_000, 10).await.unwrap();
+    store.succeed("done", 1, "{}", 20).await.unwrap();
+    store.cancel("gone", "no", 30).await.unwrap();
+    assert_eq!(store.owed_announces(19, 10).await.unwrap(), vec![]);
+    let owed = store.owed_announces(100, 10).await.unwrap();
+    let ids: Vec<_> = owed.iter().map(|o| (o.task.id.as_str(), o.since_ms)).collect();
+    assert_eq!(ids, [("done", 20), ("gone", 30)]);
+    assert_eq!(owed[0].task.status, TaskStatus::Succeeded);
+    // Paid before the debt: nothing changes; paid after it: settled.
+    store.announced("gone", 29).await.unwrap();
+    store.announced("done", 25).await.unwrap();
+    let owed = store.owed_announces(100, 10).await.unwrap();
+    assert_eq!(owed.len(), 1);
+    assert_eq!(owed[0].task.id, "gone");
+}

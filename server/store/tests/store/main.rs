@@ -46,6 +46,7 @@ on_both_backends!(
     leases::claim_takes_the_earliest_due_task,
     leases::expired_leases_are_taken_back_once,
     leases::reports_after_the_deadline_are_refused,
+    leases::finished_tasks_owe_their_notification_until_paid,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
