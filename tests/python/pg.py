@@ -49,3 +49,14 @@ def create_database(name: str) -> str:
 def drop_database(name: str) -> None:
     """Drops the database, disconnecting whoever is still connected."""
     _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def query(url: str, sql: str) -> list[list[str]]:
+    """Rows of `sql` run on the database at `url`, each a list of column texts."""
+    res = subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-t", "-A", "-F", "\t", "-c", sql],
+        capture_output=True, text=True, timeout=30,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"query failed: {res.stderr.strip()}")
+    return [line.split("\t") for line in res.stdout.splitlines() if line]

@@ -6,8 +6,10 @@
 //! it is, so no task stays `running` because a write failed.
 
 mod admin;
+mod owed;
+mod sweep;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -149,6 +151,16 @@ struct Engine {
     slots: HashMap<u64, Slot>,
     held: HashMap<String, Held>,
     picks: u64,
+    /// Whether other cores share the store: leases of theirs are swept here too.
+    shared: bool,
+    /// Whether the store wakes the engine when tasks are queued (PostgreSQL).
+    listening: bool,
+    /// When to sweep expired leases next (shared store only).
+    next_sweep_ms: i64,
+    /// When the earliest queued task not yet due becomes due, as last read.
+    next_due_ms: Option<i64>,
+    /// Final notifications sent and not yet marked as sent in the store (shared store only).
+    unpaid: VecDeque<(String, i64)>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -161,21 +173,27 @@ fn new_token() -> u64 {
 }
 
 impl Tasks {
-    /// Starts the engine; emits for notifications go to `notify`.
+    /// Starts the engine; emits for notifications go to `notify`. With `shared`, other cores use the same
+    /// store: a start re-queues only leases that expired (swept), never the tasks other cores run. Alone,
+    /// every task left running by the previous run is queued again at once.
     pub async fn start(
         store: Store,
         config: TaskConfig,
+        shared: bool,
         notify: mpsc::Sender<EmitRequest>,
         cancel: CancellationToken,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
-        let requeued = store.requeue_running(now_ms()).await?;
-        if requeued > 0 {
-            tracing::info!(
-                requeued,
-                "tasks left running by the previous run are queued again"
-            );
+        if !shared {
+            let requeued = store.requeue_running(now_ms()).await?;
+            if requeued > 0 {
+                tracing::info!(
+                    requeued,
+                    "tasks left running by the previous run are queued again"
+                );
+            }
         }
         let (tx, rx) = mpsc::channel(1024);
+        let listener = sweep::spawn_listener(&store, tx.clone(), cancel.clone()).await?;
         let config = Arc::new(config);
         let watchers = Arc::new(Watchers::default());
         let engine = Engine {
@@ -187,8 +205,18 @@ impl Tasks {
             slots: HashMap::new(),
             held: HashMap::new(),
             picks: 0,
+            shared,
+            listening: listener.is_some(),
+            next_sweep_ms: 0,
+            next_due_ms: None,
+            unpaid: VecDeque::new(),
         };
-        let handle = tokio::spawn(engine.run(rx, cancel));
+        let handle = tokio::spawn(async move {
+            engine.run(rx, cancel).await;
+            if let Some(listener) = listener {
+                let _ = listener.await;
+            }
+        });
         Ok((
             Self {
                 store,
@@ -230,6 +258,10 @@ impl Engine {
             }
             self.retry_pending().await;
             self.expire_leases().await;
+            if self.shared {
+                self.sweep().await;
+                self.pay_sent().await;
+            }
             self.dispatch().await;
             self.report_workers();
         }
@@ -272,12 +304,20 @@ impl Engine {
             })
             .min()
             .map(|d| Duration::from_millis(u64::try_from(d - now).unwrap_or(0)));
-        let poll = if self.slots.is_empty() {
+        let until = |at: i64| Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+        let mut wait = if self.slots.is_empty() {
             Duration::from_secs(3600)
         } else {
-            self.config.poll_interval
+            let due = self.next_due_ms.map_or(Duration::MAX, until);
+            self.idle_poll().min(due)
         };
-        lease.map_or(poll, |l| l.min(poll))
+        if self.shared {
+            wait = wait.min(until(self.next_sweep_ms));
+            if let Some(at) = self.next_payment_ms() {
+                wait = wait.min(until(at));
+            }
+        }
+        lease.map_or(wait, |l| l.min(wait))
     }
 
     async fn handle(&mut self, cmd: Cmd) {
@@ -445,7 +485,8 @@ impl Engine {
                         "task_id": row.id, "queue": row.queue, "status": "running",
                         "progress": serde_json::from_str::<Value>(json).unwrap_or(Value::Null),
                     });
-                    self.emit(&spec, &spec.progress_event, body).await;
+                    self.emit(&spec, &spec.progress_event, body, String::new())
+                        .await;
                 }
             }
             Err(e) => self.store_refusal(worker, task_id, token, e),
@@ -522,6 +563,13 @@ impl Engine {
             return;
         }
         let reported = !matches!(outcome, Pending::Release(_));
+        let lapsed = matches!(
+            &written,
+            Err(StoreError::StaleLease {
+                status: Stored::Running,
+                ..
+            })
+        );
         if let Some(h) = self.held.remove(task_id)
             && reported
             && h.takes_slot()
@@ -542,8 +590,29 @@ impl Engine {
                 }
                 self.announce(&row).await;
             }
-            Err(e) if reported => self.store_refusal(worker, task_id, token, e),
+            Err(e) if reported => {
+                self.store_refusal(worker, task_id, token, e);
+                if lapsed {
+                    self.take_back_lapsed(task_id, token).await;
+                }
+            }
             Err(e) => tracing::debug!(task = %task_id, error = %e, "release refused"),
+        }
+    }
+
+    /// A report came too late for its lease (the store was away until after the deadline): the task is
+    /// queued again now, fenced by the token, rather than left to the sweep.
+    async fn take_back_lapsed(&mut self, task_id: &str, token: u64) {
+        let retry_at = self.retry_at(self.attempt_of(task_id).await);
+        match self
+            .store
+            .release(task_id, token, "lease expired", retry_at, now_ms())
+            .await
+        {
+            Ok(row) => self.announce(&row).await,
+            Err(e) => {
+                tracing::debug!(task = %task_id, error = %e, "lapsed lease already taken back")
+            }
         }
     }
 
@@ -599,11 +668,14 @@ impl Engine {
         };
         if !event.is_empty() {
             let event = event.clone();
-            self.emit(&spec, &event, body).await;
+            self.emit(&spec, &event, body, owed::announce_key(row))
+                .await;
         }
+        self.sent_final(row);
     }
 
-    async fn emit(&self, spec: &NotifySpec, event: &str, body: Value) {
+    /// Emits `event` to the task's topic; a non-empty `key` makes a repeated emit a no-op.
+    async fn emit(&self, spec: &NotifySpec, event: &str, body: Value, key: String) {
         if spec.topic.is_empty() {
             return;
         }
@@ -614,6 +686,7 @@ impl Engine {
             args: vec![Arg {
                 value: Some(arg::Value::Json(body.to_string())),
             }],
+            idempotency_key: key,
             ..Default::default()
         };
         if self.notify.send(req).await.is_err() {
@@ -667,58 +740,62 @@ impl Engine {
         }
     }
 
+    /// Claims due tasks for the local workers with room, one task per claim, the freest worker first.
+    /// Tasks are claimed in the store, so each goes to exactly one core however many claim at once.
     async fn dispatch(&mut self) {
         if self.slots.is_empty() {
             return;
         }
+        self.next_due_ms = None;
         let queues = self.config.queues.clone();
         for queue in queues {
-            let free = free_on(&self.slots, &queue);
-            if free == 0 {
+            if free_on(&self.slots, &queue) == 0 {
                 continue;
             }
-            let rows = match self.store.runnable(&queue, now_ms(), free).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, queue, "cannot read runnable tasks");
-                    return;
+            while let Some(worker) = pick(&self.slots, &queue) {
+                match self.assign(worker, &queue).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.note_next_due(&queue).await;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, queue, "cannot claim tasks");
+                        return;
+                    }
                 }
-            };
-            for row in rows {
-                let Some(worker) = pick(&self.slots, &queue) else {
-                    break;
-                };
-                self.assign(worker, row).await;
             }
         }
     }
 
-    async fn assign(&mut self, worker: u64, row: TaskRow) {
+    /// Remembers when the earliest queued task of `queue` that is not due yet becomes due.
+    async fn note_next_due(&mut self, queue: &str) {
+        if let Ok(Some(at)) = self.store.next_run_at(queue).await
+            && at > now_ms()
+        {
+            self.next_due_ms = Some(self.next_due_ms.map_or(at, |d| d.min(at)));
+        }
+    }
+
+    /// Claims the next due task of `queue` for `worker` and sends it the assignment. `Ok(false)`: nothing
+    /// of `queue` is due.
+    async fn assign(&mut self, worker: u64, queue: &str) -> Result<bool, StoreError> {
         let token = new_token();
         let now = now_ms();
-        let timeout = if row.attempt_timeout_ms == 0 {
-            ms(self.config.default_attempt_timeout)
-        } else {
-            i64::from(row.attempt_timeout_ms)
-        };
-        let deadline = now + timeout;
         let name = self
             .workers
             .get(&worker)
             .map(|w| w.name.clone())
             .unwrap_or_default();
-        let row = match self
+        let default_timeout = ms(self.config.default_attempt_timeout);
+        let Some(row) = self
             .store
-            .start_attempt(&row.id, &name, token, deadline, now)
-            .await
-        {
-            Ok(r) => r,
-            Err(StoreError::Conflict { .. }) => return,
-            Err(e) => {
-                tracing::error!(error = %e, task = %row.id, "cannot start attempt");
-                return;
-            }
+            .claim(queue, &name, token, default_timeout, now)
+            .await?
+        else {
+            return Ok(false);
         };
+        let deadline = row.lease_deadline_ms;
         self.picks += 1;
         if let Some(s) = self.slots.get_mut(&worker) {
             s.busy += 1;
@@ -746,5 +823,6 @@ impl Engine {
         if !sent {
             self.worker_gone(worker).await;
         }
+        Ok(true)
     }
 }

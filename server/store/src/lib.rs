@@ -13,10 +13,11 @@ mod backend;
 mod decode;
 mod error;
 mod model;
+#[macro_use]
 mod sql;
 mod store;
 mod transitions;
-// After `backend`, whose `with_pool!` they use.
+// After `backend` and `sql`, whose `with_pool!` and `task_cols!` they use.
 mod admin;
 mod announce;
 mod leases;

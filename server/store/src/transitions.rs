@@ -23,7 +23,10 @@ enum Arg<'a> {
 enum Then<'a> {
     Nothing,
     /// The attempt's lease deadline is the one the UPDATE wrote.
-    OpenAttempt { worker: &'a str, token: i64 },
+    OpenAttempt {
+        worker: &'a str,
+        token: i64,
+    },
     CloseAttempt {
         outcome: AttemptOutcome,
         error: &'a str,

@@ -47,20 +47,36 @@ pub async fn concurrent_claims_take_each_task_once(ctx: Ctx) {
     assert_eq!(all.len(), 20, "every scrape task claimed: {all:?}");
     assert_eq!(unique.len(), 20, "no task claimed twice");
     assert!(!unique.contains("other"));
-    assert_eq!(store.get("other").await.unwrap().unwrap().status, TaskStatus::Queued);
-    assert_eq!(store.claim("scrape", "w", 999, 60_000, 100).await.unwrap(), None);
+    assert_eq!(
+        store.get("other").await.unwrap().unwrap().status,
+        TaskStatus::Queued
+    );
+    assert_eq!(
+        store.claim("scrape", "w", 999, 60_000, 100).await.unwrap(),
+        None
+    );
 }
 
 pub async fn claim_takes_the_earliest_due_task(ctx: Ctx) {
     let store = ctx.store;
     store.submit(task("late", "scrape", 500)).await.unwrap();
     store.submit(task("early", "scrape", 100)).await.unwrap();
-    assert_eq!(store.claim("scrape", "w", 1, 60_000, 50).await.unwrap(), None);
-    let row = store.claim("scrape", "w", 1, 60_000, 600).await.unwrap().unwrap();
+    assert_eq!(
+        store.claim("scrape", "w", 1, 60_000, 50).await.unwrap(),
+        None
+    );
+    let row = store
+        .claim("scrape", "w", 1, 60_000, 600)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((row.id.as_str(), row.attempt), ("early", 1));
     let attempts = store.attempts("early").await.unwrap();
     assert_eq!(attempts.len(), 1);
-    assert_eq!((attempts[0].lease_token, attempts[0].worker.as_str()), (1, "w"));
+    assert_eq!(
+        (attempts[0].lease_token, attempts[0].worker.as_str()),
+        (1, "w")
+    );
 }
 
 pub async fn expired_leases_are_taken_back_once(ctx: Ctx) {
@@ -114,7 +130,10 @@ pub async fn reports_after_the_deadline_are_refused(ctx: Ctx) {
         }
     }
     // The lease is still taken back after its deadline.
-    let row = store.release("t", 3, "lease expired", 1_100, 1_003).await.unwrap();
+    let row = store
+        .release("t", 3, "lease expired", 1_100, 1_003)
+        .await
+        .unwrap();
     assert_eq!(row.status, TaskStatus::Queued);
 }
 
@@ -123,12 +142,18 @@ pub async fn finished_tasks_owe_their_notification_until_paid(ctx: Ctx) {
     store.submit(task("done", "scrape", 0)).await.unwrap();
     store.submit(task("gone", "scrape", 0)).await.unwrap();
     store.submit(task("open", "scrape", 0)).await.unwrap();
-    store.start_attempt("done", "w", 1, 1_000, 10).await.unwrap();
+    store
+        .start_attempt("done", "w", 1, 1_000, 10)
+        .await
+        .unwrap();
     store.succeed("done", 1, "{}", 20).await.unwrap();
     store.cancel("gone", "no", 30).await.unwrap();
     assert_eq!(store.owed_announces(19, 10).await.unwrap(), vec![]);
     let owed = store.owed_announces(100, 10).await.unwrap();
-    let ids: Vec<_> = owed.iter().map(|o| (o.task.id.as_str(), o.since_ms)).collect();
+    let ids: Vec<_> = owed
+        .iter()
+        .map(|o| (o.task.id.as_str(), o.since_ms))
+        .collect();
     assert_eq!(ids, [("done", 20), ("gone", 30)]);
     assert_eq!(owed[0].task.status, TaskStatus::Succeeded);
     // Paid before the debt: nothing changes; paid after it: settled.

@@ -70,7 +70,10 @@ async fn postgres_listener_hears_queued_tasks() {
     common::run_postgres(|ctx| async move {
         let other = herald_store::Store::connect(&ctx.url).await.unwrap();
         let mut listener = other.listener().await.unwrap().expect("postgres listens");
-        ctx.store.submit(common::task("n1", "push", 0)).await.unwrap();
+        ctx.store
+            .submit(common::task("n1", "push", 0))
+            .await
+            .unwrap();
         let heard = tokio::time::timeout(std::time::Duration::from_secs(10), listener.next())
             .await
             .expect("a notification within 10 s")
