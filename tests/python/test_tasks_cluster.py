@@ -13,6 +13,8 @@ from typing import Callable, Iterator
 import pytest
 
 import pg
+from herald.connection import auth_metadata, sync_channel
+from herald.v1 import tasks_pb2, tasks_pb2_grpc
 from cluster_helpers import Submitter, start_cores, status_counts, wait_settled
 from cluster_proc import CoreProcess
 from tcp_proxy import TcpProxy
@@ -58,6 +60,13 @@ def balancer() -> Iterator[Callable[[list[str]], TcpProxy]]:
     yield make
     for p in made:
         p.close()
+
+
+def list_workers(core: CoreProcess) -> list[tasks_pb2.WorkerInfo]:
+    stub = tasks_pb2_grpc.TaskServiceStub(sync_channel(core.addr))
+    resp = stub.ListWorkers(tasks_pb2.ListWorkersRequest(), metadata=auth_metadata("herald-dev-service-token"),
+                            timeout=30)
+    return list(resp.workers)
 
 
 def describe(cores: list[CoreProcess], workers: list[WorkerProcess]) -> str:
@@ -131,9 +140,13 @@ def test_tasks_balance_across_both_cores_workers(cluster_db, cores_of, balancer,
     lb = balancer([c.addr for c in cores])
     workers = [spawn_worker(lb.addr, f"b{i}", concurrency=2, sleep_ms=100) for i in range(4)]
     wait_until(lambda: all(w.records("ready") for w in workers), 60, "4 workers welcomed")
-    # The load balancer spread the workers over both cores.
+    # The load balancer spread the workers over both cores, and either core lists all four.
     joined = {c.name: c.log_tail(400).count("worker joined") for c in cores}
     assert all(n >= 1 for n in joined.values()), joined
+    for c in cores:
+        wait_until(lambda c=c: sorted(w.name for w in list_workers(c)) == ["b0", "b1", "b2", "b3"], 30,
+                   f"{c.name} listing every core's workers")
+        assert len({w.worker_id for w in list_workers(c)}) == 4
     subs = [Submitter(f"bal{i}", c, c) for i, c in enumerate(cores)]
     for s in subs:
         s.submit(n_tasks // 2, max_attempts=3)

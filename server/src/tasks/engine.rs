@@ -7,6 +7,7 @@
 
 mod admin;
 mod owed;
+mod roster;
 mod sweep;
 
 use std::collections::{HashMap, VecDeque};
@@ -161,6 +162,11 @@ struct Engine {
     next_due_ms: Option<i64>,
     /// Final notifications sent and not yet marked as sent in the store (shared store only).
     unpaid: VecDeque<(String, i64)>,
+    /// This core's id among those publishing their workers to the shared store.
+    core_id: String,
+    /// When to publish the workers next, and whether the last publish listed any.
+    next_publish_ms: i64,
+    published_any: bool,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -210,6 +216,9 @@ impl Tasks {
             next_sweep_ms: 0,
             next_due_ms: None,
             unpaid: VecDeque::new(),
+            core_id: roster::new_core_id(),
+            next_publish_ms: 0,
+            published_any: false,
         };
         let handle = tokio::spawn(async move {
             engine.run(rx, cancel).await;
@@ -261,6 +270,7 @@ impl Engine {
             if self.shared {
                 self.sweep().await;
                 self.pay_sent().await;
+                self.publish_workers().await;
             }
             self.dispatch().await;
             self.report_workers();
@@ -313,7 +323,10 @@ impl Engine {
         };
         if self.shared {
             wait = wait.min(until(self.next_sweep_ms));
-            if let Some(at) = self.next_payment_ms() {
+            for at in [self.next_payment_ms(), self.next_publish_at()]
+                .into_iter()
+                .flatten()
+            {
                 wait = wait.min(until(at));
             }
         }

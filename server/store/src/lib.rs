@@ -22,6 +22,7 @@ mod admin;
 mod announce;
 mod leases;
 mod listen;
+mod workers;
 
 pub use announce::OwedAnnounce;
 pub use error::StoreError;
@@ -30,3 +31,4 @@ pub use listen::{Heard, TaskListener};
 pub use model::{AttemptOutcome, AttemptRow, DeadLetterRow, NewTask, TaskRow, TaskStatus};
 pub use store::Store;
 pub use transitions::RESTART_ERROR;
+pub use workers::WorkerRow;

@@ -163,3 +163,46 @@ pub async fn finished_tasks_owe_their_notification_until_paid(ctx: Ctx) {
     assert_eq!(owed.len(), 1);
     assert_eq!(owed[0].task.id, "gone");
 }
+
+pub async fn workers_published_per_core(ctx: Ctx) {
+    use herald_store::WorkerRow;
+    let store = ctx.store;
+    let w = |core: &str, worker: &str, running: u32| WorkerRow {
+        core: core.into(),
+        worker: worker.into(),
+        name: format!("{core}-{worker}"),
+        queues: vec!["scrape".into(), "push".into()],
+        capacity: 4,
+        running,
+        seen_ms: 0,
+    };
+    store
+        .publish_workers("a", &[w("a", "1", 1), w("a", "2", 0)], 1_000)
+        .await
+        .unwrap();
+    store
+        .publish_workers("b", &[w("b", "1", 3)], 2_000)
+        .await
+        .unwrap();
+    let all = store.workers_since(1_000).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].queues, ["scrape", "push"]);
+    assert_eq!(
+        (all[2].core.as_str(), all[2].running, all[2].seen_ms),
+        ("b", 3, 2_000)
+    );
+    // A new publish replaces the core's rows; old ones are left out by the reader's cut-off.
+    store
+        .publish_workers("a", &[w("a", "2", 2)], 3_000)
+        .await
+        .unwrap();
+    let names: Vec<_> = store
+        .workers_since(1_500)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["a-2", "b-1"]);
+    assert_eq!(store.workers_since(2_500).await.unwrap().len(), 1);
+}

@@ -47,6 +47,7 @@ on_both_backends!(
     leases::expired_leases_are_taken_back_once,
     leases::reports_after_the_deadline_are_refused,
     leases::finished_tasks_owe_their_notification_until_paid,
+    leases::workers_published_per_core,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
