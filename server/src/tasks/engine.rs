@@ -507,13 +507,17 @@ impl Engine {
     }
 
     async fn result(&mut self, worker: u64, task_id: &str, token: u64, json: &str) {
-        if !self.check_json(worker, task_id, token, json, "result")
-            || !self.check_held(worker, task_id, token)
-        {
+        if !self.check_json(worker, task_id, token, json, "result") {
             return;
         }
-        self.record(task_id, Pending::Succeed(json.to_owned()))
-            .await;
+        let outcome = Pending::Succeed(json.to_owned());
+        if !self.held.contains_key(task_id) {
+            self.adopt(worker, task_id, token, outcome).await;
+            return;
+        }
+        if self.check_held(worker, task_id, token) {
+            self.record(task_id, outcome).await;
+        }
     }
 
     async fn failure(
@@ -524,14 +528,62 @@ impl Engine {
         error: &str,
         retryable: bool,
     ) {
-        if !self.check_held(worker, task_id, token) {
-            return;
-        }
         let pending = Pending::Fail {
             error: error.to_owned(),
             retryable,
         };
-        self.record(task_id, pending).await;
+        if !self.held.contains_key(task_id) {
+            self.adopt(worker, task_id, token, pending).await;
+            return;
+        }
+        if self.check_held(worker, task_id, token) {
+            self.record(task_id, pending).await;
+        }
+    }
+
+    /// An outcome for a lease this core does not hold: the worker kept it across a reconnect (its core
+    /// died, or the store was away). The store alone decides, by token and deadline: the attempt is still
+    /// running under this token, or the report is refused. Nothing is kept here if the write fails: the
+    /// worker is told UNAVAILABLE and sends it again.
+    async fn adopt(&mut self, worker: u64, task_id: &str, token: u64, outcome: Pending) {
+        let now = now_ms();
+        let written = match &outcome {
+            Pending::Succeed(json) => self.store.succeed(task_id, token, json, now).await,
+            Pending::Fail { error, retryable } => {
+                let retry_at = self.retry_at(self.attempt_of(task_id).await);
+                self.store
+                    .fail(task_id, token, error, *retryable, retry_at, now)
+                    .await
+            }
+            Pending::Release(_) => return,
+        };
+        match written {
+            Ok(row) => {
+                tracing::info!(task = %task_id, worker, "outcome of a lease held before a reconnect recorded");
+                self.send(
+                    worker,
+                    scrape_task_response::Msg::Accepted(TaskAccepted {
+                        task_id: task_id.to_owned(),
+                        lease_token: token,
+                        status: status(row.status).into(),
+                    }),
+                );
+                self.announce(&row).await;
+            }
+            Err(e) => {
+                let lapsed = matches!(
+                    &e,
+                    StoreError::StaleLease {
+                        status: Stored::Running,
+                        ..
+                    }
+                );
+                self.store_refusal(worker, task_id, token, e);
+                if lapsed {
+                    self.take_back_lapsed(task_id, token).await;
+                }
+            }
+        }
     }
 
     async fn attempt_of(&self, task_id: &str) -> u32 {
