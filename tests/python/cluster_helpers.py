@@ -4,7 +4,6 @@ count the completion events their topic receives."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any

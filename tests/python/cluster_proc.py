@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
-import signal
-import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
+
+from server_proc import HeraldProcess, write_config
 
 CORE_RE = re.compile(r"^herald core listening on (\S+)$")
 START_GUARD = 60.0
@@ -21,39 +19,30 @@ def redis_url() -> str:
 
 
 def write_cluster_config(path: Path, store_url: str, queues: list[str], attempt_timeout_ms: int) -> Path:
-    """A core config for a cluster test: its own Redis key prefix, short leases, quick retries."""
-    quoted = ", ".join(f'"{q}"' for q in queues)
-    path.write_text(
-        "[core]\n"
-        'service_tokens = ["herald-dev-service-token"]\n'
-        "[store]\n"
-        f'url = "{store_url}"\n'
-        "[broker]\n"
-        f'url = "{redis_url()}"\n'
-        f'key_prefix = "herald-pytest-{uuid.uuid4().hex[:12]}"\n'
-        "heartbeat_ms = 200\n"
-        "node_ttl_ms = 1500\n"
-        "[tasks]\n"
-        f"queues = [{quoted}]\n"
-        f"default_attempt_timeout_ms = {attempt_timeout_ms}\n"
-        "retry_backoff_ms = 50\n"
-        "retry_backoff_max_ms = 500\n"
-        "heartbeat_interval_ms = 1000\n"
-    )
+    """The e2e config plus short leases and a `[broker]` of its own Redis key prefix."""
+    write_config(path, store_url, queues)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(
+            f"default_attempt_timeout_ms = {attempt_timeout_ms}\n"
+            "[broker]\n"
+            f'url = "{redis_url()}"\n'
+            f'key_prefix = "herald-pytest-{uuid.uuid4().hex[:12]}"\n'
+            "heartbeat_ms = 200\n"
+            "node_ttl_ms = 1500\n"
+        )
     return path
 
 
-class CoreProcess:
+class CoreProcess(HeraldProcess):
     """One `herald core`; start() after a kill comes back on the same address."""
 
     def __init__(self, binary: Path, config: Path, workdir: Path, name: str) -> None:
-        self.binary = binary.resolve()
-        self.config = config
-        self.workdir = workdir
+        super().__init__(binary, config, workdir)
         self.name = name
-        self.addr = ""
-        self.proc: subprocess.Popen[str] | None = None
-        self.starts = 0
+
+    @property
+    def addr(self) -> str:
+        return self.core_addr
 
     @property
     def log_path(self) -> Path:
@@ -61,63 +50,15 @@ class CoreProcess:
 
     def start(self) -> None:
         deadline = time.monotonic() + START_GUARD
-        while not self._try_start(self.addr or "127.0.0.1:0", deadline):
-            if time.monotonic() > deadline or not self.addr:
+        while not self._try_start(self.core_addr or "127.0.0.1:0", deadline):
+            if time.monotonic() > deadline or not self.core_addr:
                 raise RuntimeError(f"{self.name} did not start; log:\n{self.log_tail()}")
             time.sleep(0.3)  # the old port may still be held briefly: try again
 
-    def _try_start(self, listen: str, deadline: float) -> bool:
-        self.starts += 1
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
-        env.setdefault("RUST_LOG", "info")
-        log = open(self.log_path, "w", encoding="utf-8")
-        self.proc = subprocess.Popen(
-            [str(self.binary), "core", "--config", str(self.config), "--listen", listen],
-            stdout=subprocess.PIPE, stderr=log, text=True, cwd=self.workdir, env=env,
-        )
-        lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_pump, args=(self.proc, lines, log), daemon=True).start()
-        while True:
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None:
-                self.kill()
-                return False
-            m = CORE_RE.match(line.strip())
-            if m:
-                self.addr = m.group(1)
-                return True
-
-    def kill(self) -> None:
-        """SIGKILL, no grace."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-    def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return "(no log)"
-
-
-def _pump(proc: subprocess.Popen[str], lines: "queue.Queue[str | None]", log: object) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.put(line)
-        log.write("[stdout] " + line)  # type: ignore[attr-defined]
-        log.flush()  # type: ignore[attr-defined]
-    lines.put(None)
+    def _try_start(self, listen: str, deadline: float) -> bool:  # type: ignore[override]
+        args = ["core", "--config", str(self.config), "--listen", listen]
+        found = self._launch(args, {"core": CORE_RE}, deadline)
+        if found is None:
+            return False
+        self.core_addr = found["core"]
+        return True

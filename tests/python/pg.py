@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
+from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -60,3 +63,17 @@ def query(url: str, sql: str) -> list[list[str]]:
     if res.returncode != 0:
         raise RuntimeError(f"query failed: {res.stderr.strip()}")
     return [line.split("\t") for line in res.stdout.splitlines() if line]
+
+
+_counter = itertools.count()
+
+
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new database named after `prefix`, this process and a counter; dropped on exit. Yields its URL."""
+    name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+    url = create_database(name)
+    try:
+        yield url
+    finally:
+        drop_database(name)

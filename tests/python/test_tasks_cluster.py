@@ -3,8 +3,6 @@ Workers and a core are killed with SIGKILL mid-run; every task still succeeds ex
 
 from __future__ import annotations
 
-import itertools
-import os
 import random
 import time
 from pathlib import Path
@@ -19,20 +17,6 @@ from cluster_helpers import Submitter, start_cores, status_counts, wait_settled
 from cluster_proc import CoreProcess
 from tcp_proxy import TcpProxy
 from worker_proc import WorkerProcess, wait_until
-
-_db_counter = itertools.count()
-
-
-@pytest.fixture
-def cluster_db(postgres_ready: None) -> Iterator[str]:
-    """A fresh PostgreSQL database for the test, dropped afterwards."""
-    name = f"herald_cluster_{os.getpid()}_{next(_db_counter)}"
-    url = pg.create_database(name)
-    try:
-        yield url
-    finally:
-        pg.drop_database(name)
-
 
 @pytest.fixture
 def cores_of(herald_bin: Path, tmp_path: Path) -> Iterator[Callable[..., list[CoreProcess]]]:
@@ -75,9 +59,9 @@ def describe(cores: list[CoreProcess], workers: list[WorkerProcess]) -> str:
     )
 
 
-def test_1000_tasks_two_cores_survive_worker_and_core_kills(cluster_db, cores_of, balancer, spawn_worker) -> None:
+def test_1000_tasks_two_cores_survive_worker_and_core_kills(postgres_db, cores_of, balancer, spawn_worker) -> None:
     n_tasks = 1000
-    cores = cores_of(cluster_db, attempt_timeout_ms=3000)
+    cores = cores_of(postgres_db, attempt_timeout_ms=3000)
     lb = balancer([c.addr for c in cores])
     names = [f"w{i}" for i in range(4)]
     workers = {n: spawn_worker(lb.addr, n, concurrency=2, sleep_ms=30) for n in names}
@@ -93,7 +77,7 @@ def test_1000_tasks_two_cores_survive_worker_and_core_kills(cluster_db, cores_of
     core_killed = False
     rng = random.Random(15)
     while True:
-        counts = status_counts(cluster_db)
+        counts = status_counts(postgres_db)
         if not counts.get("queued") and not counts.get("running"):
             break
         assert time.monotonic() - started < 100, f"not done after 100 s: {counts}\n{describe(cores, every_worker)}"
@@ -106,21 +90,21 @@ def test_1000_tasks_two_cores_survive_worker_and_core_kills(cluster_db, cores_of
         workers[victim.name] = spawn_worker(lb.addr, victim.name, concurrency=2, sleep_ms=30)
         every_worker.append(workers[victim.name])
         time.sleep(2.0)  # the pace of the chaos, not a wait for a condition
-    final = wait_settled(cluster_db, n_tasks, 30)
+    final = wait_settled(postgres_db, n_tasks, 30)
     elapsed = time.monotonic() - started
 
     assert core_killed
     assert final == {"succeeded": n_tasks}, final
     # No attempt's result was accepted twice, and each task has exactly one successful attempt.
     twice = pg.query(
-        cluster_db,
+        postgres_db,
         "SELECT task_id, COUNT(*) FROM attempts WHERE outcome = 'succeeded' GROUP BY task_id HAVING COUNT(*) <> 1",
     )
     assert twice == []
-    ok = pg.query(cluster_db, "SELECT COUNT(DISTINCT task_id) FROM attempts WHERE outcome = 'succeeded'")
+    ok = pg.query(postgres_db, "SELECT COUNT(DISTINCT task_id) FROM attempts WHERE outcome = 'succeeded'")
     assert ok == [[str(n_tasks)]]
     # The kills really took tasks away mid-run, and they were queued again.
-    lost = dict(pg.query(cluster_db, "SELECT error, COUNT(*) FROM attempts WHERE outcome = 'released' GROUP BY error"))
+    lost = dict(pg.query(postgres_db, "SELECT error, COUNT(*) FROM attempts WHERE outcome = 'released' GROUP BY error"))
     assert lost, "no attempt was cut short by the kills"
     # Each submitter receives exactly one completion event per task, whichever core ran it.
     for s in subs:
@@ -133,10 +117,10 @@ def test_1000_tasks_two_cores_survive_worker_and_core_kills(cluster_db, cores_of
     print(f"1000 tasks with kills settled in {elapsed:.1f}s; attempts cut short: {lost}")
 
 
-def test_tasks_balance_across_both_cores_workers(cluster_db, cores_of, balancer, spawn_worker) -> None:
+def test_tasks_balance_across_both_cores_workers(postgres_db, cores_of, balancer, spawn_worker) -> None:
     """Equal capacities on both cores: each worker's share is within 20% of the mean."""
     n_tasks = 400
-    cores = cores_of(cluster_db, attempt_timeout_ms=30_000)
+    cores = cores_of(postgres_db, attempt_timeout_ms=30_000)
     lb = balancer([c.addr for c in cores])
     workers = [spawn_worker(lb.addr, f"b{i}", concurrency=2, sleep_ms=100) for i in range(4)]
     wait_until(lambda: all(w.records("ready") for w in workers), 60, "4 workers welcomed")
@@ -150,7 +134,7 @@ def test_tasks_balance_across_both_cores_workers(cluster_db, cores_of, balancer,
     subs = [Submitter(f"bal{i}", c, c) for i, c in enumerate(cores)]
     for s in subs:
         s.submit(n_tasks // 2, max_attempts=3)
-    wait_settled(cluster_db, n_tasks, 120)
+    wait_settled(postgres_db, n_tasks, 120)
 
     done = {w.name: len(w.task_ids("done")) for w in workers}
     assert sum(done.values()) == n_tasks, done
@@ -159,7 +143,7 @@ def test_tasks_balance_across_both_cores_workers(cluster_db, cores_of, balancer,
     for w in workers:
         assert max(r["active"] for r in w.records("start")) <= 2, w.name
     # The workers really were spread over both cores.
-    ran_by = pg.query(cluster_db, "SELECT COUNT(DISTINCT worker) FROM attempts")
+    ran_by = pg.query(postgres_db, "SELECT COUNT(DISTINCT worker) FROM attempts")
     assert ran_by == [["4"]]
     for s in subs:
         s.close()

@@ -5,8 +5,6 @@ core recovers by itself."""
 
 from __future__ import annotations
 
-import itertools
-import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -22,25 +20,22 @@ from cluster_proc import CoreProcess
 from tcp_proxy import TcpProxy
 from worker_proc import wait_until
 
-_db_counter = itertools.count()
 SUBMIT_LIMIT_S = 2.0
 
 
 @pytest.fixture
 def proxied_db(postgres_ready: None) -> Iterator[tuple[str, str, TcpProxy]]:
     """(direct URL, URL through the proxy, proxy) of a fresh database, dropped afterwards."""
-    name = f"herald_fault_{os.getpid()}_{next(_db_counter)}"
-    url = pg.create_database(name)
-    parts = urlsplit(url)
-    proxy = TcpProxy([f"{parts.hostname}:{parts.port or 5432}"])
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{proxy.port}"
-    via = urlunsplit((parts.scheme, f"{netloc[0]}@{host}" if len(netloc) == 2 else host, parts.path, parts.query, ""))
-    try:
-        yield url, via, proxy
-    finally:
-        proxy.close()
-        pg.drop_database(name)
+    with pg.fresh_database("herald_fault") as url:
+        parts = urlsplit(url)
+        proxy = TcpProxy([f"{parts.hostname}:{parts.port or 5432}"])
+        netloc = parts.netloc.rsplit("@", 1)
+        host = f"127.0.0.1:{proxy.port}"
+        via = urlunsplit((parts.scheme, f"{netloc[0]}@{host}" if len(netloc) == 2 else host, parts.path, parts.query, ""))
+        try:
+            yield url, via, proxy
+        finally:
+            proxy.close()
 
 
 def attempts_of(url: str, task_id: str) -> list[str]:

@@ -546,43 +546,13 @@ impl Engine {
     /// running under this token, or the report is refused. Nothing is kept here if the write fails: the
     /// worker is told UNAVAILABLE and sends it again.
     async fn adopt(&mut self, worker: u64, task_id: &str, token: u64, outcome: Pending) {
-        let now = now_ms();
-        let written = match &outcome {
-            Pending::Succeed(json) => self.store.succeed(task_id, token, json, now).await,
-            Pending::Fail { error, retryable } => {
-                let retry_at = self.retry_at(self.attempt_of(task_id).await);
-                self.store
-                    .fail(task_id, token, error, *retryable, retry_at, now)
-                    .await
-            }
-            Pending::Release(_) => return,
-        };
-        match written {
+        match self.write(task_id, token, &outcome).await {
             Ok(row) => {
                 tracing::info!(task = %task_id, worker, "outcome of a lease held before a reconnect recorded");
-                self.send(
-                    worker,
-                    scrape_task_response::Msg::Accepted(TaskAccepted {
-                        task_id: task_id.to_owned(),
-                        lease_token: token,
-                        status: status(row.status).into(),
-                    }),
-                );
+                self.accepted(worker, token, &row);
                 self.announce(&row).await;
             }
-            Err(e) => {
-                let lapsed = matches!(
-                    &e,
-                    StoreError::StaleLease {
-                        status: Stored::Running,
-                        ..
-                    }
-                );
-                self.store_refusal(worker, task_id, token, e);
-                if lapsed {
-                    self.take_back_lapsed(task_id, token).await;
-                }
-            }
+            Err(e) => self.refused(worker, task_id, token, e).await,
         }
     }
 
@@ -593,17 +563,15 @@ impl Engine {
         }
     }
 
-    /// Writes what became of the lease on `task_id` to the store. Once the store has recorded it
-    /// (or refused it for good: a stale lease, a cancelled task) the lease is let go and everyone is
-    /// told; when the write fails the lease is kept with the outcome pending, written again later.
-    async fn record(&mut self, task_id: &str, outcome: Pending) {
-        let Some(h) = self.held.get_mut(task_id) else {
-            return;
-        };
-        h.pending = Some(outcome.clone());
-        let (worker, token) = (h.worker, h.token);
+    /// Writes `outcome` of the attempt under `token` to the store.
+    async fn write(
+        &self,
+        task_id: &str,
+        token: u64,
+        outcome: &Pending,
+    ) -> Result<TaskRow, StoreError> {
         let now = now_ms();
-        let written = match &outcome {
+        match outcome {
             Pending::Succeed(json) => self.store.succeed(task_id, token, json, now).await,
             Pending::Fail { error, retryable } => {
                 let retry_at = self.retry_at(self.attempt_of(task_id).await);
@@ -617,7 +585,47 @@ impl Engine {
                     .release(task_id, token, reason, retry_at, now)
                     .await
             }
+        }
+    }
+
+    /// Tells the worker its report was recorded.
+    fn accepted(&mut self, worker: u64, token: u64, row: &TaskRow) {
+        self.send(
+            worker,
+            scrape_task_response::Msg::Accepted(TaskAccepted {
+                task_id: row.id.clone(),
+                lease_token: token,
+                status: status(row.status).into(),
+            }),
+        );
+    }
+
+    /// Tells the worker why its report was refused; a report refused because its lease ended while the
+    /// attempt still runs takes the task back at once.
+    async fn refused(&mut self, worker: u64, task_id: &str, token: u64, e: StoreError) {
+        let lapsed = matches!(
+            &e,
+            StoreError::StaleLease {
+                status: Stored::Running,
+                ..
+            }
+        );
+        self.store_refusal(worker, task_id, token, e);
+        if lapsed {
+            self.take_back_lapsed(task_id, token).await;
+        }
+    }
+
+    /// Writes what became of the lease on `task_id` to the store. Once the store has recorded it
+    /// (or refused it for good: a stale lease, a cancelled task) the lease is let go and everyone is
+    /// told; when the write fails the lease is kept with the outcome pending, written again later.
+    async fn record(&mut self, task_id: &str, outcome: Pending) {
+        let Some(h) = self.held.get_mut(task_id) else {
+            return;
         };
+        h.pending = Some(outcome.clone());
+        let (worker, token) = (h.worker, h.token);
+        let written = self.write(task_id, token, &outcome).await;
         if let Err(e) = &written
             && !e.is_final()
         {
@@ -628,13 +636,6 @@ impl Engine {
             return;
         }
         let reported = !matches!(outcome, Pending::Release(_));
-        let lapsed = matches!(
-            &written,
-            Err(StoreError::StaleLease {
-                status: Stored::Running,
-                ..
-            })
-        );
         if let Some(h) = self.held.remove(task_id)
             && reported
             && h.takes_slot()
@@ -644,23 +645,11 @@ impl Engine {
         match written {
             Ok(row) => {
                 if reported {
-                    self.send(
-                        worker,
-                        scrape_task_response::Msg::Accepted(TaskAccepted {
-                            task_id: task_id.to_owned(),
-                            lease_token: token,
-                            status: status(row.status).into(),
-                        }),
-                    );
+                    self.accepted(worker, token, &row);
                 }
                 self.announce(&row).await;
             }
-            Err(e) if reported => {
-                self.store_refusal(worker, task_id, token, e);
-                if lapsed {
-                    self.take_back_lapsed(task_id, token).await;
-                }
-            }
+            Err(e) if reported => self.refused(worker, task_id, token, e).await,
             Err(e) => tracing::debug!(task = %task_id, error = %e, "release refused"),
         }
     }
@@ -668,12 +657,8 @@ impl Engine {
     /// A report came too late for its lease (the store was away until after the deadline): the task is
     /// queued again now, fenced by the token, rather than left to the sweep.
     async fn take_back_lapsed(&mut self, task_id: &str, token: u64) {
-        let retry_at = self.retry_at(self.attempt_of(task_id).await);
-        match self
-            .store
-            .release(task_id, token, "lease expired", retry_at, now_ms())
-            .await
-        {
+        let outcome = Pending::Release("lease expired");
+        match self.write(task_id, token, &outcome).await {
             Ok(row) => self.announce(&row).await,
             Err(e) => {
                 tracing::debug!(task = %task_id, error = %e, "lapsed lease already taken back")

@@ -9,7 +9,7 @@ use herald_store::{Heard, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Cmd, Engine, ms};
+use super::{Cmd, Engine, Pending, ms};
 use crate::clock::now_ms;
 
 /// How long after its deadline a lease is taken back by the sweep (the holder revokes it at the deadline).
@@ -44,16 +44,9 @@ impl Engine {
             if self.held.contains_key(&lease.task_id) {
                 continue;
             }
-            let retry_at = self.retry_at(self.attempt_of(&lease.task_id).await);
+            let outcome = Pending::Release("lease expired");
             match self
-                .store
-                .release(
-                    &lease.task_id,
-                    lease.lease_token,
-                    "lease expired",
-                    retry_at,
-                    now_ms(),
-                )
+                .write(&lease.task_id, lease.lease_token, &outcome)
                 .await
             {
                 Ok(row) => {
