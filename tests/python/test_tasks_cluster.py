@@ -64,7 +64,7 @@ def test_1000_tasks_two_cores_survive_worker_and_core_kills(postgres_db, cores_o
     cores = cores_of(postgres_db, attempt_timeout_ms=3000)
     lb = balancer([c.addr for c in cores])
     names = [f"w{i}" for i in range(4)]
-    workers = {n: spawn_worker(lb.addr, n, concurrency=2, sleep_ms=30) for n in names}
+    workers = {n: spawn_worker(lb.addr, n, concurrency=2, sleep_ms=80) for n in names}
     every_worker = list(workers.values())
     wait_until(lambda: all(w.records("ready") for w in workers.values()), 60, "4 workers welcomed")
     # One submitter per core, each following its topic through the core that is never killed.
@@ -87,7 +87,7 @@ def test_1000_tasks_two_cores_survive_worker_and_core_kills(postgres_db, cores_o
             cores[1].start()
         victim = workers[rng.choice(names)]
         victim.kill9()
-        workers[victim.name] = spawn_worker(lb.addr, victim.name, concurrency=2, sleep_ms=30)
+        workers[victim.name] = spawn_worker(lb.addr, victim.name, concurrency=2, sleep_ms=80)
         every_worker.append(workers[victim.name])
         time.sleep(2.0)  # the pace of the chaos, not a wait for a condition
     final = wait_settled(postgres_db, n_tasks, 30)
@@ -147,3 +147,26 @@ def test_tasks_balance_across_both_cores_workers(postgres_db, cores_of, balancer
     assert ran_by == [["4"]]
     for s in subs:
         s.close()
+
+
+def test_a_stopping_core_hands_its_tasks_to_the_other_core_at_once(postgres_db, cores_of, spawn_worker) -> None:
+    """SIGTERM of a core: the task its worker held runs on the other core's worker long before its lease ends."""
+    cores = cores_of(postgres_db, attempt_timeout_ms=120_000)
+    holder = spawn_worker(cores[1].addr, "holder", concurrency=1, mode="hang")
+    wait_until(lambda: bool(holder.records("ready")), 60, "holder welcomed")
+    sub = Submitter("handback", cores[0], cores[0])
+    (task_id,) = sub.submit(1, max_attempts=3)
+    wait_until(lambda: holder.task_ids("start") == [task_id], 30, "holder running the task")
+    rescuer = spawn_worker(cores[0].addr, "rescuer", concurrency=1, mode="sleep")
+    wait_until(lambda: bool(rescuer.records("ready")), 60, "rescuer welcomed")
+    stopped_at = time.monotonic()
+    cores[1].stop()
+    wait_until(lambda: sub.counts()[task_id] == 1, 30, "the completion event")
+    took = time.monotonic() - stopped_at
+    assert took < 30, took  # the lease had two minutes left
+    assert rescuer.task_ids("done") == [task_id]
+    # Handed back by the stopping core (its worker's stream closed, or the core's own hand-back).
+    outcomes = pg.query(postgres_db, f"SELECT outcome, error FROM attempts WHERE task_id = '{task_id}' ORDER BY attempt")
+    assert [o for o, _ in outcomes] == ["released", "succeeded"], outcomes
+    assert outcomes[0][1] in ("worker disconnected", "core shut down"), outcomes
+    sub.close()

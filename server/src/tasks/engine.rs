@@ -169,6 +169,9 @@ struct Engine {
     published_any: bool,
 }
 
+/// The longest a stopping core spends handing back its leases.
+const HAND_BACK_LIMIT: Duration = Duration::from_secs(3);
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -274,6 +277,37 @@ impl Engine {
             }
             self.dispatch().await;
             self.report_workers();
+        }
+        if self.shared {
+            // Other cores carry on: hand back the leases now rather than after their deadline.
+            if tokio::time::timeout(HAND_BACK_LIMIT, self.hand_back())
+                .await
+                .is_err()
+            {
+                tracing::warn!("shutting down before every lease was handed back; the rest expire");
+            }
+        }
+    }
+
+    /// At shutdown with a shared store: records the outcomes still pending and queues again the tasks this
+    /// core's workers hold, so that other cores run them at once.
+    async fn hand_back(&mut self) {
+        let held: Vec<(String, Pending)> = self
+            .held
+            .iter()
+            .map(|(id, h)| {
+                let p = h
+                    .pending
+                    .clone()
+                    .unwrap_or(Pending::Release("core shut down"));
+                (id.clone(), p)
+            })
+            .collect();
+        if !held.is_empty() {
+            tracing::info!(leases = held.len(), "handing back this core's leases");
+        }
+        for (id, outcome) in held {
+            self.record(&id, outcome).await;
         }
     }
 
