@@ -586,6 +586,10 @@ impl Engine {
                 self.accepted(worker, token, &row);
                 self.announce(&row).await;
             }
+            Err(StoreError::NotFound(_)) => {
+                let msg = format!("task {task_id} is not held by this worker (no such task)");
+                self.reject(worker, task_id, token, Code::FailedPrecondition, msg);
+            }
             Err(e) => self.refused(worker, task_id, token, e).await,
         }
     }
