@@ -162,6 +162,8 @@ struct Engine {
     next_due_ms: Option<i64>,
     /// Final notifications sent and not yet marked as sent in the store (shared store only).
     unpaid: VecDeque<(String, i64)>,
+    /// Not before this time is marking them tried again (the store failed the last try).
+    pay_retry_ms: i64,
     /// This core's id among those publishing their workers to the shared store.
     core_id: String,
     /// When to publish the workers next, and whether the last publish listed any.
@@ -219,6 +221,7 @@ impl Tasks {
             next_sweep_ms: 0,
             next_due_ms: None,
             unpaid: VecDeque::new(),
+            pay_retry_ms: 0,
             core_id: roster::new_core_id(),
             next_publish_ms: 0,
             published_any: false,

@@ -38,6 +38,9 @@ impl Engine {
 
     /// Marks as sent the notifications that went out at least `SETTLE` ago.
     pub(super) async fn pay_sent(&mut self) {
+        if now_ms() < self.pay_retry_ms {
+            return;
+        }
         let settled = now_ms() - ms(SETTLE);
         while let Some((id, at)) = self.unpaid.front().cloned() {
             if at > settled {
@@ -45,6 +48,7 @@ impl Engine {
             }
             if let Err(e) = self.store.announced(&id, at).await {
                 tracing::debug!(task = %id, error = %e, "cannot mark a notification as sent yet");
+                self.pay_retry_ms = now_ms() + ms(SETTLE);
                 break;
             }
             self.unpaid.pop_front();
@@ -53,7 +57,9 @@ impl Engine {
 
     /// When the oldest sent notification is to be marked.
     pub(super) fn next_payment_ms(&self) -> Option<i64> {
-        self.unpaid.front().map(|(_, at)| at + ms(SETTLE))
+        self.unpaid
+            .front()
+            .map(|(_, at)| (at + ms(SETTLE)).max(self.pay_retry_ms))
     }
 
     /// Sends again the notifications left owed by a core that died before sending them.
