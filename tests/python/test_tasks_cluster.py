@@ -140,6 +140,7 @@ def test_tasks_balance_across_both_cores_workers(postgres_db, cores_of, balancer
     assert sum(done.values()) == n_tasks, done
     mean = n_tasks / len(workers)
     assert all(abs(n - mean) <= 0.2 * mean for n in done.values()), done
+    print(f"tasks per worker across both cores: {done}")
     for w in workers:
         assert max(r["active"] for r in w.records("start")) <= 2, w.name
     # The workers really were spread over both cores.

@@ -6,6 +6,8 @@
 //! it is, so no task stays `running` because a write failed.
 
 mod admin;
+mod dispatch;
+mod outcome;
 mod owed;
 mod roster;
 mod sweep;
@@ -15,8 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_proto::v1::{
-    Arg, EmitRequest, ScrapeTaskResponse, TaskAccepted, TaskAssignment, TaskRejected, TaskRevoked,
-    arg, scrape_task_response,
+    Arg, EmitRequest, ScrapeTaskResponse, TaskRejected, TaskRevoked, arg, scrape_task_response,
 };
 use herald_store::{Store, StoreError, TaskRow, TaskStatus as Stored};
 use serde_json::{Value, json};
@@ -26,7 +27,7 @@ use tonic::Code;
 
 use super::backoff;
 use super::model::{NotifySpec, status, to_proto};
-use super::pick::{Slot, free_on, pick};
+use super::pick::Slot;
 use super::watch::Watchers;
 use crate::clock::now_ms;
 use crate::feed::{Feed, FeedError};
@@ -578,163 +579,6 @@ impl Engine {
         }
     }
 
-    /// An outcome for a lease this core does not hold: the worker kept it across a reconnect (its core
-    /// died, or the store was away). The store alone decides, by token and deadline: the attempt is still
-    /// running under this token, or the report is refused. Nothing is kept here if the write fails: the
-    /// worker is told UNAVAILABLE and sends it again.
-    async fn adopt(&mut self, worker: u64, task_id: &str, token: u64, outcome: Pending) {
-        match self.write(task_id, token, &outcome).await {
-            Ok(row) => {
-                tracing::info!(task = %task_id, worker, "outcome of a lease held before a reconnect recorded");
-                self.accepted(worker, token, &row);
-                self.announce(&row).await;
-            }
-            Err(StoreError::NotFound(_)) => {
-                let msg = format!("task {task_id} is not held by this worker (no such task)");
-                self.reject(worker, task_id, token, Code::FailedPrecondition, msg);
-            }
-            Err(e) => self.refused(worker, task_id, token, e).await,
-        }
-    }
-
-    async fn attempt_of(&self, task_id: &str) -> u32 {
-        match self.store.get(task_id).await {
-            Ok(Some(r)) => r.attempt,
-            _ => 1,
-        }
-    }
-
-    /// Writes `outcome` of the attempt under `token` to the store.
-    async fn write(
-        &self,
-        task_id: &str,
-        token: u64,
-        outcome: &Pending,
-    ) -> Result<TaskRow, StoreError> {
-        let now = now_ms();
-        match outcome {
-            Pending::Succeed(json) => self.store.succeed(task_id, token, json, now).await,
-            Pending::Fail { error, retryable } => {
-                let retry_at = self.retry_at(self.attempt_of(task_id).await);
-                self.store
-                    .fail(task_id, token, error, *retryable, retry_at, now)
-                    .await
-            }
-            Pending::Release(reason) => {
-                let retry_at = self.retry_at(self.attempt_of(task_id).await);
-                self.store
-                    .release(task_id, token, reason, retry_at, now)
-                    .await
-            }
-        }
-    }
-
-    /// Tells the worker its report was recorded.
-    fn accepted(&mut self, worker: u64, token: u64, row: &TaskRow) {
-        self.send(
-            worker,
-            scrape_task_response::Msg::Accepted(TaskAccepted {
-                task_id: row.id.clone(),
-                lease_token: token,
-                status: status(row.status).into(),
-            }),
-        );
-    }
-
-    /// Tells the worker why its report was refused; a report refused because its lease ended while the
-    /// attempt still runs takes the task back at once.
-    async fn refused(&mut self, worker: u64, task_id: &str, token: u64, e: StoreError) {
-        let lapsed = matches!(
-            &e,
-            StoreError::StaleLease {
-                status: Stored::Running,
-                ..
-            }
-        );
-        self.store_refusal(worker, task_id, token, e);
-        if lapsed {
-            self.take_back_lapsed(task_id, token).await;
-        }
-    }
-
-    /// Writes what became of the lease on `task_id` to the store. Once the store has recorded it
-    /// (or refused it for good: a stale lease, a cancelled task) the lease is let go and everyone is
-    /// told; when the write fails the lease is kept with the outcome pending, written again later.
-    async fn record(&mut self, task_id: &str, outcome: Pending) {
-        let Some(h) = self.held.get_mut(task_id) else {
-            return;
-        };
-        h.pending = Some(outcome.clone());
-        let (worker, token) = (h.worker, h.token);
-        let written = self.write(task_id, token, &outcome).await;
-        if let Err(e) = &written
-            && !e.is_final()
-        {
-            tracing::warn!(task = %task_id, error = %e, "store did not record the outcome; retrying");
-            if let Some(h) = self.held.get_mut(task_id) {
-                h.retry_ms = now_ms() + ms(self.config.poll_interval);
-            }
-            return;
-        }
-        let reported = !matches!(outcome, Pending::Release(_));
-        if let Some(h) = self.held.remove(task_id)
-            && reported
-            && h.takes_slot()
-        {
-            self.release_slot(worker);
-        }
-        match written {
-            Ok(row) => {
-                if reported {
-                    self.accepted(worker, token, &row);
-                }
-                self.announce(&row).await;
-            }
-            Err(e) if reported => self.refused(worker, task_id, token, e).await,
-            Err(e) => tracing::debug!(task = %task_id, error = %e, "release refused"),
-        }
-    }
-
-    /// A report came too late for its lease (the store was away until after the deadline): the task is
-    /// queued again now, fenced by the token, rather than left to the sweep.
-    async fn take_back_lapsed(&mut self, task_id: &str, token: u64) {
-        let outcome = Pending::Release("lease expired");
-        match self.write(task_id, token, &outcome).await {
-            Ok(row) => self.announce(&row).await,
-            Err(e) => {
-                tracing::debug!(task = %task_id, error = %e, "lapsed lease already taken back")
-            }
-        }
-    }
-
-    /// Writes again the outcomes the store could not record yet.
-    async fn retry_pending(&mut self) {
-        let now = now_ms();
-        let due: Vec<(String, Pending)> = self
-            .held
-            .iter()
-            .filter(|(_, h)| h.retry_ms <= now)
-            .filter_map(|(id, h)| h.pending.clone().map(|p| (id.clone(), p)))
-            .collect();
-        for (id, outcome) in due {
-            self.record(&id, outcome).await;
-        }
-    }
-
-    fn store_refusal(&mut self, worker: u64, task_id: &str, token: u64, e: StoreError) {
-        let (code, msg) = match &e {
-            StoreError::StaleLease { .. } | StoreError::Conflict { .. } => {
-                (Code::FailedPrecondition, format!("refused: {e}"))
-            }
-            StoreError::NotFound(_) => (Code::NotFound, e.to_string()),
-            _ => {
-                tracing::error!(error = %e, "store failed");
-                (Code::Unavailable, format!("store unavailable: {e}"))
-            }
-        };
-        self.reject(worker, task_id, token, code, msg);
-    }
-
     /// Watchers always; users when the task reached a state they asked to hear about.
     async fn announce(&mut self, row: &TaskRow) {
         self.watchers.publish(&to_proto(row));
@@ -829,91 +673,5 @@ impl Engine {
             );
             self.record(&id, Pending::Release("lease expired")).await;
         }
-    }
-
-    /// Claims due tasks for the local workers with room, one task per claim, the freest worker first.
-    /// Tasks are claimed in the store, so each goes to exactly one core however many claim at once.
-    async fn dispatch(&mut self) {
-        if self.slots.is_empty() {
-            return;
-        }
-        self.next_due_ms = None;
-        let queues = self.config.queues.clone();
-        for queue in queues {
-            if free_on(&self.slots, &queue) == 0 {
-                continue;
-            }
-            while let Some(worker) = pick(&self.slots, &queue) {
-                match self.assign(worker, &queue).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        self.note_next_due(&queue).await;
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, queue, "cannot claim tasks");
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Remembers when the earliest queued task of `queue` that is not due yet becomes due.
-    async fn note_next_due(&mut self, queue: &str) {
-        if let Ok(Some(at)) = self.store.next_run_at(queue).await
-            && at > now_ms()
-        {
-            self.next_due_ms = Some(self.next_due_ms.map_or(at, |d| d.min(at)));
-        }
-    }
-
-    /// Claims the next due task of `queue` for `worker` and sends it the assignment. `Ok(false)`: nothing
-    /// of `queue` is due.
-    async fn assign(&mut self, worker: u64, queue: &str) -> Result<bool, StoreError> {
-        let token = new_token();
-        let now = now_ms();
-        let name = self
-            .workers
-            .get(&worker)
-            .map(|w| w.name.clone())
-            .unwrap_or_default();
-        let default_timeout = ms(self.config.default_attempt_timeout);
-        let Some(row) = self
-            .store
-            .claim(queue, &name, token, default_timeout, now)
-            .await?
-        else {
-            return Ok(false);
-        };
-        let deadline = row.lease_deadline_ms;
-        self.picks += 1;
-        if let Some(s) = self.slots.get_mut(&worker) {
-            s.busy += 1;
-            s.last_pick = self.picks;
-        }
-        self.held.insert(
-            row.id.clone(),
-            Held {
-                worker,
-                token,
-                deadline_ms: deadline,
-                pending: None,
-                retry_ms: 0,
-            },
-        );
-        self.watchers.publish(&to_proto(&row));
-        let sent = self.send(
-            worker,
-            scrape_task_response::Msg::Assignment(TaskAssignment {
-                task: Some(to_proto(&row)),
-                lease_token: token,
-                lease_deadline_ms: deadline,
-            }),
-        );
-        if !sent {
-            self.worker_gone(worker).await;
-        }
-        Ok(true)
     }
 }
