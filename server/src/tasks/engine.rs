@@ -293,20 +293,23 @@ impl Engine {
         }
     }
 
+    /// The leases of `worker` (of every worker with `None`), each with what to write for it: the outcome
+    /// its worker reported if the store has not recorded it yet, else a release for `reason`.
+    fn letting_go(&self, worker: Option<u64>, reason: &'static str) -> Vec<(String, Pending)> {
+        self.held
+            .iter()
+            .filter(|(_, h)| worker.is_none_or(|w| h.worker == w))
+            .map(|(id, h)| {
+                let p = h.pending.clone().unwrap_or(Pending::Release(reason));
+                (id.clone(), p)
+            })
+            .collect()
+    }
+
     /// At shutdown with a shared store: records the outcomes still pending and queues again the tasks this
     /// core's workers hold, so that other cores run them at once.
     async fn hand_back(&mut self) {
-        let held: Vec<(String, Pending)> = self
-            .held
-            .iter()
-            .map(|(id, h)| {
-                let p = h
-                    .pending
-                    .clone()
-                    .unwrap_or(Pending::Release("core shut down"));
-                (id.clone(), p)
-            })
-            .collect();
+        let held = self.letting_go(None, "core shut down");
         if !held.is_empty() {
             tracing::info!(leases = held.len(), "handing back this core's leases");
         }
@@ -635,18 +638,7 @@ impl Engine {
         };
         self.slots.remove(&worker);
         // A reported outcome still waiting for the store stays as it is; the rest is queued again.
-        let lost: Vec<(String, Pending)> = self
-            .held
-            .iter()
-            .filter(|(_, h)| h.worker == worker)
-            .map(|(id, h)| {
-                let p = h
-                    .pending
-                    .clone()
-                    .unwrap_or(Pending::Release("worker disconnected"));
-                (id.clone(), p)
-            })
-            .collect();
+        let lost = self.letting_go(Some(worker), "worker disconnected");
         tracing::info!(worker, name = %w.name, in_flight = lost.len(), "worker left; its tasks are queued again");
         for (id, outcome) in lost {
             self.record(&id, outcome).await;
