@@ -250,6 +250,7 @@ impl Core {
                 let (t, h) = Tasks::start(
                     store,
                     config.tasks.clone(),
+                    config.cluster.is_some(),
                     notify_tx.clone(),
                     cancel.clone(),
                 )

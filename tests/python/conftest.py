@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 from pathlib import Path
@@ -18,7 +17,6 @@ from worker_proc import WorkerProcess  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 QUEUES = ["scrape", "push"]
-_db_counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -45,12 +43,15 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite://{tmp_path / 'herald.db'}"
         return
     request.getfixturevalue("postgres_ready")
-    name = f"herald_test_{os.getpid()}_{next(_db_counter)}"
-    url = pg.create_database(name)
-    try:
+    with pg.fresh_database("herald_test") as url:
         yield url
-    finally:
-        pg.drop_database(name)
+
+
+@pytest.fixture
+def postgres_db(postgres_ready: None) -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    with pg.fresh_database("herald_db") as url:
+        yield url
 
 
 def _start(herald_bin: Path, tmp_path: Path, store: str) -> HeraldProcess:

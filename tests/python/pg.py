@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
+from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -49,3 +52,28 @@ def create_database(name: str) -> str:
 def drop_database(name: str) -> None:
     """Drops the database, disconnecting whoever is still connected."""
     _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def query(url: str, sql: str) -> list[list[str]]:
+    """Rows of `sql` run on the database at `url`, each a list of column texts."""
+    res = subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-t", "-A", "-F", "\t", "-c", sql],
+        capture_output=True, text=True, timeout=30,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"query failed: {res.stderr.strip()}")
+    return [line.split("\t") for line in res.stdout.splitlines() if line]
+
+
+_counter = itertools.count()
+
+
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new database named after `prefix`, this process and a counter; dropped on exit. Yields its URL."""
+    name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+    url = create_database(name)
+    try:
+        yield url
+    finally:
+        drop_database(name)

@@ -62,31 +62,39 @@ class HeraldProcess:
             time.sleep(0.5)  # the old port may still be held briefly: try again
 
     def _try_start(self, core: str, edge: str, deadline: float) -> bool:
+        args = ["serve", "--config", str(self.config), "--core-listen", core, "--edge-listen", edge]
+        found = self._launch(args, {"core": CORE_RE, "edge": EDGE_RE}, deadline)
+        if found is None:
+            return False
+        self.core_addr, self.edge_addr = found["core"], found["edge"]
+        return True
+
+    def _launch(self, args: list[str], patterns: dict[str, re.Pattern[str]], deadline: float) -> dict[str, str] | None:
+        """Runs the binary with `args` until every pattern matched a stdout line (their first groups), or
+        None when it exited or the deadline passed first (it is then killed)."""
         self.starts += 1
         env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
         env.setdefault("RUST_LOG", "info")
         log = open(self.log_path, "w", encoding="utf-8")
         self.proc = subprocess.Popen(
-            [str(self.binary), "serve", "--config", str(self.config), "--core-listen", core, "--edge-listen", edge],
-            stdout=subprocess.PIPE, stderr=log, text=True, cwd=self.workdir, env=env,
+            [str(self.binary), *args], stdout=subprocess.PIPE, stderr=log, text=True, cwd=self.workdir, env=env,
         )
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=_pump, args=(self.proc, lines, log), daemon=True).start()
         found: dict[str, str] = {}
-        while len(found) < 2:
+        while len(found) < len(patterns):
             try:
                 line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 line = None
             if line is None:
                 self.kill()
-                return False
-            for key, pattern in (("core", CORE_RE), ("edge", EDGE_RE)):
+                return None
+            for key, pattern in patterns.items():
                 m = pattern.match(line.strip())
                 if m:
                     found[key] = m.group(1)
-        self.core_addr, self.edge_addr = found["core"], found["edge"]
-        return True
+        return found
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         """Signals the server and waits for it to exit (SIGKILL after the timeout); returns the exit code."""

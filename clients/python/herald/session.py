@@ -13,6 +13,7 @@ import grpc.aio
 
 from herald import handler as handlers
 from herald.errors import WorkerConfigError
+from herald.outcomes import Outcomes
 from herald.task import Task
 from herald.v1 import tasks_pb2, tasks_pb2_grpc
 
@@ -20,6 +21,8 @@ log = logging.getLogger("herald.worker")
 
 OUTBOX_SIZE = 256
 DEFAULT_HEARTBEAT_S = 10.0
+# How long before an outcome the server could not record yet (UNAVAILABLE) is sent again.
+RESEND_DELAY_S = 1.0
 # Codes that a reconnect cannot fix when they end a stream before the welcome.
 FATAL_CODES = frozenset(
     {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT}
@@ -46,6 +49,7 @@ class Session:
         draining: asyncio.Event,
         grace_period: float,
         on_connect: Callable[[str], None] | None = None,
+        outcomes: Outcomes | None = None,
     ) -> None:
         self._stub = stub
         self._metadata = metadata
@@ -55,6 +59,8 @@ class Session:
         self._draining = draining
         self._grace = grace_period
         self._on_connect = on_connect
+        self._outcomes = outcomes if outcomes is not None else Outcomes()
+        self._resends: set[asyncio.Task[None]] = set()
         self._outbox: asyncio.Queue[object] = asyncio.Queue(maxsize=OUTBOX_SIZE)
         self._running: dict[str, _Running] = {}
         self._idle = asyncio.Event()
@@ -82,6 +88,8 @@ class Session:
             await self._drain(reader)
         finally:
             drain.cancel()
+            for job in self._resends:
+                job.cancel()
             self._abandon_all()
             self._close_requests()
             call.cancel()
@@ -158,6 +166,9 @@ class Session:
                     log.info("worker %s welcomed, heartbeat every %.1fs", self.worker_id, interval)
                     if self._on_connect is not None:
                         self._on_connect(self.worker_id)
+                    # Outcomes an earlier stream sent without an answer: the server decides by their lease.
+                    for msg in self._outcomes.pending():
+                        await self.send(msg)
                 elif kind == "assignment":
                     await self._on_assignment(resp.assignment)
                 elif kind == "revoked":
@@ -168,6 +179,7 @@ class Session:
                     self._on_rejected(resp.rejected)
                 elif kind == "accepted":
                     log.debug("task %s accepted as %s", resp.accepted.task_id, resp.accepted.status)
+                    self._outcomes.answered(resp.accepted.task_id, resp.accepted.lease_token)
         finally:
             if heartbeat is not None:
                 heartbeat.cancel()
@@ -215,6 +227,7 @@ class Session:
         else:
             msg = handlers.outcome_message(task, value=value)
         if self._holds(task):
+            self._outcomes.keep(msg)
             await self.send(msg)
         self._forget(task)
 
@@ -242,10 +255,25 @@ class Session:
 
     def _on_rejected(self, msg: tasks_pb2.TaskRejected) -> None:
         log.warning("server rejected a message about task %s (code %d): %s", msg.task_id, msg.code, msg.message)
+        kept = self._outcomes.get(msg.task_id, msg.lease_token)
+        if kept is not None:
+            if msg.code == grpc.StatusCode.UNAVAILABLE.value[0]:
+                job = asyncio.get_running_loop().create_task(self._resend_later(kept))
+                self._resends.add(job)
+                job.add_done_callback(self._resends.discard)
+            else:
+                self._outcomes.answered(msg.task_id, msg.lease_token)
         stale = msg.code in (grpc.StatusCode.FAILED_PRECONDITION.value[0], grpc.StatusCode.NOT_FOUND.value[0])
         current = self._running.get(msg.task_id)
         if stale and current is not None and current.task.lease_token == msg.lease_token:
             self._on_revoked(tasks_pb2.TaskRevoked(task_id=msg.task_id, lease_token=msg.lease_token, reason="rejected"))
+
+    async def _resend_later(self, msg: tasks_pb2.ScrapeTaskRequest) -> None:
+        """Sends a kept outcome again after a pause, if it is still unanswered."""
+        await asyncio.sleep(RESEND_DELAY_S)
+        key = msg.result if msg.WhichOneof("msg") == "result" else msg.failure
+        if self._outcomes.get(key.task_id, key.lease_token) is msg:
+            await self.send(msg)
 
     def abandon(self) -> None:
         """Stops every running handler now; the server re-queues their tasks when the stream closes."""

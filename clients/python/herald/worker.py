@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Mapping
 from herald.backoff import Backoff
 from herald.connection import DEFAULT_TOKEN, DEFAULT_URL, TLS, aio_channel, auth_metadata
 from herald.handler import Handler, is_async_handler
+from herald.outcomes import Outcomes
 from herald.session import Session
 from herald.v1 import tasks_pb2, tasks_pb2_grpc
 
@@ -58,6 +59,8 @@ class Worker:
         self._draining: asyncio.Event | None = None
         self._stop_requested = False
         self._session: Session | None = None
+        # Results and failures not answered yet, sent again on the next stream (see herald.outcomes).
+        self._outcomes = Outcomes()
         self.max_running = 0
 
     def hello(self) -> tasks_pb2.WorkerHello:
@@ -87,7 +90,7 @@ class Worker:
             while not self._draining.is_set():
                 session = Session(
                     stub, auth_metadata(self._token), self.hello(), handler, executor,
-                    self._draining, self.grace_period, self._on_connect,
+                    self._draining, self.grace_period, self._on_connect, self._outcomes,
                 )
                 self._session = session
                 await session.run()

@@ -186,6 +186,31 @@ def test_reconnects_after_the_stream_breaks() -> None:
     scenario(lambda task: "ok", body)
 
 
+def test_an_unanswered_result_is_sent_again_on_the_next_stream_until_answered() -> None:
+    async def body(fake: FakeTasks, worker: herald.Worker) -> None:
+        first, _ = await welcomed(fake)
+        first.assign("t", 5)
+        await first.next("ack")
+        assert (await first.next("result")).task_id == "t"
+        # The stream breaks before the server answered: the next stream carries the result again.
+        first.abort(grpc.StatusCode.UNAVAILABLE, "core went away")
+        second, _ = await welcomed(fake)
+        again = await second.next("result")
+        assert (again.task_id, again.lease_token, json.loads(again.result_json)) == ("t", 5, "ok")
+        # UNAVAILABLE (the store is away): sent again on the same stream a moment later.
+        second.send(rejected=tasks_pb2.TaskRejected(task_id="t", lease_token=5, code=14, message="store down"))
+        assert (await second.next("result")).lease_token == 5
+        # Answered for good: not sent again.
+        second.send(accepted=tasks_pb2.TaskAccepted(task_id="t", lease_token=5))
+        second.abort(grpc.StatusCode.UNAVAILABLE, "going away again")
+        third, _ = await welcomed(fake)
+        third.assign("u", 6)
+        assert (await third.next("ack")).task_id == "u"
+        assert (await third.next("result")).task_id == "u"
+
+    scenario(lambda task: "ok", body)
+
+
 def test_refusal_before_welcome_is_fatal() -> None:
     async def main() -> None:
         server, fake, url = await start_fake()

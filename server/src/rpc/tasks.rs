@@ -4,6 +4,8 @@ use herald_proto::v1::{
     CancelTaskRequest, CancelTaskResponse, GetTaskRequest, GetTaskResponse, SubmitTaskRequest,
     SubmitTaskResponse, WatchTasksRequest, WatchTasksResponse,
 };
+use std::time::Duration;
+
 use herald_store::{NewTask, StoreError};
 
 use super::{Api, validate};
@@ -14,6 +16,9 @@ use crate::tasks::{Cmd, NotifySpec, Tasks, to_proto};
 
 /// Most attempts a task may ask for.
 const MAX_ATTEMPTS: u32 = 100;
+/// Longest a submit waits for the store before answering UNAVAILABLE (the task may or may not be stored:
+/// an idempotency key makes the retry safe).
+const SUBMIT_TIMEOUT: Duration = Duration::from_millis(1800);
 
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
@@ -93,7 +98,14 @@ impl Api {
             notify_json: notify.to_json(),
             now_ms: now_ms(),
         };
-        let (row, created) = tasks.store.submit(new).await?;
+        let (row, created) = tokio::time::timeout(SUBMIT_TIMEOUT, tasks.store.submit(new))
+            .await
+            .map_err(|_| {
+                CoreError::StoreUnavailable(format!(
+                    "the task store did not answer within {SUBMIT_TIMEOUT:?}; submit again with the same \
+                     idempotency key"
+                ))
+            })??;
         if created {
             tasks.changed(&row);
             tasks.wake();

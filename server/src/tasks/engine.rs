@@ -6,14 +6,18 @@
 //! it is, so no task stays `running` because a write failed.
 
 mod admin;
+mod dispatch;
+mod outcome;
+mod owed;
+mod roster;
+mod sweep;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use herald_proto::v1::{
-    Arg, EmitRequest, ScrapeTaskResponse, TaskAccepted, TaskAssignment, TaskRejected, TaskRevoked,
-    arg, scrape_task_response,
+    Arg, EmitRequest, ScrapeTaskResponse, TaskRejected, TaskRevoked, arg, scrape_task_response,
 };
 use herald_store::{Store, StoreError, TaskRow, TaskStatus as Stored};
 use serde_json::{Value, json};
@@ -23,7 +27,7 @@ use tonic::Code;
 
 use super::backoff;
 use super::model::{NotifySpec, status, to_proto};
-use super::pick::{Slot, free_on, pick};
+use super::pick::Slot;
 use super::watch::Watchers;
 use crate::clock::now_ms;
 use crate::feed::{Feed, FeedError};
@@ -149,7 +153,27 @@ struct Engine {
     slots: HashMap<u64, Slot>,
     held: HashMap<String, Held>,
     picks: u64,
+    /// Whether other cores share the store: leases of theirs are swept here too.
+    shared: bool,
+    /// Whether the store wakes the engine when tasks are queued (PostgreSQL).
+    listening: bool,
+    /// When to sweep expired leases next (shared store only).
+    next_sweep_ms: i64,
+    /// When the earliest queued task not yet due becomes due, as last read.
+    next_due_ms: Option<i64>,
+    /// Final notifications sent and not yet marked as sent in the store (shared store only).
+    unpaid: VecDeque<(String, i64)>,
+    /// Not before this time is marking them tried again (the store failed the last try).
+    pay_retry_ms: i64,
+    /// This core's id among those publishing their workers to the shared store.
+    core_id: String,
+    /// When to publish the workers next, and whether the last publish listed any.
+    next_publish_ms: i64,
+    published_any: bool,
 }
+
+/// The longest a stopping core spends handing back its leases.
+const HAND_BACK_LIMIT: Duration = Duration::from_secs(3);
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -161,21 +185,27 @@ fn new_token() -> u64 {
 }
 
 impl Tasks {
-    /// Starts the engine; emits for notifications go to `notify`.
+    /// Starts the engine; emits for notifications go to `notify`. With `shared`, other cores use the same
+    /// store: a start re-queues only leases that expired (swept), never the tasks other cores run. Alone,
+    /// every task left running by the previous run is queued again at once.
     pub async fn start(
         store: Store,
         config: TaskConfig,
+        shared: bool,
         notify: mpsc::Sender<EmitRequest>,
         cancel: CancellationToken,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
-        let requeued = store.requeue_running(now_ms()).await?;
-        if requeued > 0 {
-            tracing::info!(
-                requeued,
-                "tasks left running by the previous run are queued again"
-            );
+        if !shared {
+            let requeued = store.requeue_running(now_ms()).await?;
+            if requeued > 0 {
+                tracing::info!(
+                    requeued,
+                    "tasks left running by the previous run are queued again"
+                );
+            }
         }
         let (tx, rx) = mpsc::channel(1024);
+        let listener = sweep::spawn_listener(&store, tx.clone(), cancel.clone()).await?;
         let config = Arc::new(config);
         let watchers = Arc::new(Watchers::default());
         let engine = Engine {
@@ -187,8 +217,22 @@ impl Tasks {
             slots: HashMap::new(),
             held: HashMap::new(),
             picks: 0,
+            shared,
+            listening: listener.is_some(),
+            next_sweep_ms: 0,
+            next_due_ms: None,
+            unpaid: VecDeque::new(),
+            pay_retry_ms: 0,
+            core_id: roster::new_core_id(),
+            next_publish_ms: 0,
+            published_any: false,
         };
-        let handle = tokio::spawn(engine.run(rx, cancel));
+        let handle = tokio::spawn(async move {
+            engine.run(rx, cancel).await;
+            if let Some(listener) = listener {
+                let _ = listener.await;
+            }
+        });
         Ok((
             Self {
                 store,
@@ -230,8 +274,47 @@ impl Engine {
             }
             self.retry_pending().await;
             self.expire_leases().await;
+            if self.shared {
+                self.sweep().await;
+                self.pay_sent().await;
+                self.publish_workers().await;
+            }
             self.dispatch().await;
             self.report_workers();
+        }
+        if self.shared {
+            // Other cores carry on: hand back the leases now rather than after their deadline.
+            if tokio::time::timeout(HAND_BACK_LIMIT, self.hand_back())
+                .await
+                .is_err()
+            {
+                tracing::warn!("shutting down before every lease was handed back; the rest expire");
+            }
+        }
+    }
+
+    /// The leases of `worker` (of every worker with `None`), each with what to write for it: the outcome
+    /// its worker reported if the store has not recorded it yet, else a release for `reason`.
+    fn letting_go(&self, worker: Option<u64>, reason: &'static str) -> Vec<(String, Pending)> {
+        self.held
+            .iter()
+            .filter(|(_, h)| worker.is_none_or(|w| h.worker == w))
+            .map(|(id, h)| {
+                let p = h.pending.clone().unwrap_or(Pending::Release(reason));
+                (id.clone(), p)
+            })
+            .collect()
+    }
+
+    /// At shutdown with a shared store: records the outcomes still pending and queues again the tasks this
+    /// core's workers hold, so that other cores run them at once.
+    async fn hand_back(&mut self) {
+        let held = self.letting_go(None, "core shut down");
+        if !held.is_empty() {
+            tracing::info!(leases = held.len(), "handing back this core's leases");
+        }
+        for (id, outcome) in held {
+            self.record(&id, outcome).await;
         }
     }
 
@@ -272,12 +355,23 @@ impl Engine {
             })
             .min()
             .map(|d| Duration::from_millis(u64::try_from(d - now).unwrap_or(0)));
-        let poll = if self.slots.is_empty() {
+        let until = |at: i64| Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+        let mut wait = if self.slots.is_empty() {
             Duration::from_secs(3600)
         } else {
-            self.config.poll_interval
+            let due = self.next_due_ms.map_or(Duration::MAX, until);
+            self.idle_poll().min(due)
         };
-        lease.map_or(poll, |l| l.min(poll))
+        if self.shared {
+            wait = wait.min(until(self.next_sweep_ms));
+            for at in [self.next_payment_ms(), self.next_publish_at()]
+                .into_iter()
+                .flatten()
+            {
+                wait = wait.min(until(at));
+            }
+        }
+        lease.map_or(wait, |l| l.min(wait))
     }
 
     async fn handle(&mut self, cmd: Cmd) {
@@ -445,7 +539,8 @@ impl Engine {
                         "task_id": row.id, "queue": row.queue, "status": "running",
                         "progress": serde_json::from_str::<Value>(json).unwrap_or(Value::Null),
                     });
-                    self.emit(&spec, &spec.progress_event, body).await;
+                    self.emit(&spec, &spec.progress_event, body, String::new())
+                        .await;
                 }
             }
             Err(e) => self.store_refusal(worker, task_id, token, e),
@@ -453,13 +548,17 @@ impl Engine {
     }
 
     async fn result(&mut self, worker: u64, task_id: &str, token: u64, json: &str) {
-        if !self.check_json(worker, task_id, token, json, "result")
-            || !self.check_held(worker, task_id, token)
-        {
+        if !self.check_json(worker, task_id, token, json, "result") {
             return;
         }
-        self.record(task_id, Pending::Succeed(json.to_owned()))
-            .await;
+        let outcome = Pending::Succeed(json.to_owned());
+        if !self.held.contains_key(task_id) {
+            self.adopt(worker, task_id, token, outcome).await;
+            return;
+        }
+        if self.check_held(worker, task_id, token) {
+            self.record(task_id, outcome).await;
+        }
     }
 
     async fn failure(
@@ -470,109 +569,17 @@ impl Engine {
         error: &str,
         retryable: bool,
     ) {
-        if !self.check_held(worker, task_id, token) {
-            return;
-        }
         let pending = Pending::Fail {
             error: error.to_owned(),
             retryable,
         };
-        self.record(task_id, pending).await;
-    }
-
-    async fn attempt_of(&self, task_id: &str) -> u32 {
-        match self.store.get(task_id).await {
-            Ok(Some(r)) => r.attempt,
-            _ => 1,
-        }
-    }
-
-    /// Writes what became of the lease on `task_id` to the store. Once the store has recorded it
-    /// (or refused it for good: a stale lease, a cancelled task) the lease is let go and everyone is
-    /// told; when the write fails the lease is kept with the outcome pending, written again later.
-    async fn record(&mut self, task_id: &str, outcome: Pending) {
-        let Some(h) = self.held.get_mut(task_id) else {
-            return;
-        };
-        h.pending = Some(outcome.clone());
-        let (worker, token) = (h.worker, h.token);
-        let now = now_ms();
-        let written = match &outcome {
-            Pending::Succeed(json) => self.store.succeed(task_id, token, json, now).await,
-            Pending::Fail { error, retryable } => {
-                let retry_at = self.retry_at(self.attempt_of(task_id).await);
-                self.store
-                    .fail(task_id, token, error, *retryable, retry_at, now)
-                    .await
-            }
-            Pending::Release(reason) => {
-                let retry_at = self.retry_at(self.attempt_of(task_id).await);
-                self.store
-                    .release(task_id, token, reason, retry_at, now)
-                    .await
-            }
-        };
-        if let Err(e) = &written
-            && !e.is_final()
-        {
-            tracing::warn!(task = %task_id, error = %e, "store did not record the outcome; retrying");
-            if let Some(h) = self.held.get_mut(task_id) {
-                h.retry_ms = now_ms() + ms(self.config.poll_interval);
-            }
+        if !self.held.contains_key(task_id) {
+            self.adopt(worker, task_id, token, pending).await;
             return;
         }
-        let reported = !matches!(outcome, Pending::Release(_));
-        if let Some(h) = self.held.remove(task_id)
-            && reported
-            && h.takes_slot()
-        {
-            self.release_slot(worker);
+        if self.check_held(worker, task_id, token) {
+            self.record(task_id, pending).await;
         }
-        match written {
-            Ok(row) => {
-                if reported {
-                    self.send(
-                        worker,
-                        scrape_task_response::Msg::Accepted(TaskAccepted {
-                            task_id: task_id.to_owned(),
-                            lease_token: token,
-                            status: status(row.status).into(),
-                        }),
-                    );
-                }
-                self.announce(&row).await;
-            }
-            Err(e) if reported => self.store_refusal(worker, task_id, token, e),
-            Err(e) => tracing::debug!(task = %task_id, error = %e, "release refused"),
-        }
-    }
-
-    /// Writes again the outcomes the store could not record yet.
-    async fn retry_pending(&mut self) {
-        let now = now_ms();
-        let due: Vec<(String, Pending)> = self
-            .held
-            .iter()
-            .filter(|(_, h)| h.retry_ms <= now)
-            .filter_map(|(id, h)| h.pending.clone().map(|p| (id.clone(), p)))
-            .collect();
-        for (id, outcome) in due {
-            self.record(&id, outcome).await;
-        }
-    }
-
-    fn store_refusal(&mut self, worker: u64, task_id: &str, token: u64, e: StoreError) {
-        let (code, msg) = match &e {
-            StoreError::StaleLease { .. } | StoreError::Conflict { .. } => {
-                (Code::FailedPrecondition, format!("refused: {e}"))
-            }
-            StoreError::NotFound(_) => (Code::NotFound, e.to_string()),
-            _ => {
-                tracing::error!(error = %e, "store failed");
-                (Code::Unavailable, format!("store unavailable: {e}"))
-            }
-        };
-        self.reject(worker, task_id, token, code, msg);
     }
 
     /// Watchers always; users when the task reached a state they asked to hear about.
@@ -599,11 +606,14 @@ impl Engine {
         };
         if !event.is_empty() {
             let event = event.clone();
-            self.emit(&spec, &event, body).await;
+            self.emit(&spec, &event, body, owed::announce_key(row))
+                .await;
         }
+        self.sent_final(row);
     }
 
-    async fn emit(&self, spec: &NotifySpec, event: &str, body: Value) {
+    /// Emits `event` to the task's topic; a non-empty `key` makes a repeated emit a no-op.
+    async fn emit(&self, spec: &NotifySpec, event: &str, body: Value, key: String) {
         if spec.topic.is_empty() {
             return;
         }
@@ -614,6 +624,7 @@ impl Engine {
             args: vec![Arg {
                 value: Some(arg::Value::Json(body.to_string())),
             }],
+            idempotency_key: key,
             ..Default::default()
         };
         if self.notify.send(req).await.is_err() {
@@ -627,18 +638,7 @@ impl Engine {
         };
         self.slots.remove(&worker);
         // A reported outcome still waiting for the store stays as it is; the rest is queued again.
-        let lost: Vec<(String, Pending)> = self
-            .held
-            .iter()
-            .filter(|(_, h)| h.worker == worker)
-            .map(|(id, h)| {
-                let p = h
-                    .pending
-                    .clone()
-                    .unwrap_or(Pending::Release("worker disconnected"));
-                (id.clone(), p)
-            })
-            .collect();
+        let lost = self.letting_go(Some(worker), "worker disconnected");
         tracing::info!(worker, name = %w.name, in_flight = lost.len(), "worker left; its tasks are queued again");
         for (id, outcome) in lost {
             self.record(&id, outcome).await;
@@ -664,87 +664,6 @@ impl Engine {
                 }),
             );
             self.record(&id, Pending::Release("lease expired")).await;
-        }
-    }
-
-    async fn dispatch(&mut self) {
-        if self.slots.is_empty() {
-            return;
-        }
-        let queues = self.config.queues.clone();
-        for queue in queues {
-            let free = free_on(&self.slots, &queue);
-            if free == 0 {
-                continue;
-            }
-            let rows = match self.store.runnable(&queue, now_ms(), free).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, queue, "cannot read runnable tasks");
-                    return;
-                }
-            };
-            for row in rows {
-                let Some(worker) = pick(&self.slots, &queue) else {
-                    break;
-                };
-                self.assign(worker, row).await;
-            }
-        }
-    }
-
-    async fn assign(&mut self, worker: u64, row: TaskRow) {
-        let token = new_token();
-        let now = now_ms();
-        let timeout = if row.attempt_timeout_ms == 0 {
-            ms(self.config.default_attempt_timeout)
-        } else {
-            i64::from(row.attempt_timeout_ms)
-        };
-        let deadline = now + timeout;
-        let name = self
-            .workers
-            .get(&worker)
-            .map(|w| w.name.clone())
-            .unwrap_or_default();
-        let row = match self
-            .store
-            .start_attempt(&row.id, &name, token, deadline, now)
-            .await
-        {
-            Ok(r) => r,
-            Err(StoreError::Conflict { .. }) => return,
-            Err(e) => {
-                tracing::error!(error = %e, task = %row.id, "cannot start attempt");
-                return;
-            }
-        };
-        self.picks += 1;
-        if let Some(s) = self.slots.get_mut(&worker) {
-            s.busy += 1;
-            s.last_pick = self.picks;
-        }
-        self.held.insert(
-            row.id.clone(),
-            Held {
-                worker,
-                token,
-                deadline_ms: deadline,
-                pending: None,
-                retry_ms: 0,
-            },
-        );
-        self.watchers.publish(&to_proto(&row));
-        let sent = self.send(
-            worker,
-            scrape_task_response::Msg::Assignment(TaskAssignment {
-                task: Some(to_proto(&row)),
-                lease_token: token,
-                lease_deadline_ms: deadline,
-            }),
-        );
-        if !sent {
-            self.worker_gone(worker).await;
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Operator queries: tasks by status and queue, and putting a finished task back in its queue.
 
+use crate::decode;
 use crate::error::StoreError;
 use crate::model::{TaskRow, TaskStatus};
 use crate::store::Store;
@@ -10,10 +11,14 @@ const LIST_IDS: &str = "SELECT id FROM tasks WHERE ($1 = '' OR status = $1) AND 
 
 /// $1 id, $2 now. Only failed, dead or cancelled tasks go back to the queue. The attempts made stay (with
 /// their rows); `max_attempts` grows by its own value, so the task gets as many attempts as it first had.
-const RETRY: &str = "UPDATE tasks SET status = 'queued', max_attempts = attempt + max_attempts, \
+/// Returns the row as queued (a core may claim it the moment this commits).
+const RETRY: &str = concat!(
+    "UPDATE tasks SET status = 'queued', max_attempts = attempt + max_attempts, \
      run_at_ms = $2, updated_ms = $2, \
      worker = '', lease_token = 0, lease_deadline_ms = 0, result_json = '' \
-     WHERE id = $1 AND status IN ('failed', 'dead', 'cancelled') RETURNING id";
+     WHERE id = $1 AND status IN ('failed', 'dead', 'cancelled') RETURNING ",
+    task_cols!()
+);
 
 impl Store {
     /// Tasks with `status` (any when `None`) on `queue` (any when empty), newest first.
@@ -45,16 +50,21 @@ impl Store {
     /// error kept). Another status is
     /// a [`StoreError::Conflict`]; an unknown id [`StoreError::NotFound`].
     pub async fn retry(&self, id: &str, now_ms: i64) -> Result<TaskRow, StoreError> {
-        let updated: Option<String> = with_pool!(&self.backend, pool => {
-            sqlx::query_scalar(RETRY).bind(id).bind(now_ms).fetch_optional(pool).await?
+        let updated = with_pool!(&self.backend, pool => {
+            match sqlx::query(RETRY).bind(id).bind(now_ms).fetch_optional(pool).await? {
+                Some(row) => Some(decode::task(&row)?),
+                None => None,
+            }
         });
-        match (updated, self.get(id).await?) {
-            (Some(_), Some(row)) => Ok(row),
-            (None, Some(row)) => Err(StoreError::Conflict {
+        if let Some(row) = updated {
+            return Ok(row);
+        }
+        match self.get(id).await? {
+            Some(row) => Err(StoreError::Conflict {
                 id: id.to_owned(),
                 status: row.status,
             }),
-            (_, None) => Err(StoreError::NotFound(id.to_owned())),
+            None => Err(StoreError::NotFound(id.to_owned())),
         }
     }
 }

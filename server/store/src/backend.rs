@@ -22,6 +22,9 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a caller waits for a pooled connection (keeps "database down" errors quick).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The same for PostgreSQL, shorter: an unreachable server must turn into an error a caller sees within
+/// about a second and a half (a `SubmitTask` answers UNAVAILABLE within 2 s).
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 const SQLITE_FILE_CONNECTIONS: u32 = 8;
 const POSTGRES_CONNECTIONS: u32 = 16;
 
@@ -105,7 +108,7 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(POSTGRES_CONNECTIONS)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await
                 .map_err(connect_err)?;

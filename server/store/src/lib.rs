@@ -13,13 +13,22 @@ mod backend;
 mod decode;
 mod error;
 mod model;
+#[macro_use]
 mod sql;
 mod store;
 mod transitions;
-// After `backend`, whose `with_pool!` it uses.
+// After `backend` and `sql`, whose `with_pool!` and `task_cols!` they use.
 mod admin;
+mod announce;
+mod leases;
+mod listen;
+mod workers;
 
+pub use announce::OwedAnnounce;
 pub use error::StoreError;
+pub use leases::ExpiredLease;
+pub use listen::{Heard, TaskListener};
 pub use model::{AttemptOutcome, AttemptRow, DeadLetterRow, NewTask, TaskRow, TaskStatus};
 pub use store::Store;
 pub use transitions::RESTART_ERROR;
+pub use workers::WorkerRow;

@@ -37,6 +37,36 @@ pub(crate) const RUNNABLE: &str = concat!(
 pub(crate) const NEXT_RUN_AT: &str =
     "SELECT MIN(run_at_ms) FROM tasks WHERE queue = $1 AND status = 'queued'";
 
+/// The claim of the next due task of a queue: $1 queue, $2 worker, $3 token, $4 lease length for a task that
+/// names none, $5 now; the lease ends at now plus the task's attempt timeout. `$lock`
+/// is how the candidate row is locked (PostgreSQL skips rows another core is claiming; SQLite has one
+/// writer at a time).
+macro_rules! claim {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE tasks SET status = 'running', attempt = attempt + 1, worker = $2, lease_token = $3, \
+             lease_deadline_ms = $5 + CASE WHEN attempt_timeout_ms > 0 THEN attempt_timeout_ms ELSE $4 END, \
+             progress_json = '', updated_ms = $5 \
+             WHERE id = (SELECT id FROM tasks WHERE queue = $1 AND status = 'queued' AND run_at_ms <= $5 \
+             ORDER BY run_at_ms, seq LIMIT 1 ",
+            $lock,
+            ") AND status = 'queued' RETURNING ",
+            task_cols!()
+        )
+    };
+}
+
+pub(crate) const CLAIM_SQLITE: &str = claim!("");
+pub(crate) const CLAIM_POSTGRES: &str = claim!("FOR UPDATE SKIP LOCKED");
+
+/// $1 now, $2 limit. Running attempts whose lease ended at or before `now`.
+pub(crate) const EXPIRED: &str = "SELECT id, lease_token FROM tasks \
+     WHERE status = 'running' AND lease_deadline_ms <= $1 ORDER BY lease_deadline_ms LIMIT $2";
+
+/// The earliest lease deadline of a running task.
+pub(crate) const NEXT_DEADLINE: &str =
+    "SELECT MIN(lease_deadline_ms) FROM tasks WHERE status = 'running'";
+
 /// $1 id, $2 worker, $3 token, $4 deadline, $5 now.
 pub(crate) const START: &str = concat!(
     "UPDATE tasks SET status = 'running', attempt = attempt + 1, worker = $2, lease_token = $3, \
@@ -48,14 +78,14 @@ pub(crate) const START: &str = concat!(
 /// $1 id, $2 token, $3 progress, $4 now.
 pub(crate) const PROGRESS: &str = concat!(
     "UPDATE tasks SET progress_json = $3, updated_ms = $4 \
-     WHERE id = $1 AND status = 'running' AND lease_token = $2 RETURNING ",
+     WHERE id = $1 AND status = 'running' AND lease_token = $2 AND lease_deadline_ms > $4 RETURNING ",
     task_cols!()
 );
 
-/// $1 id, $2 token, $3 result, $4 now.
+/// $1 id, $2 token, $3 result, $4 now. A result after the lease deadline is refused (fencing).
 pub(crate) const SUCCEED: &str = concat!(
     "UPDATE tasks SET status = 'succeeded', result_json = $3, updated_ms = $4 \
-     WHERE id = $1 AND status = 'running' AND lease_token = $2 RETURNING ",
+     WHERE id = $1 AND status = 'running' AND lease_token = $2 AND lease_deadline_ms > $4 RETURNING ",
     task_cols!()
 );
 
@@ -67,7 +97,9 @@ macro_rules! attempts_left {
     };
 }
 
-/// $1 id, $2 token, $3 retryable, $4 retry_at, $5 error, $6 now.
+/// $1 id, $2 token, $3 retryable, $4 retry_at, $5 error, $6 now, $7 whether a lapsed lease matches too
+/// (a release does; a worker's failure after its lease deadline is refused like a late result, and the
+/// lease sweep takes the task back instead).
 pub(crate) const FAIL: &str = concat!(
     "UPDATE tasks SET status = CASE WHEN $3 AND ",
     attempts_left!(),
@@ -75,7 +107,7 @@ pub(crate) const FAIL: &str = concat!(
     attempts_left!(),
     " THEN $4 ELSE run_at_ms END, \
        last_error = $5, updated_ms = $6 \
-     WHERE id = $1 AND status = 'running' AND lease_token = $2 RETURNING ",
+     WHERE id = $1 AND status = 'running' AND lease_token = $2 AND ($7 OR lease_deadline_ms > $6) RETURNING ",
     task_cols!()
 );
 
@@ -113,3 +145,17 @@ pub(crate) const ATTEMPTS: &str = "SELECT task_id, attempt, worker, lease_token,
 
 pub(crate) const DEAD_LETTERS: &str = "SELECT task_id, queue, payload_json, attempts, last_error, dead_ms \
      FROM dead_letters ORDER BY dead_ms, task_id";
+
+/// $1 id, $2 now. A task that just reached its final state owes its notification.
+pub(crate) const OWE_ANNOUNCE: &str = "UPDATE tasks SET announce_ms = $2 WHERE id = $1";
+
+/// $1 id, $2 when the notification went out. A debt newer than that (the task ended again since) stays.
+pub(crate) const PAID_ANNOUNCE: &str =
+    "UPDATE tasks SET announce_ms = 0 WHERE id = $1 AND announce_ms <= $2";
+
+/// $1 before, $2 limit. Finished tasks whose notification is owed since `before` or earlier.
+pub(crate) const OWED_ANNOUNCES: &str = concat!(
+    "SELECT ",
+    task_cols!(),
+    ", announce_ms FROM tasks WHERE announce_ms > 0 AND announce_ms <= $1 ORDER BY announce_ms LIMIT $2"
+);

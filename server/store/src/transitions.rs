@@ -2,7 +2,7 @@
 //! for a worker's report, the lease token) plus its bookkeeping, in one transaction: of two concurrent callers
 //! at most one can win.
 
-use crate::backend::BeginWrite;
+use crate::backend::{Backend, BeginWrite};
 use crate::decode;
 use crate::error::StoreError;
 use crate::model::{AttemptOutcome, TaskRow, TaskStatus, token_to_db};
@@ -22,10 +22,10 @@ enum Arg<'a> {
 /// Bookkeeping done in the same transaction when the UPDATE matched.
 enum Then<'a> {
     Nothing,
+    /// The attempt's lease deadline is the one the UPDATE wrote.
     OpenAttempt {
         worker: &'a str,
         token: i64,
-        deadline_ms: i64,
     },
     CloseAttempt {
         outcome: AttemptOutcome,
@@ -52,15 +52,39 @@ impl Store {
             Arg::Int(lease_deadline_ms),
             Arg::Int(now_ms),
         ];
-        let then = Then::OpenAttempt {
-            worker,
-            token,
-            deadline_ms: lease_deadline_ms,
-        };
+        let then = Then::OpenAttempt { worker, token };
         match self.transition(sql::START, &args, then, now_ms).await? {
             Some(task) => Ok(task),
             None => Err(self.conflict(id).await),
         }
+    }
+
+    /// Hands the next due task of `queue` to `worker` under `lease_token`, like [`Store::start_attempt`] on
+    /// the task a [`Store::runnable`] call would list first; the lease lasts the task's attempt timeout
+    /// (`default_timeout_ms` when it names none). Several cores claiming at once each get a different task
+    /// (PostgreSQL skips rows another claim holds). `None`: nothing of `queue` is due.
+    pub async fn claim(
+        &self,
+        queue: &str,
+        worker: &str,
+        lease_token: u64,
+        default_timeout_ms: i64,
+        now_ms: i64,
+    ) -> Result<Option<TaskRow>, StoreError> {
+        let token = token_to_db(lease_token);
+        let args = [
+            Arg::Text(queue),
+            Arg::Text(worker),
+            Arg::Int(token),
+            Arg::Int(default_timeout_ms),
+            Arg::Int(now_ms),
+        ];
+        let then = Then::OpenAttempt { worker, token };
+        let sql = match self.backend {
+            Backend::Sqlite(_) => sql::CLAIM_SQLITE,
+            Backend::Postgres(_) => sql::CLAIM_POSTGRES,
+        };
+        self.transition(sql, &args, then, now_ms).await
     }
 
     /// Records the latest progress report of the lease holder.
@@ -86,7 +110,7 @@ impl Store {
         }
     }
 
-    /// The lease holder's result: running -> succeeded.
+    /// The lease holder's result: running -> succeeded. Refused (stale) once the lease deadline has passed.
     pub async fn succeed(
         &self,
         id: &str,
@@ -134,6 +158,7 @@ impl Store {
     }
 
     /// Takes the task back from a lost worker or lapsed lease: a retryable failure with `reason` as the error.
+    /// Unlike a worker's report, it matches a lease past its deadline.
     pub async fn release(
         &self,
         id: &str,
@@ -210,6 +235,7 @@ impl Store {
             Arg::Int(retry_at_ms),
             Arg::Text(error),
             Arg::Int(now_ms),
+            Arg::Bool(outcome == AttemptOutcome::Released),
         ];
         let then = Then::CloseAttempt { outcome, error };
         match self.transition(sql::FAIL, &args, then, now_ms).await? {
@@ -244,13 +270,13 @@ impl Store {
             let attempt = i64::from(task.attempt);
             match then {
                 Then::Nothing => {}
-                Then::OpenAttempt { worker, token, deadline_ms } => {
+                Then::OpenAttempt { worker, token } => {
                     sqlx::query(sql::OPEN_ATTEMPT)
                         .bind(&task.id)
                         .bind(attempt)
                         .bind(worker)
                         .bind(token)
-                        .bind(deadline_ms)
+                        .bind(task.lease_deadline_ms)
                         .bind(now_ms)
                         .execute(&mut *tx)
                         .await?;
@@ -265,6 +291,13 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
+            }
+            if task.status.is_terminal() {
+                sqlx::query(sql::OWE_ANNOUNCE)
+                    .bind(&task.id)
+                    .bind(now_ms.max(1))
+                    .execute(&mut *tx)
+                    .await?;
             }
             if task.status == TaskStatus::Dead {
                 sqlx::query(sql::DEAD_LETTER).bind(&task.id).execute(&mut *tx).await?;

@@ -3,6 +3,7 @@
 
 mod common;
 mod durability;
+mod leases;
 mod lifecycle;
 mod retries;
 mod submit;
@@ -41,6 +42,12 @@ on_both_backends!(
     retries::non_retryable_failure,
     durability::requeue_running_after_crash,
     durability::reconnect_keeps_tasks,
+    leases::concurrent_claims_take_each_task_once,
+    leases::claim_takes_the_earliest_due_task,
+    leases::expired_leases_are_taken_back_once,
+    leases::reports_after_the_deadline_are_refused,
+    leases::finished_tasks_owe_their_notification_until_paid,
+    leases::workers_published_per_core,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,4 +63,33 @@ async fn memory_lifecycle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_retries() {
     common::run_memory(retries::retries_then_dead).await
+}
+
+/// A task queued on one connection wakes a listener on another (PostgreSQL's trigger and LISTEN).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_listener_hears_queued_tasks() {
+    common::run_postgres(|ctx| async move {
+        let other = herald_store::Store::connect(&ctx.url).await.unwrap();
+        let mut listener = other.listener().await.unwrap().expect("postgres listens");
+        ctx.store
+            .submit(common::task("n1", "push", 0))
+            .await
+            .unwrap();
+        let heard = tokio::time::timeout(std::time::Duration::from_secs(10), listener.next())
+            .await
+            .expect("a notification within 10 s")
+            .unwrap();
+        assert_eq!(heard, herald_store::Heard::Queued("push".into()));
+        drop(listener);
+        other.close().await;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_has_no_listener() {
+    common::run_memory(|ctx| async move {
+        assert!(ctx.store.listener().await.unwrap().is_none());
+    })
+    .await
 }
