@@ -11,28 +11,22 @@ const { heraldTest, connect, makeToken, grpcClient, withGuard, GUARD_MS, jsonArg
 const { startHandler } = require('./lib/handler');
 const { clusterToml, waitFor } = require('./lib/multicore');
 const { startRedis } = require('./lib/redis');
+const { parseProm, sample } = require('./lib/prom');
 
-/** The edge's `herald_edge_link_queue_depth`. */
-async function linkQueueDepth(h) {
+/** The edge's sample `name{labels}` (0 when it is not served). */
+async function edgeMetric(h, name, labels = {}) {
   const res = await withGuard(fetch(`${h.edgeUrl}/metrics`), GUARD_MS, 'GET /metrics');
-  const text = await res.text();
-  const line = text.split('\n').find((l) => l.startsWith('herald_edge_link_queue_depth '));
-  return line ? Number(line.split(' ')[1]) : 0;
+  return sample(parseProm(await res.text()), name, labels) ?? 0;
 }
 
-/** The edge's `herald_edge_link_backlog`: messages owed to the core waiting for room. */
-async function linkBacklog(h) {
-  const res = await withGuard(fetch(`${h.edgeUrl}/metrics`), GUARD_MS, 'GET /metrics');
-  const line = (await res.text()).split('\n').find((l) => l.startsWith('herald_edge_link_backlog '));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
-
+/** Messages waiting on the edge's link towards the core. */
+const linkQueueDepth = (h) => edgeMetric(h, 'herald_edge_link_queue_depth');
+/** Messages owed to the core waiting for room on the link. */
+const linkBacklog = (h) => edgeMetric(h, 'herald_edge_link_backlog');
+/** Relay events without an ack the edge dropped on a full link. */
+const relaysDropped = (h) => edgeMetric(h, 'herald_edge_link_dropped_total', { message: 'relay' });
 /** The edge's sockets in namespace "/". */
-async function edgeSockets(h) {
-  const res = await withGuard(fetch(`${h.edgeUrl}/metrics`), GUARD_MS, 'GET /metrics');
-  const line = (await res.text()).split('\n').find((l) => l.startsWith('herald_edge_sockets{namespace="/"}'));
-  return line === undefined ? -1 : Number(line.split(' ')[1]);
-}
+const edgeSockets = (h) => edgeMetric(h, 'herald_edge_sockets', { namespace: '/' });
 
 /** Connections the core counts in namespace "/". */
 async function connections(h) {
@@ -116,6 +110,11 @@ heraldTest('close notices reach the core when the link queue is full: no ghost c
   // The edge forgot them while the link was still full.
   await waitFor(async () => (await edgeSockets(h)) === 1, 'the edge to hold only the flooder');
   assert.ok((await linkQueueDepth(h)) >= LINK_QUEUE, 'the link was full when the clients left');
+  // Relay events without an ack are what a full link drops, and counts.
+  await waitFor(async () => {
+    for (let i = 0; i < 100; i += 1) flood.emit('typing', { room: 'r' });
+    return (await relaysDropped(h)) > 0;
+  }, 'relay events on the full link to be dropped and counted');
 
   resume();
   await waitFor(async () => (await connections(h)) === 1, 'the core to count only the flooder', 120000);
