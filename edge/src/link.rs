@@ -490,3 +490,50 @@ pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
     }
     out.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_proto::v1::ConnectionClosed;
+
+    fn closed(id: &str) -> Msg {
+        Msg::Closed(ConnectionClosed {
+            connection_id: id.to_owned(),
+            reason: String::new(),
+            recoverable: false,
+        })
+    }
+
+    #[tokio::test]
+    async fn an_overflowing_backlog_resets_the_link() {
+        let verifier = herald_auth::Verifier::new(&herald_auth::AuthConfig {
+            hs256_secret: Some("s".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut link = Link::new(&EdgeConfig::new("http://core:1", "token", verifier)).unwrap();
+        link.owed = Backlog::new(1, BACKLOG_BYTES);
+        let (tx, mut rx) = mpsc::channel(1);
+        *link.tx.lock() = Some(tx);
+        let reset = CancellationToken::new();
+        *link.reset.lock() = Some(reset.clone());
+
+        link.send_owed(closed("a"));
+        link.send_owed(closed("b"));
+        assert_eq!((link.queued(), link.backlog()), (1, 1));
+        assert!(!reset.is_cancelled(), "within the bound the link stays");
+        link.send_owed(closed("c"));
+        assert!(reset.is_cancelled(), "over the bound the link is reset");
+        assert_eq!((link.backlog(), link.owed_discarded()), (0, 2));
+        assert!(rx.recv().await.is_some());
+
+        // A relay finds the link full (or down): dropped and counted.
+        let (tx, _rx) = mpsc::channel(1);
+        *link.tx.lock() = Some(tx);
+        assert!(link.send_relay(closed("r1")));
+        assert!(!link.send_relay(closed("r2")));
+        link.set_down();
+        assert!(!link.send_relay(closed("r3")));
+        assert_eq!(link.relays_dropped(), 2);
+    }
+}
