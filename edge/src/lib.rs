@@ -46,6 +46,7 @@ mod ids;
 mod link;
 mod member;
 mod metrics;
+mod owed;
 pub mod prom;
 mod relink;
 mod serve;

@@ -25,6 +25,7 @@ use crate::connector::LinkResponses;
 use crate::edge::Edge;
 use crate::error::EdgeError;
 use crate::fanout::Batch;
+use crate::owed::{BACKLOG_BYTES, BACKLOG_MESSAGES, Backlog, Owed};
 
 /// Messages buffered towards the core per link.
 const LINK_QUEUE: usize = 8192;
@@ -76,12 +77,12 @@ pub(crate) struct Link {
     up_notify: tokio::sync::Notify,
     next_id: AtomicU64,
     pending: parking_lot::Mutex<HashMap<u64, Pending>>,
-    /// `ConnectionClosed` notices the link queue had no room for, sent as soon as it has: the
-    /// core's presence and per-user counts depend on them. At most one per connection that lived
-    /// on this edge, so bounded by the connections it held.
-    closed_backlog: parking_lot::Mutex<std::collections::VecDeque<Msg>>,
-    /// Woken when a notice went to the backlog.
-    backlog_notify: tokio::sync::Notify,
+    /// Messages owed to the core that the link queue had no room for (see [`crate::owed`]).
+    owed: Backlog,
+    /// Cancelled to reset the current link (when the owed backlog overflowed).
+    reset: parking_lot::Mutex<Option<CancellationToken>>,
+    /// Relay events without an ack dropped because the link was full or down.
+    relays_dropped: AtomicU64,
 }
 
 impl Link {
@@ -123,8 +124,9 @@ impl Link {
             up_notify: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
             pending: parking_lot::Mutex::new(HashMap::new()),
-            closed_backlog: parking_lot::Mutex::new(std::collections::VecDeque::new()),
-            backlog_notify: tokio::sync::Notify::new(),
+            owed: Backlog::new(BACKLOG_MESSAGES, BACKLOG_BYTES),
+            reset: parking_lot::Mutex::new(None),
+            relays_dropped: AtomicU64::new(0),
         })
     }
 
@@ -220,49 +222,54 @@ impl Link {
         }
     }
 
-    /// Sends `msg` without waiting; dropped (with a warning) when the link is down or congested
-    /// (a reconnect re-registers the live state anyway).
-    pub fn notify(&self, msg: Msg) {
-        let Some(tx) = self.tx.lock().clone() else {
-            return;
-        };
-        let req = LinkRequest {
-            request_id: 0,
-            msg: Some(msg),
-        };
-        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(req) {
-            tracing::warn!("link queue full: a message to the core was dropped");
+    /// Sends a relay event without an ack, without waiting. Dropped (and counted) when the link
+    /// is full or down: such an event is fire-and-forget by design (its sender asked for no ack
+    /// and its edge already delivered it locally), and keeping it would let a flooding client
+    /// grow the edge's memory or force link resets. Returns whether it went out.
+    pub fn send_relay(&self, msg: Msg) -> bool {
+        let sent = self.tx.lock().clone().is_some_and(|tx| {
+            tx.try_send(LinkRequest {
+                request_id: 0,
+                msg: Some(msg),
+            })
+            .is_ok()
+        });
+        if !sent {
+            self.relays_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// Sends a message the core must get (a `ConnectionClosed`, a `$disconnect` report, a
+    /// client's ack), never dropping it: when the link queue is full (or the link is down) it waits
+    /// in the owed backlog, sent in order as soon as a link has room. When that backlog overflows
+    /// it is discarded and the link is reset, so that the core forgets the link's connections and
+    /// the live sockets are registered again.
+    pub fn send_owed(&self, msg: Msg) {
+        let tx = self.tx.lock().clone();
+        if self.owed.send(tx.as_ref(), msg) == Owed::Overflow {
+            tracing::warn!(
+                "the backlog of messages owed to the core is full: discarding it and resetting the link"
+            );
+            if let Some(reset) = self.reset.lock().as_ref() {
+                reset.cancel();
+            }
         }
     }
 
-    /// Sends a `ConnectionClosed` notice, never dropping it: when the link queue is full (or the
-    /// link is down) it waits in a backlog that goes out, in order, as soon as a link has room.
-    pub fn notify_closed(&self, msg: Msg) {
-        let tx = self.tx.lock().clone();
-        let mut backlog = self.closed_backlog.lock();
-        // Behind earlier notices still waiting, to keep their order.
-        if backlog.is_empty()
-            && let Some(tx) = tx
-        {
-            let req = LinkRequest {
-                request_id: 0,
-                msg: Some(msg),
-            };
-            match tx.try_send(req) {
-                Ok(()) => return,
-                Err(
-                    mpsc::error::TrySendError::Full(req) | mpsc::error::TrySendError::Closed(req),
-                ) => {
-                    if let Some(msg) = req.msg {
-                        backlog.push_back(msg);
-                    }
-                }
-            }
-        } else {
-            backlog.push_back(msg);
-        }
-        drop(backlog);
-        self.backlog_notify.notify_one();
+    /// Owed messages waiting for room on the link.
+    pub fn backlog(&self) -> u64 {
+        u64::try_from(self.owed.len()).unwrap_or(u64::MAX)
+    }
+
+    /// Owed messages discarded because the backlog overflowed.
+    pub fn owed_discarded(&self) -> u64 {
+        self.owed.discarded()
+    }
+
+    /// Relay events dropped on a full or missing link.
+    pub fn relays_dropped(&self) -> u64 {
+        self.relays_dropped.load(Ordering::Relaxed)
     }
 
     /// Waits a little for a link that is starting or reconnecting.
@@ -296,6 +303,7 @@ impl Link {
     fn set_down(&self) {
         self.up.store(false, Ordering::Release);
         *self.tx.lock() = None;
+        *self.reset.lock() = None;
         // Dropping the senders fails every waiting request with "core unavailable".
         self.pending.lock().clear();
     }
@@ -362,11 +370,16 @@ async fn connect_once(
     };
     // The sockets' offsets are of the epoch of the core they were last linked to.
     let epoch = link.epoch();
+    let reset = CancellationToken::new();
+    *link.reset.lock() = Some(reset.clone());
     *link.tx.lock() = Some(tx.clone());
     let weak = tx.downgrade();
     let register = tokio::spawn(crate::relink::reregister(edge.clone(), tx, epoch));
     let _abort = AbortOnDrop(register);
-    let backlog = tokio::spawn(send_closed_backlog(edge.clone(), weak));
+    let backlog = tokio::spawn({
+        let edge = edge.clone();
+        async move { edge.link.owed.drain(weak).await }
+    });
     let _abort_backlog = AbortOnDrop(backlog);
     let mut ready = Vec::with_capacity(MAX_BATCH);
 
@@ -379,6 +392,11 @@ async fn connect_once(
                     while let Some(Ok(_)) = responses.next().await {}
                 }).await;
                 return Ok(());
+            }
+            () = reset.cancelled() => {
+                return Err(tonic::Status::resource_exhausted(
+                    "the backlog of messages owed to the core overflowed: link reset",
+                ));
             }
             m = responses.next() => match m.transpose()? {
                 Some(resp) => {
@@ -408,34 +426,6 @@ async fn connect_once(
                 None => return Ok(()),
             }
         }
-    }
-}
-
-/// Sends the backlog of close notices on the link `tx`, waiting for room, until the link ends
-/// (what is not sent stays for the next link). Holds the link's sender only while sending, so the
-/// stream still ends when the link closes.
-async fn send_closed_backlog(edge: Arc<Edge>, tx: mpsc::WeakSender<LinkRequest>) {
-    let link = &edge.link;
-    loop {
-        if link.closed_backlog.lock().is_empty() {
-            link.backlog_notify.notified().await;
-            continue;
-        }
-        let Some(tx) = tx.upgrade() else { return };
-        let Ok(permit) = tx.reserve().await else {
-            return;
-        };
-        // Taken only once there is room, so a notice is never lost in between. Only this task
-        // takes from the backlog.
-        let mut backlog = link.closed_backlog.lock();
-        let Some(msg) = backlog.pop_front() else {
-            continue;
-        };
-        drop(backlog);
-        permit.send(LinkRequest {
-            request_id: 0,
-            msg: Some(msg),
-        });
     }
 }
 
@@ -499,4 +489,51 @@ pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
         next = err.source();
     }
     out.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_proto::v1::ConnectionClosed;
+
+    fn closed(id: &str) -> Msg {
+        Msg::Closed(ConnectionClosed {
+            connection_id: id.to_owned(),
+            reason: String::new(),
+            recoverable: false,
+        })
+    }
+
+    #[tokio::test]
+    async fn an_overflowing_backlog_resets_the_link() {
+        let verifier = herald_auth::Verifier::new(&herald_auth::AuthConfig {
+            hs256_secret: Some("s".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut link = Link::new(&EdgeConfig::new("http://core:1", "token", verifier)).unwrap();
+        link.owed = Backlog::new(1, BACKLOG_BYTES);
+        let (tx, mut rx) = mpsc::channel(1);
+        *link.tx.lock() = Some(tx);
+        let reset = CancellationToken::new();
+        *link.reset.lock() = Some(reset.clone());
+
+        link.send_owed(closed("a"));
+        link.send_owed(closed("b"));
+        assert_eq!((link.queued(), link.backlog()), (1, 1));
+        assert!(!reset.is_cancelled(), "within the bound the link stays");
+        link.send_owed(closed("c"));
+        assert!(reset.is_cancelled(), "over the bound the link is reset");
+        assert_eq!((link.backlog(), link.owed_discarded()), (0, 2));
+        assert!(rx.recv().await.is_some());
+
+        // A relay finds the link full (or down): dropped and counted.
+        let (tx, _rx) = mpsc::channel(1);
+        *link.tx.lock() = Some(tx);
+        assert!(link.send_relay(closed("r1")));
+        assert!(!link.send_relay(closed("r2")));
+        link.set_down();
+        assert!(!link.send_relay(closed("r3")));
+        assert_eq!(link.relays_dropped(), 2);
+    }
 }

@@ -287,6 +287,24 @@ fn render_edge(edge: &Edge, out: &mut String) {
         "Messages queued on the link towards the core.",
         &one(edge.link.queued()),
     );
+    family(
+        out,
+        "herald_edge_link_backlog",
+        "gauge",
+        "Messages owed to the core (close notices, $disconnect reports, acks) waiting for room on the link.",
+        &one(edge.link.backlog()),
+    );
+    let dropped = [
+        ("message=\"relay\"".to_owned(), edge.link.relays_dropped()),
+        ("message=\"owed\"".to_owned(), edge.link.owed_discarded()),
+    ];
+    family(
+        out,
+        "herald_edge_link_dropped_total",
+        "counter",
+        "Messages towards the core dropped: relay events without an ack on a full link, owed messages discarded when their backlog overflowed (the link was then reset).",
+        &dropped,
+    );
     let handshakes = [
         (
             "transport=\"polling\"".to_owned(),

@@ -215,7 +215,7 @@ async fn register(
             if session.remove_socket(&ns).is_some() {
                 edge.index.write().remove(&id);
                 // The core may have registered it before failing; make sure it forgets it.
-                edge.link.notify_closed(closed_msg(&id, "connect failed"));
+                edge.link.send_owed(closed_msg(&id, "connect failed"));
             }
             // The core refuses what its limits forbid (connections per user).
             Err(match e {

@@ -225,12 +225,13 @@ pub(crate) async fn ask_connect(
         .map_err(handler_error)
 }
 
-/// Reports a closed socket to `$disconnect` handlers (no reply), with `[{reason}]` as args.
+/// Reports a closed socket to `$disconnect` handlers (no reply), with `[{reason}]` as args; owed
+/// to the core, so never dropped on a busy link (and sent before the socket's close notice).
 pub(crate) fn report_disconnect(edge: &Edge, s: &SocketState, reason: &str) {
     edge.metrics.forwarded();
     let args = vec![json_arg(&json!({ "reason": reason }))];
     edge.link
-        .notify(Origin::of(s).forward("$disconnect", args, String::new()));
+        .send_owed(Origin::of(s).forward("$disconnect", args, String::new()));
 }
 
 #[cfg(test)]

@@ -115,7 +115,8 @@ pub(crate) async fn relay(
     if wants_ack {
         edge.link.request(msg).await.map_err(|e| e.to_string())
     } else {
-        edge.link.notify(msg);
+        // Dropped (and counted) on a full link: see `Link::send_relay`.
+        edge.link.send_relay(msg);
         Ok(())
     }
 }

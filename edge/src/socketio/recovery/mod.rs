@@ -140,7 +140,7 @@ pub(crate) async fn restore(
             }
             edge.index.write().remove(&id);
             // The core registers the connection even when it refuses the resume: end it for good.
-            edge.link.notify_closed(Msg::Closed(ConnectionClosed {
+            edge.link.send_owed(Msg::Closed(ConnectionClosed {
                 connection_id: id.to_string(),
                 reason: "resume failed".to_owned(),
                 recoverable: false,
