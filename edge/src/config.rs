@@ -1,10 +1,18 @@
-//! `EdgeConfig`: everything the edge needs to run, with the documented defaults, and the per-namespace
+//! The edge's configuration: `EdgeSettings` (the `[edge]` section of the file, every default written
+//! once, here), `EdgeConfig` (what `run` takes, built from the settings), and the per-namespace
 //! client-event policy (`NamespaceConfig`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use herald_auth::Verifier;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::origin::Origins;
+use crate::engine::peer::TrustedProxies;
+
+/// The development service token used when none is configured (start-up warns about it).
+pub const DEV_SERVICE_TOKEN: &str = "herald-dev-service-token";
 
 /// What the edge does with a client event that is neither a join/leave, a relay nor a forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,7 +76,7 @@ pub struct NamespaceConfig {
 impl NamespaceConfig {
     /// A namespace with the defaults of the runtime contract (auth required, built-in
     /// `join`/`leave`, no handlers, no relay, no forward, unknown events answered with an error,
-    /// connection-state recovery on).
+    /// connection-state recovery off).
     pub fn new(name: impl Into<String>) -> Self {
         NamespaceConfig {
             name: name.into(),
@@ -89,6 +97,163 @@ impl NamespaceConfig {
             connection_state_recovery: false,
         }
     }
+}
+
+/// The `[edge]` section of the configuration file. Every option's default is written once, in
+/// its `Default` impl; [`EdgeConfig::from_settings`] turns it into what [`crate::run`] takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdgeSettings {
+    /// Address of the HTTP / Socket.IO endpoint.
+    pub listen: String,
+    /// Name shown in the core's logs.
+    pub name: String,
+    /// The core to link to (`herald edge`; `herald serve` links to its own core).
+    pub core_url: String,
+    /// Cores to link to, tried in order, failing over to the next when the link breaks; when
+    /// set, used instead of `core_url`.
+    pub core_urls: Vec<String>,
+    /// The service token the edge presents to the core.
+    pub service_token: String,
+    /// Engine.IO ping interval.
+    pub ping_interval_ms: u64,
+    /// How long to wait for a pong before closing.
+    pub ping_timeout_ms: u64,
+    /// Largest Engine.IO message or polling body, in bytes.
+    pub max_payload: u64,
+    /// Frames queued per session (control frames included) before it is disconnected as too slow.
+    pub outbound_queue: usize,
+    /// How long a client may take to send its Socket.IO CONNECT.
+    pub connect_timeout_ms: u64,
+    /// How long shutdown waits for sockets to be told and closed.
+    pub shutdown_grace_ms: u64,
+    /// Folder served at `/` (the example page); empty to serve nothing.
+    pub static_dir: String,
+    /// PEM CA certificates that verify the core's certificate (`https://` core URLs).
+    pub core_ca_file: String,
+    /// PEM client certificate the edge (and the CLI) present to a core that requires mTLS.
+    pub core_cert_file: String,
+    /// PEM private key of `core_cert_file`.
+    pub core_key_file: String,
+    /// Secret of the admin console (`/admin/`) and its API; empty disables them.
+    pub admin_secret: String,
+
+    // ----- limits of the HTTP / Engine.IO layer -----
+    /// Longest wait for a complete HTTP request head on a connection (slow clients are dropped).
+    pub header_timeout_ms: u64,
+    /// Largest HTTP request head, in bytes (431 above it).
+    pub max_header_bytes: usize,
+    /// Longest time a polling POST may take to send its body (408 and the session closed).
+    pub poll_body_timeout_ms: u64,
+    /// Engine.IO sessions this edge holds at once (503 above it); 0: no limit.
+    pub max_sessions: usize,
+    /// Engine.IO sessions one client IP address may hold at once (429 above it); 0: no limit.
+    pub max_sessions_per_ip: usize,
+    /// Engine.IO handshakes one IP address may make per second, sustained (429 above it); 0: no limit.
+    pub handshakes_per_ip_per_sec: u32,
+    /// Handshakes one IP address may make in a burst.
+    pub handshake_burst_per_ip: u32,
+    /// Engine.IO packets the sessions of one IP address may send per second, sustained (the
+    /// session that goes over is disconnected); 0: no limit.
+    pub messages_per_ip_per_sec: u32,
+    /// Packets the sessions of one IP address may send in a burst.
+    pub message_burst_per_ip: u32,
+    /// Proxies (addresses, `10.0.0.0/8` networks) whose `X-Forwarded-For` names the client's
+    /// address for the per-address limits; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+
+    // ----- origins -----
+    /// Origins a browser page may connect from (`https://app.example.com`, `https://*.example.com`,
+    /// `*.example.com` for http and https); empty allows every origin.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for EdgeSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            name: "edge".into(),
+            core_url: "http://127.0.0.1:50051".into(),
+            core_urls: Vec::new(),
+            service_token: DEV_SERVICE_TOKEN.into(),
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
+            max_payload: 1_000_000,
+            outbound_queue: 1024,
+            connect_timeout_ms: 45_000,
+            shutdown_grace_ms: 5_000,
+            static_dir: "clients/js".into(),
+            core_ca_file: String::new(),
+            core_cert_file: String::new(),
+            core_key_file: String::new(),
+            admin_secret: String::new(),
+
+            header_timeout_ms: 10_000,
+            max_header_bytes: 16 * 1024,
+            poll_body_timeout_ms: 10_000,
+            max_sessions: 100_000,
+            max_sessions_per_ip: 1000,
+            handshakes_per_ip_per_sec: 100,
+            handshake_burst_per_ip: 500,
+            messages_per_ip_per_sec: 10_000,
+            message_burst_per_ip: 20_000,
+            trusted_proxies: Vec::new(),
+
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+impl EdgeSettings {
+    /// Checks the values of the edge's limits and origins; the error names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("edge.header_timeout_ms", self.header_timeout_ms),
+            ("edge.poll_body_timeout_ms", self.poll_body_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(format!("{name}: must be greater than 0"));
+            }
+        }
+        if self.max_header_bytes < MIN_HEADER_BYTES {
+            return Err(format!(
+                "edge.max_header_bytes: must be at least {MIN_HEADER_BYTES}"
+            ));
+        }
+        for (name, rate, burst) in [
+            (
+                "edge.handshake_burst_per_ip",
+                self.handshakes_per_ip_per_sec,
+                self.handshake_burst_per_ip,
+            ),
+            (
+                "edge.message_burst_per_ip",
+                self.messages_per_ip_per_sec,
+                self.message_burst_per_ip,
+            ),
+        ] {
+            if rate > 0 && burst == 0 {
+                return Err(format!(
+                    "{name}: must be greater than 0 when its rate is set"
+                ));
+            }
+        }
+        TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| format!("edge.trusted_proxies: {e}"))?;
+        Origins::parse(&self.allowed_origins)
+            .map(|_| ())
+            .map_err(|e| format!("edge.allowed_origins: {e}"))
+    }
+}
+
+/// Smallest `max_header_bytes` accepted (a browser's request head needs about this much).
+pub const MIN_HEADER_BYTES: usize = 1024;
+
+/// A sustained rate with a burst (a token bucket); `per_sec == 0` means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub per_sec: u32,
+    pub burst: u32,
 }
 
 /// Settings of one edge process.
@@ -112,12 +277,30 @@ pub struct EdgeConfig {
     pub verifier: Verifier,
     /// Where static files are served from (`None`: every static GET is a 404).
     pub static_dir: Option<PathBuf>,
-    /// Bounded outbound queue length, in frames, per Engine.IO session.
+    /// Bounded outbound queue length, in frames (control frames included), per Engine.IO session.
     pub outbound_queue: usize,
     /// A Socket.IO CONNECT must arrive within this time after the handshake.
     pub connect_timeout: Duration,
     /// Upper bound for the graceful shutdown.
     pub shutdown_grace: Duration,
+    /// Longest wait for a complete HTTP request head.
+    pub header_timeout: Duration,
+    /// Largest HTTP request head, in bytes.
+    pub max_header_bytes: usize,
+    /// Longest time a polling POST may take to send its body.
+    pub poll_body_timeout: Duration,
+    /// Engine.IO sessions held at once; 0: no limit.
+    pub max_sessions: usize,
+    /// Engine.IO sessions per client IP address; 0: no limit.
+    pub max_sessions_per_ip: usize,
+    /// Engine.IO handshakes per client IP address.
+    pub handshake_rate: Rate,
+    /// Engine.IO packets from the sessions of one client IP address.
+    pub message_rate: Rate,
+    /// Proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: TrustedProxies,
+    /// Origins browsers may connect from; empty allows all.
+    pub allowed_origins: Origins,
     /// Opens the link to the core in-process instead of over gRPC (`herald serve`).
     pub connector: Option<std::sync::Arc<dyn crate::CoreConnector>>,
     /// TLS towards the core (an `https://` core URL): CA and optional client identity.
@@ -128,31 +311,69 @@ pub struct EdgeConfig {
     pub admin_secret: Option<String>,
 }
 
+fn non_empty(s: &str) -> Option<String> {
+    (!s.trim().is_empty()).then(|| s.to_owned())
+}
+
 impl EdgeConfig {
-    /// A configuration with the defaults of the runtime contract.
+    /// A configuration with the defaults of [`EdgeSettings`], linking to `core_url`, serving no
+    /// static files.
     pub fn new(
         core_url: impl Into<String>,
         service_token: impl Into<String>,
         verifier: Verifier,
     ) -> Self {
-        EdgeConfig {
-            name: "edge".to_owned(),
-            core_urls: vec![core_url.into()],
-            service_token: service_token.into(),
-            ping_interval: Duration::from_millis(25_000),
-            ping_timeout: Duration::from_millis(20_000),
-            max_payload: 1_000_000,
+        let mut c = Self::from_settings(&EdgeSettings::default(), verifier)
+            .unwrap_or_else(|_| unreachable!("the default settings are valid"));
+        c.core_urls = vec![core_url.into()];
+        c.service_token = service_token.into();
+        c.static_dir = None;
+        c
+    }
+
+    /// The configuration an `[edge]` section describes (without TLS towards the core, whose files
+    /// the caller reads, and with no namespaces yet). Fails on values [`EdgeSettings::validate`]
+    /// refuses.
+    pub fn from_settings(s: &EdgeSettings, verifier: Verifier) -> Result<Self, String> {
+        s.validate()?;
+        let core_urls = if s.core_urls.is_empty() {
+            vec![s.core_url.clone()]
+        } else {
+            s.core_urls.clone()
+        };
+        Ok(EdgeConfig {
+            name: s.name.clone(),
+            core_urls,
+            service_token: s.service_token.clone(),
+            ping_interval: Duration::from_millis(s.ping_interval_ms),
+            ping_timeout: Duration::from_millis(s.ping_timeout_ms),
+            max_payload: s.max_payload,
             namespaces: Vec::new(),
             verifier,
-            static_dir: None,
-            outbound_queue: 1024,
-            connect_timeout: Duration::from_secs(45),
-            shutdown_grace: Duration::from_secs(10),
+            static_dir: non_empty(&s.static_dir).map(PathBuf::from),
+            outbound_queue: s.outbound_queue,
+            connect_timeout: Duration::from_millis(s.connect_timeout_ms),
+            shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
+            header_timeout: Duration::from_millis(s.header_timeout_ms),
+            max_header_bytes: s.max_header_bytes,
+            poll_body_timeout: Duration::from_millis(s.poll_body_timeout_ms),
+            max_sessions: s.max_sessions,
+            max_sessions_per_ip: s.max_sessions_per_ip,
+            handshake_rate: Rate {
+                per_sec: s.handshakes_per_ip_per_sec,
+                burst: s.handshake_burst_per_ip,
+            },
+            message_rate: Rate {
+                per_sec: s.messages_per_ip_per_sec,
+                burst: s.message_burst_per_ip,
+            },
+            trusted_proxies: TrustedProxies::parse(&s.trusted_proxies)?,
+            allowed_origins: Origins::parse(&s.allowed_origins)?,
             connector: None,
             extra_metrics: None,
             core_tls: None,
-            admin_secret: None,
-        }
+            admin_secret: non_empty(&s.admin_secret),
+        })
     }
 
     /// The namespace's settings, if it is accepted.
@@ -166,5 +387,30 @@ impl EdgeConfig {
             self.namespaces.push(NamespaceConfig::new("/"));
         }
         self.outbound_queue = self.outbound_queue.max(8);
+        self.max_header_bytes = self.max_header_bytes.max(MIN_HEADER_BYTES);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_settings_are_valid() {
+        assert_eq!(EdgeSettings::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn bad_limits_name_the_option() {
+        let s = EdgeSettings {
+            max_header_bytes: 10,
+            ..EdgeSettings::default()
+        };
+        assert!(s.validate().unwrap_err().contains("edge.max_header_bytes"));
+        let s = EdgeSettings {
+            allowed_origins: vec!["example.com".into()],
+            ..EdgeSettings::default()
+        };
+        assert!(s.validate().unwrap_err().contains("edge.allowed_origins"));
     }
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::EdgeConfig;
+use crate::engine::limits::Limits;
 use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::error::EdgeError;
 use crate::link::Link;
@@ -29,6 +30,8 @@ pub(crate) struct Edge {
     pub shutdown: CancellationToken,
     /// Per-session tasks (drivers, websocket transports).
     pub tasks: TaskTracker,
+    /// Sessions per address, handshake and packet rates.
+    pub limits: Limits,
 }
 
 impl Edge {
@@ -62,6 +65,7 @@ pub async fn run(
 ) -> Result<(), EdgeError> {
     config.normalize();
     let link = Link::new(&config)?;
+    let limits = Limits::new(&config);
     let edge = Arc::new(Edge {
         config,
         sessions: parking_lot::Mutex::new(HashMap::new()),
@@ -70,6 +74,7 @@ pub async fn run(
         metrics: Metrics::default(),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
+        limits,
     });
     let link_stop = CancellationToken::new();
     let link_task = tokio::spawn(crate::link::run(edge.clone(), link_stop.clone()));

@@ -33,6 +33,30 @@ pub enum HttpError {
     UnsupportedVersion,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The page's origin is not in `edge.allowed_origins` (Engine.IO "Forbidden").
+    #[error("Forbidden: origin not allowed")]
+    OriginNotAllowed,
+    /// `edge.max_sessions` reached.
+    #[error("too many sessions on this server, retry later")]
+    TooManySessions,
+    /// `edge.max_sessions_per_ip` reached.
+    #[error("too many sessions from this address")]
+    TooManySessionsFromIp,
+    /// `edge.handshakes_per_ip_per_sec` exceeded.
+    #[error("too many handshakes from this address, retry later")]
+    HandshakeRate,
+    /// A websocket request of another protocol version than 13 (RFC 6455 4.4).
+    #[error("unsupported websocket version: this server speaks 13")]
+    WebsocketVersion,
+    /// A request head not complete within `edge.header_timeout_ms`.
+    #[error("request head not received in time")]
+    HeaderTimeout,
+    /// A request head larger than `edge.max_header_bytes`.
+    #[error("request header fields too large")]
+    HeadersTooLarge,
+    /// A polling POST whose body did not arrive within `edge.poll_body_timeout_ms`.
+    #[error("request body not received in time")]
+    BodyTimeout,
     #[error("not found")]
     NotFound,
     /// A bad `/v1/emit` body.
@@ -57,6 +81,7 @@ impl HttpError {
             HttpError::UnknownSid => Some(1),
             HttpError::BadHandshakeMethod => Some(2),
             HttpError::BadRequest => Some(3),
+            HttpError::OriginNotAllowed => Some(4),
             HttpError::UnsupportedVersion => Some(5),
             _ => None,
         }
@@ -65,6 +90,14 @@ impl HttpError {
     fn status(&self) -> StatusCode {
         match self {
             HttpError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::OriginNotAllowed => StatusCode::FORBIDDEN,
+            HttpError::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::TooManySessionsFromIp | HttpError::HandshakeRate => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            HttpError::WebsocketVersion => StatusCode::UPGRADE_REQUIRED,
+            HttpError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            HttpError::BodyTimeout | HttpError::HeaderTimeout => StatusCode::REQUEST_TIMEOUT,
             HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::Invalid(_) => StatusCode::BAD_REQUEST,
             HttpError::Grpc(code, _) => match code {
@@ -84,21 +117,52 @@ impl HttpError {
     }
 }
 
-impl IntoResponse for HttpError {
-    fn into_response(self) -> Response {
+impl HttpError {
+    /// The response's status, content type and body.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
         let status = self.status();
         match self.engine_code() {
-            Some(code) => {
-                let body =
-                    serde_json::json!({ "code": code, "message": self.to_string() }).to_string();
-                (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-            }
-            None => (
+            Some(code) => (
                 status,
-                [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")],
-                self.to_string(),
-            )
-                .into_response(),
+                "application/json",
+                serde_json::json!({ "code": code, "message": self.to_string() }).to_string(),
+            ),
+            None => (status, "text/plain; charset=UTF-8", self.to_string()),
         }
+    }
+
+    /// A header the error's status calls for.
+    fn extra_header(&self) -> Option<(header::HeaderName, &'static str)> {
+        (*self == HttpError::WebsocketVersion).then_some((header::SEC_WEBSOCKET_VERSION, "13"))
+    }
+
+    /// The whole HTTP/1.1 response, for a connection the edge answers without the HTTP stack
+    /// (it is closed after).
+    pub(crate) fn http1(&self) -> Vec<u8> {
+        let (status, content_type, body) = self.parts();
+        let extra = self
+            .extra_header()
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}\
+             Connection: close\r\n\r\n{body}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            body.len()
+        )
+        .into_bytes()
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let (status, content_type, body) = self.parts();
+        let mut r = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+        if let Some((name, value)) = self.extra_header() {
+            r.headers_mut()
+                .insert(name, header::HeaderValue::from_static(value));
+        }
+        r
     }
 }

@@ -2,17 +2,20 @@
 //! `/admin/`, and static files.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 
 use crate::edge::Edge;
+use crate::engine::limits::Limit;
+use crate::engine::origin::{cors_headers, origin_of, preflight_headers};
 use crate::engine::{polling, ws};
 use crate::error::HttpError;
 
@@ -59,14 +62,48 @@ pub(crate) fn bearer_value(v: &str) -> Option<Box<str>> {
     (!t.is_empty()).then(|| Box::from(t))
 }
 
+/// `/socket.io/`: the origin check, CORS for allowed origins, then Engine.IO.
 async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
-    match engine_inner(edge, req).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.as_bytes());
+    let ip = edge.config.trusted_proxies.client_ip(peer, forwarded);
+    if !edge.config.allowed_origins.allows(origin_of(req.headers())) {
+        edge.limits.refuse(
+            Limit::Origin,
+            Some(ip),
+            "request from an origin not allowed",
+        );
+        return HttpError::OriginNotAllowed.into_response();
     }
+    let mut response = if req.method() == Method::OPTIONS {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        preflight_headers(req.headers(), r.headers_mut());
+        r
+    } else {
+        match engine_inner(edge.clone(), req, ip).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        }
+    };
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        cors_headers(
+            &edge.config.allowed_origins,
+            origin.as_ref(),
+            response.headers_mut(),
+        );
+    }
+    response
 }
 
-async fn engine_inner(edge: Arc<Edge>, req: Request) -> Result<Response, HttpError> {
+async fn engine_inner(edge: Arc<Edge>, req: Request, ip: IpAddr) -> Result<Response, HttpError> {
     let (mut parts, body) = req.into_parts();
     let Query(q) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
         .map_err(|_| HttpError::BadRequest)?;
@@ -98,12 +135,12 @@ async fn engine_inner(edge: Arc<Edge>, req: Request) -> Result<Response, HttpErr
             .remove::<hyper::upgrade::OnUpgrade>()
             .ok_or(HttpError::BadRequest)?;
         return match session {
-            None => ws::open(&edge, upgrade, &accept, bearer(&parts.headers)),
+            None => ws::open(&edge, upgrade, &accept, bearer(&parts.headers), ip),
             Some(s) => ws::upgrade(&edge, upgrade, &accept, s),
         };
     }
     match (parts.method, session) {
-        (Method::GET, None) => Ok(polling::handshake(&edge, bearer(&parts.headers))),
+        (Method::GET, None) => polling::handshake(&edge, bearer(&parts.headers), ip),
         (_, None) => Err(HttpError::BadHandshakeMethod),
         (Method::GET, Some(s)) => polling::get(&edge, &s).await,
         (Method::POST, Some(s)) => polling::post(&edge, &s, body).await,

@@ -51,8 +51,12 @@ mod relink;
 mod serve;
 mod socketio;
 
-pub use config::{EdgeConfig, NamespaceConfig, RoomAlias, UnknownEvents};
+pub use config::{
+    DEV_SERVICE_TOKEN, EdgeConfig, EdgeSettings, NamespaceConfig, Rate, RoomAlias, UnknownEvents,
+};
 pub use connector::{CoreConnector, LinkResponses};
 pub use edge::run;
+pub use engine::origin::Origins;
+pub use engine::peer::TrustedProxies;
 pub use error::{EdgeError, HttpError};
 pub use metrics::ExtraMetrics;

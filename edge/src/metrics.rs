@@ -314,6 +314,7 @@ fn render_edge(edge: &Edge, out: &mut String) {
         "herald_edge_emit_to_write_seconds",
         "From the core accepting an event to the edge handing its frame to the sockets.",
     );
+    edge.limits.render(out);
     crate::prom::process(out);
 }
 

@@ -3,12 +3,14 @@
 //! (with upgrades) until stopped, then lets every connection finish its request.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -20,14 +22,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::edge::Edge;
+use crate::engine::limits::Limit;
 use crate::engine::takeover;
+use crate::engine::ws::write_refusal;
+use crate::error::HttpError;
 
-/// Longest wait for a request's headers (slow clients must not hold connections forever).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Largest first request head the fast path reads; a larger one goes to the HTTP stack (which
-/// refuses it).
-const MAX_HEAD: usize = 16 * 1024;
+/// The HTTP stack's smallest read buffer (it refuses a smaller one).
+const MIN_HTTP_BUFFER: usize = 8192;
 
 /// Headers the fast path parses; a request with more goes to the HTTP stack.
 const MAX_HEADERS: usize = 32;
@@ -50,8 +51,8 @@ pub(crate) async fn serve(
             () = stop.cancelled() => break,
             r = listener.accept() => r,
         };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
                 tracing::warn!(error = %e, "edge: accept failed");
@@ -61,7 +62,13 @@ pub(crate) async fn serve(
         };
         // Real-time frames are small and must not wait for the peer's ACK.
         let _ = tcp.set_nodelay(true);
-        conns.spawn(connection(tcp, router.clone(), edge.clone(), stop.clone()));
+        conns.spawn(connection(
+            tcp,
+            peer,
+            router.clone(),
+            edge.clone(),
+            stop.clone(),
+        ));
     }
     conns.close();
     conns.wait().await;
@@ -69,17 +76,42 @@ pub(crate) async fn serve(
 }
 
 /// One connection: the websocket fast path, or the HTTP stack.
-async fn connection(tcp: TcpStream, router: Router, edge: Arc<Edge>, stop: CancellationToken) {
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    edge: Arc<Edge>,
+    stop: CancellationToken,
+) {
     let mut head = BytesMut::new();
+    let limit = edge.config.max_header_bytes;
     let end = tokio::select! {
-        r = timeout(HEADER_TIMEOUT, read_head(&tcp, &mut head)) => match r {
+        r = timeout(edge.config.header_timeout, read_head(&tcp, &mut head, limit)) => match r {
             Ok(Ok(end)) => end,
-            // Closed, failed or too slow before a whole request head.
-            Ok(Err(_)) | Err(_) => return,
+            Ok(Err(_)) => return,
+            Err(_) => {
+                // A client that never completes its request (slowloris) holds nothing longer.
+                edge.limits.refuse(
+                    Limit::HeaderTimeout,
+                    Some(peer.ip()),
+                    "no complete request head within header_timeout_ms: connection closed",
+                );
+                write_refusal(&tcp, &HttpError::HeaderTimeout).await;
+                return;
+            }
         },
         () = stop.cancelled() => return,
     };
-    if let Some((t, end)) = end.and_then(|end| Some((recognize(&edge, &head)?, end))) {
+    let Some(end) = end else {
+        edge.limits.refuse(
+            Limit::HeaderBytes,
+            Some(peer.ip()),
+            "request head over max_header_bytes",
+        );
+        write_refusal(&tcp, &HttpError::HeadersTooLarge).await;
+        return;
+    };
+    if let Some(t) = recognize(&edge, &head, peer) {
         // Only what the client sent after its request is kept: an idle websocket holds no buffer.
         let rest = BytesMut::from(head.get(end..).unwrap_or_default());
         // A task of its own, sized for the websocket alone (this one is sized for any request).
@@ -89,26 +121,40 @@ async fn connection(tcp: TcpStream, router: Router, edge: Arc<Edge>, stop: Cance
     }
     // Boxed: the task is sized before the head says what it is; only HTTP connections pay for the
     // HTTP stack's state.
-    Box::pin(http(tcp, head.freeze(), router, stop)).await;
+    Box::pin(http(tcp, peer, head.freeze(), router, &edge, stop)).await;
 }
 
 /// The fast path's takeover for a request head, if any.
-fn recognize(edge: &Edge, head: &[u8]) -> Option<takeover::Takeover> {
+fn recognize(edge: &Edge, head: &[u8], peer: SocketAddr) -> Option<takeover::Takeover> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(head) {
-        Ok(httparse::Status::Complete(_)) => takeover::takeover(edge, &req),
+        Ok(httparse::Status::Complete(_)) => takeover::takeover(edge, &req, peer.ip()),
         _ => None,
     }
 }
 
-/// Serves the connection with the HTTP stack; `head` is what was already read from it.
-async fn http(tcp: TcpStream, head: Bytes, router: Router, stop: CancellationToken) {
+/// Serves the connection with the HTTP stack; `head` is what was already read from it. Requests
+/// carry the peer's address as [`ConnectInfo`].
+async fn http(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    head: Bytes,
+    router: Router,
+    edge: &Edge,
+    stop: CancellationToken,
+) {
+    use tower::ServiceExt;
     let io = TokioIo::new(Prefixed::new(tcp, head));
+    let service = router.map_request(move |mut req: axum::http::Request<_>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req
+    });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(io, TowerToHyperService::new(router))
+        .header_read_timeout(edge.config.header_timeout)
+        .max_buf_size(edge.config.max_header_bytes.max(MIN_HTTP_BUFFER))
+        .serve_connection(io, TowerToHyperService::new(service))
         .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
@@ -124,8 +170,9 @@ async fn http(tcp: TcpStream, head: Bytes, router: Router, stop: CancellationTok
 }
 
 /// Reads until `buf` holds a whole request head; its length, or `None` when it grew past
-/// [`MAX_HEAD`] first. An error when the client closed or the socket failed.
-async fn read_head(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+/// `limit` first. An error when the client closed or the socket
+/// failed.
+async fn read_head(tcp: &TcpStream, buf: &mut BytesMut, limit: usize) -> io::Result<Option<usize>> {
     let mut scanned = 0;
     loop {
         if let Some(at) = buf
@@ -134,7 +181,7 @@ async fn read_head(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<Option<usi
         {
             return Ok(Some(scanned + at + 4));
         }
-        if buf.len() >= MAX_HEAD {
+        if buf.len() >= limit {
             return Ok(None);
         }
         scanned = buf.len().saturating_sub(3);

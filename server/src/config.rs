@@ -12,7 +12,7 @@ mod check;
 /// The development secret used when none is configured (start-up warns about it).
 pub const DEV_SECRET: &str = "herald-dev-secret";
 /// The development service token used when none is configured.
-pub const DEV_SERVICE_TOKEN: &str = "herald-dev-service-token";
+pub const DEV_SERVICE_TOKEN: &str = herald_edge::DEV_SERVICE_TOKEN;
 
 /// A configuration problem, naming the option.
 #[derive(Debug, thiserror::Error)]
@@ -159,44 +159,8 @@ pub struct CoreSection {
     pub tls_client_ca_file: String,
 }
 
-/// `[edge]`: the Socket.IO endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EdgeSection {
-    /// Address of the HTTP / Socket.IO endpoint.
-    pub listen: String,
-    /// Name shown in the core's logs.
-    pub name: String,
-    /// The core to link to (`herald edge`; `herald serve` links to its own core).
-    pub core_url: String,
-    /// Cores to link to, tried in order, failing over to the next when the link breaks; when
-    /// set, used instead of `core_url`.
-    pub core_urls: Vec<String>,
-    /// The service token the edge presents to the core.
-    pub service_token: String,
-    /// Engine.IO ping interval.
-    pub ping_interval_ms: u64,
-    /// How long to wait for a pong before closing.
-    pub ping_timeout_ms: u64,
-    /// Largest Engine.IO message or polling body, in bytes.
-    pub max_payload: u64,
-    /// Frames queued per socket before it is disconnected as too slow.
-    pub outbound_queue: usize,
-    /// How long a client may take to send its Socket.IO CONNECT.
-    pub connect_timeout_ms: u64,
-    /// How long shutdown waits for sockets to be told and closed.
-    pub shutdown_grace_ms: u64,
-    /// Folder served at `/` (the example page); empty to serve nothing.
-    pub static_dir: String,
-    /// PEM CA certificates that verify the core's certificate (`https://` core URLs).
-    pub core_ca_file: String,
-    /// PEM client certificate the edge (and the CLI) present to a core that requires mTLS.
-    pub core_cert_file: String,
-    /// PEM private key of `core_cert_file`.
-    pub core_key_file: String,
-    /// Secret of the admin console (`/admin/`) and its API; empty disables them.
-    pub admin_secret: String,
-}
+/// `[edge]`: the Socket.IO endpoint; the edge owns its options and their defaults.
+pub type EdgeSection = herald_edge::EdgeSettings;
 
 /// `[auth]`: JWT verification of connecting clients.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -294,29 +258,6 @@ impl Default for CoreSection {
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
             tls_client_ca_file: String::new(),
-        }
-    }
-}
-
-impl Default for EdgeSection {
-    fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:8080".into(),
-            name: "edge".into(),
-            core_url: "http://127.0.0.1:50051".into(),
-            core_urls: Vec::new(),
-            service_token: DEV_SERVICE_TOKEN.into(),
-            ping_interval_ms: 25_000,
-            ping_timeout_ms: 20_000,
-            max_payload: 1_000_000,
-            outbound_queue: 1024,
-            connect_timeout_ms: 45_000,
-            shutdown_grace_ms: 5_000,
-            static_dir: "clients/js".into(),
-            core_ca_file: String::new(),
-            core_cert_file: String::new(),
-            core_key_file: String::new(),
-            admin_secret: String::new(),
         }
     }
 }
@@ -575,6 +516,7 @@ impl Config {
                 "core.tls_client_ca_file: client certificates need TLS: set core.tls_cert_file and core.tls_key_file".into(),
             ));
         }
+        self.edge.validate().map_err(ConfigError)?;
         if self.edge.core_cert_file.is_empty() != self.edge.core_key_file.is_empty() {
             return Err(ConfigError(
                 "edge.core_cert_file / edge.core_key_file: set both, or neither".into(),

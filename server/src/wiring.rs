@@ -1,7 +1,6 @@
 //! Turns the configuration file into the settings of each part: the core's,
 //! the edge's and the JWT verifier's.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use herald_auth::{AuthConfig, Verifier};
@@ -158,19 +157,9 @@ pub fn edge_config(c: &Config, core_url: &str) -> Result<EdgeConfig, ConfigError
 
 /// `[edge]` plus the namespaces, linking to the first of `core_urls` that answers.
 pub fn edge_config_for(c: &Config, core_urls: Vec<String>) -> Result<EdgeConfig, ConfigError> {
-    let e = &c.edge;
-    let mut ec = EdgeConfig::new("", e.service_token.clone(), verifier(c)?);
+    let mut ec = EdgeConfig::from_settings(&c.edge, verifier(c)?).map_err(ConfigError)?;
     ec.core_urls = core_urls;
-    ec.name = e.name.clone();
-    ec.ping_interval = Duration::from_millis(e.ping_interval_ms);
-    ec.ping_timeout = Duration::from_millis(e.ping_timeout_ms);
-    ec.max_payload = e.max_payload;
-    ec.outbound_queue = e.outbound_queue;
-    ec.connect_timeout = Duration::from_millis(e.connect_timeout_ms);
-    ec.shutdown_grace = Duration::from_millis(e.shutdown_grace_ms);
-    ec.static_dir = non_empty(&e.static_dir).map(PathBuf::from);
     ec.core_tls = client_tls(c)?;
-    ec.admin_secret = non_empty(&e.admin_secret);
     ec.namespaces = c
         .namespaces
         .iter()

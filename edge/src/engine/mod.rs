@@ -1,6 +1,9 @@
 //! Engine.IO v4: sessions, heartbeat, and the polling and websocket transports.
 
 pub(crate) mod driver;
+pub(crate) mod limits;
+pub(crate) mod origin;
+pub(crate) mod peer;
 pub(crate) mod polling;
 pub(crate) mod queue;
 pub(crate) mod session;
@@ -8,20 +11,29 @@ pub(crate) mod sink;
 pub(crate) mod takeover;
 pub(crate) mod ws;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use herald_codec::engine::{Handshake, Packet};
 
 use crate::edge::Edge;
+use crate::error::HttpError;
 use crate::ids;
+use limits::Limit;
 use session::{Session, Transport};
 
-/// Creates and registers a session, and starts its driver (heartbeat, deadlines).
+/// Close reason of a session whose address sent more packets than `messages_per_ip_per_sec`.
+pub(crate) const RATE_LIMITED: &str = "message rate exceeded";
+
+/// Creates and registers a session from `ip`, and starts its driver (heartbeat, deadlines);
+/// refused when a limit of the edge says so.
 pub(crate) fn open_session(
     edge: &Arc<Edge>,
     transport: Transport,
     header_token: Option<Box<str>>,
-) -> Arc<Session> {
+    ip: IpAddr,
+) -> Result<Arc<Session>, HttpError> {
+    let admitted = edge.limits.admit(ip)?;
     let sid: Arc<str> = Arc::from(ids::random_id());
     let session = Arc::new(Session::new(
         sid.clone(),
@@ -30,10 +42,11 @@ pub(crate) fn open_session(
         transport,
         edge.metrics.frames_counter(),
     ));
+    let _ = session.admitted.set(admitted);
     edge.sessions.lock().insert(sid, session.clone());
     edge.metrics.session_opened(transport);
     edge.tasks.spawn(driver::run(edge.clone(), session.clone()));
-    session
+    Ok(session)
 }
 
 /// The OPEN packet text (`0{...}`) for a session.
@@ -66,6 +79,17 @@ pub(crate) enum Flow {
 
 /// Handles one packet received from the client on an established transport.
 pub(crate) async fn on_packet(edge: &Arc<Edge>, session: &Arc<Session>, packet: Packet) -> Flow {
+    if let Some(a) = session.admitted.get()
+        && !edge.limits.allow_packet(a)
+    {
+        edge.limits.refuse(
+            Limit::MessageRate,
+            Some(a.ip()),
+            "packets over messages_per_ip_per_sec: disconnecting the session",
+        );
+        session.disconnect_all(edge, RATE_LIMITED, false);
+        return Flow::Closed;
+    }
     let result = match packet {
         Packet::Pong(_) => {
             session.pong.notify_one();

@@ -141,18 +141,25 @@ impl Queue {
         }
     }
 
-    /// Writes a websocket control frame (a pong) in order with the rest; nothing without a websocket.
-    pub fn write_control(&self, bytes: Bytes) {
+    /// Writes a websocket control frame (a pong) in order with the rest, counted as a frame of
+    /// the queue; nothing without a websocket. `false` (nothing written) when the queue is full.
+    pub fn write_control(&self, bytes: Bytes) -> bool {
         let wake = {
             let mut st = self.state.lock();
-            let Some(sink) = st.sink.as_mut() else { return };
+            if st.held() >= self.cap {
+                return false;
+            }
+            let Some(sink) = st.sink.as_mut() else {
+                return true;
+            };
             let idle = sink.waiting() == 0;
-            let written = sink.write(bytes, 0);
+            let written = sink.write(bytes, 1);
             written == Written::Failed || (written == Written::Waiting && idle)
         };
         if wake {
             self.readable.notify_one();
         }
+        true
     }
 
     /// Takes the websocket's write side back (the session is closing); later frames are queued.
@@ -454,5 +461,26 @@ mod tests {
             }
         }
         assert_eq!(got, b"one;two;three;");
+    }
+
+    #[tokio::test]
+    async fn control_frames_count_in_the_bound() {
+        let (server, _client) = pair().await;
+        let q = Queue::new(64, Arc::default());
+        q.attach(server, |_| Bytes::new());
+        // The client never reads: once the kernel's buffers are full, pongs wait in the sink,
+        // and no more than the queue's bound of them.
+        let mut accepted = 0usize;
+        while q.write_control(Bytes::from(vec![0x8a; 4096])) {
+            accepted += 1;
+            assert!(accepted < 1_000_000, "control frames are never refused");
+        }
+        let held = q.state.lock().held();
+        assert_eq!(held, 64, "pongs waiting are bounded by the queue");
+        assert!(
+            q.push_with(1, |_| {}, || Bytes::from_static(b"x"), false)
+                .is_none(),
+            "data frames find the queue full too"
+        );
     }
 }

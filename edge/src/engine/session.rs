@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::edge::Edge;
+use crate::engine::limits::Admitted;
 use crate::engine::queue::{Queue, Reader};
 use crate::engine::sink::{Sink, wire_frames, wire_outgoing, wire_texts};
 use crate::socketio::recovery::{RestoreBuffer, is_recoverable};
@@ -107,6 +108,8 @@ struct State {
     ever_connected: bool,
     assembly: Option<(BinaryAssembly, Arc<str>)>,
     closing: bool,
+    /// The client closed the session with the Engine.IO close packet.
+    client_closed: bool,
     drain: bool,
     final_frames: Vec<Outgoing>,
 }
@@ -134,6 +137,8 @@ pub(crate) struct Session {
     /// Cancelled once the session is out of the edge's table (after a polling client fetched
     /// its last frames, or at once for other sessions).
     pub finished: CancellationToken,
+    /// The session's place in the edge's limits (its client's address), released by `finish`.
+    pub admitted: std::sync::OnceLock<Admitted>,
     state: parking_lot::Mutex<State>,
 }
 
@@ -157,12 +162,14 @@ impl Session {
             forwards_in_flight: AtomicUsize::new(0),
             restoring: AtomicUsize::new(0),
             finished: CancellationToken::new(),
+            admitted: std::sync::OnceLock::new(),
             state: parking_lot::Mutex::new(State {
                 transport,
                 sockets: Vec::new(),
                 ever_connected: false,
                 assembly: None,
                 closing: false,
+                client_closed: false,
                 drain: false,
                 final_frames: Vec::new(),
             }),
@@ -284,9 +291,15 @@ impl Session {
         self.queue.attach(stream, wire_outgoing);
     }
 
-    /// Writes a websocket control frame (a pong) in order with the frames.
-    pub fn push_control(&self, frame: Bytes) {
-        self.queue.write_control(frame);
+    /// Writes a websocket control frame (a pong) in order with the frames; `false` when the queue
+    /// is full (the client does not read).
+    pub fn push_control(&self, frame: Bytes) -> bool {
+        self.queue.write_control(frame)
+    }
+
+    /// The client's IP address, when known.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.admitted.get().map(Admitted::ip)
     }
 
     /// Takes the websocket's write side back (closing).
@@ -391,6 +404,11 @@ impl Session {
 
     // ----- closing -----
 
+    /// Whether the client ended the session itself (its close packet), rather than the server.
+    pub fn closed_by_client(&self) -> bool {
+        self.state.lock().client_closed
+    }
+
     /// Takes the frames to write after the queue when the session closed, and whether to flush the queue first.
     pub fn take_final(&self) -> (bool, Vec<Outgoing>) {
         let mut st = self.state.lock();
@@ -437,6 +455,7 @@ impl Session {
                 return;
             }
             st.closing = true;
+            st.client_closed = reason == CLIENT_CLOSE;
             st.drain = drain;
             // A polling client fetches its last frames with a later GET: keep the session reachable
             // until then (the driver ends the wait); the close packet goes in a poll of its own.
@@ -459,7 +478,10 @@ impl Session {
 
     /// Takes a closed session out of the edge's table (idempotent).
     pub fn finish(&self, edge: &Edge) {
-        edge.sessions.lock().remove(&self.sid);
+        let removed = edge.sessions.lock().remove(&self.sid).is_some();
+        if removed && let Some(a) = self.admitted.get() {
+            edge.limits.release(a);
+        }
         self.finished.cancel();
     }
 }

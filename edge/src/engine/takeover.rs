@@ -3,6 +3,7 @@
 //! write, and the connection's task becomes the websocket's. A request it does not fully recognize
 //! goes to the HTTP stack, which serves it (or answers the error).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -12,7 +13,8 @@ use tokio::net::TcpStream;
 use crate::edge::Edge;
 use crate::engine::session::{Session, Transport};
 use crate::engine::ws::{
-    Conn, abandon, serve, switching_head, upgrade_accept, upgraded, write_all,
+    Conn, abandon, refuse_upgraded, serve, switching_head, upgrade_accept, upgraded, write_all,
+    write_refusal,
 };
 use crate::engine::{open_packet, open_session};
 use crate::http::bearer_value;
@@ -23,17 +25,27 @@ pub(crate) enum Takeover {
     Open {
         accept: String,
         token: Option<Box<str>>,
+        ip: IpAddr,
     },
     /// The upgrade of a polling session.
     Upgrade {
         accept: String,
         session: Arc<Session>,
     },
+    /// A second websocket for a session that already has one (or is getting one): accepted, then
+    /// closed, as the reference server does.
+    Refuse { accept: String },
 }
 
-/// The takeover for a request head, if it is a valid websocket request the fast path handles.
-pub(crate) fn takeover(edge: &Edge, req: &httparse::Request<'_, '_>) -> Option<Takeover> {
-    if req.method? != "GET" {
+/// The takeover for a request head, if it is a valid websocket request the fast path handles
+/// (anything else, refusals included, is answered by the HTTP stack).
+pub(crate) fn takeover(
+    edge: &Edge,
+    req: &httparse::Request<'_, '_>,
+    ip: IpAddr,
+) -> Option<Takeover> {
+    // HTTP/1.0 has no upgrade.
+    if req.method? != "GET" || req.version? != 1 {
         return None;
     }
     let (route, query) = req.path?.split_once('?')?;
@@ -54,19 +66,34 @@ pub(crate) fn takeover(edge: &Edge, req: &httparse::Request<'_, '_>) -> Option<T
         return None;
     }
     let headers = req.headers.iter().map(|h| (h.name, h.value));
+    let origin = headers
+        .clone()
+        .find(|(n, _)| n.eq_ignore_ascii_case("origin"))
+        .map(|(_, v)| v);
+    if !edge.config.allowed_origins.allows(origin) {
+        return None;
+    }
     let accept = upgrade_accept(headers.clone())?;
     match sid {
         None if edge.shutdown.is_cancelled() => None,
         None => {
+            let forwarded = headers
+                .clone()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-for"))
+                .map(|(_, v)| v);
+            let ip = edge.config.trusted_proxies.client_ip(ip, forwarded);
             let token = headers
                 .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
                 .find_map(|(_, v)| bearer_value(std::str::from_utf8(v).ok()?));
-            Some(Takeover::Open { accept, token })
+            Some(Takeover::Open { accept, token, ip })
         }
         Some(sid) => {
             let session = edge.sessions.lock().get(sid).cloned()?;
-            (session.transport() == Transport::Polling)
-                .then_some(Takeover::Upgrade { accept, session })
+            Some(if session.transport() == Transport::Polling {
+                Takeover::Upgrade { accept, session }
+            } else {
+                Takeover::Refuse { accept }
+            })
         }
     }
 }
@@ -75,8 +102,14 @@ pub(crate) fn takeover(edge: &Edge, req: &httparse::Request<'_, '_>) -> Option<T
 /// its request head.
 pub(crate) async fn run(edge: &Arc<Edge>, stream: TcpStream, rest: BytesMut, t: Takeover) {
     match t {
-        Takeover::Open { accept, token } => {
-            let session = open_session(edge, Transport::Websocket, token);
+        Takeover::Open { accept, token, ip } => {
+            let session = match open_session(edge, Transport::Websocket, token, ip) {
+                Ok(s) => s,
+                Err(e) => {
+                    write_refusal(&stream, &e).await;
+                    return;
+                }
+            };
             let mut out = switching_head(&accept);
             let hello = open_packet(edge, &session.sid, false);
             out.extend_from_slice(&ws::frame(Opcode::Text, hello.as_bytes()));
@@ -93,6 +126,11 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: TcpStream, rest: BytesMut, t: 
                 return;
             }
             upgraded(edge, session, Conn::new(stream, rest, edge)).await;
+        }
+        Takeover::Refuse { accept } => {
+            if write_all(&stream, &switching_head(&accept)).await.is_ok() {
+                refuse_upgraded(stream).await;
+            }
         }
     }
 }

@@ -4,11 +4,12 @@
 //! client's frames and finishes writes the socket could not take at once.
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use herald_codec::engine::{Packet, decode_text};
@@ -19,7 +20,8 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::edge::Edge;
-use crate::engine::session::{Session, Transport};
+use crate::engine::limits::Limit;
+use crate::engine::session::{SLOW_CONSUMER, Session, Transport};
 use crate::engine::sink::{Sink, wire_outgoing};
 use crate::engine::{Flow, malformed, on_packet, open_packet, open_session};
 use crate::error::HttpError;
@@ -56,15 +58,27 @@ pub(crate) fn upgrade_accept<'a>(
     (!key.is_empty()).then(|| ws::accept_key(key))
 }
 
-/// Checks a websocket upgrade request and returns its `Sec-WebSocket-Accept`.
+/// Checks a websocket upgrade request and returns its `Sec-WebSocket-Accept`. Another protocol
+/// version than 13 gets 426 with the version this server speaks (RFC 6455 4.4); HTTP/1.0 has no
+/// upgrade.
 pub(crate) fn accept_key(parts: &Parts) -> Result<String, HttpError> {
     let headers: Vec<(&str, &[u8])> = parts
         .headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_bytes()))
         .collect();
-    match upgrade_accept(headers.iter().copied()) {
-        Some(accept) if parts.method == Method::GET => Ok(accept),
+    if parts.method != Method::GET || parts.version != Version::HTTP_11 {
+        return Err(HttpError::BadRequest);
+    }
+    if let Some(accept) = upgrade_accept(headers.iter().copied()) {
+        return Ok(accept);
+    }
+    let version = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok());
+    match version {
+        Some(v) if v.trim() != "13" => Err(HttpError::WebsocketVersion),
         _ => Err(HttpError::BadRequest),
     }
 }
@@ -165,6 +179,12 @@ pub(crate) async fn write_all(stream: &TcpStream, bytes: &[u8]) -> io::Result<()
     Ok(())
 }
 
+/// Answers a connection the edge serves without the HTTP stack with an error (it is closed after);
+/// a client that does not read it is not waited for long.
+pub(crate) async fn write_refusal(stream: &TcpStream, e: &HttpError) {
+    let _ = timeout(CLOSE_WAIT, write_all(stream, &e.http1())).await;
+}
+
 fn max_message(edge: &Edge) -> usize {
     usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX)
 }
@@ -175,9 +195,10 @@ pub(crate) fn open(
     on_upgrade: OnUpgrade,
     accept: &str,
     header_token: Option<Box<str>>,
+    ip: IpAddr,
 ) -> Result<Response, HttpError> {
     let response = switching(accept)?;
-    let session = open_session(edge, Transport::Websocket, header_token);
+    let session = open_session(edge, Transport::Websocket, header_token, ip)?;
     let hello = open_packet(edge, &session.sid, false);
     let edge2 = edge.clone();
     edge.tasks.spawn(async move {
@@ -197,10 +218,19 @@ pub(crate) fn upgrade(
     accept: &str,
     session: Arc<Session>,
 ) -> Result<Response, HttpError> {
-    if session.transport() != Transport::Polling {
-        return Err(HttpError::BadRequest);
-    }
     let response = switching(accept)?;
+    if session.transport() != Transport::Polling {
+        // Already upgraded (or upgrading): accepted, then closed.
+        let edge2 = edge.clone();
+        edge.tasks.spawn(async move {
+            if let Some(conn) = Conn::upgraded(on_upgrade, &edge2).await
+                && let Ok(stream) = Arc::try_unwrap(conn.stream)
+            {
+                refuse_upgraded(stream).await;
+            }
+        });
+        return Ok(response);
+    }
     session.set_transport(Transport::Upgrading);
     let edge2 = edge.clone();
     edge.tasks.spawn(async move {
@@ -223,6 +253,29 @@ pub(crate) async fn upgraded(edge: &Arc<Edge>, session: Arc<Session>, mut conn: 
         }
         _ => abandon(&session),
     }
+}
+
+/// Closes a websocket that was accepted for a session which already has one.
+pub(crate) async fn refuse_upgraded(mut stream: TcpStream) {
+    tracing::debug!("second websocket for an upgraded session: closing it");
+    if write_all(&stream, &ws::close_frame(1000, "")).await.is_ok() {
+        linger_close(&mut stream).await;
+    }
+}
+
+/// Ends our half of the connection, then waits briefly for the client's so that what was written
+/// last is not cut by a reset.
+async fn linger_close(stream: &mut TcpStream) {
+    let _ = timeout(CLOSE_WAIT, async {
+        let _ = tokio::io::AsyncWriteExt::shutdown(stream).await;
+        let mut scratch = [0u8; 256];
+        while let Ok(n) = tokio::io::AsyncReadExt::read(stream, &mut scratch).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// The upgrade did not happen: the session goes on polling.
@@ -317,7 +370,16 @@ async fn on_message(edge: &Arc<Edge>, session: &Arc<Session>, m: Message) {
         },
         Message::Binary(b) => Packet::Binary(b),
         Message::Ping(p) => {
-            session.push_control(ws::frame(Opcode::Pong, &p));
+            // A pong counts in the bounded queue: a client that pings and never reads is a slow
+            // consumer like any other.
+            if !session.push_control(ws::frame(Opcode::Pong, &p)) {
+                edge.limits.refuse(
+                    Limit::ControlQueue,
+                    session.ip(),
+                    "pongs not read: closing the session",
+                );
+                session.disconnect_all(edge, SLOW_CONSUMER, false);
+            }
             return;
         }
         Message::Pong(_) => return,
@@ -357,16 +419,7 @@ async fn close_out(edge: &Edge, session: &Session, conn: Conn, close_code: u16) 
     // Our half is closed once the client has read it; wait briefly for theirs so the last frames
     // are not cut by a reset.
     if let Ok(mut stream) = Arc::try_unwrap(conn.stream) {
-        let _ = timeout(CLOSE_WAIT, async {
-            let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
-            let mut scratch = [0u8; 256];
-            while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stream, &mut scratch).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        })
-        .await;
+        linger_close(&mut stream).await;
     }
 }
 

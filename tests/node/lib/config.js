@@ -34,7 +34,8 @@ const DEFAULT_NAMESPACES = [
 /**
  * Renders the config as TOML text. Options (all optional):
  * secret, serviceToken, audience, issuer, leewaySecs, roomsClaim, pingIntervalMs, pingTimeoutMs,
- * maxPayload, staticDir, namespaces, extraToml, handlerTimeoutMs, connectionStateRecovery.
+ * maxPayload, staticDir, namespaces, extraToml, handlerTimeoutMs, connectionStateRecovery, edge
+ * (more `[edge]` options as { snake_case_key: value }).
  * `connectionStateRecovery` (default false) is written as `connection_state_recovery` for every
  * namespace entry that does not set that key itself: with it on, recoverable events carry their
  * offset as an extra last argument, which the tests comparing exact arguments do not expect.
@@ -60,6 +61,8 @@ function renderConfig(o) {
     `max_payload = ${o.maxPayload}`,
   );
   if (o.staticDir !== undefined) lines.push(`static_dir = ${str(o.staticDir)}`);
+  // `edge`: more [edge] options, { key: value } with snake_case keys.
+  for (const [key, value] of Object.entries(o.edge || {})) lines.push(`${key} = ${tomlValue(value)}`);
   lines.push(
     '',
     '[auth]',
