@@ -117,6 +117,8 @@ name = "/"
 relay = ["chat"]
 relay_rate_per_sec = 100000
 relay_burst = 100000
+# The bench measures the server, not a per-user budget.
+user_event_rate_per_sec = 0
 {extra}"#
     );
     std::fs::write(&path, text)?;

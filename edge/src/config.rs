@@ -33,6 +33,19 @@ pub struct RoomAlias {
     pub leave: String,
     /// E.g. `"campaign:"`.
     pub prefix: String,
+    /// When `args[0]` is an object, the field holding the id; empty: the namespace's `room_field`.
+    pub field: String,
+}
+
+/// Whom a relay event skips besides nobody else in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RelayExclude {
+    /// The sending connection (default).
+    #[default]
+    Connection,
+    /// Every connection of the sender's user (all of its devices); an anonymous sender is
+    /// skipped by connection.
+    User,
 }
 
 /// One Socket.IO namespace the edge accepts, and its client-event policy.
@@ -60,6 +73,15 @@ pub struct NamespaceConfig {
     pub relay_rate_per_sec: u32,
     /// Relay events a socket may send in a burst.
     pub relay_burst: u32,
+    /// Whom a relay event skips: the sending connection, or all of the sender's user.
+    pub relay_exclude: RelayExclude,
+    /// The room of a join/leave event whose `args[0]` is an object: this field of it.
+    pub room_field: String,
+    /// Client events per second one user may send in the namespace (all its connections on this
+    /// edge together); 0: no limit. Events over it are refused with the `rate limited` error.
+    pub user_event_rate_per_sec: u32,
+    /// Client events one user may send in a burst.
+    pub user_event_burst: u32,
     /// Events given to backend handlers; the handler's reply is the client's ack.
     pub forward: Vec<String>,
     /// Policy for every other client event.
@@ -90,6 +112,10 @@ impl NamespaceConfig {
             relay_room_field: "room".to_owned(),
             relay_rate_per_sec: 10,
             relay_burst: 20,
+            relay_exclude: RelayExclude::Connection,
+            room_field: "room".to_owned(),
+            user_event_rate_per_sec: 100,
+            user_event_burst: 200,
             forward: Vec::new(),
             unknown_events: UnknownEvents::Error,
             room_aliases: Vec::new(),

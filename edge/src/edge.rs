@@ -46,7 +46,7 @@ impl Edge {
         {
             crate::socketio::forward::report_disconnect(self, s, reason);
         }
-        self.link.notify(closed_msg(&s.id, reason));
+        self.link.notify_closed(closed_msg(&s.id, reason));
     }
 
     /// Every live session.

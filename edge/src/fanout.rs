@@ -4,6 +4,7 @@
 //! recovery), and hand the same bytes to every recipient's bounded queue (or its restore buffer
 //! while it is being registered or restored).
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
@@ -51,6 +52,12 @@ impl Batch {
             s.uncork();
         }
     }
+}
+
+thread_local! {
+    /// The recipients of the delivery being written on this thread, kept between deliveries for
+    /// its capacity (taken while in use, so a nested delivery just starts an empty one).
+    static RECIPIENTS: Cell<Vec<Arc<Member>>> = const { Cell::new(Vec::new()) };
 }
 
 /// Where an event stands in its namespace's order: its sequence (each socket takes only events
@@ -140,9 +147,10 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
 }
 
 /// The common case (no ack): one frame for every recipient above whose floor the event is, encoded
-/// once (only if there is a recipient) and queued while the index is read-locked, which never blocks
-/// (queues are bounded and refuse when full). Sessions that need more (a restore in progress, a full
-/// queue: closing a session takes the index's write lock) are handled after the lock is released.
+/// once (only if there is a recipient). The recipients are collected while the index is
+/// read-locked (into a buffer each thread reuses) and written after it is released, so a large
+/// fan-out never holds up connects, joins or closes. Sessions being restored take the frame
+/// through their restore buffer.
 pub(crate) fn deliver_shared(
     edge: &Edge,
     ns: &str,
@@ -152,68 +160,60 @@ pub(crate) fn deliver_shared(
     encode: impl FnOnce() -> SharedFrame,
     batch: &mut Batch,
 ) {
-    let mut encode = Some(encode);
-    let mut frame: Option<SharedFrame> = None;
-    // Restoring sockets (not yet admitted) and full queues (admitted).
-    let mut restoring: Vec<Arc<Member>> = Vec::new();
-    let mut full: Vec<Arc<Session>> = Vec::new();
-    {
-        let index = edge.index.read();
-        index.resolve(ns, targets, except, |c| {
-            let member = &c.value;
-            let session = &member.session;
-            if session.is_restoring() {
-                restoring.push(member.clone());
-                return;
-            }
-            if !member.due(order.seq, c, targets) || !member.admit(order.seq) {
-                return;
-            }
-            if let Some(o) = order.offset {
-                member.note_offset(o);
-            }
-            if frame.is_none() {
-                frame = encode.take().map(|encode| encode());
-            }
-            let Some(shared) = frame.as_ref() else {
-                return;
-            };
-            let pushed = if batch.gather {
-                session.push_shared_corked(shared).map(|corked| {
-                    if corked {
-                        batch.corked.push(session.clone());
-                    }
-                })
-            } else {
-                session.push_shared(shared)
-            };
-            match pushed {
-                Ok(()) | Err(PushError::Closed) => {}
-                Err(PushError::Full) => full.push(session.clone()),
-            }
-        });
+    let mut recipients = RECIPIENTS.take();
+    edge.index.read().resolve(ns, targets, except, |c| {
+        let member = &c.value;
+        // A restoring session takes the event through its buffer, which checks the floor itself.
+        if member.session.is_restoring() || member.due(order.seq, c, targets) {
+            recipients.push(member.clone());
+        }
+    });
+    if !recipients.is_empty() {
+        let frame = encode();
+        for member in recipients.drain(..) {
+            write(edge, &member, ns, order, &frame, batch);
+        }
     }
-    if restoring.is_empty() && full.is_empty() {
-        return;
-    }
-    let shared = match frame {
-        Some(f) => f,
-        None => match encode.take() {
-            Some(encode) => encode(),
-            None => return,
-        },
-    };
-    for session in full {
-        session.push_or_kill(edge, shared.text.clone(), &shared.attachments);
-    }
-    for member in restoring {
+    RECIPIENTS.set(recipients);
+}
+
+/// Hands the shared frame to one recipient: its queue, or its restore buffer while it is restored.
+fn write(
+    edge: &Edge,
+    member: &Member,
+    ns: &str,
+    order: Order,
+    frame: &SharedFrame,
+    batch: &mut Batch,
+) {
+    let session = &member.session;
+    if session.is_restoring() {
         deliver_to(
             edge,
-            &member,
+            member,
             ns,
             order,
-            shared.text.clone(),
-            &shared.attachments,
+            frame.text.clone(),
+            &frame.attachments,
         );
+        return;
+    }
+    if !member.admit(order.seq) {
+        return;
+    }
+    if let Some(o) = order.offset {
+        member.note_offset(o);
+    }
+    let pushed = if batch.gather {
+        session.push_shared_corked(frame).map(|corked| {
+            if corked {
+                batch.corked.push(session.clone());
+            }
+        })
+    } else {
+        session.push_shared(frame)
+    };
+    if pushed == Err(PushError::Full) {
+        session.push_or_kill(edge, frame.text.clone(), &frame.attachments);
     }
 }

@@ -52,7 +52,8 @@ mod serve;
 mod socketio;
 
 pub use config::{
-    DEV_SERVICE_TOKEN, EdgeConfig, EdgeSettings, NamespaceConfig, Rate, RoomAlias, UnknownEvents,
+    DEV_SERVICE_TOKEN, EdgeConfig, EdgeSettings, NamespaceConfig, Rate, RelayExclude, RoomAlias,
+    UnknownEvents,
 };
 pub use connector::{CoreConnector, LinkResponses};
 pub use edge::run;

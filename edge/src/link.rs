@@ -76,6 +76,12 @@ pub(crate) struct Link {
     up_notify: tokio::sync::Notify,
     next_id: AtomicU64,
     pending: parking_lot::Mutex<HashMap<u64, Pending>>,
+    /// `ConnectionClosed` notices the link queue had no room for, sent as soon as it has: the
+    /// core's presence and per-user counts depend on them. At most one per connection that lived
+    /// on this edge, so bounded by the connections it held.
+    closed_backlog: parking_lot::Mutex<std::collections::VecDeque<Msg>>,
+    /// Woken when a notice went to the backlog.
+    backlog_notify: tokio::sync::Notify,
 }
 
 impl Link {
@@ -117,6 +123,8 @@ impl Link {
             up_notify: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
             pending: parking_lot::Mutex::new(HashMap::new()),
+            closed_backlog: parking_lot::Mutex::new(std::collections::VecDeque::new()),
+            backlog_notify: tokio::sync::Notify::new(),
         })
     }
 
@@ -227,6 +235,36 @@ impl Link {
         }
     }
 
+    /// Sends a `ConnectionClosed` notice, never dropping it: when the link queue is full (or the
+    /// link is down) it waits in a backlog that goes out, in order, as soon as a link has room.
+    pub fn notify_closed(&self, msg: Msg) {
+        let tx = self.tx.lock().clone();
+        let mut backlog = self.closed_backlog.lock();
+        // Behind earlier notices still waiting, to keep their order.
+        if backlog.is_empty()
+            && let Some(tx) = tx
+        {
+            let req = LinkRequest {
+                request_id: 0,
+                msg: Some(msg),
+            };
+            match tx.try_send(req) {
+                Ok(()) => return,
+                Err(
+                    mpsc::error::TrySendError::Full(req) | mpsc::error::TrySendError::Closed(req),
+                ) => {
+                    if let Some(msg) = req.msg {
+                        backlog.push_back(msg);
+                    }
+                }
+            }
+        } else {
+            backlog.push_back(msg);
+        }
+        drop(backlog);
+        self.backlog_notify.notify_one();
+    }
+
     /// Waits a little for a link that is starting or reconnecting.
     pub async fn wait_up(&self) -> Result<(), LinkError> {
         let deadline = tokio::time::Instant::now() + LINK_WAIT;
@@ -325,8 +363,11 @@ async fn connect_once(
     // The sockets' offsets are of the epoch of the core they were last linked to.
     let epoch = link.epoch();
     *link.tx.lock() = Some(tx.clone());
+    let weak = tx.downgrade();
     let register = tokio::spawn(crate::relink::reregister(edge.clone(), tx, epoch));
     let _abort = AbortOnDrop(register);
+    let backlog = tokio::spawn(send_closed_backlog(edge.clone(), weak));
+    let _abort_backlog = AbortOnDrop(backlog);
     let mut ready = Vec::with_capacity(MAX_BATCH);
 
     loop {
@@ -367,6 +408,34 @@ async fn connect_once(
                 None => return Ok(()),
             }
         }
+    }
+}
+
+/// Sends the backlog of close notices on the link `tx`, waiting for room, until the link ends
+/// (what is not sent stays for the next link). Holds the link's sender only while sending, so the
+/// stream still ends when the link closes.
+async fn send_closed_backlog(edge: Arc<Edge>, tx: mpsc::WeakSender<LinkRequest>) {
+    let link = &edge.link;
+    loop {
+        if link.closed_backlog.lock().is_empty() {
+            link.backlog_notify.notified().await;
+            continue;
+        }
+        let Some(tx) = tx.upgrade() else { return };
+        let Ok(permit) = tx.reserve().await else {
+            return;
+        };
+        // Taken only once there is room, so a notice is never lost in between. Only this task
+        // takes from the backlog.
+        let mut backlog = link.closed_backlog.lock();
+        let Some(msg) = backlog.pop_front() else {
+            continue;
+        };
+        drop(backlog);
+        permit.send(LinkRequest {
+            request_id: 0,
+            msg: Some(msg),
+        });
     }
 }
 

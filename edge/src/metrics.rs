@@ -78,6 +78,7 @@ pub(crate) struct Metrics {
     malformed: AtomicU64,
     relayed: AtomicU64,
     relay_refused: AtomicU64,
+    user_rate_limited: AtomicU64,
     forwarded: AtomicU64,
     recovered: AtomicU64,
     not_recovered: AtomicU64,
@@ -96,6 +97,7 @@ impl Default for Metrics {
             malformed: AtomicU64::new(0),
             relayed: AtomicU64::new(0),
             relay_refused: AtomicU64::new(0),
+            user_rate_limited: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
             recovered: AtomicU64::new(0),
             not_recovered: AtomicU64::new(0),
@@ -151,6 +153,11 @@ impl Metrics {
 
     pub fn relayed(&self) {
         self.relayed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client event refused because its user went over `user_event_rate_per_sec`.
+    pub fn user_rate_limited(&self) {
+        self.user_rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A relay event refused at the edge (rate limited, no room, not a member).
@@ -240,6 +247,11 @@ fn render_edge(edge: &Edge, out: &mut String) {
             "herald_edge_relay_refused_total",
             "Relay events refused at the edge (rate limited, no room, not a member).",
             &m.relay_refused,
+        ),
+        (
+            "herald_edge_user_rate_limited_total",
+            "Client events refused because their user went over its event rate.",
+            &m.user_rate_limited,
         ),
         (
             "herald_edge_forwarded_events_total",

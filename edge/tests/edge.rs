@@ -602,3 +602,24 @@ async fn slow_consumers_are_disconnected_without_hurting_others() {
     }
     assert_eq!(ws_text(&mut slow).await, "41");
 }
+
+#[tokio::test]
+async fn a_session_that_never_connects_is_closed_after_connect_timeout() {
+    let (_core, edge) =
+        setup_with(|c| c.connect_timeout = std::time::Duration::from_millis(300)).await;
+    let mut ws = ws_open(edge.addr, "").await;
+    assert!(ws_text(&mut ws).await.starts_with('0'));
+    // Pings are answered (by ws_next), but no namespace is ever connected.
+    while let Some(m) = ws_next(&mut ws).await {
+        assert_eq!(m, Message::text("2"), "nothing but pings before the close");
+    }
+}
+
+#[tokio::test]
+async fn a_binary_packet_before_connect_closes_the_session_without_buffering() {
+    let (_core, edge) = setup().await;
+    let mut ws = ws_open(edge.addr, "").await;
+    assert!(ws_text(&mut ws).await.starts_with('0'));
+    ws_send(&mut ws, r#"451-["up",{"_placeholder":true,"num":0}]"#).await;
+    assert!(ws_next(&mut ws).await.is_none(), "the session is closed");
+}

@@ -24,6 +24,7 @@ async fn room_aliases_join_and_leave_prefixed_rooms() {
                 join: "subscribe:campaign".into(),
                 leave: "unsubscribe:campaign".into(),
                 prefix: "campaign:".into(),
+                ..RoomAlias::default()
             });
         })
     })

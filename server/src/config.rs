@@ -212,6 +212,15 @@ pub struct NamespaceSection {
     pub relay_rate_per_sec: u32,
     /// Relay events a connection may send in a burst.
     pub relay_burst: u32,
+    /// Whom a relay skips: "connection" (the sender's connection) or "user" (every connection of
+    /// the sender's user).
+    pub relay_exclude: String,
+    /// The room of a join/leave or alias event whose first argument is an object: this field of it.
+    pub room_field: String,
+    /// Client events one user may send per second in the namespace (per edge); 0: no limit.
+    pub user_event_rate_per_sec: u32,
+    /// Client events one user may send in a burst.
+    pub user_event_burst: u32,
     /// Events given to backend handlers; the handler's reply is the client's ack.
     pub forward: Vec<String>,
     /// Other client events: "error" (ack with an error) or "ignore".
@@ -241,6 +250,8 @@ pub struct RoomAlias {
     /// Client event that leaves it.
     pub leave: String,
     pub prefix: String,
+    /// The id's field when the first argument is an object; empty: the namespace's `room_field`.
+    pub field: String,
 }
 
 impl Default for CoreSection {
@@ -292,6 +303,10 @@ impl Default for NamespaceSection {
             relay_room_field: "room".into(),
             relay_rate_per_sec: 10,
             relay_burst: 20,
+            relay_exclude: "connection".into(),
+            room_field: "room".into(),
+            user_event_rate_per_sec: 100,
+            user_event_burst: 200,
             forward: Vec::new(),
             unknown_events: "error".into(),
             max_rooms_per_connection: 100,
@@ -549,6 +564,12 @@ impl Config {
                 return Err(ConfigError(format!(
                     "namespaces.unknown_events: {:?} must be \"error\" or \"ignore\"",
                     ns.unknown_events
+                )));
+            }
+            if ns.relay_exclude != "connection" && ns.relay_exclude != "user" {
+                return Err(ConfigError(format!(
+                    "namespaces.relay_exclude: {:?} must be \"connection\" or \"user\"",
+                    ns.relay_exclude
                 )));
             }
             if ns.recovery_window_secs == 0 || ns.recovery_max_events == 0 {

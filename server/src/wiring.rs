@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use herald_auth::{AuthConfig, Verifier};
-use herald_edge::{EdgeConfig, NamespaceConfig, RoomAlias as EdgeRoomAlias, UnknownEvents};
+use herald_edge::{
+    EdgeConfig, NamespaceConfig, RelayExclude, RoomAlias as EdgeRoomAlias, UnknownEvents,
+};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
 use crate::cluster::ClusterConfig;
@@ -175,6 +177,15 @@ pub fn edge_config_for(c: &Config, core_urls: Vec<String>) -> Result<EdgeConfig,
             relay_room_field: n.relay_room_field.clone(),
             relay_rate_per_sec: n.relay_rate_per_sec,
             relay_burst: n.relay_burst,
+            // validate() accepts only "connection" and "user".
+            relay_exclude: if n.relay_exclude == "user" {
+                RelayExclude::User
+            } else {
+                RelayExclude::Connection
+            },
+            room_field: n.room_field.clone(),
+            user_event_rate_per_sec: n.user_event_rate_per_sec,
+            user_event_burst: n.user_event_burst,
             forward: n.forward.clone(),
             // validate() accepts only "error" and "ignore".
             unknown_events: if n.unknown_events == "ignore" {
@@ -189,6 +200,7 @@ pub fn edge_config_for(c: &Config, core_urls: Vec<String>) -> Result<EdgeConfig,
                     join: a.join.clone(),
                     leave: a.leave.clone(),
                     prefix: a.prefix.clone(),
+                    field: a.field.clone(),
                 })
                 .collect(),
             max_rooms_per_connection: n.max_rooms_per_connection,

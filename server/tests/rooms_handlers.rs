@@ -108,6 +108,7 @@ fn relay(conn: &str, room: &str, delivered_locally: bool) -> link_request::Msg {
         event: "typing:start".into(),
         args: vec![json("{}")],
         delivered_locally,
+        ..Default::default()
     })
 }
 
@@ -440,6 +441,27 @@ async fn a_relay_delivered_locally_reaches_only_the_other_edges() {
         .await
         .unwrap();
     assert_eq!(near.delivery().await.event.unwrap().name, "after");
+}
+
+#[tokio::test]
+async fn a_relay_may_skip_every_connection_of_the_senders_user() {
+    let core = start().await;
+    let mut near = FakeEdge::link(&core.url).await;
+    let mut far = FakeEdge::link(&core.url).await;
+    near.open("a1", "alice").await;
+    far.open("a2", "alice").await;
+    far.open("c1", "carol").await;
+    assert_eq!(near.join("a1", "convo").await, "");
+    assert_eq!(far.join("a2", "convo").await, "");
+    assert_eq!(far.join("c1", "convo").await, "");
+    let mut msg = relay("a1", "convo", true);
+    if let link_request::Msg::Relay(r) = &mut msg {
+        r.exclude_user = true;
+    }
+    assert_eq!(near.apply(msg).await, "");
+    let ev = far.delivery().await.event.unwrap();
+    assert_eq!(ev.name, "typing:start");
+    assert_eq!(ev.except, ["conn:a1", "user:alice"]);
 }
 
 #[tokio::test]

@@ -44,6 +44,9 @@ pub enum CodecError {
     /// More binary attachments arrived than the packet announced.
     #[error("too many attachments")]
     TooManyAttachments,
+    /// The attachments of one packet together exceed the byte limit of the assembly.
+    #[error("attachments too large")]
+    AttachmentsTooLarge,
     /// The number of attachments given does not match the count the packet announced.
     #[error("attachment count mismatch: packet announces {expected}, got {got}")]
     AttachmentMismatch {

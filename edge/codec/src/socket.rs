@@ -109,7 +109,7 @@ impl Packet {
 /// Parses one Socket.IO packet (the data of one Engine.IO message, without the leading Engine.IO `4`).
 ///
 /// Validation: known type digit; an `<n>-` attachment count exactly on binary kinds (at most
-/// [`MAX_ATTACHMENTS`]); a namespace starts with `/` and ends with `,`; the ack id is a u64, required on
+/// [`MAX_ATTACHMENTS`]); a namespace starts with `/` and ends with `,` or with the packet; the ack id is a u64, required on
 /// ACK/BINARY_ACK, allowed on EVENT/BINARY_EVENT, refused elsewhere; the data is JSON of the right shape
 /// (CONNECT: object if present; DISCONNECT: none; EVENT: non-empty array starting with a string; ACK: array;
 /// CONNECT_ERROR: object).
@@ -138,17 +138,17 @@ pub fn decode(text: &str) -> Result<Packet, CodecError> {
         return Err(CodecError::AttachmentsOnNonBinary);
     }
 
-    // <namespace>,
+    // <namespace>, or a namespace that ends the packet (`40/admin`, as the reference parser reads it)
     let mut namespace = "/";
     if rest.starts_with('/') {
-        let comma = rest
-            .find(',')
-            .ok_or(CodecError::BadNamespace("missing ',' after namespace"))?;
-        let ns = &rest[..comma];
+        let (ns, after) = match rest.find(',') {
+            Some(comma) => (&rest[..comma], &rest[comma + 1..]),
+            None => (rest, ""),
+        };
         if ns.len() > 1 {
             namespace = ns;
         }
-        rest = &rest[comma + 1..];
+        rest = after;
     }
 
     // <ack id>
@@ -256,12 +256,15 @@ pub fn encode(p: &Packet) -> String {
     out
 }
 
-/// Reassembles a BINARY_EVENT/BINARY_ACK from its attachments.
+/// Reassembles a BINARY_EVENT/BINARY_ACK from its attachments, holding at most a given number of
+/// attachment bytes.
 #[derive(Debug)]
 pub struct BinaryAssembly {
     packet: Option<Packet>,
     expected: usize,
     received: Vec<Bytes>,
+    /// Attachment bytes still allowed.
+    room: usize,
 }
 
 /// A binary packet together with all its attachments, in arrival order (placeholder `num` = index).
@@ -277,20 +280,30 @@ impl BinaryAssembly {
     /// Starts collecting attachments for `packet` (normally `packet.attachments > 0`; with 0 the assembly is
     /// complete at once: use [`BinaryAssembly::take_if_complete`]).
     pub fn new(packet: Packet) -> Self {
+        Self::with_limit(packet, usize::MAX)
+    }
+
+    /// Like [`BinaryAssembly::new`], but the attachments together may hold at most `max_bytes` bytes.
+    pub fn with_limit(packet: Packet, max_bytes: usize) -> Self {
         let expected = packet.attachments;
         BinaryAssembly {
             packet: Some(packet),
             expected,
             received: Vec::with_capacity(expected.min(16)),
+            room: max_bytes,
         }
     }
 
     /// Feed one binary attachment; returns `Some(complete)` when all have arrived. Errors on too many attachments
-    /// (including any push after completion).
+    /// (including any push after completion) and on attachments over the byte limit together.
     pub fn push(&mut self, bin: Bytes) -> Result<Option<Complete>, CodecError> {
         if self.packet.is_none() || self.received.len() >= self.expected {
             return Err(CodecError::TooManyAttachments);
         }
+        self.room = self
+            .room
+            .checked_sub(bin.len())
+            .ok_or(CodecError::AttachmentsTooLarge)?;
         self.received.push(bin);
         Ok(self.take_if_complete())
     }

@@ -162,9 +162,8 @@ fn malformed_packets() {
         ("7".into(), |e| *e == UnknownType('7')),
         ("a[\"x\"]".into(), |e| *e == UnknownType('a')),
         ("é".into(), |e| *e == UnknownType('é')),
-        // namespace without comma
-        ("0/admin".into(), |e| matches!(e, BadNamespace(_))),
-        ("2/admin[\"a\"]".into(), |e| matches!(e, BadNamespace(_))),
+        // a namespace without comma runs to the end: the data is missing
+        ("2/admin[\"a\"]".into(), |e| matches!(e, WrongShape(_))),
         // non-numeric / overflowing ids
         ("2abc[\"a\"]".into(), |e| matches!(e, InvalidJson(_))),
         ("218446744073709551616[\"a\"]".into(), |e| *e == BadAckId),
@@ -255,6 +254,42 @@ fn binary_reassembly() {
     assert_eq!(
         asm.push(Bytes::from_static(b"three")),
         Err(CodecError::TooManyAttachments)
+    );
+}
+
+#[test]
+fn namespace_without_trailing_comma() {
+    // As the reference parser reads them: the namespace runs to the end of the packet.
+    let p = decode("0/custom").unwrap();
+    assert_eq!(
+        (p.kind, p.namespace.as_str(), p.data),
+        (PacketKind::Connect, "/custom", None)
+    );
+    let p = decode("1/custom").unwrap();
+    assert_eq!(
+        (p.kind, p.namespace.as_str()),
+        (PacketKind::Disconnect, "/custom")
+    );
+    let p = decode("0/").unwrap();
+    assert_eq!(p.namespace, "/");
+}
+
+#[test]
+fn binary_reassembly_bytes_are_bounded() {
+    let p =
+        decode("52-[\"up\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]")
+            .unwrap();
+    let mut asm = BinaryAssembly::with_limit(p.clone(), 5);
+    assert_eq!(asm.push(Bytes::from_static(b"abc")).unwrap(), None);
+    assert_eq!(
+        asm.push(Bytes::from_static(b"def")),
+        Err(CodecError::AttachmentsTooLarge)
+    );
+    let mut asm = BinaryAssembly::with_limit(p, 6);
+    assert_eq!(asm.push(Bytes::from_static(b"abc")).unwrap(), None);
+    assert!(
+        asm.push(Bytes::from_static(b"def")).unwrap().is_some(),
+        "exactly the limit"
     );
 }
 

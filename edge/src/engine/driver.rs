@@ -38,10 +38,15 @@ async fn tick(edge: &Arc<Edge>, session: &Arc<Session>) {
         if !session.ever_connected() {
             wake = wake.min(connect_deadline);
         }
-        let exp = session.earliest_exp();
-        if let Some((exp, _)) = &exp {
-            let secs = exp.saturating_sub(unix_now());
-            wake = wake.min(now + std::time::Duration::from_secs(secs));
+        // When the token is refused (exp plus the leeway, as at connect); a far-future exp never
+        // wakes the driver rather than overflowing the clock.
+        let exp = session
+            .earliest_exp()
+            .map(|(exp, ns)| (cfg.verifier.refused_from(exp), ns));
+        if let Some((exp, _)) = &exp
+            && let Some(at) = now.checked_add(Duration::from_secs(exp.saturating_sub(unix_now())))
+        {
+            wake = wake.min(at);
         }
         tokio::select! {
             () = session.closed.cancelled() => return,

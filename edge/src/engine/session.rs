@@ -90,6 +90,8 @@ pub(crate) struct SocketState {
     pub data_json: Box<str>,
     /// Rate limit of relay events.
     pub relay: TokenBucket,
+    /// Rate limit of the user's client events, shared by its sockets (`None`: no limit).
+    pub user_rate: Option<crate::socketio::user_rate::UserRate>,
     /// Private session id for connection-state recovery (`None` when the namespace has it off).
     pub pid: Option<Box<str>>,
     /// Live frames held back while the socket is registered or its replay is being queued.
@@ -134,6 +136,8 @@ pub(crate) struct Session {
     pub forwards_in_flight: AtomicUsize,
     /// Sockets of this session being restored (their live frames are buffered); 0 on the fast path.
     pub restoring: AtomicUsize,
+    /// Client packets waiting on the core, in order (the Socket.IO layer's).
+    pub lane: crate::socketio::lane::Lane,
     /// Cancelled once the session is out of the edge's table (after a polling client fetched
     /// its last frames, or at once for other sessions).
     pub finished: CancellationToken,
@@ -161,6 +165,7 @@ impl Session {
             header_token,
             forwards_in_flight: AtomicUsize::new(0),
             restoring: AtomicUsize::new(0),
+            lane: crate::socketio::lane::Lane::default(),
             finished: CancellationToken::new(),
             admitted: std::sync::OnceLock::new(),
             state: parking_lot::Mutex::new(State {
@@ -503,6 +508,7 @@ impl SocketState {
             claims_json,
             data_json,
             relay,
+            user_rate: None,
             pid: None,
             restoring: None,
             granted: Vec::new(),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use herald_codec::event::{encode_connect_error, encode_connect_ok};
+use herald_codec::event::{encode_connect_error, encode_connect_ok, encode_event};
 use herald_codec::socket::Packet;
 use herald_proto::v1::{ConnectionOpened, link_request::Msg};
 use serde_json::Value;
@@ -21,6 +21,7 @@ use crate::socketio::forward::{ConnectDecision, Origin, ask_connect};
 use crate::socketio::recovery::{self, Restore, RestoreBuffer, RestoringGuard, finish_restore};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
+use crate::socketio::user_rate;
 
 fn refuse(edge: &Edge, session: &Session, ns: &str, why: Refusal, message: &str) {
     edge.metrics.refused(why);
@@ -143,6 +144,7 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
         ),
     );
     socket.pid = pid.as_deref().map(Box::from);
+    socket.user_rate = user_rate::bucket_for(edge, ns_cfg, user.as_deref());
     // Live frames are held back until the core answered with the registration point.
     socket.restoring = Some(RestoreBuffer::default());
     let guard = RestoringGuard::new(session.clone());
@@ -152,13 +154,21 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
     };
     join_rooms(edge, ns_cfg, &id, &decision.rooms).await;
     if session.socket_id(ns).as_deref() == Some(&*id) {
+        // The CONNECT answer, then what the `$connect` handler wants the socket to get first,
+        // then the live events held back meanwhile.
         let ok = encode_connect_ok(ns, &id, pid.as_deref());
+        let mut first = Vec::with_capacity(1 + decision.emit.len());
+        first.push((ok.into(), Vec::new()));
+        for (name, args) in &decision.emit {
+            let f = encode_event(ns, None, name, args);
+            first.push((f.text.into(), f.attachments));
+        }
         edge.tasks.spawn(finish_restore(
             edge.clone(),
             guard,
             member,
             Arc::from(ns),
-            vec![(ok.into(), Vec::new())],
+            first,
         ));
     }
 }
@@ -205,7 +215,7 @@ async fn register(
             if session.remove_socket(&ns).is_some() {
                 edge.index.write().remove(&id);
                 // The core may have registered it before failing; make sure it forgets it.
-                edge.link.notify(closed_msg(&id, "connect failed"));
+                edge.link.notify_closed(closed_msg(&id, "connect failed"));
             }
             // The core refuses what its limits forbid (connections per user).
             Err(match e {

@@ -131,6 +131,9 @@ pub(crate) async fn ask_join(
         .map_err(handler_error)
 }
 
+/// Most events a `$connect` reply may send to the new socket; later ones are dropped.
+const MAX_CONNECT_EVENTS: usize = 32;
+
 /// What a `$connect` handler decided.
 #[derive(Debug, Default)]
 pub(crate) struct ConnectDecision {
@@ -138,9 +141,43 @@ pub(crate) struct ConnectDecision {
     pub rooms: Vec<String>,
     /// `data` as JSON text (empty when none).
     pub data_json: String,
+    /// Events for the new socket, sent right after its CONNECT answer: (name, JSON args).
+    pub emit: Vec<(String, Vec<Arg>)>,
 }
 
-/// Reads `{"rooms":[...], "data":{...}}` from the handler's first reply arg; anything else: nothing.
+/// `[{"event": name, "args": [...]}, ...]` of a `$connect` reply; entries without a usable name
+/// (missing, empty, or reserved by Socket.IO) are skipped.
+fn connect_events(v: Option<Value>) -> Vec<(String, Vec<Arg>)> {
+    let Some(Value::Array(items)) = v else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let Value::Object(mut o) = item else {
+                return None;
+            };
+            let name = match o.remove("event") {
+                Some(Value::String(n))
+                    if !n.is_empty() && !herald_codec::event::is_reserved_event(&n) =>
+                {
+                    n
+                }
+                _ => return None,
+            };
+            let args = match o.remove("args") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a.iter().map(|v| Arg::Json(v.to_string())).collect(),
+                Some(one) => vec![Arg::Json(one.to_string())],
+            };
+            Some((name, args))
+        })
+        .take(MAX_CONNECT_EVENTS)
+        .collect()
+}
+
+/// Reads `{"rooms":[...], "data":{...}, "emit":[{"event","args"}]}` from the handler's first reply
+/// arg; anything else: nothing.
 fn decision(args: &[herald_proto::v1::Arg]) -> ConnectDecision {
     use herald_proto::v1::arg::Value as V;
     let Some(Some(V::Json(j))) = args.first().map(|a| &a.value) else {
@@ -163,7 +200,12 @@ fn decision(args: &[herald_proto::v1::Arg]) -> ConnectDecision {
         None | Some(Value::Null) => String::new(),
         Some(d) => d.to_string(),
     };
-    ConnectDecision { rooms, data_json }
+    let emit = connect_events(o.remove("emit"));
+    ConnectDecision {
+        rooms,
+        data_json,
+        emit,
+    }
 }
 
 /// Asks the `$connect` handler about a new socket; `Err` is the `connect_error` message.
@@ -204,6 +246,21 @@ mod tests {
         let d = decision(&arg(r#"{"rooms":["a","",3,"b"],"data":{"tier":"gold"}}"#));
         assert_eq!(d.rooms, vec!["a".to_owned(), "b".to_owned()]);
         assert_eq!(d.data_json, r#"{"tier":"gold"}"#);
+        assert!(d.emit.is_empty());
+        let d = decision(&arg(
+            r#"{"emit":[{"event":"welcome","args":[{"n":1},"x"]},{"event":"connect"},{"args":[1]},{"event":"one","args":5},{"event":"none"}]}"#,
+        ));
+        assert_eq!(
+            d.emit,
+            vec![
+                (
+                    "welcome".to_owned(),
+                    vec![Arg::Json(r#"{"n":1}"#.into()), Arg::Json(r#""x""#.into())]
+                ),
+                ("one".to_owned(), vec![Arg::Json("5".into())]),
+                ("none".to_owned(), Vec::new()),
+            ]
+        );
         let d = decision(&arg(r#""just ok""#));
         assert!(d.rooms.is_empty() && d.data_json.is_empty());
         assert!(decision(&[]).rooms.is_empty());

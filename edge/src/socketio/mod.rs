@@ -5,9 +5,11 @@ pub(crate) mod commands;
 mod connect;
 mod events;
 pub(crate) mod forward;
+pub(crate) mod lane;
 pub(crate) mod recovery;
 pub(crate) mod relay;
 mod rooms;
+pub(crate) mod user_rate;
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use serde_json::Value;
 
 use crate::edge::Edge;
 use crate::engine::session::Session;
+use lane::Job;
 
 /// The peer broke the Socket.IO protocol; the session is closed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,11 @@ pub(crate) enum ProtocolError {
     Other(&'static str),
 }
 
+/// Close reason of a session whose packet's attachments exceed `max_payload` together.
+pub(crate) const ATTACHMENTS_TOO_LARGE: &str = "attachments too large";
+/// Close reason (or ack error) when a session has too many packets waiting on the core.
+pub(crate) const TOO_MANY_PENDING: &str = "too many pending requests";
+
 /// Handles the text of one Engine.IO message.
 pub(crate) async fn on_message(
     edge: &Arc<Edge>,
@@ -38,8 +46,16 @@ pub(crate) async fn on_message(
 ) -> Result<(), ProtocolError> {
     let packet = socket::decode(text)?;
     if packet.needs_attachments() {
+        // Attachments are buffered only for a socket that passed its CONNECT (and its auth), at
+        // most `max_payload` bytes of them per packet.
+        if !session.has_socket(&packet.namespace) {
+            return Err(ProtocolError::Other(
+                "binary packet for a namespace that is not connected",
+            ));
+        }
         let ns: Arc<str> = Arc::from(packet.namespace.as_str());
-        if !session.start_assembly(BinaryAssembly::new(packet), ns) {
+        let max_bytes = usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX);
+        if !session.start_assembly(BinaryAssembly::with_limit(packet, max_bytes), ns) {
             return Err(ProtocolError::Other(
                 "binary packet started before the previous one completed",
             ));
@@ -51,7 +67,7 @@ pub(crate) async fn on_message(
             "text packet while binary attachments were expected",
         ));
     }
-    on_packet(edge, session, packet, Vec::new()).await
+    on_packet(edge, session, packet, Vec::new(), text.len()).await
 }
 
 /// Handles one binary Engine.IO message (an attachment).
@@ -63,50 +79,126 @@ pub(crate) async fn on_binary(
     let Some((mut assembly, ns)) = session.take_assembly() else {
         return Err(ProtocolError::Other("unexpected binary message"));
     };
-    match assembly.push(bin)? {
-        Some(done) => on_packet(edge, session, done.packet, done.attachments).await,
-        None => {
+    match assembly.push(bin) {
+        Ok(Some(done)) => {
+            let size = lane::size_of(0, &done.attachments);
+            on_packet(edge, session, done.packet, done.attachments, size).await
+        }
+        Ok(None) => {
             session.put_assembly((assembly, ns));
             Ok(())
         }
+        Err(CodecError::AttachmentsTooLarge) => {
+            tracing::info!(sid = %session.sid, "binary attachments over max_payload: disconnecting");
+            session.disconnect_all(edge, ATTACHMENTS_TOO_LARGE, false);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
+/// Checks a complete packet, then handles it at once when it does not wait on the core and nothing
+/// waits before it, else queues it in the session's lane.
 async fn on_packet(
     edge: &Arc<Edge>,
     session: &Arc<Session>,
     packet: Packet,
     attachments: Vec<Bytes>,
+    size: usize,
 ) -> Result<(), ProtocolError> {
-    match packet.kind {
-        PacketKind::Connect => {
-            connect::connect(edge, session, &packet).await;
-            Ok(())
-        }
-        PacketKind::Disconnect => {
-            if let Some(s) = session.remove_socket(&packet.namespace) {
-                edge.forget_socket(&s, "client namespace disconnect");
-            }
-            Ok(())
-        }
+    let job = match packet.kind {
+        PacketKind::Connect => Job::Connect(packet),
+        PacketKind::Disconnect => Job::Disconnect(packet.namespace),
         PacketKind::Event | PacketKind::BinaryEvent => {
             let (name, args) = event_from_packet(&packet, &attachments)?;
             if is_reserved_event(&name) {
                 return Err(ProtocolError::Other("reserved event name from a client"));
             }
-            if session.socket_id(&packet.namespace).is_some() {
-                events::on_event(edge, session, &packet.namespace, packet.id, &name, args).await;
+            Job::Event {
+                ns: packet.namespace,
+                ack: packet.id,
+                name,
+                args,
             }
-            Ok(())
         }
         PacketKind::Ack | PacketKind::BinaryAck => {
             let args = ack_from_packet(&packet, &attachments)?;
-            let Some(ack_id) = packet.id else {
+            let Some(id) = packet.id else {
                 return Err(ProtocolError::Other("ack without id"));
             };
-            let found = session.with_socket(&packet.namespace, |s| {
-                s.take_ack(ack_id).map(|r| (r, s.id.clone()))
-            });
+            Job::Ack {
+                ns: packet.namespace,
+                id,
+                args,
+            }
+        }
+        PacketKind::ConnectError => {
+            return Err(ProtocolError::Other("CONNECT_ERROR from a client"));
+        }
+    };
+    if !waits_on_core(edge, &job) && session.lane.is_idle() {
+        run_job(edge, session, job).await;
+        return Ok(());
+    }
+    if let Err(job) = lane::enqueue(edge, session, job, size) {
+        tracing::info!(sid = %session.sid, "too many packets waiting on the core");
+        match job {
+            Job::Event { ns, ack, .. } => {
+                send_ack_json(
+                    edge,
+                    session,
+                    &ns,
+                    ack,
+                    &serde_json::json!({ "error": TOO_MANY_PENDING }),
+                );
+            }
+            _ => session.disconnect_all(edge, TOO_MANY_PENDING, false),
+        }
+    }
+    Ok(())
+}
+
+/// Whether handling `job` awaits an answer of the core (or of a handler behind it).
+fn waits_on_core(edge: &Edge, job: &Job) -> bool {
+    match job {
+        Job::Connect(_) => true,
+        Job::Event { ns, ack, name, .. } => edge.config.namespace(ns).is_some_and(|cfg| {
+            rooms::room_op(cfg, name).is_some()
+                || (ack.is_some() && cfg.relay.iter().any(|r| r == name))
+        }),
+        Job::Disconnect(_) | Job::Ack { .. } => false,
+    }
+}
+
+/// Handles one checked client packet.
+pub(crate) async fn run_job(edge: &Arc<Edge>, session: &Arc<Session>, job: Job) {
+    match job {
+        Job::Connect(packet) => connect::connect(edge, session, &packet).await,
+        Job::Disconnect(ns) => {
+            if let Some(s) = session.remove_socket(&ns) {
+                edge.forget_socket(&s, "client namespace disconnect");
+            }
+        }
+        Job::Event {
+            ns,
+            ack,
+            name,
+            args,
+        } => {
+            if session.socket_id(&ns).is_none() {
+                return;
+            }
+            if !user_rate::allow(session, &ns) {
+                tracing::debug!(sid = %session.sid, ns, name, "client event over the user's rate");
+                edge.metrics.user_rate_limited();
+                let body = serde_json::json!({ "error": user_rate::RATE_LIMITED });
+                send_ack_json(edge, session, &ns, ack, &body);
+                return;
+            }
+            events::on_event(edge, session, &ns, ack, &name, args).await;
+        }
+        Job::Ack { ns, id, args } => {
+            let found = session.with_socket(&ns, |s| s.take_ack(id).map(|r| (r, s.id.clone())));
             if let Some(Some((ack_ref, conn))) = found {
                 edge.link.notify(Msg::Ack(ClientAck {
                     ack_ref,
@@ -114,9 +206,7 @@ async fn on_packet(
                     args: args.into_iter().map(proto_arg).collect(),
                 }));
             }
-            Ok(())
         }
-        PacketKind::ConnectError => Err(ProtocolError::Other("CONNECT_ERROR from a client")),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Relay events (typing indicators): the per-socket token bucket, the room of the event, and the
-//! `RelayEvent` to the core, which emits it volatile to the room minus the sender.
+//! `RelayEvent` to the core, which emits it volatile to the room minus the sender (its connection,
+//! or every connection of its user when the namespace says so).
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use herald_proto::v1::{RelayEvent, link_request::Msg};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::config::NamespaceConfig;
+use crate::config::{NamespaceConfig, RelayExclude};
 use crate::edge::Edge;
 use crate::engine::session::{Session, SharedFrame};
 use crate::fanout::{Batch, Order, deliver_shared};
@@ -73,7 +74,7 @@ pub(crate) async fn relay(
     wants_ack: bool,
 ) -> Result<(), String> {
     let result = check(edge, session, cfg, &args);
-    let (id, room) = match result {
+    let (id, user, room) = match result {
         Ok(v) => v,
         Err(e) => {
             edge.metrics.relay_refused();
@@ -85,11 +86,18 @@ pub(crate) async fn relay(
         let f = encode_event(&cfg.name, None, name, &args);
         SharedFrame::new(f.text.into(), f.attachments)
     };
+    let exclude_user = cfg.relay_exclude == RelayExclude::User && !user.is_empty();
+    let sender = [Topic::Conn(&id), Topic::User(&user)];
+    let except = if exclude_user {
+        &sender[..]
+    } else {
+        &sender[..1]
+    };
     deliver_shared(
         edge,
         &cfg.name,
         &[Topic::Room(&room)],
-        &[Topic::Conn(&id)],
+        except,
         Order::default(),
         frame,
         &mut Batch::new(false),
@@ -101,6 +109,7 @@ pub(crate) async fn relay(
         event: name.to_owned(),
         args: args.into_iter().map(proto_arg).collect(),
         delivered_locally: true,
+        exclude_user,
     });
     edge.metrics.relayed();
     if wants_ack {
@@ -111,13 +120,14 @@ pub(crate) async fn relay(
     }
 }
 
-/// Room, rate limit and (local) membership.
+/// Room, rate limit and (local) membership; the sender's connection id, user (empty when
+/// anonymous) and the room.
 fn check(
     edge: &Edge,
     session: &Session,
     cfg: &NamespaceConfig,
     args: &[Arg],
-) -> Result<(Arc<str>, String), String> {
+) -> Result<(Arc<str>, String, String), String> {
     let Some(room) = relay_room(args, &cfg.relay_room_field) else {
         return Err(format!(
             "relay event needs a room (first argument, or its {:?} field)",
@@ -125,8 +135,9 @@ fn check(
         ));
     };
     let now = Instant::now();
-    let Some((id, allowed)) = session.with_socket(&cfg.name, |s| (s.id.clone(), s.relay.take(now)))
-    else {
+    let Some((id, user, allowed)) = session.with_socket(&cfg.name, |s| {
+        (s.id.clone(), s.user().to_owned(), s.relay.take(now))
+    }) else {
         return Err("not connected".to_owned());
     };
     if !allowed {
@@ -140,7 +151,7 @@ fn check(
     if !member {
         return Err(format!("not a member of room {room}"));
     }
-    Ok((id, room))
+    Ok((id, user, room))
 }
 
 #[cfg(test)]

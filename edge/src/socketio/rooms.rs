@@ -17,42 +17,53 @@ use crate::socketio::forward::{Origin, ask_join};
 /// Longest room name a client may ask for.
 const MAX_ROOM_LEN: usize = 256;
 
-/// A join or a leave, with the prefix of the room name (empty for the built-in events).
+/// A join or a leave, with the prefix of the room name (empty for the built-in events) and the
+/// field holding the room (or id) when the first argument is an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RoomOp<'a> {
-    Join(&'a str),
-    Leave(&'a str),
+    Join { prefix: &'a str, field: &'a str },
+    Leave { prefix: &'a str, field: &'a str },
 }
 
 /// Whether `name` is a join/leave event of the namespace (built-in or alias).
 pub(crate) fn room_op<'a>(cfg: &'a NamespaceConfig, name: &str) -> Option<RoomOp<'a>> {
+    let field = cfg.room_field.as_str();
     if !cfg.join_event.is_empty() && name == cfg.join_event {
-        return Some(RoomOp::Join(""));
+        return Some(RoomOp::Join { prefix: "", field });
     }
     if !cfg.leave_event.is_empty() && name == cfg.leave_event {
-        return Some(RoomOp::Leave(""));
+        return Some(RoomOp::Leave { prefix: "", field });
     }
     cfg.room_aliases.iter().find_map(|a| {
+        let field = if a.field.is_empty() { field } else { &a.field };
+        let prefix = a.prefix.as_str();
         if !a.join.is_empty() && name == a.join {
-            Some(RoomOp::Join(&a.prefix))
+            Some(RoomOp::Join { prefix, field })
         } else if !a.leave.is_empty() && name == a.leave {
-            Some(RoomOp::Leave(&a.prefix))
+            Some(RoomOp::Leave { prefix, field })
         } else {
             None
         }
     })
 }
 
-/// `prefix` + the first argument (a string, or a number for ids).
-fn room_name(prefix: &str, args: &[Arg]) -> Result<String, String> {
+/// `prefix` + the first argument (a string, or a number for ids), or + its `field` when it is an
+/// object (`{conversationId, roomId}`).
+fn room_name(prefix: &str, field: &str, args: &[Arg]) -> Result<String, String> {
     let part = match first_json(args) {
+        Some(Value::Object(mut o)) => o.remove(field),
+        other => other,
+    };
+    let part = match part {
         Some(Value::String(s)) => s,
         Some(Value::Number(n)) => n.to_string(),
         _ => String::new(),
     };
     let room = format!("{prefix}{part}");
     if part.is_empty() || room.len() > MAX_ROOM_LEN {
-        return Err("room must be a non-empty string".to_owned());
+        return Err(format!(
+            "room must be a non-empty string (first argument, or its {field:?} field)"
+        ));
     }
     Ok(room)
 }
@@ -66,12 +77,12 @@ pub(crate) async fn room_event(
     args: Vec<Arg>,
 ) -> Result<(), String> {
     match op {
-        RoomOp::Join(prefix) => {
-            let room = room_name(prefix, &args)?;
+        RoomOp::Join { prefix, field } => {
+            let room = room_name(prefix, field, &args)?;
             join(edge, session, cfg, &room, args).await
         }
-        RoomOp::Leave(prefix) => {
-            let room = room_name(prefix, &args)?;
+        RoomOp::Leave { prefix, field } => {
+            let room = room_name(prefix, field, &args)?;
             leave(edge, session, &cfg.name, &room).await
         }
     }
@@ -187,16 +198,44 @@ mod tests {
             join: "subscribe:campaign".into(),
             leave: "unsubscribe:campaign".into(),
             prefix: "campaign:".into(),
+            field: String::new(),
         });
-        assert_eq!(room_op(&cfg, "join"), Some(RoomOp::Join("")));
-        assert_eq!(room_op(&cfg, "leave"), Some(RoomOp::Leave("")));
+        let builtin = "room";
+        assert_eq!(
+            room_op(&cfg, "join"),
+            Some(RoomOp::Join {
+                prefix: "",
+                field: builtin
+            })
+        );
+        assert_eq!(
+            room_op(&cfg, "leave"),
+            Some(RoomOp::Leave {
+                prefix: "",
+                field: builtin
+            })
+        );
         assert_eq!(
             room_op(&cfg, "subscribe:campaign"),
-            Some(RoomOp::Join("campaign:"))
+            Some(RoomOp::Join {
+                prefix: "campaign:",
+                field: builtin
+            })
         );
         assert_eq!(
             room_op(&cfg, "unsubscribe:campaign"),
-            Some(RoomOp::Leave("campaign:"))
+            Some(RoomOp::Leave {
+                prefix: "campaign:",
+                field: builtin
+            })
+        );
+        cfg.room_aliases[0].field = "roomId".into();
+        assert_eq!(
+            room_op(&cfg, "subscribe:campaign"),
+            Some(RoomOp::Join {
+                prefix: "campaign:",
+                field: "roomId"
+            })
         );
         assert_eq!(room_op(&cfg, "other"), None);
         cfg.join_event.clear();
@@ -207,10 +246,20 @@ mod tests {
     #[test]
     fn room_names() {
         let j = |s: &str| vec![Arg::Json(s.to_owned())];
-        assert_eq!(room_name("c:", &j(r#""x""#)), Ok("c:x".into()));
-        assert_eq!(room_name("c:", &j("42")), Ok("c:42".into()));
-        assert!(room_name("", &j(r#""""#)).is_err());
-        assert!(room_name("", &j("{}")).is_err());
-        assert!(room_name("", &[]).is_err());
+        assert_eq!(room_name("c:", "room", &j(r#""x""#)), Ok("c:x".into()));
+        assert_eq!(room_name("c:", "room", &j("42")), Ok("c:42".into()));
+        assert_eq!(
+            room_name(
+                "",
+                "roomId",
+                &j(r#"{"conversationId":"c1","roomId":"room_c1"}"#)
+            ),
+            Ok("room_c1".into())
+        );
+        assert_eq!(room_name("n:", "id", &j(r#"{"id":7}"#)), Ok("n:7".into()));
+        assert!(room_name("", "room", &j(r#"{"roomId":"x"}"#)).is_err());
+        assert!(room_name("", "room", &j(r#""""#)).is_err());
+        assert!(room_name("", "room", &j("{}")).is_err());
+        assert!(room_name("", "room", &[]).is_err());
     }
 }

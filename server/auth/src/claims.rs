@@ -67,7 +67,7 @@ pub(crate) fn check_claims(
     };
     let nbf = raw.get("nbf").map(numeric_date).transpose()?;
 
-    if now >= exp.saturating_add(policy.leeway_secs) {
+    if now >= refused_from(exp, policy.leeway_secs) {
         return Err(AuthError::Expired);
     }
     if let Some(nbf) = nbf
@@ -96,6 +96,12 @@ pub(crate) fn check_claims(
         rooms,
         raw,
     })
+}
+
+/// The first second (Unix time) at which a token expiring at `exp` is no longer accepted: `exp`
+/// plus the leeway, saturating (a far-future `exp` never wraps around).
+pub(crate) fn refused_from(exp: u64, leeway_secs: u64) -> u64 {
+    exp.saturating_add(leeway_secs)
 }
 
 /// A JWT NumericDate: a non-negative JSON number of seconds (a fraction is truncated).
@@ -156,6 +162,14 @@ mod tests {
         let p = json!({"sub": "a", "exp": 1000});
         assert!(check(p.clone(), 1004).is_ok());
         assert_eq!(check(p, 1005), Err(AuthError::Expired));
+    }
+
+    #[test]
+    fn far_future_exp_saturates() {
+        let c = check(json!({"sub": "a", "exp": 1e300}), 1000).unwrap();
+        assert_eq!(c.exp, u64::MAX);
+        assert_eq!(refused_from(c.exp, 5), u64::MAX);
+        assert_eq!(refused_from(u64::MAX - 2, 5), u64::MAX);
     }
 
     #[test]

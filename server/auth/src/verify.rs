@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 
-use crate::claims::{ClaimPolicy, Claims, check_claims};
+use crate::claims::{ClaimPolicy, Claims, check_claims, refused_from};
 use crate::config::{AuthConfig, non_empty, parse_algorithms};
 use crate::error::{AuthError, ConfigError};
 use crate::keys::KeySet;
@@ -93,6 +93,13 @@ impl Verifier {
             return Err(AuthError::InvalidSignature);
         }
         check_claims(raw.payload, &self.inner.policy, now)
+    }
+
+    /// The first second (Unix time) at which a token expiring at `exp` is refused: `exp` plus the
+    /// configured leeway, saturating. Whoever ends a session at expiry uses this, so a token is
+    /// never accepted and kicked in the same second.
+    pub fn refused_from(&self, exp: u64) -> u64 {
+        refused_from(exp, self.inner.policy.leeway_secs)
     }
 
     /// The name of the claim holding the rooms list (for minting tokens that this verifier accepts).

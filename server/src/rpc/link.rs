@@ -373,14 +373,20 @@ impl Api {
         } else {
             r.namespace
         };
-        let member = self
+        // `Some(user)` when the sender is a member of the room (empty user: anonymous).
+        let sender = self
             .hub
             .index
             .read()
             .get(&r.connection_id)
-            .is_some_and(|c| *c.namespace == *ns && c.rooms.contains(r.room.as_str()));
-        if !member {
+            .filter(|c| *c.namespace == *ns && c.rooms.contains(r.room.as_str()))
+            .map(|c| c.user.as_deref().unwrap_or("").to_owned());
+        let Some(user) = sender else {
             return Err(format!("not a member of room {}", r.room));
+        };
+        let mut except = vec![format!("conn:{}", r.connection_id)];
+        if r.exclude_user && !user.is_empty() {
+            except.push(format!("user:{user}"));
         }
         validate::event_name(&r.event).map_err(|e| e.to_string())?;
         validate::args(&r.args, self.config.max_event_bytes).map_err(|e| e.to_string())?;
@@ -388,7 +394,7 @@ impl Api {
             id: new_event_id(),
             namespace: ns,
             targets: vec![format!("room:{}", r.room)],
-            except: vec![format!("conn:{}", r.connection_id)],
+            except,
             name: r.event,
             args: r.args,
             delivery: DeliveryClass::Volatile.into(),

@@ -159,7 +159,15 @@ function main() {
       case '$connect': {
         const claims = parseJson(ev.claims_json) || {};
         if (claims.suspended) return { error: 'account suspended' };
-        return { args: [{ rooms: ['whatsapp:acc-1', `user-rooms:${ev.user_id}`], data: { plan: 'pro' } }] };
+        const decision = { rooms: ['whatsapp:acc-1', `user-rooms:${ev.user_id}`], data: { plan: 'pro' } };
+        // Events for the new socket right after its CONNECT (`io.on("connection", s => s.emit(...))`).
+        if (claims.welcome) {
+          decision.emit = [
+            { event: 'welcome', args: [{ user: ev.user_id }] },
+            { event: 'unread', args: [3, 'convo:1'] },
+          ];
+        }
+        return { args: [decision] };
       }
       case '$join':
         if (typeof ev.room === 'string' && ev.room.startsWith('convo:')) return { args: [] };

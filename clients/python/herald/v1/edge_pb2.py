@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from herald.v1 import event_pb2 as herald_dot_v1_dot_event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14herald/v1/edge.proto\x12\therald.v1\x1a\x15herald/v1/event.proto\"\xa7\x03\n\x0bLinkRequest\x12\x12\n\nrequest_id\x18\x07 \x01(\x04\x12%\n\x05hello\x18\x01 \x01(\x0b\x32\x14.herald.v1.LinkHelloH\x00\x12-\n\x06opened\x18\x02 \x01(\x0b\x32\x1b.herald.v1.ConnectionOpenedH\x00\x12-\n\x06\x63losed\x18\x03 \x01(\x0b\x32\x1b.herald.v1.ConnectionClosedH\x00\x12%\n\x04join\x18\x04 \x01(\x0b\x32\x15.herald.v1.RoomChangeH\x00\x12&\n\x05leave\x18\x05 \x01(\x0b\x32\x15.herald.v1.RoomChangeH\x00\x12#\n\x03\x61\x63k\x18\x06 \x01(\x0b\x32\x14.herald.v1.ClientAckH\x00\x12\x30\n\x07\x66orward\x18\x08 \x01(\x0b\x32\x1d.herald.v1.ClientEventForwardH\x00\x12&\n\x05relay\x18\t \x01(\x0b\x32\x15.herald.v1.RelayEventH\x00\x12*\n\x06lookup\x18\n \x01(\x0b\x32\x18.herald.v1.SessionLookupH\x00\x42\x05\n\x03msg\"\xb2\x01\n\x12\x43lientEventForward\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63laims_json\x18\x05 \x01(\t\x12\x11\n\tdata_json\x18\x06 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x07 \x03(\x0b\x32\x0e.herald.v1.Arg\x12\x0c\n\x04room\x18\x08 \x01(\t\"\x8c\x01\n\nRelayEvent\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04room\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x05 \x03(\x0b\x32\x0e.herald.v1.Arg\x12\x19\n\x11\x64\x65livered_locally\x18\x06 \x01(\x08\"\x1e\n\tLinkHello\x12\x11\n\tedge_name\x18\x01 \x01(\t\"\xaa\x01\n\x10\x43onnectionOpened\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\t\x12\r\n\x05rooms\x18\x05 \x03(\t\x12\x15\n\rresume_offset\x18\x06 \x01(\t\x12\x11\n\tdata_json\x18\x07 \x01(\t\x12\x15\n\rgranted_rooms\x18\x08 \x03(\t\"N\n\x10\x43onnectionClosed\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0brecoverable\x18\x03 \x01(\x08\"P\n\rSessionLookup\x12\x0b\n\x03pid\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\t\"^\n\x0cSavedSession\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\r\n\x05rooms\x18\x02 \x03(\t\x12\x11\n\tdata_json\x18\x03 \x01(\t\x12\x15\n\rgranted_rooms\x18\x04 \x03(\t\"1\n\nRoomChange\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0c\n\x04room\x18\x02 \x01(\t\"Q\n\tClientAck\x12\x0f\n\x07\x61\x63k_ref\x18\x01 \x01(\x04\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x03 \x03(\x0b\x32\x0e.herald.v1.Arg\"\xf7\x01\n\x0cLinkResponse\x12)\n\x07welcome\x18\x01 \x01(\x0b\x32\x16.herald.v1.LinkWelcomeH\x00\x12\'\n\x08\x64\x65livery\x18\x02 \x01(\x0b\x32\x13.herald.v1.DeliveryH\x00\x12\x31\n\nmembership\x18\x03 \x01(\x0b\x32\x1b.herald.v1.MembershipChangeH\x00\x12\x32\n\ndisconnect\x18\x04 \x01(\x0b\x32\x1c.herald.v1.DisconnectCommandH\x00\x12%\n\x07\x61pplied\x18\x05 \x01(\x0b\x32\x12.herald.v1.AppliedH\x00\x42\x05\n\x03msg\"\xa9\x01\n\x07\x41pplied\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x03 \x03(\x0b\x32\x0e.herald.v1.Arg\x12(\n\x07session\x18\x04 \x01(\x0b\x32\x17.herald.v1.SavedSession\x12 \n\x06replay\x18\x05 \x03(\x0b\x32\x10.herald.v1.Event\x12\x11\n\tfloor_seq\x18\x06 \x01(\x04\"4\n\x0bLinkWelcome\x12\x0f\n\x07link_id\x18\x01 \x01(\t\x12\x14\n\x0c\x62roker_epoch\x18\x02 \x01(\t\"<\n\x08\x44\x65livery\x12\x1f\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x10.herald.v1.Event\x12\x0f\n\x07\x61\x63k_ref\x18\x02 \x01(\x04\"v\n\x10MembershipChange\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04room\x18\x04 \x01(\t\x12\x0c\n\x04join\x18\x05 \x01(\x08\x12\x0b\n\x03seq\x18\x06 \x01(\x04\"^\n\x11\x44isconnectCommand\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t2J\n\x0b\x45\x64geService\x12;\n\x04Link\x12\x16.herald.v1.LinkRequest\x1a\x17.herald.v1.LinkResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14herald/v1/edge.proto\x12\therald.v1\x1a\x15herald/v1/event.proto\"\xa7\x03\n\x0bLinkRequest\x12\x12\n\nrequest_id\x18\x07 \x01(\x04\x12%\n\x05hello\x18\x01 \x01(\x0b\x32\x14.herald.v1.LinkHelloH\x00\x12-\n\x06opened\x18\x02 \x01(\x0b\x32\x1b.herald.v1.ConnectionOpenedH\x00\x12-\n\x06\x63losed\x18\x03 \x01(\x0b\x32\x1b.herald.v1.ConnectionClosedH\x00\x12%\n\x04join\x18\x04 \x01(\x0b\x32\x15.herald.v1.RoomChangeH\x00\x12&\n\x05leave\x18\x05 \x01(\x0b\x32\x15.herald.v1.RoomChangeH\x00\x12#\n\x03\x61\x63k\x18\x06 \x01(\x0b\x32\x14.herald.v1.ClientAckH\x00\x12\x30\n\x07\x66orward\x18\x08 \x01(\x0b\x32\x1d.herald.v1.ClientEventForwardH\x00\x12&\n\x05relay\x18\t \x01(\x0b\x32\x15.herald.v1.RelayEventH\x00\x12*\n\x06lookup\x18\n \x01(\x0b\x32\x18.herald.v1.SessionLookupH\x00\x42\x05\n\x03msg\"\xb2\x01\n\x12\x43lientEventForward\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63laims_json\x18\x05 \x01(\t\x12\x11\n\tdata_json\x18\x06 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x07 \x03(\x0b\x32\x0e.herald.v1.Arg\x12\x0c\n\x04room\x18\x08 \x01(\t\"\xa2\x01\n\nRelayEvent\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04room\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x05 \x03(\x0b\x32\x0e.herald.v1.Arg\x12\x19\n\x11\x64\x65livered_locally\x18\x06 \x01(\x08\x12\x14\n\x0c\x65xclude_user\x18\x07 \x01(\x08\"\x1e\n\tLinkHello\x12\x11\n\tedge_name\x18\x01 \x01(\t\"\xaa\x01\n\x10\x43onnectionOpened\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\t\x12\r\n\x05rooms\x18\x05 \x03(\t\x12\x15\n\rresume_offset\x18\x06 \x01(\t\x12\x11\n\tdata_json\x18\x07 \x01(\t\x12\x15\n\rgranted_rooms\x18\x08 \x03(\t\"N\n\x10\x43onnectionClosed\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0brecoverable\x18\x03 \x01(\x08\"P\n\rSessionLookup\x12\x0b\n\x03pid\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\t\"^\n\x0cSavedSession\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\r\n\x05rooms\x18\x02 \x03(\t\x12\x11\n\tdata_json\x18\x03 \x01(\t\x12\x15\n\rgranted_rooms\x18\x04 \x03(\t\"1\n\nRoomChange\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0c\n\x04room\x18\x02 \x01(\t\"Q\n\tClientAck\x12\x0f\n\x07\x61\x63k_ref\x18\x01 \x01(\x04\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x03 \x03(\x0b\x32\x0e.herald.v1.Arg\"\xf7\x01\n\x0cLinkResponse\x12)\n\x07welcome\x18\x01 \x01(\x0b\x32\x16.herald.v1.LinkWelcomeH\x00\x12\'\n\x08\x64\x65livery\x18\x02 \x01(\x0b\x32\x13.herald.v1.DeliveryH\x00\x12\x31\n\nmembership\x18\x03 \x01(\x0b\x32\x1b.herald.v1.MembershipChangeH\x00\x12\x32\n\ndisconnect\x18\x04 \x01(\x0b\x32\x1c.herald.v1.DisconnectCommandH\x00\x12%\n\x07\x61pplied\x18\x05 \x01(\x0b\x32\x12.herald.v1.AppliedH\x00\x42\x05\n\x03msg\"\xa9\x01\n\x07\x41pplied\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x1c\n\x04\x61rgs\x18\x03 \x03(\x0b\x32\x0e.herald.v1.Arg\x12(\n\x07session\x18\x04 \x01(\x0b\x32\x17.herald.v1.SavedSession\x12 \n\x06replay\x18\x05 \x03(\x0b\x32\x10.herald.v1.Event\x12\x11\n\tfloor_seq\x18\x06 \x01(\x04\"4\n\x0bLinkWelcome\x12\x0f\n\x07link_id\x18\x01 \x01(\t\x12\x14\n\x0c\x62roker_epoch\x18\x02 \x01(\t\"<\n\x08\x44\x65livery\x12\x1f\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x10.herald.v1.Event\x12\x0f\n\x07\x61\x63k_ref\x18\x02 \x01(\x04\"v\n\x10MembershipChange\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04room\x18\x04 \x01(\t\x12\x0c\n\x04join\x18\x05 \x01(\x08\x12\x0b\n\x03seq\x18\x06 \x01(\x04\"^\n\x11\x44isconnectCommand\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t2J\n\x0b\x45\x64geService\x12;\n\x04Link\x12\x16.herald.v1.LinkRequest\x1a\x17.herald.v1.LinkResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,33 +37,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CLIENTEVENTFORWARD']._serialized_start=485
   _globals['_CLIENTEVENTFORWARD']._serialized_end=663
   _globals['_RELAYEVENT']._serialized_start=666
-  _globals['_RELAYEVENT']._serialized_end=806
-  _globals['_LINKHELLO']._serialized_start=808
-  _globals['_LINKHELLO']._serialized_end=838
-  _globals['_CONNECTIONOPENED']._serialized_start=841
-  _globals['_CONNECTIONOPENED']._serialized_end=1011
-  _globals['_CONNECTIONCLOSED']._serialized_start=1013
-  _globals['_CONNECTIONCLOSED']._serialized_end=1091
-  _globals['_SESSIONLOOKUP']._serialized_start=1093
-  _globals['_SESSIONLOOKUP']._serialized_end=1173
-  _globals['_SAVEDSESSION']._serialized_start=1175
-  _globals['_SAVEDSESSION']._serialized_end=1269
-  _globals['_ROOMCHANGE']._serialized_start=1271
-  _globals['_ROOMCHANGE']._serialized_end=1320
-  _globals['_CLIENTACK']._serialized_start=1322
-  _globals['_CLIENTACK']._serialized_end=1403
-  _globals['_LINKRESPONSE']._serialized_start=1406
-  _globals['_LINKRESPONSE']._serialized_end=1653
-  _globals['_APPLIED']._serialized_start=1656
-  _globals['_APPLIED']._serialized_end=1825
-  _globals['_LINKWELCOME']._serialized_start=1827
-  _globals['_LINKWELCOME']._serialized_end=1879
-  _globals['_DELIVERY']._serialized_start=1881
-  _globals['_DELIVERY']._serialized_end=1941
-  _globals['_MEMBERSHIPCHANGE']._serialized_start=1943
-  _globals['_MEMBERSHIPCHANGE']._serialized_end=2061
-  _globals['_DISCONNECTCOMMAND']._serialized_start=2063
-  _globals['_DISCONNECTCOMMAND']._serialized_end=2157
-  _globals['_EDGESERVICE']._serialized_start=2159
-  _globals['_EDGESERVICE']._serialized_end=2233
+  _globals['_RELAYEVENT']._serialized_end=828
+  _globals['_LINKHELLO']._serialized_start=830
+  _globals['_LINKHELLO']._serialized_end=860
+  _globals['_CONNECTIONOPENED']._serialized_start=863
+  _globals['_CONNECTIONOPENED']._serialized_end=1033
+  _globals['_CONNECTIONCLOSED']._serialized_start=1035
+  _globals['_CONNECTIONCLOSED']._serialized_end=1113
+  _globals['_SESSIONLOOKUP']._serialized_start=1115
+  _globals['_SESSIONLOOKUP']._serialized_end=1195
+  _globals['_SAVEDSESSION']._serialized_start=1197
+  _globals['_SAVEDSESSION']._serialized_end=1291
+  _globals['_ROOMCHANGE']._serialized_start=1293
+  _globals['_ROOMCHANGE']._serialized_end=1342
+  _globals['_CLIENTACK']._serialized_start=1344
+  _globals['_CLIENTACK']._serialized_end=1425
+  _globals['_LINKRESPONSE']._serialized_start=1428
+  _globals['_LINKRESPONSE']._serialized_end=1675
+  _globals['_APPLIED']._serialized_start=1678
+  _globals['_APPLIED']._serialized_end=1847
+  _globals['_LINKWELCOME']._serialized_start=1849
+  _globals['_LINKWELCOME']._serialized_end=1901
+  _globals['_DELIVERY']._serialized_start=1903
+  _globals['_DELIVERY']._serialized_end=1963
+  _globals['_MEMBERSHIPCHANGE']._serialized_start=1965
+  _globals['_MEMBERSHIPCHANGE']._serialized_end=2083
+  _globals['_DISCONNECTCOMMAND']._serialized_start=2085
+  _globals['_DISCONNECTCOMMAND']._serialized_end=2179
+  _globals['_EDGESERVICE']._serialized_start=2181
+  _globals['_EDGESERVICE']._serialized_end=2255
 # @@protoc_insertion_point(module_scope)

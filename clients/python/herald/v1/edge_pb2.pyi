@@ -52,20 +52,22 @@ class ClientEventForward(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., event: _Optional[str] = ..., connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., claims_json: _Optional[str] = ..., data_json: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., room: _Optional[str] = ...) -> None: ...
 
 class RelayEvent(_message.Message):
-    __slots__ = ("namespace", "room", "connection_id", "event", "args", "delivered_locally")
+    __slots__ = ("namespace", "room", "connection_id", "event", "args", "delivered_locally", "exclude_user")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     ROOM_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     DELIVERED_LOCALLY_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_USER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     room: str
     connection_id: str
     event: str
     args: _containers.RepeatedCompositeFieldContainer[_event_pb2.Arg]
     delivered_locally: bool
-    def __init__(self, namespace: _Optional[str] = ..., room: _Optional[str] = ..., connection_id: _Optional[str] = ..., event: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., delivered_locally: bool = ...) -> None: ...
+    exclude_user: bool
+    def __init__(self, namespace: _Optional[str] = ..., room: _Optional[str] = ..., connection_id: _Optional[str] = ..., event: _Optional[str] = ..., args: _Optional[_Iterable[_Union[_event_pb2.Arg, _Mapping]]] = ..., delivered_locally: bool = ..., exclude_user: bool = ...) -> None: ...
 
 class LinkHello(_message.Message):
     __slots__ = ("edge_name",)

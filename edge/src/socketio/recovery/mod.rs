@@ -103,6 +103,11 @@ pub(crate) async fn restore(
         TokenBucket::new(cfg.relay_rate_per_sec, cfg.relay_burst, Instant::now()),
     );
     socket.pid = Some(resume.pid.clone().into());
+    socket.user_rate = crate::socketio::user_rate::bucket_for(
+        edge,
+        cfg,
+        Some(client.user()).filter(|u| !u.is_empty()),
+    );
     socket.restoring = Some(RestoreBuffer::default());
     socket.granted = granted.iter().map(|g| g.as_str().into()).collect();
     let guard = RestoringGuard::new(session.clone());
@@ -135,7 +140,7 @@ pub(crate) async fn restore(
             }
             edge.index.write().remove(&id);
             // The core registers the connection even when it refuses the resume: end it for good.
-            edge.link.notify(Msg::Closed(ConnectionClosed {
+            edge.link.notify_closed(Msg::Closed(ConnectionClosed {
                 connection_id: id.to_string(),
                 reason: "resume failed".to_owned(),
                 recoverable: false,
@@ -144,9 +149,15 @@ pub(crate) async fn restore(
             return Restore::Fresh;
         }
     };
-    let first = replay_frames(ns, &id, &resume, &applied, &member);
+    let mut first = replay_frames(ns, &id, &resume, &applied, &member);
     if let Some(d) = &decision {
         join_new_rooms(edge, &id, &d.rooms, &rooms).await;
+        // What the `$connect` handler sends the socket comes after the missed events, as its
+        // `connection` listener runs once the session is restored.
+        for (name, args) in &d.emit {
+            let f = encode_event(ns, None, name, args);
+            first.push((f.text.into(), f.attachments));
+        }
     }
     edge.metrics.recovered();
     tracing::debug!(ns, conn = %id, replayed = applied.replay.len(), "session restored");
