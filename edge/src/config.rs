@@ -369,8 +369,8 @@ impl EdgeConfig {
         c
     }
 
-    /// The configuration an `[edge]` section describes (without TLS towards the core, whose files
-    /// the caller reads, and with no namespaces yet). Fails on values [`EdgeSettings::validate`]
+    /// The configuration an `[edge]` section describes (without TLS towards the core nor the
+    /// edge's own HTTPS, whose files the caller reads, and with no namespaces yet). Fails on values [`EdgeSettings::validate`]
     /// refuses.
     pub fn from_settings(s: &EdgeSettings, verifier: Verifier) -> Result<Self, String> {
         s.validate()?;

@@ -111,12 +111,15 @@ impl TlsConn {
         }
     }
 
-    /// Plaintext already decrypted (or the peer's close) is readable without the socket.
+    /// Plaintext already decrypted (or the peer's close) is readable without the socket. A broken
+    /// TLS stream is an error here, so that a reader never waits on it again.
     async fn readable(&self) -> io::Result<()> {
-        let ready = self.conn.lock().process_new_packets().map_or(true, |s| {
-            s.plaintext_bytes_to_read() > 0 || s.peer_has_closed()
-        });
-        if ready {
+        let state = self
+            .conn
+            .lock()
+            .process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() {
             return Ok(());
         }
         self.tcp.readable().await

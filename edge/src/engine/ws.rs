@@ -164,7 +164,8 @@ impl Conn {
     }
 }
 
-/// Writes all of `bytes` (before the sink exists: the handshake, the probe exchange).
+/// Writes all of `bytes` (before the sink exists: the handshake, the probe exchange), including
+/// what a TLS stream took but had not sent yet.
 pub(crate) async fn write_all(stream: &Stream, bytes: &[u8]) -> io::Result<()> {
     let mut at = 0;
     while at < bytes.len() {
@@ -175,6 +176,9 @@ pub(crate) async fn write_all(stream: &Stream, bytes: &[u8]) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
+    }
+    while !stream.flush_held()? {
+        stream.writable().await?;
     }
     Ok(())
 }
