@@ -147,6 +147,33 @@ heraldTest(
 );
 
 heraldTest(
+  'a websocket over TLS that stops reading gets every frame, in order, once it reads again',
+  // No pings during the test: only the flusher may send what the edge held.
+  { config: { edge: TLS, pingIntervalMs: 30000, pingTimeoutMs: 30000 } },
+  async (t, h) => {
+    const s = await whenConnected(tlsSocket(h, ['websocket'], 'slow-reader'));
+    const frames = () => metric(h, 'herald_edge_frames_sent_total');
+    const before = await frames();
+    // The client stops reading: the kernel's buffers fill, then the edge holds the rest (TLS
+    // ciphertext the socket did not take, frames waiting in the sink).
+    const tcp = s.io.engine.transport.ws._socket;
+    tcp.pause();
+    const n = 100;
+    const chunk = 'y'.repeat(64 * 1024);
+    const grpc = grpcClient(h);
+    for (let i = 0; i < n; i += 1) {
+      await grpc.emit({ targets: [`conn:${s.id}`], event: 'seq', args: [jsonArg(i), jsonArg(chunk)] });
+    }
+    await eventually(async () => (await frames()) >= before + n, 'every frame handed to the paused websocket');
+    tcp.resume();
+    const got = await s.inbox.wait('seq', n);
+    assert.deepEqual(got.map((args) => args[0]), [...Array(n).keys()], 'in order, none missing');
+    assert.ok(got.every((args) => args[1] === chunk), 'every frame whole');
+    assert.equal(s.connected, true);
+  },
+);
+
+heraldTest(
   'plain HTTP to the https edge is refused cleanly and counted; a client that never completes its handshake is closed',
   { config: { edge: { ...TLS, header_timeout_ms: 500 } } },
   async (t, h) => {
