@@ -43,13 +43,17 @@ function makePki() {
 makePki();
 const CA = fs.readFileSync(path.join(PKI, 'ca.pem'));
 const TLS = { tls_cert_file: path.join(PKI, 'edge.pem'), tls_key_file: path.join(PKI, 'edge.key') };
+const STATIC = path.join(PKI, 'static');
+fs.mkdirSync(STATIC);
+fs.writeFileSync(path.join(STATIC, 'index.html'), '<p>served over https</p>\n');
+const ADMIN_SECRET = 'edge-tls-admin-secret';
 
 /** GET over HTTPS with the test CA; resolves { status, body }. */
-function get(h, urlPath) {
+function get(h, urlPath, headers = {}) {
   return withGuard(
     new Promise((resolve, reject) => {
       https
-        .get({ host: '127.0.0.1', port: h.edgePort, path: urlPath, ca: CA }, (res) => {
+        .get({ host: '127.0.0.1', port: h.edgePort, path: urlPath, ca: CA, headers }, (res) => {
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (c) => (body += c));
@@ -63,8 +67,8 @@ function get(h, urlPath) {
 }
 
 /** A socket.io-client socket to the HTTPS edge, trusting the test CA. */
-function tlsSocket(h, transports, sub) {
-  const opts = { forceNew: true, reconnection: false, ca: CA, auth: { token: makeToken(h.config, { sub }) } };
+function tlsSocket(h, transports, sub, extra = {}) {
+  const opts = { forceNew: true, reconnection: false, ca: CA, auth: { token: makeToken(h.config, { sub }) }, ...extra };
   if (transports) opts.transports = transports;
   const socket = io(`https://127.0.0.1:${h.edgePort}/`, opts);
   socket.inbox = new Inbox(socket);
@@ -84,10 +88,10 @@ async function roundTrip(h, s, label) {
   assert.equal((await s.inbox.wait('big'))[0][0].length, big.length, `${label}: the large event arrives whole`);
 }
 
-async function metric(h, name) {
+async function metric(h, name, labels) {
   const r = await get(h, '/metrics');
   assert.equal(r.status, 200);
-  return sample(parseProm(r.body), name) || 0;
+  return sample(parseProm(r.body), name, labels) || 0;
 }
 
 /** Polls `check` until truthy, within the hang guard. */
@@ -103,10 +107,15 @@ async function eventually(check, what) {
 
 heraldTest(
   'socket.io-client over https: polling only, websocket only, and polling then upgrade; the HTTP routes',
-  { config: { edge: TLS } },
+  { config: { edge: { ...TLS, admin_secret: ADMIN_SECRET }, staticDir: STATIC } },
   async (t, h) => {
     await eventually(async () => (await get(h, '/readyz')).status === 200, '/readyz 200 over https');
     assert.equal((await get(h, '/healthz')).status, 200);
+    assert.match((await get(h, '/')).body, /served over https/);
+    assert.equal((await get(h, '/admin/')).status, 200);
+    const stats = await get(h, '/admin/api/stats', { authorization: `Bearer ${ADMIN_SECRET}` });
+    assert.equal(stats.status, 200, stats.body);
+    assert.equal(typeof JSON.parse(stats.body), 'object');
 
     const polling = await whenConnected(tlsSocket(h, ['polling'], 'polling'));
     assert.equal(polling.io.engine.transport.name, 'polling');
@@ -170,6 +179,20 @@ heraldTest(
     assert.deepEqual(got.map((args) => args[0]), [...Array(n).keys()], 'in order, none missing');
     assert.ok(got.every((args) => args[1] === chunk), 'every frame whole');
     assert.equal(s.connected, true);
+  },
+);
+
+heraldTest(
+  'under TLS the per-address limits see the TCP peer',
+  { config: { edge: { ...TLS, max_sessions_per_ip: 1 } } },
+  async (t, h) => {
+    const first = await whenConnected(tlsSocket(h, ['websocket'], 'first'));
+    const refused = tlsSocket(h, ['websocket'], 'second');
+    await assert.rejects(whenConnected(refused), 'a second session from 127.0.0.1 is over the limit');
+    assert.equal(await metric(h, 'herald_edge_limit_refusals_total', { limit: 'max_sessions_per_ip' }), 1);
+    const other = await whenConnected(tlsSocket(h, ['websocket'], 'other', { localAddress: '127.0.0.2' }));
+    assert.equal(other.connected, true, 'another address has its own allowance');
+    assert.equal(first.connected, true);
   },
 );
 
