@@ -132,7 +132,8 @@ impl Queue {
             for f in std::mem::take(&mut st.frames) {
                 sink.write(encode(&f), 1);
             }
-            let wake = sink.waiting() > 0 || sink.has_failed();
+            // (A TLS stream may hold the last of them encrypted.)
+            let wake = sink.waiting() > 0 || sink.has_failed() || sink.stream().holds_unsent();
             st.sink = Some(sink);
             wake
         };

@@ -6,11 +6,12 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 
-use crate::engine::session::Outgoing;
-use crate::engine::stream::Stream;
 use axum::extract::ws::Utf8Bytes;
 use bytes::{Bytes, BytesMut};
 use herald_codec::ws::{self, Opcode};
+
+use crate::engine::session::Outgoing;
+use crate::engine::stream::Stream;
 
 /// Most buffers handed to one vectored write.
 const MAX_SLICES: usize = 64;
