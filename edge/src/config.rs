@@ -163,6 +163,11 @@ pub struct EdgeSettings {
     pub core_key_file: String,
     /// Secret of the admin console (`/admin/`) and its API; empty disables them.
     pub admin_secret: String,
+    /// PEM certificate chain (leaf first) of the edge; with `tls_key_file`, the edge speaks
+    /// HTTPS / WSS only.
+    pub tls_cert_file: String,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: String,
 
     // ----- limits of the HTTP / Engine.IO layer -----
     /// Longest wait for a complete HTTP request head on a connection (slow clients are dropped).
@@ -213,6 +218,8 @@ impl Default for EdgeSettings {
             core_cert_file: String::new(),
             core_key_file: String::new(),
             admin_secret: String::new(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
 
             header_timeout_ms: 10_000,
             max_header_bytes: 16 * 1024,
@@ -233,6 +240,9 @@ impl Default for EdgeSettings {
 impl EdgeSettings {
     /// Checks the values of the edge's limits and origins; the error names the option.
     pub fn validate(&self) -> Result<(), String> {
+        if self.tls_cert_file.is_empty() != self.tls_key_file.is_empty() {
+            return Err("edge.tls_cert_file / edge.tls_key_file: set both, or neither".into());
+        }
         for (name, v) in [
             ("edge.header_timeout_ms", self.header_timeout_ms),
             ("edge.poll_body_timeout_ms", self.poll_body_timeout_ms),
@@ -335,6 +345,8 @@ pub struct EdgeConfig {
     pub extra_metrics: Option<crate::ExtraMetrics>,
     /// Enables `/admin/` and its API for requests with `Authorization: Bearer <secret>`.
     pub admin_secret: Option<String>,
+    /// HTTPS: every connection speaks TLS with this configuration; `None` for plain HTTP.
+    pub tls: Option<crate::EdgeTls>,
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -357,8 +369,8 @@ impl EdgeConfig {
         c
     }
 
-    /// The configuration an `[edge]` section describes (without TLS towards the core, whose files
-    /// the caller reads, and with no namespaces yet). Fails on values [`EdgeSettings::validate`]
+    /// The configuration an `[edge]` section describes (without TLS towards the core nor the
+    /// edge's own HTTPS, whose files the caller reads, and with no namespaces yet). Fails on values [`EdgeSettings::validate`]
     /// refuses.
     pub fn from_settings(s: &EdgeSettings, verifier: Verifier) -> Result<Self, String> {
         s.validate()?;
@@ -399,6 +411,7 @@ impl EdgeConfig {
             extra_metrics: None,
             core_tls: None,
             admin_secret: non_empty(&s.admin_secret),
+            tls: None,
         })
     }
 
@@ -459,5 +472,10 @@ mod tests {
             ..EdgeSettings::default()
         };
         assert!(s.validate().unwrap_err().contains("edge.allowed_origins"));
+        let s = EdgeSettings {
+            tls_cert_file: "edge.pem".into(),
+            ..EdgeSettings::default()
+        };
+        assert!(s.validate().unwrap_err().contains("edge.tls_key_file"));
     }
 }

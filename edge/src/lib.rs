@@ -29,6 +29,9 @@
 //! waits, bounded, for the connection's task. Deliveries that arrive together are gathered per
 //! socket and written with one vectored write.
 //!
+//! HTTPS: with [`EdgeConfig::tls`] every connection starts with a TLS handshake (bounded by the
+//! header timeout); websockets then write through the same encrypting stream, from any producer.
+//!
 //! Long-polling: the last frames of a closed session (`herald:disconnect`, DISCONNECT) are sent
 //! without the Engine.IO close packet, which answers the next poll; on shutdown the HTTP listener
 //! stays up until the sessions have drained (bounded by `shutdown_grace`).
@@ -51,6 +54,7 @@ pub mod prom;
 mod relink;
 mod serve;
 mod socketio;
+mod tls;
 
 pub use config::{
     DEV_SERVICE_TOKEN, EdgeConfig, EdgeSettings, NamespaceConfig, Rate, RelayExclude, RoomAlias,
@@ -62,3 +66,4 @@ pub use engine::origin::Origins;
 pub use engine::peer::TrustedProxies;
 pub use error::{EdgeError, HttpError};
 pub use metrics::ExtraMetrics;
+pub use tls::{EdgeTls, TlsError};

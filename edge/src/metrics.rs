@@ -82,6 +82,7 @@ pub(crate) struct Metrics {
     forwarded: AtomicU64,
     recovered: AtomicU64,
     not_recovered: AtomicU64,
+    tls_handshake_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -101,6 +102,7 @@ impl Default for Metrics {
             forwarded: AtomicU64::new(0),
             recovered: AtomicU64::new(0),
             not_recovered: AtomicU64::new(0),
+            tls_handshake_failures: AtomicU64::new(0),
         }
     }
 }
@@ -140,6 +142,11 @@ impl Metrics {
         } else if reason == PARSE_ERROR {
             self.malformed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A connection to the HTTPS edge whose TLS handshake failed (plain HTTP, a bad client hello).
+    pub fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn frames_sent(&self, n: u64) {
@@ -237,6 +244,11 @@ fn render_edge(edge: &Edge, out: &mut String) {
             "herald_edge_malformed_closes_total",
             "Sessions closed for a malformed or forbidden packet.",
             &m.malformed,
+        ),
+        (
+            "herald_edge_tls_handshake_failures_total",
+            "Connections closed because their TLS handshake failed (e.g. plain HTTP to the HTTPS edge).",
+            &m.tls_handshake_failures,
         ),
         (
             "herald_edge_relay_events_total",

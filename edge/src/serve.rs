@@ -17,12 +17,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout_at};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::edge::Edge;
 use crate::engine::limits::Limit;
+use crate::engine::stream::{Stream, TlsConn};
 use crate::engine::takeover;
 use crate::engine::ws::write_refusal;
 use crate::error::HttpError;
@@ -75,7 +77,8 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-/// One connection: the websocket fast path, or the HTTP stack.
+/// One connection: the TLS handshake when the edge speaks HTTPS, then the websocket fast path or
+/// the HTTP stack.
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -83,10 +86,26 @@ async fn connection(
     edge: Arc<Edge>,
     stop: CancellationToken,
 ) {
+    // The handshake and the request head share one deadline.
+    let deadline = Instant::now() + edge.config.header_timeout;
+    let tcp = match &edge.config.tls {
+        None => Stream::Plain(tcp),
+        Some(tls) => {
+            // Boxed: only TLS connections pay for the handshake's state.
+            let accepted = Box::pin(handshake(tcp, peer, &tls.0, deadline, &edge));
+            tokio::select! {
+                s = accepted => match s {
+                    Some(s) => s,
+                    None => return,
+                },
+                () = stop.cancelled() => return,
+            }
+        }
+    };
     let mut head = BytesMut::new();
     let limit = edge.config.max_header_bytes;
     let end = tokio::select! {
-        r = timeout(edge.config.header_timeout, read_head(&tcp, &mut head, limit)) => match r {
+        r = timeout_at(deadline, read_head(&tcp, &mut head, limit)) => match r {
             Ok(Ok(end)) => end,
             Ok(Err(_)) => return,
             Err(_) => {
@@ -124,6 +143,37 @@ async fn connection(
     Box::pin(http(tcp, peer, head.freeze(), router, &edge, stop)).await;
 }
 
+/// The TLS handshake, by `deadline`; `None` (the connection closed) when it fails or is late.
+async fn handshake(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: &Arc<tokio_rustls::rustls::ServerConfig>,
+    deadline: Instant,
+    edge: &Edge,
+) -> Option<Stream> {
+    match timeout_at(deadline, TlsAcceptor::from(tls.clone()).accept(tcp)).await {
+        Ok(Ok(s)) => {
+            let (tcp, conn) = s.into_inner();
+            Some(Stream::Tls(Box::new(TlsConn::new(tcp, conn))))
+        }
+        Ok(Err(e)) => {
+            // Plain HTTP to the HTTPS port, a scanner, a client that gave up: nothing to answer.
+            edge.metrics.tls_handshake_failed();
+            tracing::debug!(peer = %peer, error = %e, "edge: TLS handshake failed: connection closed");
+            None
+        }
+        Err(_) => {
+            // A client that never completes its handshake holds nothing longer.
+            edge.limits.refuse(
+                Limit::HeaderTimeout,
+                Some(peer.ip()),
+                "no TLS handshake within header_timeout_ms: connection closed",
+            );
+            None
+        }
+    }
+}
+
 /// The fast path's takeover for a request head, if any.
 fn recognize(edge: &Edge, head: &[u8], peer: SocketAddr) -> Option<takeover::Takeover> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -137,7 +187,7 @@ fn recognize(edge: &Edge, head: &[u8], peer: SocketAddr) -> Option<takeover::Tak
 /// Serves the connection with the HTTP stack; `head` is what was already read from it. Requests
 /// carry the peer's address as [`ConnectInfo`].
 async fn http(
-    tcp: TcpStream,
+    tcp: Stream,
     peer: SocketAddr,
     head: Bytes,
     router: Router,
@@ -172,7 +222,7 @@ async fn http(
 /// Reads until `buf` holds a whole request head; its length, or `None` when it grew past
 /// `limit` first. An error when the client closed or the socket
 /// failed.
-async fn read_head(tcp: &TcpStream, buf: &mut BytesMut, limit: usize) -> io::Result<Option<usize>> {
+async fn read_head(tcp: &Stream, buf: &mut BytesMut, limit: usize) -> io::Result<Option<usize>> {
     let mut scanned = 0;
     loop {
         if let Some(at) = buf
@@ -206,19 +256,19 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// A TCP stream with bytes already read from it in front: what the HTTP stack reads first.
+/// A connection's stream with bytes already read from it in front: what the HTTP stack reads first.
 pub(crate) struct Prefixed {
     prefix: Bytes,
-    io: TcpStream,
+    io: Stream,
 }
 
 impl Prefixed {
-    fn new(io: TcpStream, prefix: Bytes) -> Self {
+    fn new(io: Stream, prefix: Bytes) -> Self {
         Prefixed { prefix, io }
     }
 
     /// The stream and whatever of the prefix was not read yet.
-    pub fn into_parts(self) -> (TcpStream, BytesMut) {
+    pub fn into_parts(self) -> (Stream, BytesMut) {
         (self.io, BytesMut::from(&self.prefix[..]))
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use herald_auth::{AuthConfig, Verifier};
 use herald_edge::{
-    EdgeConfig, NamespaceConfig, RelayExclude, RoomAlias as EdgeRoomAlias, UnknownEvents,
+    EdgeConfig, EdgeTls, NamespaceConfig, RelayExclude, RoomAlias as EdgeRoomAlias, TlsError,
+    UnknownEvents,
 };
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
@@ -58,6 +59,30 @@ pub fn server_tls(c: &Config) -> Result<Option<ServerTlsConfig>, ConfigError> {
     Ok(Some(tls))
 }
 
+/// The edge's HTTPS (`edge.tls_cert_file` / `edge.tls_key_file`), files read and checked here;
+/// `None` when off. The error names the option at fault.
+pub fn edge_tls(c: &Config) -> Result<Option<EdgeTls>, ConfigError> {
+    const CERT: &str = "edge.tls_cert_file";
+    const KEY: &str = "edge.tls_key_file";
+    let e = &c.edge;
+    let (Some(cert), Some(key)) = (
+        Config::read_key_file(CERT, &e.tls_cert_file)?,
+        Config::read_key_file(KEY, &e.tls_key_file)?,
+    ) else {
+        return Ok(None);
+    };
+    EdgeTls::from_pem(cert.as_bytes(), key.as_bytes())
+        .map(Some)
+        .map_err(|err| {
+            let option = match err {
+                TlsError::Certificate(_) => CERT,
+                TlsError::Key(_) => KEY,
+                TlsError::Rejected(_) => "edge.tls_cert_file / edge.tls_key_file",
+            };
+            ConfigError(format!("{option}: {err}"))
+        })
+}
+
 /// TLS towards a core (`edge.core_ca_file`, `edge.core_cert_file` / `core_key_file`), for the
 /// edge's link and the CLI; `None` when none of them is set.
 pub fn client_tls(c: &Config) -> Result<Option<ClientTlsConfig>, ConfigError> {
@@ -92,6 +117,7 @@ pub fn preflight(c: &Config) -> Result<(), ConfigError> {
     verifier(c)?;
     server_tls(c)?;
     client_tls(c)?;
+    edge_tls(c)?;
     Ok(())
 }
 
@@ -162,6 +188,7 @@ pub fn edge_config_for(c: &Config, core_urls: Vec<String>) -> Result<EdgeConfig,
     let mut ec = EdgeConfig::from_settings(&c.edge, verifier(c)?).map_err(ConfigError)?;
     ec.core_urls = core_urls;
     ec.core_tls = client_tls(c)?;
+    ec.tls = edge_tls(c)?;
     ec.namespaces = c
         .namespaces
         .iter()

@@ -8,6 +8,7 @@ pub(crate) mod polling;
 pub(crate) mod queue;
 pub(crate) mod session;
 pub(crate) mod sink;
+pub(crate) mod stream;
 pub(crate) mod takeover;
 pub(crate) mod ws;
 

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::engine::session::Outgoing;
 use crate::engine::sink::{Sink, Written};
+use crate::engine::stream::Stream;
 
 /// Capacity (in frames) kept after the queue drains; a larger buffer is freed.
 const KEEP_CAPACITY: usize = 16;
@@ -125,14 +125,15 @@ impl Queue {
 
     /// Hands the session to a websocket: frames queued so far are written first (in order), and
     /// later ones go straight to the socket.
-    pub fn attach(&self, stream: Arc<TcpStream>, encode: impl Fn(&Outgoing) -> Bytes) {
+    pub fn attach(&self, stream: Arc<Stream>, encode: impl Fn(&Outgoing) -> Bytes) {
         let wake = {
             let mut st = self.state.lock();
             let mut sink = Sink::new(stream);
             for f in std::mem::take(&mut st.frames) {
                 sink.write(encode(&f), 1);
             }
-            let wake = sink.waiting() > 0 || sink.has_failed();
+            // (A TLS stream may hold the last of them encrypted.)
+            let wake = sink.waiting() > 0 || sink.has_failed() || sink.stream().holds_unsent();
             st.sink = Some(sink);
             wake
         };
@@ -373,11 +374,14 @@ mod tests {
     }
 
     /// A connected loopback pair: (server side for the sink, client side).
-    async fn pair() -> (Arc<TcpStream>, TcpStream) {
+    async fn pair() -> (Arc<Stream>, tokio::net::TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
         let (client, accepted) = tokio::join!(client, listener.accept());
-        (Arc::new(accepted.unwrap().0), client.unwrap())
+        (
+            Arc::new(Stream::Plain(accepted.unwrap().0)),
+            client.unwrap(),
+        )
     }
 
     fn chunk(i: usize, len: usize) -> Bytes {

@@ -292,7 +292,7 @@ impl Session {
 
     /// Hands the outbound queue to a websocket: what is queued is written first, later frames go
     /// straight to the socket.
-    pub fn attach_websocket(&self, stream: Arc<tokio::net::TcpStream>) {
+    pub fn attach_websocket(&self, stream: Arc<crate::engine::stream::Stream>) {
         self.queue.attach(stream, wire_outgoing);
     }
 

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use axum::extract::ws::Utf8Bytes;
 use bytes::{Bytes, BytesMut};
 use herald_codec::ws::{self, Opcode};
-use tokio::net::TcpStream;
 
 use crate::engine::session::Outgoing;
+use crate::engine::stream::Stream;
 
 /// Most buffers handed to one vectored write.
 const MAX_SLICES: usize = 64;
@@ -30,7 +30,7 @@ pub(crate) enum Written {
 /// The write side of a websocket (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Sink {
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     /// Encoded frames not yet (fully) written, with the number of frames each holds.
     pending: VecDeque<(Bytes, usize)>,
     /// Bytes of the first pending buffer already written.
@@ -43,7 +43,7 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    pub fn new(stream: Arc<TcpStream>) -> Self {
+    pub fn new(stream: Arc<Stream>) -> Self {
         Sink {
             stream,
             pending: VecDeque::new(),
@@ -95,6 +95,8 @@ impl Sink {
         }
         if self.pending.is_empty() {
             match self.stream.try_write(&bytes) {
+                // A TLS stream may hold some of it encrypted: the flusher sends that first.
+                Ok(n) if n >= bytes.len() && self.stream.holds_unsent() => return Written::Waiting,
                 Ok(n) if n >= bytes.len() => return Written::Done,
                 Ok(n) => self.offset = n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.offset = 0,
@@ -109,13 +111,26 @@ impl Sink {
         Written::Waiting
     }
 
-    /// Writes what the socket takes now. `Ok(true)` once nothing waits; `Ok(false)` when the socket
-    /// is full (wait until it is writable, then call again).
+    /// Writes what the socket takes now. `Ok(true)` once nothing waits (in the sink or, encrypted,
+    /// in the TLS stream); `Ok(false)` when the socket is full (wait until it is writable, then
+    /// call again).
     pub fn flush_some(&mut self) -> io::Result<bool> {
         if self.failed {
             return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
-        while !self.pending.is_empty() {
+        loop {
+            // What the stream already took goes out before anything after it.
+            match self.stream.flush_held() {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(e) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+            }
+            if self.pending.is_empty() {
+                return Ok(true);
+            }
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
             let mut count = 0;
             for (i, (buf, _)) in self.pending.iter().take(MAX_SLICES).enumerate() {
@@ -137,7 +152,6 @@ impl Sink {
             }
             self.advance(written);
         }
-        Ok(true)
     }
 
     /// Marks `n` more bytes as written.
@@ -167,7 +181,7 @@ impl Sink {
     }
 
     /// The socket, for waiting until it is writable.
-    pub fn stream(&self) -> &Arc<TcpStream> {
+    pub fn stream(&self) -> &Arc<Stream> {
         &self.stream
     }
 }

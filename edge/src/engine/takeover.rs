@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use herald_codec::ws::{self, Opcode};
-use tokio::net::TcpStream;
 
 use crate::edge::Edge;
 use crate::engine::session::{Session, Transport};
+use crate::engine::stream::Stream;
 use crate::engine::ws::{
     Conn, abandon, refuse_upgraded, serve, switching_head, upgrade_accept, upgraded, write_all,
     write_refusal,
@@ -100,7 +100,7 @@ pub(crate) fn takeover(
 
 /// Serves a taken-over connection until its session ends; `rest` is what the client sent after
 /// its request head.
-pub(crate) async fn run(edge: &Arc<Edge>, stream: TcpStream, rest: BytesMut, t: Takeover) {
+pub(crate) async fn run(edge: &Arc<Edge>, stream: Stream, rest: BytesMut, t: Takeover) {
     match t {
         Takeover::Open { accept, token, ip } => {
             let session = match open_session(edge, Transport::Websocket, token, ip) {

@@ -16,13 +16,13 @@ use herald_codec::engine::{Packet, decode_text};
 use herald_codec::ws::{self, Decoder, Message, Opcode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::edge::Edge;
 use crate::engine::limits::Limit;
 use crate::engine::session::{SLOW_CONSUMER, Session, Transport};
 use crate::engine::sink::{Sink, wire_outgoing};
+use crate::engine::stream::Stream;
 use crate::engine::{Flow, malformed, on_packet, open_packet, open_session};
 use crate::error::HttpError;
 use crate::serve::Prefixed;
@@ -108,7 +108,7 @@ fn switching(accept: &str) -> Result<Response, HttpError> {
 
 /// The read side of an upgraded connection.
 pub(crate) struct Conn {
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     buf: BytesMut,
     decoder: Decoder,
 }
@@ -121,7 +121,7 @@ enum ReadError {
 
 impl Conn {
     /// A connection whose upgrade is done; `buf` holds what the client sent after its request.
-    pub fn new(stream: TcpStream, buf: BytesMut, edge: &Edge) -> Self {
+    pub fn new(stream: Stream, buf: BytesMut, edge: &Edge) -> Self {
         Conn {
             stream: Arc::new(stream),
             buf,
@@ -164,8 +164,9 @@ impl Conn {
     }
 }
 
-/// Writes all of `bytes` (before the sink exists: the handshake, the probe exchange).
-pub(crate) async fn write_all(stream: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+/// Writes all of `bytes` (before the sink exists: the handshake, the probe exchange), including
+/// what a TLS stream took but had not sent yet.
+pub(crate) async fn write_all(stream: &Stream, bytes: &[u8]) -> io::Result<()> {
     let mut at = 0;
     while at < bytes.len() {
         stream.writable().await?;
@@ -176,12 +177,15 @@ pub(crate) async fn write_all(stream: &TcpStream, bytes: &[u8]) -> io::Result<()
             Err(e) => return Err(e),
         }
     }
+    while !stream.flush_held()? {
+        stream.writable().await?;
+    }
     Ok(())
 }
 
 /// Answers a connection the edge serves without the HTTP stack with an error (it is closed after);
 /// a client that does not read it is not waited for long.
-pub(crate) async fn write_refusal(stream: &TcpStream, e: &HttpError) {
+pub(crate) async fn write_refusal(stream: &Stream, e: &HttpError) {
     let _ = timeout(CLOSE_WAIT, write_all(stream, &e.http1())).await;
 }
 
@@ -256,7 +260,7 @@ pub(crate) async fn upgraded(edge: &Arc<Edge>, session: Arc<Session>, mut conn: 
 }
 
 /// Closes a websocket that was accepted for a session which already has one.
-pub(crate) async fn refuse_upgraded(mut stream: TcpStream) {
+pub(crate) async fn refuse_upgraded(mut stream: Stream) {
     tracing::debug!("second websocket for an upgraded session: closing it");
     if write_all(&stream, &ws::close_frame(1000, "")).await.is_ok() {
         linger_close(&mut stream).await;
@@ -265,7 +269,7 @@ pub(crate) async fn refuse_upgraded(mut stream: TcpStream) {
 
 /// Ends our half of the connection, then waits briefly for the client's so that what was written
 /// last is not cut by a reset.
-async fn linger_close(stream: &mut TcpStream) {
+async fn linger_close(stream: &mut Stream) {
     let _ = timeout(CLOSE_WAIT, async {
         let _ = tokio::io::AsyncWriteExt::shutdown(stream).await;
         let mut scratch = [0u8; 256];
