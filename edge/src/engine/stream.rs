@@ -306,3 +306,96 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_rustls::rustls::crypto::ring;
+    use tokio_rustls::rustls::pki_types::ServerName;
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+    use super::{Stream, TlsConn};
+    use crate::engine::sink::{Sink, Written};
+    use crate::tls::EdgeTls;
+
+    /// The edge's side of a TLS connection (as the edge holds it after the handshake) and a client.
+    async fn tls_pair() -> (Arc<Stream>, tokio_rustls::client::TlsStream<TcpStream>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let edge =
+            EdgeTls::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+        let mut roots = RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let client = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connect = async {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            TlsConnector::from(Arc::new(client))
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+                .unwrap()
+        };
+        let accept = async {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = TlsAcceptor::from(edge.0.clone()).accept(tcp).await.unwrap();
+            let (tcp, conn) = tls.into_inner();
+            Arc::new(Stream::Tls(Box::new(TlsConn::new(tcp, conn))))
+        };
+        let (client, server) = tokio::join!(connect, accept);
+        (server, client)
+    }
+
+    #[tokio::test]
+    async fn a_tls_sink_is_never_done_while_ciphertext_waits_and_delivers_every_byte_in_order() {
+        let (stream, mut client) = tls_pair().await;
+        let mut sink = Sink::new(stream.clone());
+        // The client reads nothing: writes fill the socket, then rustls's send buffer.
+        let mut sent = Vec::new();
+        for i in 0usize.. {
+            assert!(i < 100_000, "the socket never filled");
+            let chunk: Vec<u8> = (0..16 * 1024).map(|k| ((i * 31 + k) % 251) as u8).collect();
+            sent.extend_from_slice(&chunk);
+            match sink.write(Bytes::from(chunk), 1) {
+                Written::Done => assert!(
+                    !stream.holds_unsent(),
+                    "a write reported done while its ciphertext waits"
+                ),
+                Written::Waiting => break,
+                Written::Failed => panic!("the write failed"),
+            }
+        }
+        assert!(
+            sink.waiting() > 0 || stream.holds_unsent(),
+            "something waits for the flusher"
+        );
+        let expected = sent.len();
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0u8; expected];
+            client.read_exact(&mut got).await.unwrap();
+            got
+        });
+        // The flusher's loop: whatever waits (in the sink or inside TLS) goes out as the socket drains.
+        while !sink.flush_some().unwrap() {
+            stream.writable().await.unwrap();
+        }
+        assert!(!stream.holds_unsent());
+        let got = tokio::time::timeout(std::time::Duration::from_secs(30), reader)
+            .await
+            .expect("the client reads everything")
+            .unwrap();
+        assert!(got == sent, "every byte, in order");
+    }
+}
