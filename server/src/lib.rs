@@ -21,6 +21,7 @@ pub mod presence;
 mod rpc;
 mod run;
 pub mod tasks;
+mod validate;
 pub mod wiring;
 
 pub use error::CoreError;

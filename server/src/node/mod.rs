@@ -3,10 +3,13 @@
 //! of where their state lives.
 
 pub mod commands;
+pub mod emit;
 pub mod liveness;
 pub mod presence;
+pub mod push;
 pub mod recovery;
 pub mod rooms;
+pub mod tasks;
 
 use std::sync::Arc;
 

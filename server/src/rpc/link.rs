@@ -9,13 +9,13 @@ use herald_proto::v1::{
     LinkRequest, LinkResponse, LinkWelcome, RelayEvent, link_request, link_response,
 };
 
-use super::emit::new_event_id;
 use super::{Api, validate};
 use crate::broker::Envelope;
 use crate::clock::now_ms;
 use crate::control::{self, Body};
 use crate::feed::{Feed, FeedStream, feed};
 use crate::hub::{Link, LinkId};
+use crate::node::emit::new_event_id;
 use crate::node::rooms::conn_topics;
 use crate::presence::RegisterError;
 
