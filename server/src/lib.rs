@@ -9,7 +9,6 @@ pub mod control;
 mod credential;
 mod error;
 mod feed;
-mod handlers;
 mod health;
 mod hub;
 mod idempotency;
