@@ -1,5 +1,6 @@
 //! Core errors and the one place where they become gRPC statuses.
 
+use herald_store::StoreError;
 use tonic::Status;
 
 /// Everything a core call can refuse or fail with.
@@ -51,5 +52,17 @@ impl From<crate::presence::PresenceError> for CoreError {
 impl From<herald_index::TopicError> for CoreError {
     fn from(e: herald_index::TopicError) -> Self {
         CoreError::InvalidArgument(e.to_string())
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => CoreError::NotFound(format!("no task {id}")),
+            StoreError::Conflict { .. } | StoreError::StaleLease { .. } => {
+                CoreError::FailedPrecondition(e.to_string())
+            }
+            other => CoreError::StoreUnavailable(other.to_string()),
+        }
     }
 }

@@ -208,8 +208,14 @@ impl Hub {
                 .into_iter()
                 .map(|m| (m.conn, (m.user, m.node)))
                 .collect();
-            for a in &w.done {
-                pending.remove(&a.connection_id);
+            // An ack that came before the count (from another core, whose connections this
+            // index does not know) takes its user from the count.
+            for a in &mut w.done {
+                if let Some((user, _)) = pending.remove(&a.connection_id)
+                    && a.user_id.is_empty()
+                {
+                    a.user_id = user;
+                }
             }
             w.pending = Some(pending);
             complete_if_done(w);
@@ -529,5 +535,25 @@ mod tests {
         assert_eq!(status.code(), tonic::Code::Unavailable);
         assert!(status.message().contains("subscribe again"), "{status:?}");
         assert_eq!(hub.subscriber_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_ack_from_another_core_before_the_count_keeps_its_user() {
+        let hub = Hub::new(CancellationToken::new());
+        let _done = hub.await_acks(7);
+        // The connection is held by another core: this core's index does not know its user.
+        hub.client_ack(7, "c1", Vec::new());
+        hub.expect_acks(
+            7,
+            vec![Member {
+                conn: "c1".into(),
+                user: "alice".into(),
+                node: 2,
+            }],
+        );
+        let acks = hub.finish_acks(7);
+        assert_eq!(acks.len(), 1);
+        assert!(acks[0].acked);
+        assert_eq!(acks[0].user_id, "alice");
     }
 }

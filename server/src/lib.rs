@@ -9,7 +9,6 @@ pub mod control;
 mod credential;
 mod error;
 mod feed;
-mod handlers;
 mod health;
 mod hub;
 mod idempotency;
@@ -21,6 +20,7 @@ pub mod presence;
 mod rpc;
 mod run;
 pub mod tasks;
+mod validate;
 pub mod wiring;
 
 pub use error::CoreError;

@@ -270,7 +270,7 @@ impl Core {
             idempotency: IdempotencyCache::new(config.idempotency_window, 100_000),
             config: Arc::new(config),
             tasks,
-            handlers: crate::handlers::Handlers::default(),
+            handlers: crate::node::handlers::Handlers::default(),
             internal: notify_tx,
             sessions: parking_lot::Mutex::new(std::collections::HashMap::new()),
         });

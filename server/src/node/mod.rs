@@ -3,10 +3,15 @@
 //! of where their state lives.
 
 pub mod commands;
+pub mod emit;
+pub mod handlers;
+pub mod link;
 pub mod liveness;
 pub mod presence;
+pub mod push;
 pub mod recovery;
 pub mod rooms;
+pub mod tasks;
 
 use std::sync::Arc;
 
@@ -51,7 +56,7 @@ pub struct Node {
     /// `None` when the core runs without a store.
     pub tasks: Option<crate::tasks::Tasks>,
     /// Backend handlers of client events.
-    pub handlers: crate::handlers::Handlers,
+    pub handlers: handlers::Handlers,
     /// Emits the core makes itself (presence, task notifications).
     pub internal: tokio::sync::mpsc::Sender<herald_proto::v1::EmitRequest>,
     /// Recovery identity of live connections, by connection id.

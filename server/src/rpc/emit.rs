@@ -1,14 +1,13 @@
-//! `Emit`: validate, hand the event to the broker (which counts its recipients as it sequences
-//! it), and wait for client acks when asked; idempotency keys return the first answer.
+//! `Emit`: checks the request (namespace, targets, name, arguments, push, ack wait) and hands it
+//! to the node.
 
 use std::time::Duration;
 
 use herald_index::Topic;
-use herald_proto::v1::{DeliveryClass, EmitRequest, EmitResponse, Event};
+use herald_proto::v1::{DeliveryClass, EmitRequest, EmitResponse};
 
 use super::{Api, validate};
 use crate::CoreError;
-use crate::clock::now_ms;
 
 /// Longest ack wait a caller may ask for.
 const MAX_ACK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,98 +35,7 @@ impl Api {
         let class = targets_class(&targets);
         drop((targets, except));
         let req = EmitRequest { namespace, ..req };
-        // Idempotency keys live where events are sequenced when the broker keeps them (a
-        // cluster: one atomic step in Redis); here otherwise.
-        if self.broker.keeps_idempotency_keys() || req.idempotency_key.is_empty() {
-            return self.publish_emit(req, ack_timeout, class, push).await;
-        }
-        if let Some(r) = self.idempotency.get(&req.idempotency_key) {
-            return Ok(r);
-        }
-        let key = req.idempotency_key.clone();
-        let resp = self.publish_emit(req, ack_timeout, class, push).await?;
-        self.idempotency.put(&key, &resp);
-        Ok(resp)
-    }
-
-    /// Hands a validated Emit to the broker, which counts its recipients as it sequences it, and
-    /// waits for the client acks when asked.
-    async fn publish_emit(
-        &self,
-        req: EmitRequest,
-        ack_timeout: Duration,
-        default: DeliveryClass,
-        push: Option<super::push::Push>,
-    ) -> Result<EmitResponse, CoreError> {
-        let delivery = match DeliveryClass::try_from(req.delivery).unwrap_or_default() {
-            DeliveryClass::Unspecified => default,
-            c => c,
-        };
-        let event = Event {
-            id: new_event_id(),
-            namespace: req.namespace,
-            targets: req.targets,
-            except: req.except,
-            name: req.event,
-            args: req.args,
-            delivery: delivery.into(),
-            positions: Vec::new(),
-            timestamp_ms: now_ms(),
-            offset: String::new(),
-            seq: 0,
-        };
-        let want_acks = !ack_timeout.is_zero();
-        // The waiter exists before the event goes out, so that no early ack is lost.
-        let (ack_ref, waiter) = if want_acks {
-            let r = self.new_ack_ref();
-            (r, Some(self.hub.await_acks(r)))
-        } else {
-            (0, None)
-        };
-        let idempotency = (!req.idempotency_key.is_empty())
-            .then(|| (req.idempotency_key.clone(), self.config.idempotency_window));
-        let (published, counted) = match self
-            .broker
-            .publish(event, ack_ref, want_acks, idempotency)
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                if ack_ref != 0 {
-                    self.hub.finish_acks(ack_ref);
-                }
-                return Err(CoreError::BrokerUnavailable(e.to_string()));
-            }
-        };
-        if counted.duplicate {
-            // The first Emit with this key was sent; this one sent nothing.
-            if ack_ref != 0 {
-                self.hub.finish_acks(ack_ref);
-            }
-            return Ok(EmitResponse {
-                event_id: published.id.clone(),
-                positions: published.positions.clone(),
-                connections: counted.connections,
-                offline_users: counted.offline_users,
-                acks: Vec::new(),
-            });
-        }
-        self.push(push, &published, &counted.offline_users).await?;
-        let acks = match waiter {
-            Some(rx) => {
-                self.hub.expect_acks(ack_ref, counted.members);
-                let _ = tokio::time::timeout(ack_timeout, rx).await;
-                self.hub.finish_acks(ack_ref)
-            }
-            None => Vec::new(),
-        };
-        Ok(EmitResponse {
-            event_id: published.id.clone(),
-            positions: published.positions.clone(),
-            connections: counted.connections,
-            offline_users: counted.offline_users,
-            acks,
-        })
+        self.emit_checked(req, ack_timeout, class, push).await
     }
 }
 
@@ -141,10 +49,4 @@ fn targets_class(targets: &[Topic<'_>]) -> DeliveryClass {
     } else {
         DeliveryClass::Volatile
     }
-}
-
-/// 128 random bits, hex: unique across cores without coordination.
-pub(crate) fn new_event_id() -> String {
-    let v: u128 = rand::random();
-    format!("{v:032x}")
 }

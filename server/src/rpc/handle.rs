@@ -1,5 +1,6 @@
 //! `Handle`: a backend's stream of client events. It registers for events of a
-//! namespace; each event goes to one handler; its replies become client acks.
+//! namespace with the node; each event goes to one handler; its replies become
+//! client acks.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,8 +46,8 @@ impl Api {
             })),
         })
         .map_err(|_| Status::unavailable("server is shutting down"))?;
-        self.handlers.register(id, &ns, &reg.events, tx.clone());
-        self.count_handler_keys(&ns, &reg.events, 1).await;
+        self.register_handler(id, &ns, &reg.events, tx.clone())
+            .await;
         tracing::info!(handler = id, namespace = %ns, events = ?reg.events, "handler registered");
         let api = self.clone();
         tokio::spawn(async move {
@@ -72,22 +73,5 @@ impl Api {
         Ok(rx.on_drop(move || {
             tokio::spawn(async move { api.handler_gone(id).await });
         }))
-    }
-
-    /// Forgets a handler (once, whichever end noticed first), here and in the cluster.
-    async fn handler_gone(&self, id: u64) {
-        for (ns, event) in self.handlers.remove(id) {
-            self.count_handler_keys(&ns, std::slice::from_ref(&event), -1)
-                .await;
-        }
-    }
-
-    /// Tells the cluster this node has `delta` more handlers of these events.
-    async fn count_handler_keys(&self, ns: &str, events: &[String], delta: i64) {
-        for event in events {
-            if let Err(e) = self.control.count_handlers(ns, event, delta).await {
-                tracing::warn!(event, error = %e, "handler not registered in the cluster");
-            }
-        }
     }
 }

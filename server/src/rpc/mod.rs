@@ -16,7 +16,8 @@ mod subscribe;
 mod task_admin;
 mod tasks;
 pub mod too_large;
-mod validate;
+
+use crate::validate;
 
 use std::sync::Arc;
 

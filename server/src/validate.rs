@@ -1,4 +1,4 @@
-//! Request validation shared by the RPCs: namespaces, topics, event names, arguments.
+//! Request validation shared by the RPCs and the node: namespaces, topics, event names, arguments.
 
 use herald_index::Topic;
 use herald_proto::v1::{Arg, arg};

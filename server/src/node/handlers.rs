@@ -1,5 +1,6 @@
 //! Backend handlers registered over `Handle`: who takes which client events,
-//! round-robin among them, and the calls waiting for their replies.
+//! round-robin among them, the calls waiting for their replies, and the node's
+//! count of them in the cluster.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -182,4 +183,35 @@ fn pick_and_send(s: &mut State, ev: ClientEvent) -> Result<u64, String> {
         }
     }
     Err(format!("no handler for {}", key.1))
+}
+
+impl super::Node {
+    /// Registers a handler of these events of a namespace, here and in the cluster.
+    pub async fn register_handler(
+        &self,
+        id: u64,
+        ns: &str,
+        events: &[String],
+        feed: Feed<HandleResponse>,
+    ) {
+        self.handlers.register(id, ns, events, feed);
+        self.count_handler_keys(ns, events, 1).await;
+    }
+
+    /// Forgets a handler (once, whichever end noticed first), here and in the cluster.
+    pub async fn handler_gone(&self, id: u64) {
+        for (ns, event) in self.handlers.remove(id) {
+            self.count_handler_keys(&ns, std::slice::from_ref(&event), -1)
+                .await;
+        }
+    }
+
+    /// Tells the cluster this node has `delta` more handlers of these events.
+    async fn count_handler_keys(&self, ns: &str, events: &[String], delta: i64) {
+        for event in events {
+            if let Err(e) = self.control.count_handlers(ns, event, delta).await {
+                tracing::warn!(event, error = %e, "handler not registered in the cluster");
+            }
+        }
+    }
 }
