@@ -9,16 +9,6 @@ use crate::run::CoreConfig;
 /// Longest event name accepted.
 const MAX_EVENT_NAME: usize = 256;
 
-/// Socket.IO names a server may not emit.
-const RESERVED: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
-
 /// The namespace, "/" when empty; it must be configured.
 pub fn namespace(config: &CoreConfig, ns: &str) -> Result<String, CoreError> {
     let ns = if ns.is_empty() { "/" } else { ns };
@@ -68,7 +58,7 @@ pub fn event_name(name: &str) -> Result<(), CoreError> {
             "event: name longer than {MAX_EVENT_NAME} bytes"
         )));
     }
-    if RESERVED.contains(&name) {
+    if herald_codec::event::is_reserved_event(name) {
         return Err(CoreError::InvalidArgument(format!(
             "event: {name:?} is reserved by Socket.IO"
         )));

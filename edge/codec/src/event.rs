@@ -23,7 +23,7 @@ const RESERVED_EVENTS: [&str; 6] = [
     "removeListener",
 ];
 
-/// True for the event names Socket.IO reserves (a client may not emit them).
+/// True for the event names Socket.IO reserves (neither a client nor a server may emit them).
 pub fn is_reserved_event(name: &str) -> bool {
     RESERVED_EVENTS.contains(&name)
 }
