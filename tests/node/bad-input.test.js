@@ -140,3 +140,12 @@ heraldTest('Emit with an empty event name is INVALID_ARGUMENT', async (t, h) => 
   await expectGrpcError(grpc.emit({ targets: ['*'], event: '', args: [] }), grpcStatus.INVALID_ARGUMENT);
   await assertStillServing(h);
 });
+
+heraldTest('Emit of a name Socket.IO reserves is INVALID_ARGUMENT, naming it', async (t, h) => {
+  const grpc = grpcClient(h);
+  for (const event of ['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']) {
+    const err = await expectGrpcError(grpc.emit({ targets: ['*'], event, args: [] }), grpcStatus.INVALID_ARGUMENT);
+    assert.match(err.details, new RegExp(`"${event}" is reserved`));
+  }
+  await assertStillServing(h);
+});
