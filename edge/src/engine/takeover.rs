@@ -106,7 +106,7 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: Stream, rest: BytesMut, t: Tak
             let session = match open_session(edge, Transport::Websocket, token, ip) {
                 Ok(s) => s,
                 Err(e) => {
-                    write_refusal(&stream, &e).await;
+                    Box::pin(write_refusal(&stream, &e)).await;
                     return;
                 }
             };
@@ -119,18 +119,26 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: Stream, rest: BytesMut, t: Tak
             }
             serve(edge, &session, Conn::new(stream, rest, edge), None).await;
         }
+        // The rarer cases are boxed: the task is sized for its largest state, and every idle
+        // websocket would otherwise pay for theirs.
         Takeover::Upgrade { accept, session } => {
-            session.set_transport(Transport::Upgrading);
-            if write_all(&stream, &switching_head(&accept)).await.is_err() {
-                abandon(&session);
-                return;
-            }
-            upgraded(edge, session, Conn::new(stream, rest, edge)).await;
+            Box::pin(async move {
+                session.set_transport(Transport::Upgrading);
+                if write_all(&stream, &switching_head(&accept)).await.is_err() {
+                    abandon(&session);
+                    return;
+                }
+                upgraded(edge, session, Conn::new(stream, rest, edge)).await;
+            })
+            .await;
         }
         Takeover::Refuse { accept } => {
-            if write_all(&stream, &switching_head(&accept)).await.is_ok() {
-                refuse_upgraded(stream).await;
-            }
+            Box::pin(async move {
+                if write_all(&stream, &switching_head(&accept)).await.is_ok() {
+                    refuse_upgraded(stream).await;
+                }
+            })
+            .await;
         }
     }
 }

@@ -82,6 +82,9 @@ impl Lane {
             }
             None => {
                 st.running = false;
+                // An idle session holds no buffer: nearly every session queues one CONNECT and
+                // then nothing for hours.
+                st.jobs = VecDeque::new();
                 None
             }
         }
@@ -90,7 +93,7 @@ impl Lane {
     /// Drops what waits (the session closed).
     fn clear(&self) {
         let mut st = self.state.lock();
-        st.jobs.clear();
+        st.jobs = VecDeque::new();
         st.bytes = 0;
         st.running = false;
     }
@@ -129,4 +132,42 @@ pub(crate) fn size_of(text_len: usize, attachments: &[Bytes]) -> usize {
     attachments
         .iter()
         .fold(text_len, |n, b| n.saturating_add(b.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connect() -> Job {
+        Job::Disconnect("/".into())
+    }
+
+    #[test]
+    fn keeps_order_and_bounds() {
+        let lane = Lane::default();
+        assert_eq!(lane.push(connect(), 10, 100).ok(), Some(true));
+        assert_eq!(
+            lane.push(Job::Disconnect("/a".into()), 10, 100).ok(),
+            Some(false)
+        );
+        // Over the byte bound behind a waiting job: given back.
+        assert!(lane.push(connect(), 95, 100).is_err());
+        assert!(matches!(lane.pop(), Some(Job::Disconnect(ns)) if ns == "/"));
+        assert!(matches!(lane.pop(), Some(Job::Disconnect(ns)) if ns == "/a"));
+        assert!(lane.pop().is_none());
+        assert!(lane.is_idle());
+    }
+
+    #[test]
+    fn an_idle_lane_holds_no_buffer() {
+        let lane = Lane::default();
+        for _ in 0..3 {
+            lane.push(connect(), 10, 100).unwrap();
+        }
+        while lane.pop().is_some() {}
+        assert_eq!(lane.state.lock().jobs.capacity(), 0);
+        lane.push(connect(), 10, 100).unwrap();
+        lane.clear();
+        assert_eq!(lane.state.lock().jobs.capacity(), 0);
+    }
 }
