@@ -59,6 +59,9 @@ impl Default for LogSection {
 pub struct BrokerSection {
     /// `redis://HOST:PORT[/DB]` to run as one node of a cluster; empty for the in-memory broker.
     pub url: String,
+    /// Redis Cluster mode: `url` may list several seed nodes, comma-separated; keys are spread
+    /// over the shards by namespace and live channels use sharded pub/sub.
+    pub cluster: bool,
     /// Prefix of every Redis key and channel, so that several clusters can share one Redis.
     pub key_prefix: String,
     /// How often a node refreshes its registration.
@@ -73,6 +76,7 @@ impl Default for BrokerSection {
     fn default() -> Self {
         Self {
             url: String::new(),
+            cluster: false,
             key_prefix: "herald".into(),
             heartbeat_ms: 1000,
             node_ttl_ms: 5000,
