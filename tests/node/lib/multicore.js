@@ -21,11 +21,17 @@ function sharedRedisUrl() {
   return process.env.HERALD_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 }
 
-/** The `[broker]` and `[store]` TOML of a cluster node. */
-function clusterToml(redisUrl, prefix, extra = '') {
+/** A fresh key prefix, so that tests running at once on one Redis never see each other's keys. */
+function newPrefix() {
+  return `herald-test-${crypto.randomBytes(6).toString('hex')}`;
+}
+
+/** The `[broker]` and `[store]` TOML of a cluster node (`redisCluster`: broker.cluster = true). */
+function clusterToml(redisUrl, prefix, extra = '', redisCluster = false) {
   return [
     '[broker]',
     `url = ${JSON.stringify(redisUrl)}`,
+    `cluster = ${redisCluster}`,
     `key_prefix = ${JSON.stringify(prefix)}`,
     'heartbeat_ms = 200',
     'node_ttl_ms = 1500',
@@ -40,13 +46,15 @@ function clusterToml(redisUrl, prefix, extra = '') {
  * Starts `cores` cores, each with `edgesPerCore` edges, on Redis `redisUrl`. Options as for
  * writeConfig in `configOptions` (extraToml is appended after the cluster sections).
  */
-async function startMulticore(configOptions = {}, { cores = 2, edgesPerCore = 1, redisUrl = sharedRedisUrl() } = {}) {
+async function startMulticore(
+  configOptions = {},
+  { cores = 2, edgesPerCore = 1, redisUrl = sharedRedisUrl(), redisCluster = false, prefix = newPrefix() } = {},
+) {
   const bin = assertBinaryPresent();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-multicore-'));
-  const prefix = `herald-test-${crypto.randomBytes(6).toString('hex')}`;
   const config = writeConfig(dir, {
     ...configOptions,
-    extraToml: `${clusterToml(redisUrl, prefix)}\n${configOptions.extraToml || ''}`,
+    extraToml: `${clusterToml(redisUrl, prefix, '', redisCluster)}\n${configOptions.extraToml || ''}`,
   });
   const nodes = [];
   const cleanups = [];
@@ -148,4 +156,4 @@ function multicoreTest(name, options, body) {
   });
 }
 
-module.exports = { startMulticore, multicoreTest, clusterToml, sharedRedisUrl, waitFor };
+module.exports = { startMulticore, multicoreTest, clusterToml, sharedRedisUrl, waitFor, newPrefix };
