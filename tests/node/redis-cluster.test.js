@@ -117,6 +117,17 @@ clusterTest(
   },
 );
 
+clusterTest('a pattern subscriber on one core gets matching events emitted on the other, and only those', {}, async (c) => {
+  const sub = grpcClient(c.view(1)).subscribe({ topics: ['room:campaign:*'] });
+  await sub.ready();
+  const g0 = grpcClient(c.view(0));
+  await g0.emit({ targets: ['room:campaign:7'], event: 'p', args: [jsonArg(7)] });
+  await g0.emit({ targets: ['room:other'], event: 'p', args: [jsonArg(0)] });
+  await g0.emit({ targets: ['room:campaign:8'], event: 'p', args: [jsonArg(8)] });
+  await sub.waitEvents((evs) => evs.length >= 2, 'the two campaign events');
+  assert.deepEqual(sub.events.map((e) => JSON.parse(e.args[0].json)), [7, 8]);
+});
+
 /** Two namespace names whose hash tags (`{prefix:ns}`) live on different masters. */
 async function namespacesOnTwoShards(prefix) {
   const first = '/n0';

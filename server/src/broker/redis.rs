@@ -51,6 +51,9 @@ struct Interest {
     /// Wanted topics per namespace: while a namespace has any, this node also follows the
     /// namespace's channel for the `conn:` targets it holds (`B:ev:{node}`).
     namespaces: HashMap<String, usize>,
+    /// Redis Cluster: wanted patterns per namespace; while a namespace has any, this node is
+    /// listed in `B:patnodes` and follows `B:pat`, the namespace's every event.
+    pattern_ns: HashMap<String, usize>,
 }
 
 /// Where the reader is in each namespace's sequence: (epoch, last seq dispatched).
@@ -110,6 +113,61 @@ impl RedisBroker {
 
     fn channel(&self, ns: &str, topic: &str) -> String {
         self.redis.ns_key(ns, &format!("ch:{topic}"))
+    }
+
+    /// Lists (or unlists) this node among those with pattern subscribers in a namespace.
+    async fn list_pattern_node(&self, ns: &str, listed: bool) -> Result<(), ClusterError> {
+        let (key, node) = (self.redis.ns_key(ns, "patnodes"), self.node);
+        self.redis
+            .run(|mut c| async move {
+                if listed {
+                    c.sadd::<_, _, ()>(key, node).await
+                } else {
+                    c.srem::<_, _, ()>(key, node).await
+                }
+            })
+            .await
+    }
+
+    /// Redis Cluster: a pattern wanted (`delta` 1) or given up (-1) in a namespace; the first
+    /// follows the namespace's every event, the last stops.
+    async fn want_pattern(&self, ns: &str, delta: i32) -> Result<(), BrokerError> {
+        let mut i = self.interest.lock().await;
+        let n = i.pattern_ns.entry(ns.to_owned()).or_insert(0);
+        if delta > 0 {
+            *n += 1;
+            if *n > 1 {
+                return Ok(());
+            }
+        } else {
+            *n = n.saturating_sub(1);
+            if *n > 0 {
+                return Ok(());
+            }
+            i.pattern_ns.remove(ns);
+        }
+        let channel = self.redis.ns_key(ns, "pat");
+        let t = self.redis.config.command_timeout;
+        if delta < 0 {
+            let _ = self.list_pattern_node(ns, false).await;
+            if let Some(sink) = i.sink.as_mut() {
+                let _ = tokio::time::timeout(t, sink.unsubscribe(&channel)).await;
+            }
+            return Ok(());
+        }
+        if let Some(sink) = i.sink.as_mut() {
+            match tokio::time::timeout(t, sink.subscribe(&channel)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(BrokerError::Unavailable(e.to_string())),
+                Err(_) => {
+                    return Err(BrokerError::Unavailable(format!(
+                        "Redis did not confirm a subscription within {t:?}"
+                    )));
+                }
+            }
+        }
+        // Listed once subscribed, so that nothing published after the listing is missed.
+        self.list_pattern_node(ns, true).await.map_err(unavailable)
     }
 
     /// The channel of the `conn:` targets this node holds in a namespace.
@@ -174,6 +232,11 @@ impl RedisBroker {
             .await?;
         for ns in interest.namespaces.keys() {
             sink.subscribe(&self.conn_channel(ns)).await?;
+        }
+        for ns in interest.pattern_ns.keys() {
+            sink.subscribe(&self.redis.ns_key(ns, "pat")).await?;
+            // Listed again: Redis may have come back without it.
+            self.list_pattern_node(ns, true).await?;
         }
         for ch in interest.channels.keys() {
             sink.subscribe(ch).await?;
@@ -609,13 +672,8 @@ impl Broker for RedisBroker {
     fn want(&self, ns: &str, topic: &str) -> BoxFuture<'_, Result<(), BrokerError>> {
         let pattern = topic.len() > 1 && topic.ends_with('*');
         if pattern && self.redis.config.cluster {
-            return Box::pin(async {
-                Err(BrokerError::Unavailable(
-                    "topic patterns (prefix*) are not available with Redis Cluster \
-                     (sharded pub/sub has no pattern subscriptions)"
-                        .into(),
-                ))
-            });
+            let ns = ns.to_owned();
+            return Box::pin(async move { self.want_pattern(&ns, 1).await });
         }
         let channel = if pattern {
             let prefix = &topic[..topic.len() - 1];
@@ -677,7 +735,10 @@ impl Broker for RedisBroker {
     fn unwant(&self, ns: &str, topic: &str) -> BoxFuture<'_, ()> {
         let pattern = topic.len() > 1 && topic.ends_with('*');
         if pattern && self.redis.config.cluster {
-            return Box::pin(async {});
+            let ns = ns.to_owned();
+            return Box::pin(async move {
+                let _ = self.want_pattern(&ns, -1).await;
+            });
         }
         let channel = if pattern {
             let prefix = &topic[..topic.len() - 1];

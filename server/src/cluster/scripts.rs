@@ -26,7 +26,9 @@
 //!   `B:sessrooms:{pid}` / `B:sessgranted:{pid}` the rooms a dead node's connection was in,
 //!   `B:usess:{user}` a user's sessions;
 //! - channels `B:ch:{topic}` per topic and `B:ev:{node}` for the `conn:` targets a node holds
-//!   (sharded channels in Redis Cluster, on the namespace's shard like its keys).
+//!   (sharded channels in Redis Cluster, on the namespace's shard like its keys); in Redis Cluster,
+//!   `B:pat` carries every event of the namespace while `B:patnodes` lists a node with pattern
+//!   subscribers (sharded pub/sub has no pattern subscriptions).
 
 /// Shared Lua helpers: set keys of topics.
 const PRELUDE: &str = r#"
@@ -240,6 +242,9 @@ for i, t in ipairs(targets) do
     redis.call(PUB, base .. ':ch:' .. t, payload)
   end
 end
+-- Nodes with pattern subscribers (`prefix*` topics) in Redis Cluster, where sharded pub/sub has no
+-- patterns, follow every event of the namespace on one more channel.
+if redis.call('SCARD', base .. ':patnodes') > 0 then redis.call(PUB, base .. ':pat', payload) end
 if idem ~= '' then
   local answer = cjson.encode({id = event_id, connections = count, positions = positions, offline = offline})
   redis.call('SET', idem_key, answer, 'PX', idem_ms)
@@ -387,6 +392,7 @@ for _, conn in ipairs(redis.call('SRANDMEMBER', key, 500)) do
   redis.call('SREM', key, conn)
   out[#out + 1] = conn
 end
+redis.call('SREM', base .. ':patnodes', node)
 return out
 "#;
 
