@@ -256,6 +256,12 @@ impl Redis {
         Ok((c, u, r, e.unwrap_or(0)))
     }
 
+    /// Whether `node` has any connection registered in the namespace.
+    pub async fn holds_any(&self, ns: &str, node: u32) -> Result<bool, ClusterError> {
+        let key = self.ns_key(ns, &format!("nconns:{node}"));
+        self.run(|mut c| async move { c.exists(key).await }).await
+    }
+
     /// Removes what a dead node registered; returns the (namespace, connection) it removed.
     pub async fn drop_node(&self, node: u32) -> Result<Vec<(String, String)>, ClusterError> {
         let index = self.key(&format!("nns:{node}"));

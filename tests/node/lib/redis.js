@@ -100,7 +100,8 @@ async function freeClusterPort() {
 /**
  * Starts a private Redis Cluster of three masters (no replicas) on free ports, keeping nothing on
  * disk. The result has `url` (the seeds, comma-separated, for `broker.url`), `ports`, `cli(port,
- * args)`, `masterOf(key)` (the port of the master holding the key's slot) and `stop()`.
+ * args)`, `masterOf(key)` (the port of the master holding the key's slot), `restartEmpty(port)`
+ * and `stop()`.
  */
 async function startRedisCluster() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-rcluster-'));
@@ -142,10 +143,26 @@ async function startRedisCluster() {
         slots: f.slice(8).map((r) => r.split('-').map(Number)),
       }));
   };
+  const untilOk = async () => {
+    const deadline = Date.now() + GUARD_MS;
+    for (const port of ports) {
+      while (!(await redisCli(port, ['CLUSTER', 'INFO']).catch(() => '')).includes('cluster_state:ok')) {
+        if (Date.now() > deadline) throw new Error(`Redis Cluster node ${port} never got back to cluster_state:ok`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
   return {
     url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','),
     ports,
     cli: redisCli,
+    /** Kills the master on `port` (SIGKILL) and starts it again, empty, holding the same slots. */
+    async restartEmpty(port) {
+      const r = servers[ports.indexOf(port)];
+      await r.kill();
+      await r.start();
+      await untilOk();
+    },
     async masterOf(key) {
       const slot = Number((await redisCli(ports[0], ['CLUSTER', 'KEYSLOT', key])).trim());
       const m = (await ranges()).find((n) => n.slots.some(([a, b = a]) => slot >= a && slot <= b));
