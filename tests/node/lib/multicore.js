@@ -8,7 +8,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { test } = require('node:test');
+const { after, test } = require('node:test');
 
 const { writeConfig } = require('./config');
 const { spawnListening } = require('./cluster');
@@ -133,13 +133,27 @@ async function waitFor(predicate, what, ms = 30000) {
   }
 }
 
+// HERALD_TEST_REDIS_CLUSTER=1: every multicoreTest of the file runs on one private Redis Cluster
+// (broker.cluster = true) instead of the shared Redis, started on first use and stopped at the end.
+let redisCluster = null;
+function privateRedisCluster() {
+  if (!redisCluster) {
+    const { startRedisCluster } = require('./redis');
+    redisCluster = startRedisCluster();
+    after(async () => (await redisCluster).stop());
+  }
+  return redisCluster;
+}
+
 /** A node:test test with its own cluster of cores on Redis, stopped at the end whatever happens. */
 function multicoreTest(name, options, body) {
   if (typeof options === 'function') {
     body = options;
     options = {};
   }
+  if (process.env.HERALD_TEST_REDIS_CLUSTER === '1') privateRedisCluster();
   test(name, { timeout: options.timeout || TEST_GUARD_MS }, async () => {
+    if (redisCluster) options = { ...options, redisUrl: (await redisCluster).url, redisCluster: true };
     const c = await startMulticore(options.config || {}, options);
     try {
       await body(c);
