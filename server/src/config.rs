@@ -815,7 +815,11 @@ mod tests {
         let store = ("HERALD_STORE_URL", "");
         let c = Config::load(
             None,
-            env(&[("HERALD_BROKER_URL", two), ("HERALD_BROKER_CLUSTER", "true"), store]),
+            env(&[
+                ("HERALD_BROKER_URL", two),
+                ("HERALD_BROKER_CLUSTER", "true"),
+                store,
+            ]),
         )
         .unwrap();
         assert!(c.broker.cluster);
@@ -826,7 +830,11 @@ mod tests {
         let bad = "redis://10.0.0.1:7000,10.0.0.2:7000";
         let e = Config::load(
             None,
-            env(&[("HERALD_BROKER_URL", bad), ("HERALD_BROKER_CLUSTER", "true"), store]),
+            env(&[
+                ("HERALD_BROKER_URL", bad),
+                ("HERALD_BROKER_CLUSTER", "true"),
+                store,
+            ]),
         )
         .unwrap_err();
         assert!(e.to_string().contains("\"10.0.0.2:7000\""), "{e}");

@@ -332,10 +332,11 @@ impl RedisBroker {
                 .await;
             if let Ok(Err(RecoveryError::Gap(Gap::Epoch))) = &result
                 && let Ok(current) = self.load_ns_epoch(&ns).await
-                && current != epoch
+                && (current != epoch || self.redis.config.cluster)
             {
-                // Redis lost the logs and a new epoch began: everything accepted since is in the
-                // new logs, numbered above what was delivered before.
+                // Redis lost the logs and a new epoch began (in Redis Cluster, the namespace's
+                // shard lost its keys, and its sequence began again): everything accepted since
+                // is in the new logs, numbered above what was delivered before.
                 offset = format!("{current}:0");
                 result = self
                     .replay_offset_inner(&ns, &topics, &offset, MAX_CATCH_UP)
@@ -571,7 +572,15 @@ impl Broker for RedisBroker {
             let now = now_ms().to_string();
             let max_events = limits.max_events.to_string();
             let max_age = limits.max_age_ms.to_string();
-            let candidate = format!("{:08x}", rand::random::<u32>());
+            // A namespace's epoch, when Redis has none: a new one on a standalone Redis (the
+            // cluster's, lost with everything else); in Redis Cluster the cluster's epoch, so
+            // that the namespaces on the shards share the one the edges hold.
+            let known = self.epoch.read().clone();
+            let candidate = if self.redis.config.cluster && !known.is_empty() {
+                known
+            } else {
+                format!("{:08x}", rand::random::<u32>())
+            };
             let ack = ack_ref.to_string();
             let origin = self.node.to_string();
             let nt = event.targets.len().to_string();

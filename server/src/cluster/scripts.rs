@@ -12,9 +12,11 @@
 //! namespace lives on one shard. The layout is the same with a standalone Redis.
 //!
 //! Key layout, with `B` = `{P:ns}` (`P` the key prefix):
-//! - `B:seq` the namespace's sequence, `B:events` the Emits it accepted (for Stats), `B:idem:{key}`
+//! - `B:seq` the namespace's sequence (`B:born` where it began), `B:events` the Emits it accepted (for Stats), `B:idem:{key}`
 //!   an idempotency key's first answer; the epoch is `{P}:epoch`, the cluster's one, on a
-//!   standalone Redis, and `B:epoch`, the namespace's own, in Redis Cluster (new when Redis lost it);
+//!   standalone Redis (new when Redis lost it), and `B:epoch`, the namespace's own, in Redis
+//!   Cluster, set from the cluster's epoch so that all namespaces normally share one (a shard that
+//!   lost a namespace's keys is told by `B:born`);
 //! - `B:meta:{topic}` a topic log's epoch, last offset and newest dropped (seq, offset);
 //!   `B:log:{topic}` its stream, entry id `{offset}-1`, fields `s` (seq), `t` (ms), `p` (payload);
 //! - `B:p:all|u:{user}|r:{room}` connection sets, `B:p:c:{conn}` a connection's user, node and
@@ -191,7 +193,10 @@ local seqkey = base .. ':seq'
 if redis.call('EXISTS', seqkey) == 0 then
   -- A new sequence (first use, or Redis lost it) starts from the clock: above any number a lost
   -- one gave out, so that what edges and clients hold stays below it.
-  redis.call('SET', seqkey, string.format('%.0f', now * 1024))
+  local start = string.format('%.0f', now * 1024)
+  redis.call('SET', seqkey, start)
+  -- Where this sequence began: a position below it is of keys Redis lost (see REPLAY_SEQ).
+  redis.call('SET', base .. ':born', start)
 end
 local seq = redis.call('INCR', seqkey)
 redis.call('INCR', base .. ':events')
@@ -327,6 +332,9 @@ const REPLAY_SEQ: &str = r#"
 local seq, max, epoch = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 if redis.call('GET', KEYS[2]) ~= epoch then return {'epoch'} end
 if seq > tonumber(redis.call('GET', base .. ':seq') or '0') then return {'epoch'} end
+-- In Redis Cluster a shard may lose a namespace's keys while the epoch it is given survives
+-- elsewhere: a position below the sequence's start is of the lost keys.
+if seq > 0 and seq < tonumber(redis.call('GET', base .. ':born') or '0') then return {'epoch'} end
 local out, n = {'ok'}, 0
 for i = 6, #ARGV do
   local t = ARGV[i]
