@@ -1,6 +1,7 @@
-//! Several cores on one Redis: the node's identity and its Redis connections, the presence of
-//! every connection cluster-wide, commands between nodes, and the registry that tells live nodes
-//! from dead ones. The broker half (live events, logs, sessions) is `broker::RedisBroker`.
+//! Several cores on one Redis (a standalone server, or a Redis Cluster with `broker.cluster`): the
+//! node's identity and its Redis connections, the presence of every connection cluster-wide,
+//! commands between nodes, and the registry that tells live nodes from dead ones. The broker half
+//! (live events, logs, sessions) is `broker::RedisBroker`.
 
 pub mod conn;
 pub mod control;

@@ -31,7 +31,7 @@ function clusterToml(redisUrl, prefix, extra = '', redisCluster = false) {
   return [
     '[broker]',
     `url = ${JSON.stringify(redisUrl)}`,
-    `cluster = ${redisCluster}`,
+    ...(redisCluster ? ['cluster = true'] : []),
     `key_prefix = ${JSON.stringify(prefix)}`,
     'heartbeat_ms = 200',
     'node_ttl_ms = 1500',
