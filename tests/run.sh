@@ -119,6 +119,11 @@ guarantees_checker_cluster() {
   node "$REPO_ROOT/tests/checker/check.js" --cores 2 --seed 11 --runs 2 --seconds 6 --settle-seconds 20
 }
 
+# The same on a private three-master Redis Cluster (broker.cluster = true, sharded pub/sub).
+guarantees_checker_redis_cluster() {
+  node "$REPO_ROOT/tests/checker/check.js" --cores 2 --redis-cluster --seed 21 --runs 2 --seconds 6 --settle-seconds 20
+}
+
 python_tests() {
   # PostgreSQL is part of the suite here: its tests fail rather than skip when it is missing.
   HERALD_TEST_REQUIRE_POSTGRES=1 bash "$REPO_ROOT/tests/python/run.sh"
@@ -161,9 +166,11 @@ if ((TOOLS_OK)); then
   if ((BUILD_OK && NPM_OK)); then
     step "guarantees checker (tests/checker, seeds 1-3)" guarantees_checker || true
     step "guarantees checker on two cores on Redis (seeds 11-12)" guarantees_checker_cluster || true
+    step "guarantees checker on two cores on a Redis Cluster (seeds 21-22)" guarantees_checker_redis_cluster || true
   else
     not_run "guarantees checker (tests/checker, seeds 1-3)" "cargo build or npm ci failed"
     not_run "guarantees checker on two cores on Redis (seeds 11-12)" "cargo build or npm ci failed"
+    not_run "guarantees checker on two cores on a Redis Cluster (seeds 21-22)" "cargo build or npm ci failed"
   fi
 else
   not_run "everything else" "required tools are missing"

@@ -59,6 +59,9 @@ impl Default for LogSection {
 pub struct BrokerSection {
     /// `redis://HOST:PORT[/DB]` to run as one node of a cluster; empty for the in-memory broker.
     pub url: String,
+    /// Redis Cluster mode: `url` may list several seed nodes, comma-separated; keys are spread
+    /// over the shards by namespace and live channels use sharded pub/sub.
+    pub cluster: bool,
     /// Prefix of every Redis key and channel, so that several clusters can share one Redis.
     pub key_prefix: String,
     /// How often a node refreshes its registration.
@@ -73,6 +76,7 @@ impl Default for BrokerSection {
     fn default() -> Self {
         Self {
             url: String::new(),
+            cluster: false,
             key_prefix: "herald".into(),
             heartbeat_ms: 1000,
             node_ttl_ms: 5000,
@@ -487,11 +491,25 @@ impl Config {
             )));
         }
         let b = &self.broker;
+        if b.cluster && b.url.is_empty() {
+            return Err(ConfigError(
+                "broker.cluster: needs broker.url (one or more nodes of the Redis Cluster)".into(),
+            ));
+        }
         if !b.url.is_empty() {
-            if !b.url.starts_with("redis://") && !b.url.starts_with("rediss://") {
+            if !b.cluster && b.url.contains(',') {
+                return Err(ConfigError(
+                    "broker.url: several nodes (comma-separated) need broker.cluster = true".into(),
+                ));
+            }
+            if let Some(bad) = b
+                .url
+                .split(',')
+                .map(str::trim)
+                .find(|u| !u.starts_with("redis://") && !u.starts_with("rediss://"))
+            {
                 return Err(ConfigError(format!(
-                    "broker.url: {:?} must start with redis:// or rediss:// (or be empty)",
-                    b.url
+                    "broker.url: {bad:?} must start with redis:// or rediss:// (or be empty)"
                 )));
             }
             if url.starts_with("sqlite:") {
@@ -789,6 +807,37 @@ mod tests {
         assert!(e.to_string().contains("edge.nope"), "{e}");
         let e = Config::load(None, env(&[("HERALD_EDGE_MAX_PAYLOAD", "0")])).unwrap_err();
         assert!(e.to_string().contains("edge.max_payload"), "{e}");
+    }
+
+    #[test]
+    fn redis_cluster_mode_takes_several_seeds_and_only_then() {
+        let two = "redis://10.0.0.1:7000, redis://10.0.0.2:7000";
+        let store = ("HERALD_STORE_URL", "");
+        let c = Config::load(
+            None,
+            env(&[
+                ("HERALD_BROKER_URL", two),
+                ("HERALD_BROKER_CLUSTER", "true"),
+                store,
+            ]),
+        )
+        .unwrap();
+        assert!(c.broker.cluster);
+        let e = Config::load(None, env(&[("HERALD_BROKER_URL", two), store])).unwrap_err();
+        assert!(e.to_string().contains("broker.cluster = true"), "{e}");
+        let e = Config::load(None, env(&[("HERALD_BROKER_CLUSTER", "true")])).unwrap_err();
+        assert!(e.to_string().contains("needs broker.url"), "{e}");
+        let bad = "redis://10.0.0.1:7000,10.0.0.2:7000";
+        let e = Config::load(
+            None,
+            env(&[
+                ("HERALD_BROKER_URL", bad),
+                ("HERALD_BROKER_CLUSTER", "true"),
+                store,
+            ]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("\"10.0.0.2:7000\""), "{e}");
     }
 
     #[test]

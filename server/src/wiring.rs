@@ -156,6 +156,7 @@ pub fn core_config(c: &Config) -> CoreConfig {
             .collect(),
         cluster: non_empty(&c.broker.url).map(|url| ClusterConfig {
             url,
+            cluster: c.broker.cluster,
             prefix: c.broker.key_prefix.clone(),
             heartbeat: Duration::from_millis(c.broker.heartbeat_ms),
             node_ttl: Duration::from_millis(c.broker.node_ttl_ms),

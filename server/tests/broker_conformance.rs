@@ -47,8 +47,12 @@ fn memory(max_events: usize) -> Subject {
     }
 }
 
-async fn redis(max_events: usize) -> Subject {
-    let r = common::test_redis("conformance").await;
+async fn redis(max_events: usize, cluster: bool) -> Subject {
+    let r = if cluster {
+        common::test_redis_cluster("conformance").await
+    } else {
+        common::test_redis("conformance").await
+    };
     let node = r.claim_node_id().await.unwrap();
     let (ctl, _) = mpsc::channel(16);
     let b = RedisBroker::new(r, node, 64, HashMap::new(), limits(max_events), ctl);
@@ -63,14 +67,15 @@ async fn redis(max_events: usize) -> Subject {
     }
 }
 
-/// Runs a scenario against both brokers.
+/// Runs a scenario against both brokers: in memory, and on Redis (standalone and Redis Cluster).
 async fn both<F, Fut>(max_events: usize, scenario: F)
 where
     F: Fn(Subject) -> Fut,
     Fut: Future<Output = ()>,
 {
     scenario(memory(max_events)).await;
-    scenario(redis(max_events).await).await;
+    scenario(redis(max_events, false).await).await;
+    scenario(redis(max_events, true).await).await;
 }
 
 fn ev(targets: &[&str], recoverable: bool) -> Event {
@@ -270,14 +275,14 @@ async fn sessions_are_taken_once_and_follow_server_side_leaves() {
             .await
             .unwrap();
         s.broker.leave_saved("/", "u", "a").await.unwrap();
-        let back = s.broker.take_session(&pid).await.unwrap().unwrap();
+        let back = s.broker.take_session("/", &pid).await.unwrap().unwrap();
         assert_eq!(back.rooms, ["b"]);
         assert!(
             back.granted_rooms.is_empty(),
             "a left room is no longer granted"
         );
         assert!(
-            s.broker.take_session(&pid).await.unwrap().is_none(),
+            s.broker.take_session("/", &pid).await.unwrap().is_none(),
             "only once"
         );
     })

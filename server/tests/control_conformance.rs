@@ -52,8 +52,13 @@ fn memory() -> Node {
 }
 
 /// A cluster of `n` nodes on the test Redis, under a fresh prefix, each reading its channel.
-async fn redis_cluster(n: usize) -> Vec<Node> {
-    let r = common::test_redis("control").await;
+/// `n` nodes on one Redis: standalone, or the private Redis Cluster.
+async fn redis_nodes(n: usize, cluster: bool) -> Vec<Node> {
+    let r = if cluster {
+        common::test_redis_cluster("control").await
+    } else {
+        common::test_redis("control").await
+    };
     let mut nodes = Vec::new();
     for _ in 0..n {
         let node = r.claim_node_id().await.unwrap();
@@ -82,7 +87,9 @@ where
     Fut: Future<Output = ()>,
 {
     scenario(memory()).await;
-    let node = redis_cluster(1).await.pop().unwrap();
+    let node = redis_nodes(1, false).await.pop().unwrap();
+    scenario(node).await;
+    let node = redis_nodes(1, true).await.pop().unwrap();
     scenario(node).await;
 }
 
@@ -144,70 +151,74 @@ async fn alone_every_handler_is_local() {
 
 #[tokio::test]
 async fn commands_and_replies_travel_between_nodes() {
-    let mut nodes = redis_cluster(2).await;
-    let mut b = nodes.pop().unwrap();
-    let a = nodes.pop().unwrap();
-    let (na, nb) = (a.control.node(), b.control.node());
-    assert_ne!(na, nb);
-    assert!(!a.control.alone());
+    for cluster in [false, true] {
+        let mut nodes = redis_nodes(2, cluster).await;
+        let mut b = nodes.pop().unwrap();
+        let a = nodes.pop().unwrap();
+        let (na, nb) = (a.control.node(), b.control.node());
+        assert_ne!(na, nb);
+        assert!(!a.control.alone());
 
-    let asked = tokio::spawn({
-        let control = a.control.clone();
-        async move { control.ask(nb, disconnect("c1"), GUARD).await }
-    });
-    let cmd = b.next_command().await;
-    assert_eq!(cmd.from, na);
-    assert_eq!(cmd.body, disconnect("c1"));
-    assert_ne!(cmd.req, 0, "the asker waits for a reply");
-    b.control
-        .reply(
-            &cmd,
-            Reply {
-                count: 3,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let reply = asked.await.unwrap().unwrap();
-    assert_eq!(reply.count, 3);
+        let asked = tokio::spawn({
+            let control = a.control.clone();
+            async move { control.ask(nb, disconnect("c1"), GUARD).await }
+        });
+        let cmd = b.next_command().await;
+        assert_eq!(cmd.from, na);
+        assert_eq!(cmd.body, disconnect("c1"));
+        assert_ne!(cmd.req, 0, "the asker waits for a reply");
+        b.control
+            .reply(
+                &cmd,
+                Reply {
+                    count: 3,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let reply = asked.await.unwrap().unwrap();
+        assert_eq!(reply.count, 3);
 
-    let ack = Body::Ack {
-        ack_ref: 1,
-        conn: "c2".into(),
-        args: Vec::new(),
-    };
-    a.control.tell(nb, ack.clone()).await.unwrap();
-    let cmd = b.next_command().await;
-    assert_eq!((cmd.from, cmd.req, cmd.body), (na, 0, ack));
+        let ack = Body::Ack {
+            ack_ref: 1,
+            conn: "c2".into(),
+            args: Vec::new(),
+        };
+        a.control.tell(nb, ack.clone()).await.unwrap();
+        let cmd = b.next_command().await;
+        assert_eq!((cmd.from, cmd.req, cmd.body), (na, 0, ack));
+    }
 }
 
 #[tokio::test]
 async fn handlers_and_figures_of_a_node_are_seen_by_the_others() {
-    let nodes = redis_cluster(2).await;
-    let (a, b) = (&nodes[0], &nodes[1]);
-    let na = a.control.node();
-    a.control.count_handlers("/", "chat", 2).await.unwrap();
-    assert_eq!(b.control.handler_nodes("/", "chat").await.unwrap(), [na]);
-    assert!(
-        b.control
-            .handler_nodes("/", "other")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    a.control.count_handlers("/", "chat", -2).await.unwrap();
-    assert!(
-        b.control
-            .handler_nodes("/", "chat")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let peers = b.control.peers().await.unwrap();
-    assert_eq!(
-        peers.iter().map(|p| p.node).collect::<Vec<_>>(),
-        [na],
-        "b sees a"
-    );
+    for cluster in [false, true] {
+        let nodes = redis_nodes(2, cluster).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let na = a.control.node();
+        a.control.count_handlers("/", "chat", 2).await.unwrap();
+        assert_eq!(b.control.handler_nodes("/", "chat").await.unwrap(), [na]);
+        assert!(
+            b.control
+                .handler_nodes("/", "other")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        a.control.count_handlers("/", "chat", -2).await.unwrap();
+        assert!(
+            b.control
+                .handler_nodes("/", "chat")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let peers = b.control.peers().await.unwrap();
+        assert_eq!(
+            peers.iter().map(|p| p.node).collect::<Vec<_>>(),
+            [na],
+            "b sees a"
+        );
+    }
 }

@@ -101,8 +101,13 @@ fn memory() -> Node {
 }
 
 /// A cluster of `n` nodes on the test Redis, under a fresh prefix.
-async fn redis_cluster(n: usize) -> Vec<Node> {
-    let r = common::test_redis("presence").await;
+/// `n` nodes on one Redis: standalone, or the private Redis Cluster.
+async fn redis_nodes(n: usize, cluster: bool) -> Vec<Node> {
+    let r = if cluster {
+        common::test_redis_cluster("presence").await
+    } else {
+        common::test_redis("presence").await
+    };
     let mut nodes = Vec::new();
     for _ in 0..n {
         let node = r.claim_node_id().await.unwrap();
@@ -121,7 +126,9 @@ where
     Fut: Future<Output = ()>,
 {
     scenario(memory()).await;
-    let node = redis_cluster(1).await.pop().unwrap();
+    let node = redis_nodes(1, false).await.pop().unwrap();
+    scenario(node).await;
+    let node = redis_nodes(1, true).await.pop().unwrap();
     scenario(node).await;
 }
 
@@ -202,23 +209,25 @@ async fn the_per_user_limit_holds() {
 
 #[tokio::test]
 async fn a_cluster_sees_every_node_and_counts_once() {
-    let nodes = redis_cluster(2).await;
-    let (a, b) = (&nodes[0], &nodes[1]);
-    a.open("c1", Some("u"), 2).await.unwrap();
-    b.open("c2", Some("u"), 2).await.unwrap();
-    let third = b.open("c3", Some("u"), 2).await;
-    assert!(
-        matches!(third, Err(RegisterError::UserLimit(2))),
-        "the limit is cluster-wide: {third:?}"
-    );
-    let (na, nb) = (a.presence.node(), b.presence.node());
-    let mut expect = vec![("c1".to_owned(), na), ("c2".to_owned(), nb)];
-    expect.sort();
-    assert_eq!(b.user_conns("u").await, expect);
-    assert_eq!(b.presence.conn_node(NS, "c1").await.unwrap(), Some(na));
-    assert!(a.membership("c1", "r", true).await);
-    assert!(!b.membership("c2", "r", true).await, "u is in r through a");
-    assert_eq!(a.room("r").await.1, 2);
-    assert_eq!(a.close("c1").await, Vec::<String>::new(), "u is in r on b");
-    assert_eq!(b.close("c2").await, ["r"]);
+    for cluster in [false, true] {
+        let nodes = redis_nodes(2, cluster).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        a.open("c1", Some("u"), 2).await.unwrap();
+        b.open("c2", Some("u"), 2).await.unwrap();
+        let third = b.open("c3", Some("u"), 2).await;
+        assert!(
+            matches!(third, Err(RegisterError::UserLimit(2))),
+            "the limit is cluster-wide: {third:?}"
+        );
+        let (na, nb) = (a.presence.node(), b.presence.node());
+        let mut expect = vec![("c1".to_owned(), na), ("c2".to_owned(), nb)];
+        expect.sort();
+        assert_eq!(b.user_conns("u").await, expect);
+        assert_eq!(b.presence.conn_node(NS, "c1").await.unwrap(), Some(na));
+        assert!(a.membership("c1", "r", true).await);
+        assert!(!b.membership("c2", "r", true).await, "u is in r through a");
+        assert_eq!(a.room("r").await.1, 2);
+        assert_eq!(a.close("c1").await, Vec::<String>::new(), "u is in r on b");
+        assert_eq!(b.close("c2").await, ["r"]);
+    }
 }

@@ -34,7 +34,18 @@ test('a core whose Redis is unreachable refuses to start and names the URL', asy
   assert.ok(!/listening on/.test(out), 'it never listened');
 });
 
-test('a core pointed at a Redis Cluster node refuses to start and says why', async (t) => {
+/** Runs `herald core` with `toml` until it exits; resolves with its exit code and output. */
+async function coreExit(bin, dir, toml) {
+  const config = writeConfig(dir, { extraToml: toml });
+  const proc = spawn(bin, ['core', '--config', config.path, '--listen', '127.0.0.1:0'], { cwd: dir });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
+  const code = await new Promise((resolve) => proc.on('exit', resolve));
+  return { code, out };
+}
+
+test('a core pointed at a Redis Cluster node without broker.cluster refuses to start and says what to set', async (t) => {
   const bin = assertBinaryPresent();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-rediscluster-'));
   const redis = await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf')] });
@@ -42,15 +53,27 @@ test('a core pointed at a Redis Cluster node refuses to start and says why', asy
     await redis.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const config = writeConfig(dir, { extraToml: clusterToml(redis.url, 'herald-test-rediscluster') });
-  const proc = spawn(bin, ['core', '--config', config.path, '--listen', '127.0.0.1:0'], { cwd: dir });
-  let out = '';
-  proc.stdout.on('data', (d) => (out += d));
-  proc.stderr.on('data', (d) => (out += d));
-  const code = await new Promise((resolve) => proc.on('exit', resolve));
+  const { code, out } = await coreExit(bin, dir, clusterToml(redis.url, 'herald-test-rediscluster'));
   assert.notEqual(code, 0, 'the core exits with an error');
   assert.ok(out.includes(redis.url), `the error names ${redis.url}: ${out}`);
-  assert.match(out, /Redis Cluster/, out);
+  assert.match(out, /Redis Cluster mode/, out);
+  assert.match(out, /broker\.cluster = true/, out);
+  assert.ok(!/listening on/.test(out), 'it never listened');
+});
+
+test('a core in Redis Cluster mode pointed at a standalone Redis refuses to start and says why', async (t) => {
+  const bin = assertBinaryPresent();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-rediscluster-'));
+  const redis = await startRedis();
+  t.after(async () => {
+    await redis.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const { code, out } = await coreExit(bin, dir, clusterToml(redis.url, 'herald-test-standalone', '', true));
+  assert.notEqual(code, 0, 'the core exits with an error');
+  assert.ok(out.includes(redis.url), `the error names ${redis.url}: ${out}`);
+  assert.match(out, /standalone Redis/, out);
+  assert.match(out, /broker\.cluster = false/, out);
   assert.ok(!/listening on/.test(out), 'it never listened');
 });
 

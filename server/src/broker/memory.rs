@@ -330,7 +330,11 @@ impl Broker for MemoryBroker {
         Box::pin(async { Ok(()) })
     }
 
-    fn take_session(&self, pid: &str) -> BoxFuture<'_, Result<Option<SessionRecord>, BrokerError>> {
+    fn take_session(
+        &self,
+        _ns: &str,
+        pid: &str,
+    ) -> BoxFuture<'_, Result<Option<SessionRecord>, BrokerError>> {
         let rec = self.state.lock().sessions.take(pid, now_ms());
         Box::pin(async move { Ok(rec) })
     }

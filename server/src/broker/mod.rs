@@ -171,8 +171,12 @@ pub trait Broker: Send + Sync + 'static {
         pid: String,
         record: SessionRecord,
     ) -> BoxFuture<'_, Result<(), BrokerError>>;
-    /// Takes a saved session (it can be restored once).
-    fn take_session(&self, pid: &str) -> BoxFuture<'_, Result<Option<SessionRecord>, BrokerError>>;
+    /// Takes a saved session of namespace `ns` (it can be restored once).
+    fn take_session(
+        &self,
+        ns: &str,
+        pid: &str,
+    ) -> BoxFuture<'_, Result<Option<SessionRecord>, BrokerError>>;
     /// A server-side leave of a user who may be away: their saved sessions leave too.
     fn leave_saved(
         &self,

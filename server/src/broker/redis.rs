@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use herald_proto::v1::{DeliveryClass, Event, Position};
 use parking_lot::Mutex;
@@ -27,6 +26,7 @@ use super::{
 use crate::clock::now_ms;
 use crate::cluster::control::Pending;
 use crate::cluster::stats::ResyncCause;
+use crate::cluster::subscriber::{Messages, Subscriber};
 use crate::cluster::wire::{self, Origin};
 use crate::cluster::{ClusterError, Redis};
 use crate::control::{Body, Command};
@@ -45,9 +45,15 @@ fn unavailable(e: ClusterError) -> BrokerError {
 /// Channels this core is subscribed to, with how many local users each has.
 #[derive(Default)]
 struct Interest {
-    sink: Option<redis::aio::PubSubSink>,
+    sink: Option<Subscriber>,
     channels: HashMap<String, usize>,
     patterns: HashMap<String, usize>,
+    /// Wanted topics per namespace: while a namespace has any, this node also follows the
+    /// namespace's channel for the `conn:` targets it holds (`B:ev:{node}`).
+    namespaces: HashMap<String, usize>,
+    /// Redis Cluster: wanted patterns per namespace; while a namespace has any, this node is
+    /// listed in `B:patnodes` and follows `B:pat`, the namespace's every event.
+    pattern_ns: HashMap<String, usize>,
 }
 
 /// Where the reader is in each namespace's sequence: (epoch, last seq dispatched).
@@ -106,22 +112,78 @@ impl RedisBroker {
     }
 
     fn channel(&self, ns: &str, topic: &str) -> String {
-        self.redis.key(&format!("ch:{ns}:{topic}"))
+        self.redis.ns_key(ns, &format!("ch:{topic}"))
+    }
+
+    /// Lists (or unlists) this node among those with pattern subscribers in a namespace.
+    async fn list_pattern_node(&self, ns: &str, listed: bool) -> Result<(), ClusterError> {
+        let (key, node) = (self.redis.ns_key(ns, "patnodes"), self.node);
+        self.redis
+            .run(|mut c| async move {
+                if listed {
+                    c.sadd::<_, _, ()>(key, node).await
+                } else {
+                    c.srem::<_, _, ()>(key, node).await
+                }
+            })
+            .await
+    }
+
+    /// Redis Cluster: a pattern wanted (`delta` 1) or given up (-1) in a namespace; the first
+    /// follows the namespace's every event, the last stops.
+    async fn want_pattern(&self, ns: &str, delta: i32) -> Result<(), BrokerError> {
+        let mut i = self.interest.lock().await;
+        let n = i.pattern_ns.entry(ns.to_owned()).or_insert(0);
+        if delta > 0 {
+            *n += 1;
+            if *n > 1 {
+                return Ok(());
+            }
+        } else {
+            *n = n.saturating_sub(1);
+            if *n > 0 {
+                return Ok(());
+            }
+            i.pattern_ns.remove(ns);
+        }
+        let channel = self.redis.ns_key(ns, "pat");
+        let t = self.redis.config.command_timeout;
+        if delta < 0 {
+            let _ = self.list_pattern_node(ns, false).await;
+            if let Some(sink) = i.sink.as_mut() {
+                let _ = tokio::time::timeout(t, sink.unsubscribe(&channel)).await;
+            }
+            return Ok(());
+        }
+        if let Some(sink) = i.sink.as_mut() {
+            match tokio::time::timeout(t, sink.subscribe(&channel)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(BrokerError::Unavailable(e.to_string())),
+                Err(_) => {
+                    return Err(BrokerError::Unavailable(format!(
+                        "Redis did not confirm a subscription within {t:?}"
+                    )));
+                }
+            }
+        }
+        // Listed once subscribed, so that nothing published after the listing is missed.
+        self.list_pattern_node(ns, true).await.map_err(unavailable)
+    }
+
+    /// The channel of the `conn:` targets this node holds in a namespace.
+    fn conn_channel(&self, ns: &str) -> String {
+        self.redis.ns_key(ns, &format!("ev:{}", self.node))
     }
 
     /// Opens the subscriber connection; `run_reader` then reads it. Before this, nothing a core
     /// wants can arrive: a core connects it before it accepts anything.
-    pub async fn subscriber(&self) -> Result<redis::aio::PubSubStream, ClusterError> {
+    pub async fn subscriber(&self) -> Result<Messages, ClusterError> {
         self.load_epoch().await?;
         self.resubscribe().await
     }
 
     /// Reads the subscriber connection until `stop`, reconnecting (and catching up) when it breaks.
-    pub async fn run_reader(
-        self: Arc<Self>,
-        connected: redis::aio::PubSubStream,
-        stop: CancellationToken,
-    ) {
+    pub async fn run_reader(self: Arc<Self>, connected: Messages, stop: CancellationToken) {
         let mut first = true;
         let mut connected = Some(connected);
         while !stop.is_cancelled() {
@@ -151,7 +213,7 @@ impl RedisBroker {
                 tokio::select! {
                     () = stop.cancelled() => return,
                     msg = stream.next() => match msg {
-                        Some(m) => self.on_message(m.get_channel_name(), m.get_payload_bytes()),
+                        Some(m) => self.on_message(m.channel(), m.payload()),
                         None => break,
                     },
                 }
@@ -163,17 +225,19 @@ impl RedisBroker {
     }
 
     /// A new subscriber connection with every channel this core needs.
-    async fn resubscribe(&self) -> Result<redis::aio::PubSubStream, ClusterError> {
-        let t = self.redis.config.command_timeout;
-        let pubsub = tokio::time::timeout(t, self.redis.client.get_async_pubsub())
-            .await
-            .map_err(|_| ClusterError::Timeout(t))??;
-        let (mut sink, stream) = pubsub.split();
+    async fn resubscribe(&self) -> Result<Messages, ClusterError> {
+        let (mut sink, stream) = self.redis.open_subscriber().await?;
         let mut interest = self.interest.lock().await;
-        sink.subscribe(self.redis.key(&format!("ev:{}", self.node)))
+        sink.subscribe(&self.redis.control_channel(self.node))
             .await?;
-        sink.subscribe(self.redis.control_channel(self.node))
-            .await?;
+        for ns in interest.namespaces.keys() {
+            sink.subscribe(&self.conn_channel(ns)).await?;
+        }
+        for ns in interest.pattern_ns.keys() {
+            sink.subscribe(&self.redis.ns_key(ns, "pat")).await?;
+            // Listed again: Redis may have come back without it.
+            self.list_pattern_node(ns, true).await?;
+        }
         for ch in interest.channels.keys() {
             sink.subscribe(ch).await?;
         }
@@ -267,11 +331,12 @@ impl RedisBroker {
                 .replay_offset_inner(&ns, &topics, &offset, MAX_CATCH_UP)
                 .await;
             if let Ok(Err(RecoveryError::Gap(Gap::Epoch))) = &result
-                && let Ok(current) = self.load_epoch().await
-                && current != epoch
+                && let Ok(current) = self.load_ns_epoch(&ns).await
+                && (current != epoch || self.redis.config.cluster)
             {
-                // Redis lost the logs and a new epoch began: everything accepted since is in the
-                // new logs, numbered above what was delivered before.
+                // Redis lost the logs and a new epoch began (in Redis Cluster, the namespace's
+                // shard lost its keys, and its sequence began again): everything accepted since
+                // is in the new logs, numbered above what was delivered before.
                 offset = format!("{current}:0");
                 result = self
                     .replay_offset_inner(&ns, &topics, &offset, MAX_CATCH_UP)
@@ -316,7 +381,20 @@ impl RedisBroker {
     /// The cluster's current epoch in Redis, creating it when there is none yet; this broker's
     /// [`Broker::epoch`] follows it.
     pub async fn load_epoch(&self) -> Result<String, ClusterError> {
-        let key = self.redis.key("epoch");
+        let epoch = self.read_epoch(self.redis.key("epoch")).await?;
+        *self.epoch.write() = epoch.clone();
+        Ok(epoch)
+    }
+
+    /// A namespace's current epoch (the cluster's on a standalone Redis), created when missing.
+    async fn load_ns_epoch(&self, ns: &str) -> Result<String, ClusterError> {
+        if !self.redis.config.cluster {
+            return self.load_epoch().await;
+        }
+        self.read_epoch(self.redis.epoch_key(ns)).await
+    }
+
+    async fn read_epoch(&self, key: String) -> Result<String, ClusterError> {
         let candidate = format!("{:08x}", rand::random::<u32>());
         let epoch: String = self
             .redis
@@ -325,7 +403,6 @@ impl RedisBroker {
                 c.get(&key).await
             })
             .await?;
-        *self.epoch.write() = epoch.clone();
         Ok(epoch)
     }
 
@@ -347,16 +424,11 @@ impl RedisBroker {
             )));
         }
         let max_s = max.to_string();
-        let mut args: Vec<&[u8]> = vec![
-            ns.as_bytes(),
-            seq.as_bytes(),
-            max_s.as_bytes(),
-            epoch.as_bytes(),
-        ];
+        let mut args: Vec<&[u8]> = vec![seq.as_bytes(), max_s.as_bytes(), epoch.as_bytes()];
         args.extend(topics.iter().map(|t| t.as_bytes()));
         let r: Vec<Vec<u8>> = self
             .redis
-            .script(&self.redis.scripts.replay_seq, &args)
+            .script(&self.redis.scripts.replay_seq, ns, &args)
             .await
             .map_err(unavailable)?;
         let status = r.first().map(Vec::as_slice).unwrap_or_default();
@@ -386,8 +458,8 @@ impl RedisBroker {
             .redis
             .script(
                 &self.redis.scripts.replay_position,
+                ns,
                 &[
-                    ns.as_bytes(),
                     topic.as_bytes(),
                     epoch.as_bytes(),
                     offset.as_bytes(),
@@ -410,12 +482,12 @@ impl RedisBroker {
         Ok((result, current))
     }
 
-    fn session_key(&self, pid: &str) -> String {
-        self.redis.key(&format!("sess:{pid}"))
+    fn session_key(&self, ns: &str, pid: &str) -> String {
+        self.redis.ns_key(ns, &format!("sess:{pid}"))
     }
 
     fn user_sessions_key(&self, ns: &str, user: &str) -> String {
-        self.redis.key(&format!("usess:{ns}\n{user}"))
+        self.redis.ns_key(ns, &format!("usess:{user}"))
     }
 }
 
@@ -500,13 +572,20 @@ impl Broker for RedisBroker {
             let now = now_ms().to_string();
             let max_events = limits.max_events.to_string();
             let max_age = limits.max_age_ms.to_string();
-            let candidate = format!("{:08x}", rand::random::<u32>());
+            // A namespace's epoch, when Redis has none: a new one on a standalone Redis (the
+            // cluster's, lost with everything else); in Redis Cluster the cluster's epoch, so
+            // that the namespaces on the shards share the one the edges hold.
+            let known = self.epoch.read().clone();
+            let candidate = if self.redis.config.cluster && !known.is_empty() {
+                known
+            } else {
+                format!("{:08x}", rand::random::<u32>())
+            };
             let ack = ack_ref.to_string();
             let origin = self.node.to_string();
             let nt = event.targets.len().to_string();
             let ne = event.except.len().to_string();
             let mut args: Vec<&[u8]> = vec![
-                event.namespace.as_bytes(),
                 now.as_bytes(),
                 if recoverable { b"1" } else { b"0" },
                 max_events.as_bytes(),
@@ -524,7 +603,7 @@ impl Broker for RedisBroker {
             args.extend([idem_key.as_bytes(), idem_ms.as_bytes(), event.id.as_bytes()]);
             let answer: Vec<redis::Value> = self
                 .redis
-                .script(&self.redis.scripts.emit, &args)
+                .script(&self.redis.scripts.emit, &event.namespace, &args)
                 .await
                 .map_err(unavailable)?;
             if let [
@@ -590,7 +669,7 @@ impl Broker for RedisBroker {
                 .run(|mut c| async move {
                     let mut pipe = redis::pipe();
                     for ch in channels {
-                        pipe.publish(ch, &payload).ignore();
+                        pipe.add_command(self.redis.publish(&ch, &payload)).ignore();
                     }
                     pipe.query_async::<()>(&mut c).await
                 })
@@ -601,6 +680,10 @@ impl Broker for RedisBroker {
 
     fn want(&self, ns: &str, topic: &str) -> BoxFuture<'_, Result<(), BrokerError>> {
         let pattern = topic.len() > 1 && topic.ends_with('*');
+        if pattern && self.redis.config.cluster {
+            let ns = ns.to_owned();
+            return Box::pin(async move { self.want_pattern(&ns, 1).await });
+        }
         let channel = if pattern {
             let prefix = &topic[..topic.len() - 1];
             format!("{}*", glob_escape(&self.channel(ns, prefix)))
@@ -612,8 +695,14 @@ impl Broker for RedisBroker {
                 .lock()
                 .insert(channel.clone(), (ns.to_owned(), topic.to_owned()));
         }
+        let ns = ns.to_owned();
         Box::pin(async move {
             let mut i = self.interest.lock().await;
+            let first_in_ns = {
+                let n = i.namespaces.entry(ns.clone()).or_insert(0);
+                *n += 1;
+                *n == 1
+            };
             let map = if pattern {
                 &mut i.patterns
             } else {
@@ -625,37 +714,48 @@ impl Broker for RedisBroker {
             self.redis
                 .stats
                 .set_topics(i.channels.len() + i.patterns.len());
-            if !first {
-                return Ok(());
-            }
             let Some(sink) = i.sink.as_mut() else {
                 // Subscribed when the connection comes back.
                 return Ok(());
             };
             let t = self.redis.config.command_timeout;
-            let r = if pattern {
-                tokio::time::timeout(t, sink.psubscribe(&channel)).await
-            } else {
-                tokio::time::timeout(t, sink.subscribe(&channel)).await
-            };
-            match r {
+            let confirm = |r: Result<redis::RedisResult<()>, tokio::time::error::Elapsed>| match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(BrokerError::Unavailable(e.to_string())),
                 Err(_) => Err(BrokerError::Unavailable(format!(
                     "Redis did not confirm a subscription within {t:?}"
                 ))),
+            };
+            if first_in_ns {
+                let ch = self.conn_channel(&ns);
+                confirm(tokio::time::timeout(t, sink.subscribe(&ch)).await)?;
             }
+            if !first {
+                return Ok(());
+            }
+            confirm(if pattern {
+                tokio::time::timeout(t, sink.psubscribe(&channel)).await
+            } else {
+                tokio::time::timeout(t, sink.subscribe(&channel)).await
+            })
         })
     }
 
     fn unwant(&self, ns: &str, topic: &str) -> BoxFuture<'_, ()> {
         let pattern = topic.len() > 1 && topic.ends_with('*');
+        if pattern && self.redis.config.cluster {
+            let ns = ns.to_owned();
+            return Box::pin(async move {
+                let _ = self.want_pattern(&ns, -1).await;
+            });
+        }
         let channel = if pattern {
             let prefix = &topic[..topic.len() - 1];
             format!("{}*", glob_escape(&self.channel(ns, prefix)))
         } else {
             self.channel(ns, topic)
         };
+        let ns = ns.to_owned();
         Box::pin(async move {
             let mut i = self.interest.lock().await;
             let map = if pattern {
@@ -667,10 +767,24 @@ impl Broker for RedisBroker {
                 return;
             };
             *n -= 1;
-            if *n > 0 {
+            let last = *n == 0;
+            if last {
+                map.remove(&channel);
+            }
+            let last_in_ns = match i.namespaces.get_mut(&ns) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                Some(_) => {
+                    i.namespaces.remove(&ns);
+                    true
+                }
+                None => false,
+            };
+            if !last {
                 return;
             }
-            map.remove(&channel);
             self.redis
                 .stats
                 .set_topics(i.channels.len() + i.patterns.len());
@@ -684,6 +798,10 @@ impl Broker for RedisBroker {
                 } else {
                     tokio::time::timeout(t, sink.unsubscribe(&channel)).await
                 };
+                if last_in_ns {
+                    let ch = self.conn_channel(&ns);
+                    let _ = tokio::time::timeout(t, sink.unsubscribe(&ch)).await;
+                }
             }
         })
     }
@@ -786,7 +904,7 @@ impl Broker for RedisBroker {
             if ttl == 0 {
                 return Ok(());
             }
-            let key = self.session_key(&pid);
+            let key = self.session_key(&record.namespace, &pid);
             let index = self.user_sessions_key(&record.namespace, &record.user_id);
             let value = serde_json::to_string(&record)
                 .map_err(|e| BrokerError::Unavailable(e.to_string()))?;
@@ -807,10 +925,14 @@ impl Broker for RedisBroker {
         })
     }
 
-    fn take_session(&self, pid: &str) -> BoxFuture<'_, Result<Option<SessionRecord>, BrokerError>> {
-        let key = self.session_key(pid);
-        let swept_key = self.redis.key(&format!("sessrooms:{pid}"));
-        let granted_key = self.redis.key(&format!("sessgranted:{pid}"));
+    fn take_session(
+        &self,
+        ns: &str,
+        pid: &str,
+    ) -> BoxFuture<'_, Result<Option<SessionRecord>, BrokerError>> {
+        let key = self.session_key(ns, pid);
+        let swept_key = self.redis.ns_key(ns, &format!("sessrooms:{pid}"));
+        let granted_key = self.redis.ns_key(ns, &format!("sessgranted:{pid}"));
         Box::pin(async move {
             let (raw, swept, swept_granted): (Option<String>, Vec<String>, Vec<String>) = self
                 .redis
@@ -836,7 +958,7 @@ impl Broker for RedisBroker {
                 (rec.rooms, rec.granted_rooms) = if swept.is_empty() {
                     let p = |k: &str| {
                         self.redis
-                            .key(&format!("p:{}:{k}:{}", rec.namespace, rec.connection_id))
+                            .ns_key(&rec.namespace, &format!("p:{k}:{}", rec.connection_id))
                     };
                     let (cr, cg) = (p("cr"), p("cg"));
                     self.redis
@@ -865,7 +987,7 @@ impl Broker for RedisBroker {
         room: &str,
     ) -> BoxFuture<'_, Result<(), BrokerError>> {
         let index = self.user_sessions_key(ns, user);
-        let room = room.to_owned();
+        let (ns, room) = (ns.to_owned(), room.to_owned());
         Box::pin(async move {
             let pids: Vec<String> = self
                 .redis
@@ -873,9 +995,9 @@ impl Broker for RedisBroker {
                 .await
                 .map_err(unavailable)?;
             for pid in pids {
-                let key = self.session_key(&pid);
-                let swept_key = self.redis.key(&format!("sessrooms:{pid}"));
-                let granted_key = self.redis.key(&format!("sessgranted:{pid}"));
+                let key = self.session_key(&ns, &pid);
+                let swept_key = self.redis.ns_key(&ns, &format!("sessrooms:{pid}"));
+                let granted_key = self.redis.ns_key(&ns, &format!("sessgranted:{pid}"));
                 let room = room.clone();
                 self.redis
                     .run(|mut c| async move {

@@ -35,16 +35,18 @@ impl Pending {
 }
 
 impl Redis {
-    /// The control channel of a node.
+    /// The control channel of a node, with the node's own hash tag (in Redis Cluster the nodes'
+    /// channels spread over the shards).
     pub fn control_channel(&self, node: u32) -> String {
-        self.key(&format!("ctl:{node}"))
+        format!("{{{}:node:{node}}}:ctl", self.config.prefix)
     }
 
     async fn publish_command(&self, node: u32, cmd: &Command) -> Result<(), ClusterError> {
         let channel = self.control_channel(node);
         let payload = serde_json::to_vec(cmd).map_err(|e| ClusterError::Redis(e.to_string()))?;
+        let publish = self.publish(&channel, &payload);
         let _: i64 = self
-            .run(|mut c| async move { c.publish(channel, payload).await })
+            .run(|mut c| async move { publish.query_async(&mut c).await })
             .await?;
         Ok(())
     }

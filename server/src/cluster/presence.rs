@@ -46,11 +46,15 @@ impl Redis {
             Some((pid, rec)) => (pid, serde_json::to_string(rec).unwrap_or_default()),
             None => ("", String::new()),
         };
+        // Where a sweep of this node, if it dies, looks for its connections.
+        let (index, nsname) = (self.key(&format!("nns:{node}")), ns.to_owned());
+        self.run(|mut c| async move { c.sadd::<_, _, ()>(index, nsname).await })
+            .await?;
         let r: Vec<i64> = self
             .script(
                 &self.scripts.register,
+                ns,
                 &[
-                    ns.as_bytes(),
                     conn.as_bytes(),
                     user.unwrap_or_default().as_bytes(),
                     node.as_bytes(),
@@ -79,7 +83,8 @@ impl Redis {
         let r: Vec<redis::Value> = self
             .script(
                 &self.scripts.unregister,
-                &[ns.as_bytes(), conn.as_bytes(), node.as_bytes()],
+                ns,
+                &[conn.as_bytes(), node.as_bytes()],
             )
             .await?;
         // {user went offline, rooms left...}; empty when the node did not hold the connection.
@@ -107,8 +112,8 @@ impl Redis {
         let r: Vec<i64> = self
             .script(
                 &self.scripts.membership,
+                ns,
                 &[
-                    ns.as_bytes(),
                     conn.as_bytes(),
                     room.as_bytes(),
                     if join { b"1" } else { b"0" },
@@ -151,7 +156,7 @@ impl Redis {
     }
 
     fn p(&self, ns: &str, rest: &str) -> String {
-        self.key(&format!("p:{ns}:{rest}"))
+        self.ns_key(ns, &format!("p:{rest}"))
     }
 
     /// Every connection of a user with its node.
@@ -236,15 +241,14 @@ impl Redis {
     /// Connections, users and rooms of a namespace, and the Emits it accepted, cluster-wide.
     async fn counts(&self, ns: &str) -> Result<(u32, u32, u32, u64), ClusterError> {
         let (all, users, rooms) = (self.p(ns, "all"), self.p(ns, "users"), self.p(ns, "rooms"));
-        let events = self.key("events");
-        let ns = ns.to_owned();
+        let events = self.ns_key(ns, "events");
         let (c, u, r, e): (u32, u32, u32, Option<u64>) = self
             .run(|mut c| async move {
                 redis::pipe()
                     .scard(all)
                     .hlen(users)
                     .hlen(rooms)
-                    .hget(events, ns)
+                    .get(events)
                     .query_async(&mut c)
                     .await
             })
@@ -252,28 +256,45 @@ impl Redis {
         Ok((c, u, r, e.unwrap_or(0)))
     }
 
+    /// Whether `node` has any connection registered in the namespace.
+    pub async fn holds_any(&self, ns: &str, node: u32) -> Result<bool, ClusterError> {
+        let key = self.ns_key(ns, &format!("nconns:{node}"));
+        self.run(|mut c| async move { c.exists(key).await }).await
+    }
+
     /// Removes what a dead node registered; returns the (namespace, connection) it removed.
     pub async fn drop_node(&self, node: u32) -> Result<Vec<(String, String)>, ClusterError> {
+        let index = self.key(&format!("nns:{node}"));
+        let key = index.clone();
+        let namespaces: Vec<String> = self
+            .run(|mut c| async move { c.smembers(key).await })
+            .await?;
         let node = node.to_string();
-        let windows: Vec<String> = self
-            .config
-            .recovery_windows
-            .iter()
-            .map(|(ns, w)| format!("{ns}={}", w.as_millis()))
-            .collect();
-        let mut args: Vec<&[u8]> = vec![node.as_bytes()];
-        args.extend(windows.iter().map(|w| w.as_bytes()));
         let mut out = Vec::new();
-        loop {
-            let r: Vec<String> = self.script(&self.scripts.drop_node, &args).await?;
-            if r.is_empty() {
-                break;
+        for ns in namespaces {
+            let window = self
+                .config
+                .recovery_windows
+                .iter()
+                .find(|(n, _)| *n == ns)
+                .map_or(120_000, |(_, w)| w.as_millis())
+                .to_string();
+            loop {
+                let r: Vec<String> = self
+                    .script(
+                        &self.scripts.drop_node,
+                        &ns,
+                        &[node.as_bytes(), window.as_bytes()],
+                    )
+                    .await?;
+                if r.is_empty() {
+                    break;
+                }
+                out.extend(r.into_iter().map(|conn| (ns.clone(), conn)));
             }
-            out.extend(r.chunks(2).filter_map(|p| match p {
-                [ns, conn] => Some((ns.clone(), conn.clone())),
-                _ => None,
-            }));
         }
+        self.run(|mut c| async move { c.del::<_, ()>(index).await })
+            .await?;
         Ok(out)
     }
 }

@@ -2,23 +2,40 @@
 //! recipients, sequence, append to the topic logs, publish), a connection's registration and
 //! removal, room joins and leaves, and the reads of the recovery logs.
 //!
-//! Key layout under the prefix `P` (standalone Redis: the scripts derive key names from `P`):
-//! - `P:epoch` the cluster's epoch (new when Redis lost it), `P:seq:{ns}` a namespace's sequence,
-//!   `P:events` the Emits each namespace accepted (for Stats);
-//! - `P:meta:{ns}:{topic}` a topic log's epoch, last offset and newest dropped (seq, offset);
-//!   `P:log:{ns}:{topic}` its stream, entry id `{offset}-1`, fields `s` (seq), `t` (ms), `p` (payload);
-//! - `P:p:{ns}:all|u:{user}|r:{room}` connection sets, `P:p:{ns}:c:{conn}` a connection's user,
-//!   node and pid, `P:p:{ns}:cr:{conn}` its rooms, `P:p:{ns}:cg:{conn}` those a backend joined, `P:p:{ns}:ru:{room}` user -> connections in the room,
-//!   `P:p:{ns}:users` user -> connections, `P:p:{ns}:rooms` room -> connections;
-//! - `P:nconns:{node}` the `{ns}\n{conn}` a node registered (dropped when the node dies);
-//! - `P:sess:{pid}` a session for recovery (kept from registration while its connection lives),
-//!   `P:sessrooms:{pid}` / `P:sessgranted:{pid}` the rooms a dead node's connection was in;
-//! - channels `P:ch:{ns}:{topic}` per topic and `P:ev:{node}` for `conn:` targets of that node.
+//! Every script works inside one namespace and gets `KEYS = [{P:ns}, epoch key]`,
+//! `ARGV = [publish command, ns, ...]`; it derives its key names from `KEYS[1]`, so each one
+//! touches the keys of one hash slot. The unit that shares a slot is the namespace, not the
+//! topic: an Emit sequences its event once in the namespace and, in the same atomic step, counts
+//! the recipients over all its targets and appends to the log of every target topic; an Emit to
+//! `room:a` and `user:7` is one script over both topics' keys, which Redis Cluster runs only when
+//! they sit in one slot. So in Redis Cluster the namespaces spread over the shards, and one
+//! namespace lives on one shard. The layout is the same with a standalone Redis.
+//!
+//! Key layout, with `B` = `{P:ns}` (`P` the key prefix):
+//! - `B:seq` the namespace's sequence (`B:born` where it began), `B:events` the Emits it accepted (for Stats), `B:idem:{key}`
+//!   an idempotency key's first answer; the epoch is `{P}:epoch`, the cluster's one, on a
+//!   standalone Redis (new when Redis lost it), and `B:epoch`, the namespace's own, in Redis
+//!   Cluster, set from the cluster's epoch so that all namespaces normally share one (a shard that
+//!   lost a namespace's keys is told by `B:born`);
+//! - `B:meta:{topic}` a topic log's epoch, last offset and newest dropped (seq, offset);
+//!   `B:log:{topic}` its stream, entry id `{offset}-1`, fields `s` (seq), `t` (ms), `p` (payload);
+//! - `B:p:all|u:{user}|r:{room}` connection sets, `B:p:c:{conn}` a connection's user, node and
+//!   pid, `B:p:cr:{conn}` its rooms, `B:p:cg:{conn}` those a backend joined, `B:p:ru:{room}` user ->
+//!   connections in the room, `B:p:users` user -> connections, `B:p:rooms` room -> connections;
+//! - `B:nconns:{node}` the connections a node registered in the namespace (dropped when the node
+//!   dies; `{P}:nns:{node}` lists the namespaces to look in);
+//! - `B:sess:{pid}` a session for recovery (kept from registration while its connection lives),
+//!   `B:sessrooms:{pid}` / `B:sessgranted:{pid}` the rooms a dead node's connection was in,
+//!   `B:usess:{user}` a user's sessions;
+//! - channels `B:ch:{topic}` per topic and `B:ev:{node}` for the `conn:` targets a node holds
+//!   (sharded channels in Redis Cluster, on the namespace's shard like its keys); in Redis Cluster,
+//!   `B:pat` carries every event of the namespace while `B:patnodes` lists a node with pattern
+//!   subscribers (sharded pub/sub has no pattern subscriptions).
 
 /// Shared Lua helpers: set keys of topics.
 const PRELUDE: &str = r#"
-local P, ns = ARGV[1], ARGV[2]
-local pre = P .. ':p:' .. ns .. ':'
+local PUB, ns, base = ARGV[1], ARGV[2], KEYS[1]
+local pre = base .. ':p:'
 local function conn_of(topic)
   local kind, name = string.match(topic, '^(%a+):(.*)$')
   if kind == 'conn' then return name end
@@ -31,9 +48,10 @@ local function set_of(topic)
   if kind == 'room' then return pre .. 'r:' .. name end
   return nil
 end
--- Forgets a registered connection of namespace prefix `npre`; returns the user ('' anonymous), the
--- rooms its user is no longer in, and whether the user went offline.
-local function drop_conn(npre, nsname, conn)
+-- Forgets a registered connection; returns the user ('' anonymous), the rooms its user is no
+-- longer in, and whether the user went offline.
+local function drop_conn(conn)
+  local npre = pre
   local ckey = npre .. 'c:' .. conn
   local un = redis.call('HMGET', ckey, 'user', 'node')
   local user = un[1] or ''
@@ -48,7 +66,7 @@ local function drop_conn(npre, nsname, conn)
   end
   redis.call('DEL', npre .. 'cr:' .. conn, npre .. 'cg:' .. conn, ckey)
   redis.call('SREM', npre .. 'all', conn)
-  if un[2] then redis.call('SREM', P .. ':nconns:' .. un[2], nsname .. '\n' .. conn) end
+  if un[2] then redis.call('SREM', base .. ':nconns:' .. un[2], conn) end
   if user ~= '' then
     redis.call('SREM', npre .. 'u:' .. user, conn)
     if redis.call('HINCRBY', npre .. 'users', user, -1) <= 0 then
@@ -65,7 +83,7 @@ local function field(entry, name)
 end
 "#;
 
-/// ARGV: P, ns, now_ms, recoverable (0/1), max_events, max_age_ms, want_members (0/1),
+/// ARGV: PUB, ns, now_ms, recoverable (0/1), max_events, max_age_ms, want_members (0/1),
 /// epoch_candidate, ack_ref, origin_node, body, n_targets, targets..., n_except, except...,
 /// idempotency key ('' for none), its window in ms, the event id.
 /// Returns {seq, ns_epoch, connections, {epoch:offset...}, {offline users}, {conn, user, node...}},
@@ -81,7 +99,7 @@ for i = 1, nt do targets[i] = ARGV[12 + i] end
 local ne = tonumber(ARGV[13 + nt])
 for i = 1, ne do excepts[i] = ARGV[13 + nt + i] end
 local idem, idem_ms, event_id = ARGV[14 + nt + ne], ARGV[15 + nt + ne], ARGV[16 + nt + ne]
-local idem_key = P .. ':idem:' .. ns .. '\n' .. idem
+local idem_key = base .. ':idem:' .. idem
 if idem ~= '' then
   local prev = redis.call('GET', idem_key)
   if prev then return {'dup', prev} end
@@ -165,31 +183,34 @@ for _, t in ipairs(targets) do
   end
 end
 
-local ekey = P .. ':epoch'
+local ekey = KEYS[2]
 local nsepoch = redis.call('GET', ekey)
 if not nsepoch then
   nsepoch = candidate
   redis.call('SET', ekey, nsepoch)
 end
-local seqkey = P .. ':seq:' .. ns
+local seqkey = base .. ':seq'
 if redis.call('EXISTS', seqkey) == 0 then
   -- A new sequence (first use, or Redis lost it) starts from the clock: above any number a lost
   -- one gave out, so that what edges and clients hold stays below it.
-  redis.call('SET', seqkey, string.format('%.0f', now * 1024))
+  local start = string.format('%.0f', now * 1024)
+  redis.call('SET', seqkey, start)
+  -- Where this sequence began: a position below it is of keys Redis lost (see REPLAY_SEQ).
+  redis.call('SET', base .. ':born', start)
 end
-local seq = redis.call('INCR', P .. ':seq:' .. ns)
-redis.call('HINCRBY', P .. ':events', ns, 1)
+local seq = redis.call('INCR', seqkey)
+redis.call('INCR', base .. ':events')
 -- Lua writes numbers above 10^14 in exponent form: sequence numbers go out as integer text.
 local seqs = string.format('%.0f', seq)
 
 local positions, offsets = {}, {}
 if recoverable then
   for i, t in ipairs(targets) do
-    local meta = P .. ':meta:' .. ns .. ':' .. t
+    local meta = base .. ':meta:' .. t
     local ep = redis.call('HGET', meta, 'epoch')
     if not ep then
       ep = candidate .. '-' .. seqs .. '-' .. i
-      redis.call('DEL', P .. ':log:' .. ns .. ':' .. t)
+      redis.call('DEL', base .. ':log:' .. t)
       redis.call('HSET', meta, 'epoch', ep, 'last', 0, 'dseq', 0, 'doff', 0)
     end
     offsets[i] = redis.call('HINCRBY', meta, 'last', 1)
@@ -202,8 +223,8 @@ payload = payload .. '\n' .. body
 
 for i, t in ipairs(targets) do
   if recoverable then
-    local meta = P .. ':meta:' .. ns .. ':' .. t
-    local log = P .. ':log:' .. ns .. ':' .. t
+    local meta = base .. ':meta:' .. t
+    local log = base .. ':log:' .. t
     redis.call('XADD', log, offsets[i] .. '-1', 's', seqs, 't', ARGV[3], 'p', payload)
     -- Trim to the window (count and age), remembering the newest entry dropped.
     for _ = 1, 64 do
@@ -221,11 +242,14 @@ for i, t in ipairs(targets) do
   local c = conn_of(t)
   if c then
     local node = redis.call('HGET', pre .. 'c:' .. c, 'node')
-    if node then redis.call('PUBLISH', P .. ':ev:' .. node, payload) end
+    if node then redis.call(PUB, base .. ':ev:' .. node, payload) end
   else
-    redis.call('PUBLISH', P .. ':ch:' .. ns .. ':' .. t, payload)
+    redis.call(PUB, base .. ':ch:' .. t, payload)
   end
 end
+-- Nodes with pattern subscribers (`prefix*` topics) in Redis Cluster, where sharded pub/sub has no
+-- patterns, follow every event of the namespace on one more channel.
+if redis.call('SCARD', base .. ':patnodes') > 0 then redis.call(PUB, base .. ':pat', payload) end
 if idem ~= '' then
   local answer = cjson.encode({id = event_id, connections = count, positions = positions, offline = offline})
   redis.call('SET', idem_key, answer, 'PX', idem_ms)
@@ -233,7 +257,7 @@ end
 return {seq, nsepoch, count, positions, offline, flat}
 "#;
 
-/// ARGV: P, ns, conn, user ('' anonymous), node, max connections per user (0: no limit), pid
+/// ARGV: PUB, ns, conn, user ('' anonymous), node, max connections per user (0: no limit), pid
 /// ('' without recovery), session record (JSON, kept while the connection lives).
 /// Returns {floor_seq} or {-1} over the user limit, {-2} already registered on this node. A
 /// registration of the same connection on another node (a client that came back elsewhere before
@@ -243,7 +267,7 @@ local conn, user, node, max, pid, session = ARGV[3], ARGV[4], ARGV[5], tonumber(
 local ckey = pre .. 'c:' .. conn
 local old = redis.call('HGET', ckey, 'node')
 if old == node then return {-2} end
-if old then drop_conn(pre, ns, conn) end
+if old then drop_conn(conn) end
 if user ~= '' then
   if max > 0 and redis.call('SCARD', pre .. 'u:' .. user) >= max then return {-1} end
   redis.call('SADD', pre .. 'u:' .. user, conn)
@@ -251,34 +275,34 @@ if user ~= '' then
 end
 redis.call('SADD', pre .. 'all', conn)
 redis.call('HSET', ckey, 'user', user, 'node', node, 'pid', pid)
-redis.call('SADD', P .. ':nconns:' .. node, ns .. '\n' .. conn)
+redis.call('SADD', base .. ':nconns:' .. node, conn)
 if pid ~= '' then
   -- Kept while the connection lives, so that a client can recover even if its node dies.
-  redis.call('SET', P .. ':sess:' .. pid, session, 'PX', 604800000)
-  local index = P .. ':usess:' .. ns .. '\n' .. user
+  redis.call('SET', base .. ':sess:' .. pid, session, 'PX', 604800000)
+  local index = base .. ':usess:' .. user
   redis.call('SADD', index, pid)
   redis.call('PEXPIRE', index, 604800000)
 end
-return {tonumber(redis.call('GET', P .. ':seq:' .. ns) or '0')}
+return {tonumber(redis.call('GET', base .. ':seq') or '0')}
 "#;
 
-/// ARGV: P, ns, conn, node. Returns {user_offline (0/1), rooms the user is no longer in...} or {}
+/// ARGV: PUB, ns, conn, node. Returns {user_offline (0/1), rooms the user is no longer in...} or {}
 /// when the connection is not registered by that node.
 const UNREGISTER: &str = r#"
 local conn, node = ARGV[3], ARGV[4]
 if redis.call('HGET', pre .. 'c:' .. conn, 'node') ~= node then return {} end
-local _, left, offline = drop_conn(pre, ns, conn)
+local _, left, offline = drop_conn(conn)
 local out = {offline and 1 or 0}
 for _, room in ipairs(left) do out[#out + 1] = room end
 return out
 "#;
 
-/// ARGV: P, ns, conn, room, join (0/1), max rooms per connection.
+/// ARGV: PUB, ns, conn, room, join (0/1), max rooms per connection.
 /// Returns {changed (0/1), user presence changed (0/1), the namespace's sequence}, or {-1} unknown
 /// connection, {-2} room limit.
 const MEMBERSHIP: &str = r#"
 local conn, room, join, max = ARGV[3], ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
-local seq = tonumber(redis.call('GET', P .. ':seq:' .. ns) or '0')
+local seq = tonumber(redis.call('GET', base .. ':seq') or '0')
 local user = redis.call('HGET', pre .. 'c:' .. conn, 'user')
 if not user then return {-1} end
 local cr = pre .. 'cr:' .. conn
@@ -301,19 +325,22 @@ end
 return {1, 0, seq}
 "#;
 
-/// ARGV: P, ns, seq, max, ns_epoch, topics...: the payloads of the topics' entries after a
+/// ARGV: PUB, ns, seq, max, ns_epoch, topics...: the payloads of the topics' entries after a
 /// namespace sequence number, for a Socket.IO offset. Returns {'ok', payloads...},
 /// {'epoch'}, {'window'} or {'many'}.
 const REPLAY_SEQ: &str = r#"
 local seq, max, epoch = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-if redis.call('GET', P .. ':epoch') ~= epoch then return {'epoch'} end
-if seq > tonumber(redis.call('GET', P .. ':seq:' .. ns) or '0') then return {'epoch'} end
+if redis.call('GET', KEYS[2]) ~= epoch then return {'epoch'} end
+if seq > tonumber(redis.call('GET', base .. ':seq') or '0') then return {'epoch'} end
+-- In Redis Cluster a shard may lose a namespace's keys while the epoch it is given survives
+-- elsewhere: a position below the sequence's start is of the lost keys.
+if seq > 0 and seq < tonumber(redis.call('GET', base .. ':born') or '0') then return {'epoch'} end
 local out, n = {'ok'}, 0
 for i = 6, #ARGV do
   local t = ARGV[i]
-  local meta = P .. ':meta:' .. ns .. ':' .. t
+  local meta = base .. ':meta:' .. t
   if tonumber(redis.call('HGET', meta, 'dseq') or '0') > seq then return {'window'} end
-  local entries = redis.call('XREVRANGE', P .. ':log:' .. ns .. ':' .. t, '+', '-', 'COUNT', max + 1)
+  local entries = redis.call('XREVRANGE', base .. ':log:' .. t, '+', '-', 'COUNT', max + 1)
   for _, e in ipairs(entries) do
     if tonumber(field(e, 's')) <= seq then break end
     n = n + 1
@@ -324,13 +351,13 @@ end
 return out
 "#;
 
-/// ARGV: P, ns, topic, epoch, offset, limit: a topic's entries after a position; offset -1 reads
+/// ARGV: PUB, ns, topic, epoch, offset, limit: a topic's entries after a position; offset -1 reads
 /// the whole window, whatever the epoch. Returns {'ok', epoch, last, payloads...} or
 /// {'epoch'|'window', epoch, last}.
 const REPLAY_POSITION: &str = r#"
 local t, epoch, offset, limit = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local whole = offset < 0
-local meta = P .. ':meta:' .. ns .. ':' .. t
+local meta = base .. ':meta:' .. t
 local m = redis.call('HMGET', meta, 'epoch', 'last', 'doff')
 local cur_epoch, last = m[1] or '', tonumber(m[2] or '0')
 if not m[1] then
@@ -343,44 +370,37 @@ if not whole then
 end
 local out = {'ok', cur_epoch, tostring(last)}
 local from = whole and '-' or ((offset + 1) .. '-1')
-local entries = redis.call('XRANGE', P .. ':log:' .. ns .. ':' .. t, from, '+', 'COUNT', limit)
+local entries = redis.call('XRANGE', base .. ':log:' .. t, from, '+', 'COUNT', limit)
 for _, e in ipairs(entries) do out[#out + 1] = field(e, 'p') end
 return out
 "#;
 
-/// ARGV: P, node, the recovery window of each namespace as "ns=ms"...: removes every connection a
-/// dead node registered, like UNREGISTER each; the saved session of each keeps its rooms
-/// (`P:sessrooms:{pid}`) for the recovery window. Returns {ns, conn, ...} of what was removed.
+/// ARGV: PUB, ns, node, the namespace's recovery window in ms: removes (up to 500 at a time) the
+/// connections a dead node registered in the namespace, like UNREGISTER each; the saved session of
+/// each keeps its rooms (`B:sessrooms:{pid}`) for the recovery window. Returns the connections
+/// removed.
 const DROP_NODE: &str = r#"
-local node = ARGV[2]
-local windows = {}
-for i = 3, #ARGV do
-  local n, ms = string.match(ARGV[i], '^(.*)=(%d+)$')
-  if n then windows[n] = tonumber(ms) end
-end
+local node, win = ARGV[3], tonumber(ARGV[4])
 local out = {}
-local key = P .. ':nconns:' .. node
-for _, item in ipairs(redis.call('SRANDMEMBER', key, 500)) do
-  local nsname, conn = string.match(item, '^(.*)\n(.*)$')
-  local npre = P .. ':p:' .. nsname .. ':'
-  local pid = redis.call('HGET', npre .. 'c:' .. conn, 'pid')
+local key = base .. ':nconns:' .. node
+for _, conn in ipairs(redis.call('SRANDMEMBER', key, 500)) do
+  local pid = redis.call('HGET', pre .. 'c:' .. conn, 'pid')
   if pid and pid ~= '' then
-    local win = windows[nsname] or 120000
-    local rooms = P .. ':sessrooms:' .. pid
+    local rooms = base .. ':sessrooms:' .. pid
     redis.call('DEL', rooms)
-    redis.call('SUNIONSTORE', rooms, npre .. 'cr:' .. conn)
+    redis.call('SUNIONSTORE', rooms, pre .. 'cr:' .. conn)
     redis.call('PEXPIRE', rooms, win)
-    local granted = P .. ':sessgranted:' .. pid
+    local granted = base .. ':sessgranted:' .. pid
     redis.call('DEL', granted)
-    redis.call('SUNIONSTORE', granted, npre .. 'cg:' .. conn)
+    redis.call('SUNIONSTORE', granted, pre .. 'cg:' .. conn)
     redis.call('PEXPIRE', granted, win)
-    redis.call('PEXPIRE', P .. ':sess:' .. pid, win)
+    redis.call('PEXPIRE', base .. ':sess:' .. pid, win)
   end
-  drop_conn(npre, nsname, conn)
-  redis.call('SREM', key, item)
-  out[#out + 1] = nsname
+  drop_conn(conn)
+  redis.call('SREM', key, conn)
   out[#out + 1] = conn
 end
+redis.call('SREM', base .. ':patnodes', node)
 return out
 "#;
 

@@ -38,7 +38,8 @@ impl Node {
                 subscribers: u32::try_from(self.hub.subscriber_count()).unwrap_or(u32::MAX),
                 handlers: u32::try_from(self.handlers.count()).unwrap_or(u32::MAX),
             };
-            let dirty = c.dirty.swap(false, std::sync::atomic::Ordering::AcqRel);
+            let dirty =
+                c.dirty.swap(false, std::sync::atomic::Ordering::AcqRel) || self.shard_lost().await;
             match c.redis.refresh(&info, false).await {
                 Ok(true) if !dirty => {}
                 Ok(existed) => {
@@ -80,6 +81,30 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// In Redis Cluster, a shard may come back empty while the registry (on another shard) kept
+    /// this node's record: whether a namespace where this node holds connections has none of
+    /// them registered any more.
+    async fn shard_lost(&self) -> bool {
+        let Some(c) = &self.cluster else { return false };
+        if !c.redis.config.cluster {
+            return false;
+        }
+        let held: Vec<String> = {
+            let ix = self.hub.index.read();
+            ix.namespaces()
+                .filter(|ns| ix.counts(ns).0 > 0)
+                .map(str::to_owned)
+                .collect()
+        };
+        for ns in held {
+            if let Ok(false) = c.redis.holds_any(&ns, c.node).await {
+                tracing::warn!(namespace = %ns, "the namespace's Redis shard lost this node's connections");
+                return true;
+            }
+        }
+        false
     }
 
     /// After this node's registration lapsed (Redis was away longer than the TTL, and others

@@ -118,7 +118,7 @@ impl Node {
         if !recoverable {
             if self.presence.keeps_sessions() {
                 // The session kept since registration must not outlive a connection that ended.
-                let _ = self.broker.take_session(&pid).await;
+                let _ = self.broker.take_session(&r.conn.namespace, &pid).await;
             }
             return;
         }
@@ -141,17 +141,17 @@ impl Node {
 
     /// Finds a saved session of this user whose missed events can all be replayed.
     pub async fn lookup_session(&self, l: &SessionLookup) -> Result<SavedSession, String> {
-        let rec = self
-            .broker
-            .take_session(&l.pid)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("session not found")?;
         let ns = if l.namespace.is_empty() {
             "/"
         } else {
             &l.namespace
         };
+        let rec = self
+            .broker
+            .take_session(ns, &l.pid)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("session not found")?;
         if rec.namespace != ns || rec.user_id != l.user_id {
             // Never another user's session; the pid is spent either way.
             return Err("session not found".into());

@@ -13,6 +13,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
 use tonic::transport::Channel;
 
+mod redis_cluster;
+pub use redis_cluster::redis_cluster_url;
+
 pub const TOKEN: &str = "test-token";
 pub const GUARD: Duration = Duration::from_secs(10);
 
@@ -25,6 +28,19 @@ pub async fn test_redis(name: &str) -> std::sync::Arc<herald_server::cluster::Re
     herald_server::cluster::Redis::connect(cfg)
         .await
         .expect("the test Redis is reachable")
+}
+
+/// Like [`test_redis`], in Redis Cluster mode on this test binary's private Redis Cluster.
+pub async fn test_redis_cluster(name: &str) -> std::sync::Arc<herald_server::cluster::Redis> {
+    let url = tokio::task::spawn_blocking(redis_cluster_url)
+        .await
+        .expect("the cluster starts");
+    let mut cfg = herald_server::cluster::ClusterConfig::new(url);
+    cfg.cluster = true;
+    cfg.prefix = format!("herald-{name}-{:016x}", rand::random::<u64>());
+    herald_server::cluster::Redis::connect(cfg)
+        .await
+        .expect("the private Redis Cluster is reachable")
 }
 
 pub struct Core {

@@ -14,6 +14,8 @@ const USAGE = `usage: node tests/checker/check.js [options]
 Target (default: the checker starts its own Herald from HERALD_BIN, a core and two edges):
   --cores N                            own Herald as N cores on Redis (HERALD_TEST_REDIS_URL, default
                                        redis://127.0.0.1:6379), each with its own edge (default 1)
+  --redis-cluster                      with --cores N (N >= 2): the cores run on a private
+                                       three-master Redis Cluster (broker.cluster = true) instead
   --grpc host:port[,host:port...]      cores; emitters and subscribers are spread over all
   --edge http://host:port[,...]        edges; sockets are spread over all, reconnects use another
   --namespace NS                       namespace with connection-state recovery on (default /)
@@ -49,6 +51,7 @@ const DEFAULTS = {
   rate: 300,
   maxPrint: 40,
   verbose: false,
+  redisCluster: false,
   dump: '',
 };
 
@@ -68,8 +71,8 @@ function parseArgs(argv) {
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(arg)}`);
     let [flag, value] = arg.slice(2).split(/=(.*)/s, 2);
     const key = flag === 'minutes' ? 'minutes' : camel(flag);
-    if (key === 'verbose') {
-      o.verbose = true;
+    if (key === 'verbose' || key === 'redisCluster') {
+      o[key] = true;
       continue;
     }
     if (!(key in DEFAULTS) && key !== 'minutes') throw new Error(`unknown option --${flag}`);
@@ -97,6 +100,9 @@ function parseArgs(argv) {
   if (o.seed === null) o.seed = crypto.randomInt(1, 2 ** 31);
   if ((o.grpc.length === 0) !== (o.edge.length === 0)) {
     throw new Error('give both --grpc and --edge to target a deployment, or neither to start a Herald');
+  }
+  if (o.redisCluster && (o.cores < 2 || o.grpc.length > 0)) {
+    throw new Error('--redis-cluster runs the checker\'s own cores: give --cores N (N >= 2) and no --grpc');
   }
   if (o.runs < 1 || o.emitters < 1 || o.sockets < 1 || o.seconds <= 0 || o.rate <= 0) {
     throw new Error('--runs, --emitters, --sockets, --seconds and --rate must be positive');

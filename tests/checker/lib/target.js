@@ -8,6 +8,7 @@ const path = require('node:path');
 const NODE_LIB = path.join(__dirname, '..', '..', 'node', 'lib');
 const { startCluster } = require(path.join(NODE_LIB, 'cluster'));
 const { startMulticore } = require(path.join(NODE_LIB, 'multicore'));
+const { startRedisCluster } = require(path.join(NODE_LIB, 'redis'));
 const { heraldPackage } = require(path.join(NODE_LIB, 'grpc'));
 const { createRequire } = require('node:module');
 
@@ -52,6 +53,7 @@ function coreClient(addr, serviceToken) {
  */
 async function openTarget(o) {
   let cluster = null;
+  let redisCluster = null;
   let grpcAddrs = o.grpc;
   let edgeUrls = o.edge;
   let serviceToken = o.serviceToken;
@@ -78,7 +80,18 @@ async function openTarget(o) {
     if (o.cores > 1) {
       // Several cores on Redis, each with its edge: emitters and subscribers use every core,
       // sockets every edge, and reconnections go through another core's edge.
-      cluster = await startMulticore(config, { cores: o.cores, edgesPerCore: 1 });
+      // With --redis-cluster, on a private Redis Cluster (sharded channels, keys by namespace).
+      const redis = {};
+      if (o.redisCluster) {
+        redisCluster = await startRedisCluster();
+        Object.assign(redis, { redisUrl: redisCluster.url, redisCluster: true });
+      }
+      try {
+        cluster = await startMulticore(config, { cores: o.cores, edgesPerCore: 1, ...redis });
+      } catch (err) {
+        if (redisCluster) await redisCluster.stop();
+        throw err;
+      }
       grpcAddrs = cluster.nodes.map((n) => n.core.addr);
       edgeUrls = cluster.nodes.flatMap((n) => n.edges.map((e) => `http://${e.addr}`));
     } else {
@@ -99,12 +112,13 @@ async function openTarget(o) {
     roomsClaim,
     own: Boolean(cluster),
     describe: cluster
-      ? `own Herald (cores ${grpcAddrs.join(', ')}, edges ${edgeUrls.join(', ')})`
+      ? `own Herald (cores ${grpcAddrs.join(', ')}, edges ${edgeUrls.join(', ')}${redisCluster ? `, Redis Cluster ${redisCluster.url}` : ''})`
       : `cores ${grpcAddrs.join(', ')}, edges ${edgeUrls.join(', ')}, namespace ${namespace}`,
     stderr: () => (cluster ? cluster.stderr() : ''),
     async stop() {
       for (const c of cores) c.close();
       if (cluster) await cluster.stop();
+      if (redisCluster) await redisCluster.stop();
     },
   };
 }

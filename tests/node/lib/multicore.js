@@ -8,7 +8,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { test } = require('node:test');
+const { after, test } = require('node:test');
 
 const { writeConfig } = require('./config');
 const { spawnListening } = require('./cluster');
@@ -21,11 +21,17 @@ function sharedRedisUrl() {
   return process.env.HERALD_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 }
 
-/** The `[broker]` and `[store]` TOML of a cluster node. */
-function clusterToml(redisUrl, prefix, extra = '') {
+/** A fresh key prefix, so that tests running at once on one Redis never see each other's keys. */
+function newPrefix() {
+  return `herald-test-${crypto.randomBytes(6).toString('hex')}`;
+}
+
+/** The `[broker]` and `[store]` TOML of a cluster node (`redisCluster`: broker.cluster = true). */
+function clusterToml(redisUrl, prefix, extra = '', redisCluster = false) {
   return [
     '[broker]',
     `url = ${JSON.stringify(redisUrl)}`,
+    ...(redisCluster ? ['cluster = true'] : []),
     `key_prefix = ${JSON.stringify(prefix)}`,
     'heartbeat_ms = 200',
     'node_ttl_ms = 1500',
@@ -40,13 +46,15 @@ function clusterToml(redisUrl, prefix, extra = '') {
  * Starts `cores` cores, each with `edgesPerCore` edges, on Redis `redisUrl`. Options as for
  * writeConfig in `configOptions` (extraToml is appended after the cluster sections).
  */
-async function startMulticore(configOptions = {}, { cores = 2, edgesPerCore = 1, redisUrl = sharedRedisUrl() } = {}) {
+async function startMulticore(
+  configOptions = {},
+  { cores = 2, edgesPerCore = 1, redisUrl = sharedRedisUrl(), redisCluster = false, prefix = newPrefix() } = {},
+) {
   const bin = assertBinaryPresent();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-multicore-'));
-  const prefix = `herald-test-${crypto.randomBytes(6).toString('hex')}`;
   const config = writeConfig(dir, {
     ...configOptions,
-    extraToml: `${clusterToml(redisUrl, prefix)}\n${configOptions.extraToml || ''}`,
+    extraToml: `${clusterToml(redisUrl, prefix, '', redisCluster)}\n${configOptions.extraToml || ''}`,
   });
   const nodes = [];
   const cleanups = [];
@@ -125,13 +133,27 @@ async function waitFor(predicate, what, ms = 30000) {
   }
 }
 
+// HERALD_TEST_REDIS_CLUSTER=1: every multicoreTest of the file runs on one private Redis Cluster
+// (broker.cluster = true) instead of the shared Redis, started on first use and stopped at the end.
+let redisCluster = null;
+function privateRedisCluster() {
+  if (!redisCluster) {
+    const { startRedisCluster } = require('./redis');
+    redisCluster = startRedisCluster();
+    after(async () => (await redisCluster).stop());
+  }
+  return redisCluster;
+}
+
 /** A node:test test with its own cluster of cores on Redis, stopped at the end whatever happens. */
 function multicoreTest(name, options, body) {
   if (typeof options === 'function') {
     body = options;
     options = {};
   }
+  if (process.env.HERALD_TEST_REDIS_CLUSTER === '1') privateRedisCluster();
   test(name, { timeout: options.timeout || TEST_GUARD_MS }, async () => {
+    if (redisCluster) options = { ...options, redisUrl: (await redisCluster).url, redisCluster: true };
     const c = await startMulticore(options.config || {}, options);
     try {
       await body(c);
@@ -148,4 +170,4 @@ function multicoreTest(name, options, body) {
   });
 }
 
-module.exports = { startMulticore, multicoreTest, clusterToml, sharedRedisUrl, waitFor };
+module.exports = { startMulticore, multicoreTest, clusterToml, sharedRedisUrl, waitFor, newPrefix };
