@@ -53,6 +53,8 @@ mod owed;
 pub mod prom;
 mod relink;
 mod serve;
+#[cfg(test)]
+mod sizes;
 mod socketio;
 mod tls;
 
