@@ -65,7 +65,12 @@ pub async fn run(
 ) -> Result<(), EdgeError> {
     config.normalize();
     let link = Link::new(&config)?;
-    let limits = Limits::new(&config);
+    let limits = Limits::new(
+        config.max_sessions,
+        config.max_sessions_per_ip,
+        config.handshake_rate,
+        config.message_rate,
+    );
     let edge = Arc::new(Edge {
         config,
         sessions: parking_lot::Mutex::new(HashMap::new()),

@@ -1,21 +1,17 @@
 //! Engine.IO v4: sessions, heartbeat, and the polling and websocket transports.
 
 pub(crate) mod driver;
-pub(crate) mod limits;
-pub(crate) mod origin;
-pub(crate) mod peer;
 pub(crate) mod polling;
-pub(crate) mod queue;
 pub(crate) mod session;
-pub(crate) mod sink;
-pub(crate) mod stream;
 pub(crate) mod takeover;
 pub(crate) mod ws;
+
+pub(crate) use herald_engine::{limits, origin, sink, stream};
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use herald_codec::engine::{Handshake, Packet};
+use herald_codec::engine::Packet;
 
 use crate::edge::Edge;
 use crate::error::HttpError;
@@ -52,22 +48,14 @@ pub(crate) fn open_session(
 
 /// The OPEN packet text (`0{...}`) for a session.
 pub(crate) fn open_packet(edge: &Edge, sid: &str, upgrades: bool) -> String {
-    let hs = Handshake {
-        sid: sid.to_owned(),
-        upgrades: if upgrades {
-            vec!["websocket".to_owned()]
-        } else {
-            Vec::new()
-        },
-        ping_interval_ms: millis(edge.config.ping_interval),
-        ping_timeout_ms: millis(edge.config.ping_timeout),
-        max_payload: edge.config.max_payload,
-    };
-    format!("0{}", hs.to_json())
-}
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    let c = &edge.config;
+    herald_engine::handshake::open_packet(
+        sid,
+        upgrades,
+        c.ping_interval,
+        c.ping_timeout,
+        c.max_payload,
+    )
 }
 
 /// What the transport does after a packet.

@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::edge::Edge;
 use crate::engine::limits::Admitted;
-use crate::engine::queue::{Queue, Reader};
-use crate::engine::sink::{Sink, wire_frames, wire_outgoing, wire_texts};
 use crate::socketio::recovery::{RestoreBuffer, is_recoverable};
 use crate::socketio::relay::TokenBucket;
+pub(crate) use herald_engine::frame::{Outgoing, PushError, SharedFrame, Transport};
+use herald_engine::queue::{Queue, Reader};
+use herald_engine::sink::{Sink, wire_frames, wire_outgoing, wire_texts};
 
 /// Close reason of a session whose outbound queue overflowed.
 pub(crate) const SLOW_CONSUMER: &str = "slow consumer";
@@ -29,53 +30,6 @@ pub(crate) const PARSE_ERROR: &str = "parse error";
 
 /// Most acks a socket may owe at once; older ones are forgotten first.
 const MAX_PENDING_ACKS: usize = 256;
-
-/// One frame on its way to the client.
-#[derive(Debug, Clone)]
-pub(crate) enum Outgoing {
-    /// An Engine.IO text packet (`"2"`, `"42[...]"`, ...).
-    Text(Utf8Bytes),
-    /// A binary attachment.
-    Binary(Bytes),
-}
-
-/// One event's frames, encoded once and shared by every recipient: the Engine.IO text and its
-/// attachments (for polling) and the same as websocket frames in one buffer.
-#[derive(Debug, Clone)]
-pub(crate) struct SharedFrame {
-    pub text: Utf8Bytes,
-    pub attachments: Vec<Bytes>,
-    pub wire: Bytes,
-}
-
-impl SharedFrame {
-    pub fn new(text: Utf8Bytes, attachments: Vec<Bytes>) -> Self {
-        let wire = wire_frames(text.as_str(), &attachments);
-        SharedFrame {
-            text,
-            attachments,
-            wire,
-        }
-    }
-}
-
-/// Which transport carries the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Transport {
-    Polling,
-    /// A websocket is probing; polling still works.
-    Upgrading,
-    Websocket,
-}
-
-/// Why a frame was not queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PushError {
-    /// The queue had no room: the client does not keep up.
-    Full,
-    /// The session finished while waiting for room: nothing will read the queue any more.
-    Closed,
-}
 
 /// One Socket.IO socket (a namespace connection) of the session.
 #[derive(Debug)]
