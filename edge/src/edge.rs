@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::EdgeConfig;
 use crate::engine::limits::Limits;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::error::EdgeError;
 use crate::link::Link;

@@ -15,9 +15,10 @@ fn fut4<A, B, C, D, R: Future, F: FnOnce(A, B, C, D) -> R>(_: &F) -> usize {
 
 #[test]
 fn sizes() {
-    use crate::engine::{driver, takeover, ws};
+    use crate::edge::Edge;
+    use crate::engine::{takeover, ws};
     let session = std::mem::size_of::<crate::engine::session::Session>();
-    let driver = fut2(&driver::run);
+    let driver = fut2(&herald_engine::driver::run::<Edge>);
     let serve = fut4(&ws::serve);
     let takeover = fut4(&takeover::run);
     println!("SIZES session={session} driver={driver} ws_serve={serve} takeover={takeover}");

@@ -7,13 +7,16 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod driver;
 pub mod error;
 pub mod frame;
+pub mod handler;
 pub mod handshake;
 pub mod limits;
 pub mod origin;
 pub mod peer;
 pub mod queue;
+pub mod session;
 pub mod sink;
 pub mod stream;
 pub mod tls;
@@ -21,7 +24,9 @@ pub mod tls;
 pub use config::{EngineConfig, Rate};
 pub use error::Refusal;
 pub use frame::{Outgoing, PushError, SharedFrame, Transport};
+pub use handler::{Close, Handler, Heartbeat};
 pub use limits::{Admitted, Limit, Limits};
 pub use origin::Origins;
 pub use peer::TrustedProxies;
+pub use session::Session;
 pub use tls::{ServerTls, TlsError};

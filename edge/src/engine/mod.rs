@@ -17,7 +17,7 @@ use crate::edge::Edge;
 use crate::error::HttpError;
 use crate::ids;
 use limits::Limit;
-use session::{Session, Transport};
+use session::{Session, SessionExt, Transport};
 
 /// Close reason of a session whose address sent more packets than `messages_per_ip_per_sec`.
 pub(crate) const RATE_LIMITED: &str = "message rate exceeded";
@@ -35,14 +35,14 @@ pub(crate) fn open_session(
     let session = Arc::new(Session::new(
         sid.clone(),
         edge.config.outbound_queue,
-        header_token,
         transport,
         edge.metrics.frames_counter(),
+        session::SioData::new(header_token),
     ));
     let _ = session.admitted.set(admitted);
     edge.sessions.lock().insert(sid, session.clone());
     edge.metrics.session_opened(transport);
-    edge.tasks.spawn(driver::run(edge.clone(), session.clone()));
+    driver::spawn(edge, &session);
     Ok(session)
 }
 

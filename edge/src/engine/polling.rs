@@ -10,6 +10,7 @@ use herald_codec::engine::{RECORD_SEPARATOR, decode_payload, encode_binary_recor
 
 use crate::edge::Edge;
 use crate::engine::limits::Limit;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{Outgoing, Session, Transport};
 use crate::engine::{Flow, malformed, on_packet, open_packet, open_session};
 use crate::error::HttpError;
@@ -111,7 +112,7 @@ pub(crate) async fn post(
     if session.transport() == Transport::Websocket {
         return Err(HttpError::BadRequest);
     }
-    let Ok(_guard) = session.post.try_lock() else {
+    let Some(_guard) = session.try_post() else {
         session.close(edge, "multiple polling requests");
         return Err(HttpError::BadRequest);
     };

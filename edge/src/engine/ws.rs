@@ -20,6 +20,7 @@ use tokio::time::timeout;
 
 use crate::edge::Edge;
 use crate::engine::limits::Limit;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{SLOW_CONSUMER, Session, Transport};
 use crate::engine::sink::{Sink, wire_outgoing};
 use crate::engine::stream::Stream;

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::edge::Edge;
 use crate::engine::session::Session;
+use crate::engine::session::SessionExt;
 use lane::Job;
 
 /// The peer broke the Socket.IO protocol; the session is closed.

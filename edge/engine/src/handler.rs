@@ -1,0 +1,70 @@
+//! The interface between the engine and the layer above it: what that layer attaches to each
+//! session, the deadlines it keeps, and how a session the engine gives up on is closed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::session::Session;
+
+/// Why the engine closes a session (the reason the layer above reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// No pong within the ping timeout.
+    PingTimeout,
+    /// The outbound queue overflowed: the client does not keep up.
+    SlowConsumer,
+    /// The client closed the session with the Engine.IO close packet.
+    ClientClose,
+    /// The client broke the protocol.
+    ParseError,
+    /// The client closed its connection.
+    TransportClose,
+    /// Reading or writing the connection failed.
+    TransportError,
+}
+
+impl Close {
+    /// The reason's text, as the layer above and the metrics name it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Close::PingTimeout => "ping timeout",
+            Close::SlowConsumer => "slow consumer",
+            Close::ClientClose => "client close",
+            Close::ParseError => "parse error",
+            Close::TransportClose => "transport close",
+            Close::TransportError => "transport error",
+        }
+    }
+}
+
+/// The heartbeat's timing.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat {
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+}
+
+/// What the layer above the engine implements.
+pub trait Handler: Send + Sync + 'static {
+    /// The data it attaches to each session.
+    type Data: Send + Sync + 'static;
+
+    /// The heartbeat's timing (read when needed, not held by each session's driver).
+    fn heartbeat(&self) -> Heartbeat;
+
+    /// The layer's next deadline for the session (opened at `opened`), e.g. the time allowed to
+    /// join or a credential's expiry; recomputed whenever [`Session::changed`] is notified.
+    fn deadline(&self, session: &Session<Self::Data>, opened: Instant) -> Option<Instant>;
+
+    /// A deadline given by [`Handler::deadline`] came; `false` when the session is over.
+    fn deadline_reached(&self, session: &Arc<Session<Self::Data>>, opened: Instant) -> bool;
+
+    /// Closes the session for an engine reason: the layer above tells its side and marks the
+    /// session closed ([`Session::begin_close`], then [`Session::closed`] cancelled).
+    fn close(&self, session: &Arc<Session<Self::Data>>, reason: Close);
+
+    /// Takes a closed session out of the server's table and releases its limits (idempotent).
+    fn finish(&self, session: &Session<Self::Data>);
+}
