@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
 use crate::frame::PushError;
-use crate::handler::{Close, Handler, Heartbeat};
+use crate::handler::{Close, Handler};
 use crate::session::Session;
 
 /// Longest wait for a polling client to fetch the last frames of a closed session.
@@ -72,6 +72,7 @@ mod tests {
 
     use super::*;
     use crate::frame::{Outgoing, Transport};
+    use crate::handler::Heartbeat;
 
     /// A handler that records closes and has one deadline, `after` the opening.
     #[derive(Default)]
@@ -83,6 +84,27 @@ mod tests {
 
     impl Handler for Fake {
         type Data = ();
+        type Error = &'static str;
+
+        fn limits(&self) -> &crate::limits::Limits {
+            unreachable!("no packets in these tests")
+        }
+
+        async fn message(
+            self: &Arc<Self>,
+            _: &Arc<Session<()>>,
+            _: String,
+        ) -> Result<(), &'static str> {
+            Ok(())
+        }
+
+        async fn binary(
+            self: &Arc<Self>,
+            _: &Arc<Session<()>>,
+            _: bytes::Bytes,
+        ) -> Result<(), &'static str> {
+            Ok(())
+        }
 
         fn heartbeat(&self) -> Heartbeat {
             BEAT

@@ -1,11 +1,15 @@
 //! The interface between the engine and the layer above it: what that layer attaches to each
 //! session, the deadlines it keeps, and how a session the engine gives up on is closed.
 
+use std::fmt::Display;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::limits::Limits;
 use crate::session::Session;
 
 /// Why the engine closes a session (the reason the layer above reports).
@@ -19,6 +23,8 @@ pub enum Close {
     ClientClose,
     /// The client broke the protocol.
     ParseError,
+    /// The sessions of the client's address sent packets over their rate.
+    RateLimited,
     /// The client closed its connection.
     TransportClose,
     /// Reading or writing the connection failed.
@@ -33,6 +39,7 @@ impl Close {
             Close::SlowConsumer => "slow consumer",
             Close::ClientClose => "client close",
             Close::ParseError => "parse error",
+            Close::RateLimited => "message rate exceeded",
             Close::TransportClose => "transport close",
             Close::TransportError => "transport error",
         }
@@ -51,8 +58,28 @@ pub trait Handler: Send + Sync + 'static {
     /// The data it attaches to each session.
     type Data: Send + Sync + 'static;
 
+    /// Why the layer above refuses a message (the session is then closed as a parse error).
+    type Error: Display + Send;
+
     /// The heartbeat's timing (read when needed, not held by each session's driver).
     fn heartbeat(&self) -> Heartbeat;
+
+    /// The server's limits (the packet rate of the client's address is taken from them).
+    fn limits(&self) -> &Limits;
+
+    /// A text message from the client (the Engine.IO `4` packet's data).
+    fn message(
+        self: &Arc<Self>,
+        session: &Arc<Session<Self::Data>>,
+        text: String,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// A binary message from the client.
+    fn binary(
+        self: &Arc<Self>,
+        session: &Arc<Session<Self::Data>>,
+        data: Bytes,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// The layer's next deadline for the session (opened at `opened`), e.g. the time allowed to
     /// join or a credential's expiry; recomputed whenever [`Session::changed`] is notified.

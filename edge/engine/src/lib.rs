@@ -14,6 +14,7 @@ pub mod handler;
 pub mod handshake;
 pub mod limits;
 pub mod origin;
+pub mod packet;
 pub mod peer;
 pub mod queue;
 pub mod session;

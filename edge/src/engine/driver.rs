@@ -1,14 +1,18 @@
-//! The edge's side of the engine's handler: the Socket.IO deadlines of a session (its CONNECT,
-//! its tokens' expiry) and closing a session the engine gives up on through both layers.
+//! The edge's side of the engine's handler: client messages to the Socket.IO layer, the
+//! Socket.IO deadlines of a session (its CONNECT, its tokens' expiry), and closing a session
+//! the engine gives up on through both layers.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use herald_engine::{Close, Handler, Heartbeat};
+use bytes::Bytes;
+use herald_engine::{Close, Handler, Heartbeat, Limits};
 use tokio::time::Instant;
 
 use crate::edge::Edge;
+use crate::engine::RATE_LIMITED;
 use crate::engine::session::{SLOW_CONSUMER, Session, SessionExt, SioData};
+use crate::socketio::ProtocolError;
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -35,6 +39,27 @@ impl Edge {
 
 impl Handler for Edge {
     type Data = SioData;
+    type Error = ProtocolError;
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    async fn message(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        text: String,
+    ) -> Result<(), ProtocolError> {
+        crate::socketio::on_message(self, session, &text).await
+    }
+
+    async fn binary(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        data: Bytes,
+    ) -> Result<(), ProtocolError> {
+        crate::socketio::on_binary(self, session, data).await
+    }
 
     fn heartbeat(&self) -> Heartbeat {
         Heartbeat {
@@ -71,6 +96,7 @@ impl Handler for Edge {
     fn close(&self, session: &Arc<Session>, reason: Close) {
         match reason {
             Close::SlowConsumer => session.disconnect_all(self, SLOW_CONSUMER, false),
+            Close::RateLimited => session.disconnect_all(self, RATE_LIMITED, false),
             other => session.close(self, other.as_str()),
         }
     }
