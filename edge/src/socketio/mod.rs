@@ -11,6 +11,9 @@ pub(crate) mod relay;
 mod rooms;
 pub(crate) mod user_rate;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
