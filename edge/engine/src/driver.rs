@@ -86,6 +86,15 @@ mod tests {
         type Data = ();
         type Error = &'static str;
 
+        fn transport(&self) -> crate::handler::TransportSettings {
+            crate::handler::TransportSettings {
+                max_payload: 100,
+                poll_body_timeout: Duration::from_secs(10),
+            }
+        }
+
+        fn frames_sent(&self, _: u64) {}
+
         fn limits(&self) -> &crate::limits::Limits {
             unreachable!("no packets in these tests")
         }

@@ -27,6 +27,12 @@ pub enum Close {
     RateLimited,
     /// The client closed its connection.
     TransportClose,
+    /// Two polling requests of the same kind at once.
+    MultiplePolls,
+    /// A polling POST did not send its body in time.
+    BodyTimeout,
+    /// A polling POST larger than `max_payload`.
+    PayloadTooLarge,
     /// Reading or writing the connection failed.
     TransportError,
 }
@@ -41,6 +47,9 @@ impl Close {
             Close::ParseError => "parse error",
             Close::RateLimited => "message rate exceeded",
             Close::TransportClose => "transport close",
+            Close::MultiplePolls => "multiple polling requests",
+            Close::BodyTimeout => "polling body timeout",
+            Close::PayloadTooLarge => "payload too large",
             Close::TransportError => "transport error",
         }
     }
@@ -53,6 +62,15 @@ pub struct Heartbeat {
     pub ping_timeout: Duration,
 }
 
+/// What the transports read of the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct TransportSettings {
+    /// Largest message or polling body, in bytes.
+    pub max_payload: u64,
+    /// Longest time a polling POST may take to send its body.
+    pub poll_body_timeout: Duration,
+}
+
 /// What the layer above the engine implements.
 pub trait Handler: Send + Sync + 'static {
     /// The data it attaches to each session.
@@ -63,6 +81,12 @@ pub trait Handler: Send + Sync + 'static {
 
     /// The heartbeat's timing (read when needed, not held by each session's driver).
     fn heartbeat(&self) -> Heartbeat;
+
+    /// What the transports read of the configuration.
+    fn transport(&self) -> TransportSettings;
+
+    /// Counts frames handed to a transport (a metrics hook).
+    fn frames_sent(&self, frames: u64);
 
     /// The server's limits (the packet rate of the client's address is taken from them).
     fn limits(&self) -> &Limits;

@@ -9,6 +9,8 @@
 pub mod config;
 pub mod driver;
 pub mod error;
+#[cfg(test)]
+mod fake;
 pub mod frame;
 pub mod handler;
 pub mod handshake;
@@ -16,6 +18,7 @@ pub mod limits;
 pub mod origin;
 pub mod packet;
 pub mod peer;
+pub mod polling;
 pub mod queue;
 pub mod session;
 pub mod sink;
@@ -25,7 +28,7 @@ pub mod tls;
 pub use config::{EngineConfig, Rate};
 pub use error::Refusal;
 pub use frame::{Outgoing, PushError, SharedFrame, Transport};
-pub use handler::{Close, Handler, Heartbeat};
+pub use handler::{Close, Handler, Heartbeat, TransportSettings};
 pub use limits::{Admitted, Limit, Limits};
 pub use origin::Origins;
 pub use peer::TrustedProxies;

@@ -74,110 +74,11 @@ pub fn malformed<H: Handler>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
-
     use bytes::Bytes;
-    use tokio::time::Instant;
 
     use super::*;
     use crate::config::Rate;
-    use crate::frame::Transport;
-    use crate::handler::Heartbeat;
-    use crate::limits::Limits;
-
-    /// A handler that records what reaches it; a message `bad` is refused.
-    struct Fake {
-        limits: Limits,
-        seen: parking_lot::Mutex<Vec<String>>,
-        closed: parking_lot::Mutex<Vec<Close>>,
-    }
-
-    impl Fake {
-        fn new(messages: Rate) -> Arc<Self> {
-            let none = Rate {
-                per_sec: 0,
-                burst: 0,
-            };
-            Arc::new(Fake {
-                limits: Limits::new(0, 0, none, messages),
-                seen: Default::default(),
-                closed: Default::default(),
-            })
-        }
-    }
-
-    impl Handler for Fake {
-        type Data = ();
-        type Error = &'static str;
-
-        fn heartbeat(&self) -> Heartbeat {
-            Heartbeat {
-                ping_interval: std::time::Duration::from_secs(25),
-                ping_timeout: std::time::Duration::from_secs(20),
-            }
-        }
-
-        fn limits(&self) -> &Limits {
-            &self.limits
-        }
-
-        async fn message(
-            self: &Arc<Self>,
-            _: &Arc<Session<()>>,
-            text: String,
-        ) -> Result<(), &'static str> {
-            if text == "bad" {
-                return Err("refused");
-            }
-            self.seen.lock().push(text);
-            Ok(())
-        }
-
-        async fn binary(
-            self: &Arc<Self>,
-            _: &Arc<Session<()>>,
-            data: Bytes,
-        ) -> Result<(), &'static str> {
-            self.seen.lock().push(format!("binary {}", data.len()));
-            Ok(())
-        }
-
-        fn deadline(&self, _: &Session<()>, _: Instant) -> Option<Instant> {
-            None
-        }
-
-        fn deadline_reached(&self, _: &Arc<Session<()>>, _: Instant) -> bool {
-            true
-        }
-
-        fn close(&self, session: &Arc<Session<()>>, reason: Close) {
-            if session
-                .begin_close(reason == Close::ClientClose, Vec::new(), false)
-                .is_some()
-            {
-                self.closed.lock().push(reason);
-                session.closed.cancel();
-            }
-        }
-
-        fn finish(&self, session: &Session<()>) {
-            session.finished.cancel();
-        }
-    }
-
-    fn session(fake: &Fake) -> Arc<Session<()>> {
-        let s = Arc::new(Session::new(
-            Arc::from("sid"),
-            16,
-            Transport::Websocket,
-            Arc::new(AtomicU64::new(0)),
-            (),
-        ));
-        let _ = s
-            .admitted
-            .set(fake.limits.admit("10.0.0.1".parse().unwrap()).unwrap());
-        s
-    }
+    use crate::fake::{Fake, session};
 
     const UNLIMITED: Rate = Rate {
         per_sec: 0,

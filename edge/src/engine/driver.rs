@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use herald_engine::{Close, Handler, Heartbeat, Limits};
+use herald_engine::{Close, Handler, Heartbeat, Limits, TransportSettings};
 use tokio::time::Instant;
 
 use crate::edge::Edge;
@@ -40,6 +40,17 @@ impl Edge {
 impl Handler for Edge {
     type Data = SioData;
     type Error = ProtocolError;
+
+    fn transport(&self) -> TransportSettings {
+        TransportSettings {
+            max_payload: self.config.max_payload,
+            poll_body_timeout: self.config.poll_body_timeout,
+        }
+    }
+
+    fn frames_sent(&self, frames: u64) {
+        self.metrics.frames_sent(frames);
+    }
 
     fn limits(&self) -> &Limits {
         &self.limits
