@@ -1,5 +1,5 @@
 //! The edge's configuration: `EdgeSettings` (the `[edge]` section of the file, every default written
-//! once, here), `EdgeConfig` (what `run` takes, built from the settings), and the per-namespace
+//! once, here, the Engine.IO layer's nested from `herald_engine::EngineConfig`), `EdgeConfig` (what `run` takes, built from the settings), and the per-namespace
 //! client-event policy (`NamespaceConfig`).
 
 use std::path::PathBuf;
@@ -8,8 +8,9 @@ use std::time::Duration;
 use herald_auth::Verifier;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::origin::Origins;
-use crate::engine::peer::TrustedProxies;
+pub use herald_engine::Rate;
+use herald_engine::config::MIN_HEADER_BYTES;
+use herald_engine::{EngineConfig, Origins, TrustedProxies};
 
 /// The development service token used when none is configured (start-up warns about it).
 pub const DEV_SERVICE_TOKEN: &str = "herald-dev-service-token";
@@ -128,7 +129,9 @@ impl NamespaceConfig {
 /// The `[edge]` section of the configuration file. Every option's default is written once, in
 /// its `Default` impl; [`EdgeConfig::from_settings`] turns it into what [`crate::run`] takes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+// Unknown options are reported by the file's shape check (serde cannot refuse them beside a
+// flattened section).
+#[serde(default)]
 pub struct EdgeSettings {
     /// Address of the HTTP / Socket.IO endpoint.
     pub listen: String,
@@ -141,14 +144,6 @@ pub struct EdgeSettings {
     pub core_urls: Vec<String>,
     /// The service token the edge presents to the core.
     pub service_token: String,
-    /// Engine.IO ping interval.
-    pub ping_interval_ms: u64,
-    /// How long to wait for a pong before closing.
-    pub ping_timeout_ms: u64,
-    /// Largest Engine.IO message or polling body, in bytes.
-    pub max_payload: u64,
-    /// Frames queued per session (control frames included) before it is disconnected as too slow.
-    pub outbound_queue: usize,
     /// How long a client may take to send its Socket.IO CONNECT.
     pub connect_timeout_ms: u64,
     /// How long shutdown waits for sockets to be told and closed.
@@ -169,34 +164,10 @@ pub struct EdgeSettings {
     /// PEM private key of `tls_cert_file`.
     pub tls_key_file: String,
 
-    // ----- limits of the HTTP / Engine.IO layer -----
-    /// Longest wait for a complete HTTP request head on a connection (slow clients are dropped).
-    pub header_timeout_ms: u64,
-    /// Largest HTTP request head, in bytes (431 above it).
-    pub max_header_bytes: usize,
-    /// Longest time a polling POST may take to send its body (408 and the session closed).
-    pub poll_body_timeout_ms: u64,
-    /// Engine.IO sessions this edge holds at once (503 above it); 0: no limit.
-    pub max_sessions: usize,
-    /// Engine.IO sessions one client IP address may hold at once (429 above it); 0: no limit.
-    pub max_sessions_per_ip: usize,
-    /// Engine.IO handshakes one IP address may make per second, sustained (429 above it); 0: no limit.
-    pub handshakes_per_ip_per_sec: u32,
-    /// Handshakes one IP address may make in a burst.
-    pub handshake_burst_per_ip: u32,
-    /// Engine.IO packets the sessions of one IP address may send per second, sustained (the
-    /// session that goes over is disconnected); 0: no limit.
-    pub messages_per_ip_per_sec: u32,
-    /// Packets the sessions of one IP address may send in a burst.
-    pub message_burst_per_ip: u32,
-    /// Proxies (addresses, `10.0.0.0/8` networks) whose `X-Forwarded-For` names the client's
-    /// address for the per-address limits; empty: the TCP peer is the client.
-    pub trusted_proxies: Vec<String>,
-
-    // ----- origins -----
-    /// Origins a browser page may connect from (`https://app.example.com`, `https://*.example.com`,
-    /// `*.example.com` for http and https); empty allows every origin.
-    pub allowed_origins: Vec<String>,
+    /// The Engine.IO layer's options (ping, payload, queue, limits, origins), read from the same
+    /// `[edge]` section.
+    #[serde(flatten)]
+    pub engine: EngineConfig,
 }
 
 impl Default for EdgeSettings {
@@ -207,10 +178,6 @@ impl Default for EdgeSettings {
             core_url: "http://127.0.0.1:50051".into(),
             core_urls: Vec::new(),
             service_token: DEV_SERVICE_TOKEN.into(),
-            ping_interval_ms: 25_000,
-            ping_timeout_ms: 20_000,
-            max_payload: 1_000_000,
-            outbound_queue: 1024,
             connect_timeout_ms: 45_000,
             shutdown_grace_ms: 5_000,
             static_dir: "clients/js".into(),
@@ -220,19 +187,7 @@ impl Default for EdgeSettings {
             admin_secret: String::new(),
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
-
-            header_timeout_ms: 10_000,
-            max_header_bytes: 16 * 1024,
-            poll_body_timeout_ms: 10_000,
-            max_sessions: 100_000,
-            max_sessions_per_ip: 1000,
-            handshakes_per_ip_per_sec: 100,
-            handshake_burst_per_ip: 500,
-            messages_per_ip_per_sec: 10_000,
-            message_burst_per_ip: 20_000,
-            trusted_proxies: Vec::new(),
-
-            allowed_origins: Vec::new(),
+            engine: EngineConfig::default(),
         }
     }
 }
@@ -243,53 +198,8 @@ impl EdgeSettings {
         if self.tls_cert_file.is_empty() != self.tls_key_file.is_empty() {
             return Err("edge.tls_cert_file / edge.tls_key_file: set both, or neither".into());
         }
-        for (name, v) in [
-            ("edge.header_timeout_ms", self.header_timeout_ms),
-            ("edge.poll_body_timeout_ms", self.poll_body_timeout_ms),
-        ] {
-            if v == 0 {
-                return Err(format!("{name}: must be greater than 0"));
-            }
-        }
-        if self.max_header_bytes < MIN_HEADER_BYTES {
-            return Err(format!(
-                "edge.max_header_bytes: must be at least {MIN_HEADER_BYTES}"
-            ));
-        }
-        for (name, rate, burst) in [
-            (
-                "edge.handshake_burst_per_ip",
-                self.handshakes_per_ip_per_sec,
-                self.handshake_burst_per_ip,
-            ),
-            (
-                "edge.message_burst_per_ip",
-                self.messages_per_ip_per_sec,
-                self.message_burst_per_ip,
-            ),
-        ] {
-            if rate > 0 && burst == 0 {
-                return Err(format!(
-                    "{name}: must be greater than 0 when its rate is set"
-                ));
-            }
-        }
-        TrustedProxies::parse(&self.trusted_proxies)
-            .map_err(|e| format!("edge.trusted_proxies: {e}"))?;
-        Origins::parse(&self.allowed_origins)
-            .map(|_| ())
-            .map_err(|e| format!("edge.allowed_origins: {e}"))
+        self.engine.validate("edge")
     }
-}
-
-/// Smallest `max_header_bytes` accepted (a browser's request head needs about this much).
-pub const MIN_HEADER_BYTES: usize = 1024;
-
-/// A sustained rate with a burst (a token bucket); `per_sec == 0` means no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    pub per_sec: u32,
-    pub burst: u32,
 }
 
 /// Settings of one edge process.
@@ -374,6 +284,7 @@ impl EdgeConfig {
     /// refuses.
     pub fn from_settings(s: &EdgeSettings, verifier: Verifier) -> Result<Self, String> {
         s.validate()?;
+        let e = &s.engine;
         let core_urls = if s.core_urls.is_empty() {
             vec![s.core_url.clone()]
         } else {
@@ -383,30 +294,24 @@ impl EdgeConfig {
             name: s.name.clone(),
             core_urls,
             service_token: s.service_token.clone(),
-            ping_interval: Duration::from_millis(s.ping_interval_ms),
-            ping_timeout: Duration::from_millis(s.ping_timeout_ms),
-            max_payload: s.max_payload,
+            ping_interval: e.ping_interval(),
+            ping_timeout: e.ping_timeout(),
+            max_payload: e.max_payload,
             namespaces: Vec::new(),
             verifier,
             static_dir: non_empty(&s.static_dir).map(PathBuf::from),
-            outbound_queue: s.outbound_queue,
+            outbound_queue: e.outbound_queue,
             connect_timeout: Duration::from_millis(s.connect_timeout_ms),
             shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
-            header_timeout: Duration::from_millis(s.header_timeout_ms),
-            max_header_bytes: s.max_header_bytes,
-            poll_body_timeout: Duration::from_millis(s.poll_body_timeout_ms),
-            max_sessions: s.max_sessions,
-            max_sessions_per_ip: s.max_sessions_per_ip,
-            handshake_rate: Rate {
-                per_sec: s.handshakes_per_ip_per_sec,
-                burst: s.handshake_burst_per_ip,
-            },
-            message_rate: Rate {
-                per_sec: s.messages_per_ip_per_sec,
-                burst: s.message_burst_per_ip,
-            },
-            trusted_proxies: TrustedProxies::parse(&s.trusted_proxies)?,
-            allowed_origins: Origins::parse(&s.allowed_origins)?,
+            header_timeout: Duration::from_millis(e.header_timeout_ms),
+            max_header_bytes: e.max_header_bytes,
+            poll_body_timeout: Duration::from_millis(e.poll_body_timeout_ms),
+            max_sessions: e.max_sessions,
+            max_sessions_per_ip: e.max_sessions_per_ip,
+            handshake_rate: e.handshake_rate(),
+            message_rate: e.message_rate(),
+            trusted_proxies: TrustedProxies::parse(&e.trusted_proxies)?,
+            allowed_origins: Origins::parse(&e.allowed_origins)?,
             connector: None,
             extra_metrics: None,
             core_tls: None,
@@ -450,25 +355,34 @@ mod tests {
         let d = EdgeSettings::default();
         assert_eq!(c.core_urls, ["http://core:1"]);
         assert_eq!(c.shutdown_grace, Duration::from_millis(d.shutdown_grace_ms));
-        assert_eq!(c.ping_interval, Duration::from_millis(d.ping_interval_ms));
+        assert_eq!(c.ping_interval, d.engine.ping_interval());
         assert_eq!(
             c.connect_timeout,
             Duration::from_millis(d.connect_timeout_ms)
         );
-        assert_eq!(c.header_timeout, Duration::from_millis(d.header_timeout_ms));
-        assert_eq!(c.max_sessions_per_ip, d.max_sessions_per_ip);
+        assert_eq!(
+            c.header_timeout,
+            Duration::from_millis(d.engine.header_timeout_ms)
+        );
+        assert_eq!(c.max_sessions_per_ip, d.engine.max_sessions_per_ip);
         assert_eq!(c.static_dir, None, "no files unless asked");
     }
 
     #[test]
     fn bad_limits_name_the_option() {
         let s = EdgeSettings {
-            max_header_bytes: 10,
+            engine: EngineConfig {
+                max_header_bytes: 10,
+                ..EngineConfig::default()
+            },
             ..EdgeSettings::default()
         };
         assert!(s.validate().unwrap_err().contains("edge.max_header_bytes"));
         let s = EdgeSettings {
-            allowed_origins: vec!["example.com".into()],
+            engine: EngineConfig {
+                allowed_origins: vec!["example.com".into()],
+                ..EngineConfig::default()
+            },
             ..EdgeSettings::default()
         };
         assert!(s.validate().unwrap_err().contains("edge.allowed_origins"));

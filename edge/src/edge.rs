@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::EdgeConfig;
 use crate::engine::limits::Limits;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::error::EdgeError;
 use crate::link::Link;
@@ -35,6 +36,27 @@ pub(crate) struct Edge {
 }
 
 impl Edge {
+    /// The shared state of an edge with `config` (normalized), its link not started yet.
+    pub(crate) fn new(config: EdgeConfig) -> Result<Self, EdgeError> {
+        let link = Link::new(&config)?;
+        let limits = Limits::new(
+            config.max_sessions,
+            config.max_sessions_per_ip,
+            config.handshake_rate,
+            config.message_rate,
+        );
+        Ok(Edge {
+            config,
+            sessions: parking_lot::Mutex::new(HashMap::new()),
+            index: parking_lot::RwLock::new(Index::new()),
+            link,
+            metrics: Metrics::default(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            limits,
+        })
+    }
+
     /// Takes a socket out of the local index, reports `$disconnect` to handlers when the namespace
     /// asks for it, and tells the core the socket is gone.
     pub fn forget_socket(&self, s: &SocketState, reason: &str) {
@@ -64,18 +86,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EdgeError> {
     config.normalize();
-    let link = Link::new(&config)?;
-    let limits = Limits::new(&config);
-    let edge = Arc::new(Edge {
-        config,
-        sessions: parking_lot::Mutex::new(HashMap::new()),
-        index: parking_lot::RwLock::new(Index::new()),
-        link,
-        metrics: Metrics::default(),
-        shutdown: CancellationToken::new(),
-        tasks: TaskTracker::new(),
-        limits,
-    });
+    let edge = Arc::new(Edge::new(config)?);
     let link_stop = CancellationToken::new();
     let link_task = tokio::spawn(crate::link::run(edge.clone(), link_stop.clone()));
 

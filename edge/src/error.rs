@@ -67,6 +67,24 @@ pub enum HttpError {
     Grpc(tonic::Code, String),
 }
 
+impl From<herald_engine::Refusal> for HttpError {
+    fn from(r: herald_engine::Refusal) -> Self {
+        use herald_engine::Refusal as R;
+        match r {
+            R::BadRequest => HttpError::BadRequest,
+            R::PayloadTooLarge => HttpError::PayloadTooLarge,
+            R::OriginNotAllowed => HttpError::OriginNotAllowed,
+            R::TooManySessions => HttpError::TooManySessions,
+            R::TooManySessionsFromIp => HttpError::TooManySessionsFromIp,
+            R::HandshakeRate => HttpError::HandshakeRate,
+            R::WebsocketVersion => HttpError::WebsocketVersion,
+            R::HeaderTimeout => HttpError::HeaderTimeout,
+            R::HeadersTooLarge => HttpError::HeadersTooLarge,
+            R::BodyTimeout => HttpError::BodyTimeout,
+        }
+    }
+}
+
 impl From<tonic::Status> for HttpError {
     fn from(s: tonic::Status) -> Self {
         HttpError::Grpc(s.code(), s.message().to_owned())

@@ -13,6 +13,7 @@ use herald_index::Topic;
 use herald_proto::v1::{Delivery, DeliveryClass, arg};
 
 use crate::edge::Edge;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{PushError, Session, SharedFrame};
 use crate::member::Member;
 use crate::socketio::recovery::{deliver_to, offset_arg, offset_seq};

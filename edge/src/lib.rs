@@ -53,8 +53,9 @@ mod owed;
 pub mod prom;
 mod relink;
 mod serve;
+#[cfg(test)]
+mod sizes;
 mod socketio;
-mod tls;
 
 pub use config::{
     DEV_SERVICE_TOKEN, EdgeConfig, EdgeSettings, NamespaceConfig, Rate, RelayExclude, RoomAlias,
@@ -62,8 +63,7 @@ pub use config::{
 };
 pub use connector::{CoreConnector, LinkResponses};
 pub use edge::run;
-pub use engine::origin::Origins;
-pub use engine::peer::TrustedProxies;
 pub use error::{EdgeError, HttpError};
+pub use herald_engine::{EngineConfig, ServerTls as EdgeTls, TlsError};
+pub use herald_engine::{Origins, TrustedProxies};
 pub use metrics::ExtraMetrics;
-pub use tls::{EdgeTls, TlsError};

@@ -122,9 +122,9 @@ mod tests {
         let session = Arc::new(Session::new(
             Arc::from("s"),
             4,
-            None,
             crate::engine::session::Transport::Websocket,
             Arc::default(),
+            crate::engine::session::SioData::new(None),
         ));
         let m = Member::new(session);
         m.raise_floor(10);
@@ -144,9 +144,9 @@ mod tests {
         let session = Arc::new(Session::new(
             Arc::from("s"),
             4,
-            None,
             crate::engine::session::Transport::Websocket,
             Arc::default(),
+            crate::engine::session::SioData::new(None),
         ));
         let mut ix = herald_index::Index::new();
         ix.insert("c", "/", Some("u"), Member::new(session))

@@ -356,7 +356,18 @@ fn render_edge(edge: &Edge, out: &mut String) {
         "herald_edge_emit_to_write_seconds",
         "From the core accepting an event to the edge handing its frame to the sockets.",
     );
-    edge.limits.render(out);
+    let rows: Vec<(String, u64)> = edge
+        .limits
+        .refusals()
+        .map(|(l, n)| (format!("limit=\"{}\"", l.as_str()), n))
+        .collect();
+    family(
+        out,
+        "herald_edge_limit_refusals_total",
+        "counter",
+        "Requests, sessions and packets refused by a limit of the edge, by limit.",
+        &rows,
+    );
     crate::prom::process(out);
 }
 

@@ -17,6 +17,7 @@ use herald_proto::v1::{Applied, ConnectionOpened, LinkRequest, link_request::Msg
 use tokio::sync::mpsc;
 
 use crate::edge::Edge;
+use crate::engine::session::SessionExt;
 use crate::fanout::codec_args;
 use crate::link::{LinkError, REQUEST_TIMEOUT, Sent};
 use crate::member::Member;

@@ -418,16 +418,16 @@ impl Config {
             ("core.link_queue", self.core.link_queue),
             ("core.subscriber_queue", self.core.subscriber_queue),
             ("core.broker_queue", self.core.broker_queue),
-            ("edge.outbound_queue", self.edge.outbound_queue),
+            ("edge.outbound_queue", self.edge.engine.outbound_queue),
         ] {
             if v == 0 {
                 return Err(ConfigError(format!("{name}: must be greater than 0")));
             }
         }
         for (name, v) in [
-            ("edge.ping_interval_ms", self.edge.ping_interval_ms),
-            ("edge.ping_timeout_ms", self.edge.ping_timeout_ms),
-            ("edge.max_payload", self.edge.max_payload),
+            ("edge.ping_interval_ms", self.edge.engine.ping_interval_ms),
+            ("edge.ping_timeout_ms", self.edge.engine.ping_timeout_ms),
+            ("edge.max_payload", self.edge.engine.max_payload),
             ("edge.connect_timeout_ms", self.edge.connect_timeout_ms),
             ("core.handler_timeout_ms", self.core.handler_timeout_ms),
         ] {
@@ -786,7 +786,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(c.edge.ping_interval_ms, 2000);
+        assert_eq!(c.edge.engine.ping_interval_ms, 2000);
         assert_eq!(c.auth.audience, "app");
         assert_eq!(c.core.service_tokens, ["a", "b"]);
         assert_eq!(c.namespaces.len(), 2);

@@ -1,15 +1,18 @@
-//! Per-session timers: server pings and the pong deadline, the CONNECT deadline, and token expiry.
+//! The edge's side of the engine's handler: client messages to the Socket.IO layer, the
+//! Socket.IO deadlines of a session (its CONNECT, its tokens' expiry), and closing a session
+//! the engine gives up on through both layers.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::time::{Instant, sleep_until};
+use bytes::Bytes;
+use herald_engine::{Close, Handler, Heartbeat, Limits, TransportSettings};
+use tokio::time::Instant;
 
 use crate::edge::Edge;
-use crate::engine::session::{PushError, SLOW_CONSUMER, Session};
-
-/// Longest wait for a polling client to fetch the last frames of a closed session.
-const LINGER_MAX: Duration = Duration::from_secs(5);
+use crate::engine::RATE_LIMITED;
+use crate::engine::session::{SLOW_CONSUMER, Session, SessionExt, SioData};
+use crate::socketio::ProtocolError;
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -18,72 +21,98 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs until the session closes, then until it is out of the edge's table.
-pub(crate) async fn run(edge: Arc<Edge>, session: Arc<Session>) {
-    tick(&edge, &session).await;
-    let linger = edge.config.ping_timeout.min(LINGER_MAX);
-    let _ = tokio::time::timeout(linger, session.finished.cancelled()).await;
-    session.finish(&edge);
+/// Starts the session's driver (heartbeat and deadlines) as one of the edge's tasks.
+pub(crate) fn spawn(edge: &Arc<Edge>, session: &Arc<Session>) {
+    edge.tasks
+        .spawn(herald_engine::driver::run(edge.clone(), session.clone()));
 }
 
-/// Heartbeat and deadlines until the session closes.
-async fn tick(edge: &Arc<Edge>, session: &Arc<Session>) {
-    let cfg = &edge.config;
-    let mut next_ping = Instant::now() + cfg.ping_interval;
-    let mut pong_deadline: Option<Instant> = None;
-    let connect_deadline = Instant::now() + cfg.connect_timeout;
-    loop {
-        let now = Instant::now();
-        let mut wake = pong_deadline.unwrap_or(next_ping);
-        if !session.ever_connected() {
-            wake = wake.min(connect_deadline);
-        }
-        // When the token is refused (exp plus the leeway, as at connect); a far-future exp never
-        // wakes the driver rather than overflowing the clock.
-        let exp = session
+impl Edge {
+    /// When the first socket's token is refused (exp plus the leeway, as at connect), and its
+    /// namespace; a far-future exp never wakes the driver rather than overflowing the clock.
+    fn expiry(&self, session: &Session) -> Option<(u64, Arc<str>)> {
+        session
             .earliest_exp()
-            .map(|(exp, ns)| (cfg.verifier.refused_from(exp), ns));
-        if let Some((exp, _)) = &exp
-            && let Some(at) = now.checked_add(Duration::from_secs(exp.saturating_sub(unix_now())))
-        {
-            wake = wake.min(at);
+            .map(|(exp, ns)| (self.config.verifier.refused_from(exp), ns))
+    }
+}
+
+impl Handler for Edge {
+    type Data = SioData;
+    type Error = ProtocolError;
+
+    fn transport(&self) -> TransportSettings {
+        TransportSettings {
+            max_payload: self.config.max_payload,
+            poll_body_timeout: self.config.poll_body_timeout,
         }
-        tokio::select! {
-            () = session.closed.cancelled() => return,
-            () = session.pong.notified() => {
-                if pong_deadline.take().is_some() {
-                    next_ping = Instant::now() + cfg.ping_interval;
-                }
-                continue;
-            }
-            () = session.changed.notified() => continue,
-            () = sleep_until(wake) => {}
+    }
+
+    fn frames_sent(&self, frames: u64) {
+        self.metrics.frames_sent(frames);
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    async fn message(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        text: String,
+    ) -> Result<(), ProtocolError> {
+        crate::socketio::on_message(self, session, &text).await
+    }
+
+    async fn binary(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        data: Bytes,
+    ) -> Result<(), ProtocolError> {
+        crate::socketio::on_binary(self, session, data).await
+    }
+
+    fn heartbeat(&self) -> Heartbeat {
+        Heartbeat {
+            ping_interval: self.config.ping_interval,
+            ping_timeout: self.config.ping_timeout,
         }
-        let now = Instant::now();
-        if pong_deadline.is_some_and(|d| now >= d) {
-            tracing::debug!(sid = %session.sid, "no pong within ping_timeout");
-            session.close(edge, "ping timeout");
-            return;
+    }
+
+    fn deadline(&self, session: &Session, opened: Instant) -> Option<Instant> {
+        let connect = (!session.ever_connected()).then(|| opened + self.config.connect_timeout);
+        let expiry = self.expiry(session).and_then(|(exp, _)| {
+            Instant::now().checked_add(Duration::from_secs(exp.saturating_sub(unix_now())))
+        });
+        match (connect, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        if pong_deadline.is_none() && now >= next_ping {
-            match session.push_text("2") {
-                Ok(()) | Err(PushError::Closed) => {}
-                Err(PushError::Full) => {
-                    session.disconnect_all(edge, SLOW_CONSUMER, false);
-                    return;
-                }
-            }
-            pong_deadline = Some(now + cfg.ping_timeout);
-        }
-        if !session.ever_connected() && now >= connect_deadline {
+    }
+
+    fn deadline_reached(&self, session: &Arc<Session>, opened: Instant) -> bool {
+        if !session.ever_connected() && Instant::now() >= opened + self.config.connect_timeout {
             tracing::debug!(sid = %session.sid, "no socket.io CONNECT within connect_timeout");
-            session.close(edge, "connect timeout");
-            return;
+            session.close(self, "connect timeout");
+            return false;
         }
-        if let Some((exp, ns)) = exp
+        if let Some((exp, ns)) = self.expiry(session)
             && unix_now() >= exp
         {
-            crate::socketio::commands::kick(edge, session, &ns, "token expired");
+            crate::socketio::commands::kick(self, session, &ns, "token expired");
         }
+        true
+    }
+
+    fn close(&self, session: &Arc<Session>, reason: Close) {
+        match reason {
+            Close::SlowConsumer => session.disconnect_all(self, SLOW_CONSUMER, false),
+            Close::RateLimited => session.disconnect_all(self, RATE_LIMITED, false),
+            other => session.close(self, other.as_str()),
+        }
+    }
+
+    fn finish(&self, session: &Session) {
+        SessionExt::finish(session, self);
     }
 }

@@ -1,30 +1,23 @@
 //! Engine.IO v4: sessions, heartbeat, and the polling and websocket transports.
 
 pub(crate) mod driver;
-pub(crate) mod limits;
-pub(crate) mod origin;
-pub(crate) mod peer;
 pub(crate) mod polling;
-pub(crate) mod queue;
 pub(crate) mod session;
-pub(crate) mod sink;
-pub(crate) mod stream;
 pub(crate) mod takeover;
 pub(crate) mod ws;
+
+pub(crate) use herald_engine::{limits, origin, sink, stream};
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use herald_codec::engine::{Handshake, Packet};
-
 use crate::edge::Edge;
 use crate::error::HttpError;
 use crate::ids;
-use limits::Limit;
 use session::{Session, Transport};
 
 /// Close reason of a session whose address sent more packets than `messages_per_ip_per_sec`.
-pub(crate) const RATE_LIMITED: &str = "message rate exceeded";
+pub(crate) const RATE_LIMITED: &str = herald_engine::Close::RateLimited.as_str();
 
 /// Creates and registers a session from `ip`, and starts its driver (heartbeat, deadlines);
 /// refused when a limit of the edge says so.
@@ -39,89 +32,32 @@ pub(crate) fn open_session(
     let session = Arc::new(Session::new(
         sid.clone(),
         edge.config.outbound_queue,
-        header_token,
         transport,
         edge.metrics.frames_counter(),
+        session::SioData::new(header_token),
     ));
     let _ = session.admitted.set(admitted);
     edge.sessions.lock().insert(sid, session.clone());
     edge.metrics.session_opened(transport);
-    edge.tasks.spawn(driver::run(edge.clone(), session.clone()));
+    driver::spawn(edge, &session);
     Ok(session)
 }
 
 /// The OPEN packet text (`0{...}`) for a session.
 pub(crate) fn open_packet(edge: &Edge, sid: &str, upgrades: bool) -> String {
-    let hs = Handshake {
-        sid: sid.to_owned(),
-        upgrades: if upgrades {
-            vec!["websocket".to_owned()]
-        } else {
-            Vec::new()
-        },
-        ping_interval_ms: millis(edge.config.ping_interval),
-        ping_timeout_ms: millis(edge.config.ping_timeout),
-        max_payload: edge.config.max_payload,
-    };
-    format!("0{}", hs.to_json())
+    let c = &edge.config;
+    herald_engine::handshake::open_packet(
+        sid,
+        upgrades,
+        c.ping_interval,
+        c.ping_timeout,
+        c.max_payload,
+    )
 }
 
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// What the transport does after a packet.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Flow {
-    Continue,
-    /// The session is over (client close or protocol error); it has been closed.
-    Closed,
-}
-
-/// Handles one packet received from the client on an established transport.
-pub(crate) async fn on_packet(edge: &Arc<Edge>, session: &Arc<Session>, packet: Packet) -> Flow {
-    if let Some(a) = session.admitted.get()
-        && !edge.limits.allow_packet(a)
-    {
-        edge.limits.refuse(
-            Limit::MessageRate,
-            Some(a.ip()),
-            "packets over messages_per_ip_per_sec: disconnecting the session",
-        );
-        session.disconnect_all(edge, RATE_LIMITED, false);
-        return Flow::Closed;
-    }
-    let result = match packet {
-        Packet::Pong(_) => {
-            session.pong.notify_one();
-            Ok(())
-        }
-        Packet::Message(text) => crate::socketio::on_message(edge, session, &text).await,
-        Packet::Binary(bin) => crate::socketio::on_binary(edge, session, bin).await,
-        Packet::Close => {
-            // The client closed its engine on purpose: not a recoverable loss.
-            session.close(edge, session::CLIENT_CLOSE);
-            // The client is gone: nothing left for it to fetch.
-            session.finish(edge);
-            return Flow::Closed;
-        }
-        Packet::Noop => Ok(()),
-        Packet::Open(_) | Packet::Ping(_) | Packet::Upgrade => Err(
-            crate::socketio::ProtocolError::Other("unexpected engine.io packet"),
-        ),
-    };
-    match result {
-        Ok(()) => Flow::Continue,
-        Err(e) => {
-            tracing::info!(sid = %session.sid, error = %e, "protocol error: closing the session");
-            session.close(edge, session::PARSE_ERROR);
-            Flow::Closed
-        }
-    }
-}
+pub(crate) use herald_engine::packet::{Flow, on_packet};
 
 /// A protocol error at the Engine.IO level closes the session.
-pub(crate) fn malformed(edge: &Edge, session: &Session, error: &dyn std::fmt::Display) {
-    tracing::info!(sid = %session.sid, error = %error, "malformed engine.io packet: closing the session");
-    session.close(edge, session::PARSE_ERROR);
+pub(crate) fn malformed(edge: &Edge, session: &Arc<Session>, error: &dyn std::fmt::Display) {
+    herald_engine::packet::malformed(edge, session, error);
 }

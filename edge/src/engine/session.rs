@@ -1,8 +1,9 @@
-//! One Engine.IO session: its bounded outbound queue, transport state, Socket.IO sockets and closing.
+//! The edge's sessions: the Socket.IO layer's data on an Engine.IO session (sockets, acks,
+//! binary reassembly, the client's lane) and closing a session through both layers.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
@@ -10,72 +11,22 @@ use herald_auth::Claims;
 use herald_codec::BinaryAssembly;
 use herald_codec::event::{Arg, encode_disconnect, encode_event};
 use herald_proto::v1::{ConnectionClosed, link_request::Msg};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::edge::Edge;
-use crate::engine::limits::Admitted;
-use crate::engine::queue::{Queue, Reader};
-use crate::engine::sink::{Sink, wire_frames, wire_outgoing, wire_texts};
 use crate::socketio::recovery::{RestoreBuffer, is_recoverable};
 use crate::socketio::relay::TokenBucket;
+use herald_engine::Close;
+pub(crate) use herald_engine::frame::{Outgoing, PushError, SharedFrame, Transport};
 
 /// Close reason of a session whose outbound queue overflowed.
-pub(crate) const SLOW_CONSUMER: &str = "slow consumer";
+pub(crate) const SLOW_CONSUMER: &str = Close::SlowConsumer.as_str();
 /// Close reason of a session whose client sent the Engine.IO close packet.
-pub(crate) const CLIENT_CLOSE: &str = "client close";
+pub(crate) const CLIENT_CLOSE: &str = Close::ClientClose.as_str();
 /// Close reason of a session that broke the protocol.
-pub(crate) const PARSE_ERROR: &str = "parse error";
+pub(crate) const PARSE_ERROR: &str = Close::ParseError.as_str();
 
 /// Most acks a socket may owe at once; older ones are forgotten first.
 const MAX_PENDING_ACKS: usize = 256;
-
-/// One frame on its way to the client.
-#[derive(Debug, Clone)]
-pub(crate) enum Outgoing {
-    /// An Engine.IO text packet (`"2"`, `"42[...]"`, ...).
-    Text(Utf8Bytes),
-    /// A binary attachment.
-    Binary(Bytes),
-}
-
-/// One event's frames, encoded once and shared by every recipient: the Engine.IO text and its
-/// attachments (for polling) and the same as websocket frames in one buffer.
-#[derive(Debug, Clone)]
-pub(crate) struct SharedFrame {
-    pub text: Utf8Bytes,
-    pub attachments: Vec<Bytes>,
-    pub wire: Bytes,
-}
-
-impl SharedFrame {
-    pub fn new(text: Utf8Bytes, attachments: Vec<Bytes>) -> Self {
-        let wire = wire_frames(text.as_str(), &attachments);
-        SharedFrame {
-            text,
-            attachments,
-            wire,
-        }
-    }
-}
-
-/// Which transport carries the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Transport {
-    Polling,
-    /// A websocket is probing; polling still works.
-    Upgrading,
-    Websocket,
-}
-
-/// Why a frame was not queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PushError {
-    /// The queue had no room: the client does not keep up.
-    Full,
-    /// The session finished while waiting for room: nothing will read the queue any more.
-    Closed,
-}
 
 /// One Socket.IO socket (a namespace connection) of the session.
 #[derive(Debug)]
@@ -103,33 +54,18 @@ pub(crate) struct SocketState {
     acks: VecDeque<(u64, u64)>,
 }
 
-#[derive(Debug)]
+/// The Socket.IO layer's part of a session, under its own lock: its sockets and the binary
+/// packet being reassembled.
+#[derive(Debug, Default)]
 struct State {
-    transport: Transport,
     sockets: Vec<SocketState>,
     ever_connected: bool,
     assembly: Option<(BinaryAssembly, Arc<str>)>,
-    closing: bool,
-    /// The client closed the session with the Engine.IO close packet.
-    client_closed: bool,
-    drain: bool,
-    final_frames: Vec<Outgoing>,
 }
 
-/// An Engine.IO session.
+/// What the Socket.IO layer attaches to an Engine.IO session.
 #[derive(Debug)]
-pub(crate) struct Session {
-    pub sid: Arc<str>,
-    /// Outbound frames, read by the transport currently writing (a pending GET or the websocket).
-    queue: Queue,
-    /// Held while a polling POST is processed (a concurrent POST closes the session).
-    pub post: tokio::sync::Mutex<()>,
-    pub closed: CancellationToken,
-    pub pong: Notify,
-    /// Releases a pending GET with a noop (upgrade).
-    pub noop: Notify,
-    /// Sockets changed (the driver recomputes its deadlines).
-    pub changed: Notify,
+pub(crate) struct SioData {
     /// Token from the handshake's `Authorization: Bearer` header.
     pub header_token: Option<Box<str>>,
     /// Forwarded client events waiting for their handler's reply.
@@ -138,183 +74,21 @@ pub(crate) struct Session {
     pub restoring: AtomicUsize,
     /// Client packets waiting on the core, in order (the Socket.IO layer's).
     pub lane: crate::socketio::lane::Lane,
-    /// Cancelled once the session is out of the edge's table (after a polling client fetched
-    /// its last frames, or at once for other sessions).
-    pub finished: CancellationToken,
-    /// The session's place in the edge's limits (its client's address), released by `finish`.
-    pub admitted: std::sync::OnceLock<Admitted>,
     state: parking_lot::Mutex<State>,
 }
 
-impl Session {
-    pub fn new(
-        sid: Arc<str>,
-        queue: usize,
-        header_token: Option<Box<str>>,
-        transport: Transport,
-        frames_sent: Arc<AtomicU64>,
-    ) -> Self {
-        Session {
-            sid,
-            queue: Queue::new(queue, frames_sent),
-            post: tokio::sync::Mutex::new(()),
-            closed: CancellationToken::new(),
-            pong: Notify::new(),
-            noop: Notify::new(),
-            changed: Notify::new(),
+/// An Engine.IO session of the edge: the engine's session carrying the Socket.IO layer's data.
+pub(crate) type Session = herald_engine::Session<SioData>;
+
+impl SioData {
+    pub fn new(header_token: Option<Box<str>>) -> Self {
+        SioData {
             header_token,
             forwards_in_flight: AtomicUsize::new(0),
             restoring: AtomicUsize::new(0),
             lane: crate::socketio::lane::Lane::default(),
-            finished: CancellationToken::new(),
-            admitted: std::sync::OnceLock::new(),
-            state: parking_lot::Mutex::new(State {
-                transport,
-                sockets: Vec::new(),
-                ever_connected: false,
-                assembly: None,
-                closing: false,
-                client_closed: false,
-                drain: false,
-                final_frames: Vec::new(),
-            }),
+            state: parking_lot::Mutex::default(),
         }
-    }
-
-    pub fn transport(&self) -> Transport {
-        self.state.lock().transport
-    }
-
-    pub fn set_transport(&self, t: Transport) {
-        self.state.lock().transport = t;
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
-    }
-
-    /// Enqueues a text frame and its binary attachments atomically (all or none), in order.
-    pub fn push(&self, text: Utf8Bytes, attachments: &[Bytes]) -> Result<(), PushError> {
-        let wire = || wire_frames(text.as_str(), attachments);
-        self.push_frames(
-            1 + attachments.len(),
-            |q| {
-                q.push_back(Outgoing::Text(text.clone()));
-                q.extend(attachments.iter().cloned().map(Outgoing::Binary));
-            },
-            wire,
-        )
-    }
-
-    /// Enqueues an event's frames encoded once for every recipient (the fan-out).
-    pub fn push_shared(&self, frame: &SharedFrame) -> Result<(), PushError> {
-        self.push_shared_with(frame, false).map(|_| ())
-    }
-
-    /// Like [`Session::push_shared`], but a websocket gathers the frames until [`Session::uncork`]:
-    /// several deliveries ready at once go out in one write. `Ok(true)`: this push corked the
-    /// session, the caller must uncork it.
-    pub fn push_shared_corked(&self, frame: &SharedFrame) -> Result<bool, PushError> {
-        self.push_shared_with(frame, true)
-    }
-
-    fn push_shared_with(&self, frame: &SharedFrame, cork: bool) -> Result<bool, PushError> {
-        self.queue
-            .push_with(
-                1 + frame.attachments.len(),
-                |q| {
-                    q.push_back(Outgoing::Text(frame.text.clone()));
-                    q.extend(frame.attachments.iter().cloned().map(Outgoing::Binary));
-                },
-                || frame.wire.clone(),
-                cork,
-            )
-            .ok_or(PushError::Full)
-    }
-
-    /// Writes what corked pushes gathered.
-    pub fn uncork(&self) {
-        self.queue.uncork();
-    }
-
-    /// Enqueues several text frames atomically.
-    pub fn push_texts(&self, texts: &[Utf8Bytes]) -> Result<(), PushError> {
-        self.push_frames(
-            texts.len(),
-            |q| q.extend(texts.iter().cloned().map(Outgoing::Text)),
-            || wire_texts(texts),
-        )
-    }
-
-    fn push_frames(
-        &self,
-        n: usize,
-        fill: impl FnOnce(&mut VecDeque<Outgoing>),
-        wire: impl FnOnce() -> Bytes,
-    ) -> Result<(), PushError> {
-        match self.queue.push_with(n, fill, wire, false) {
-            Some(_) => Ok(()),
-            None => Err(PushError::Full),
-        }
-    }
-
-    /// Enqueues a text frame and its attachments, waiting for room in the queue.
-    pub async fn push_wait(&self, text: Utf8Bytes, attachments: &[Bytes]) -> Result<(), PushError> {
-        loop {
-            match self.push(text.clone(), attachments) {
-                Err(PushError::Full) => {
-                    if !self.wait_room(1 + attachments.len()).await {
-                        return Err(PushError::Closed);
-                    }
-                }
-                done => return done,
-            }
-        }
-    }
-
-    /// Waits until `frames` frames fit in the queue (`false`: they never will, or the session finished).
-    pub async fn wait_room(&self, frames: usize) -> bool {
-        tokio::select! {
-            ok = self.queue.wait_room(frames) => ok && !self.finished.is_cancelled(),
-            () = self.finished.cancelled() => false,
-        }
-    }
-
-    /// Waits for the right to read the outbound queue (one transport at a time).
-    pub async fn reader(&self) -> Reader<'_> {
-        self.queue.reader().await
-    }
-
-    /// The right to read the outbound queue, unless another transport holds it.
-    pub fn try_reader(&self) -> Option<Reader<'_>> {
-        self.queue.try_reader()
-    }
-
-    /// Hands the outbound queue to a websocket: what is queued is written first, later frames go
-    /// straight to the socket.
-    pub fn attach_websocket(&self, stream: Arc<crate::engine::stream::Stream>) {
-        self.queue.attach(stream, wire_outgoing);
-    }
-
-    /// Writes a websocket control frame (a pong) in order with the frames; `false` when the queue
-    /// is full (the client does not read).
-    pub fn push_control(&self, frame: Bytes) -> bool {
-        self.queue.write_control(frame)
-    }
-
-    /// The client's IP address, when known.
-    pub fn ip(&self) -> Option<std::net::IpAddr> {
-        self.admitted.get().map(Admitted::ip)
-    }
-
-    /// Takes the websocket's write side back (closing).
-    pub fn detach_websocket(&self) -> Option<Sink> {
-        self.queue.detach()
-    }
-
-    /// Writes what the websocket could not take at once; returns when the socket failed.
-    pub async fn flush_websocket(&self) -> std::io::Error {
-        self.queue.flush().await
     }
 
     /// Whether some socket of the session is being restored.
@@ -322,36 +96,10 @@ impl Session {
         self.restoring.load(Ordering::Acquire) > 0
     }
 
-    pub fn push_text(&self, text: impl Into<Utf8Bytes>) -> Result<(), PushError> {
-        self.push(text.into(), &[])
-    }
-
-    /// Enqueues a text frame and its attachments; a full queue closes the session as a slow consumer.
-    pub fn push_or_kill(&self, edge: &Edge, text: Utf8Bytes, attachments: &[Bytes]) {
-        if self.push(text, attachments) == Err(PushError::Full) {
-            tracing::info!(sid = %self.sid, "outbound queue full: disconnecting slow consumer");
-            self.disconnect_all(edge, SLOW_CONSUMER, false);
-        }
-    }
-
     // ----- sockets -----
 
     pub fn has_socket(&self, ns: &str) -> bool {
         self.state.lock().sockets.iter().any(|s| &*s.ns == ns)
-    }
-
-    pub fn add_socket(&self, socket: SocketState) -> bool {
-        let mut st = self.state.lock();
-        if st.closing {
-            return false;
-        }
-        st.ever_connected = true;
-        // Nearly every session has one socket: no room for more until needed.
-        st.sockets.reserve_exact(1);
-        st.sockets.push(socket);
-        drop(st);
-        self.changed.notify_one();
-        true
     }
 
     pub fn remove_socket(&self, ns: &str) -> Option<SocketState> {
@@ -407,87 +155,119 @@ impl Session {
         self.state.lock().assembly = Some(a);
     }
 
-    // ----- closing -----
-
-    /// Whether the client ended the session itself (its close packet), rather than the server.
-    pub fn closed_by_client(&self) -> bool {
-        self.state.lock().client_closed
+    /// The namespaces of the session's sockets.
+    fn namespaces(&self) -> Vec<Arc<str>> {
+        self.state
+            .lock()
+            .sockets
+            .iter()
+            .map(|s| s.ns.clone())
+            .collect()
     }
 
-    /// Takes the frames to write after the queue when the session closed, and whether to flush the queue first.
-    pub fn take_final(&self) -> (bool, Vec<Outgoing>) {
+    /// Takes every socket out (the session closed), and drops a partial binary packet.
+    fn take_sockets(&self) -> Vec<SocketState> {
         let mut st = self.state.lock();
-        (st.drain, std::mem::take(&mut st.final_frames))
+        st.assembly = None;
+        std::mem::take(&mut st.sockets)
     }
+}
 
+/// What the edge does with a session that needs both layers (its sockets and its closing).
+pub(crate) trait SessionExt {
+    /// Adds a socket; `false` when the session is closing.
+    fn add_socket(&self, socket: SocketState) -> bool;
+    /// Enqueues a text frame and its attachments; a full queue closes the session as a slow consumer.
+    fn push_or_kill(&self, edge: &Edge, text: Utf8Bytes, attachments: &[Bytes]);
     /// Closes the session: every socket leaves the index and the core is told. Idempotent.
-    pub fn close(&self, edge: &Edge, reason: &str) {
-        self.close_with(edge, reason, Vec::new(), false);
-    }
-
-    /// Sends `herald:disconnect {reason}` and DISCONNECT on every socket (bypassing the queue), then closes.
-    /// With `drain`, frames already queued are written first.
-    pub fn disconnect_all(&self, edge: &Edge, reason: &str, drain: bool) {
-        self.close_telling(edge, reason, drain, true);
-    }
-
+    fn close(&self, edge: &Edge, reason: &str);
+    /// Sends `herald:disconnect {reason}` and DISCONNECT on every socket (bypassing the queue),
+    /// then closes. With `drain`, frames already queued are written first.
+    fn disconnect_all(&self, edge: &Edge, reason: &str, drain: bool);
     /// Tells every socket why, then closes the transport without a Socket.IO DISCONNECT: the
     /// client sees "transport close" and reconnects by itself (a restart, a rolling deploy).
-    pub fn close_for_restart(&self, edge: &Edge, reason: &str) {
-        self.close_telling(edge, reason, true, false);
-    }
-
-    fn close_telling(&self, edge: &Edge, reason: &str, drain: bool, kick: bool) {
-        let frames = {
-            let st = self.state.lock();
-            let mut frames = Vec::with_capacity(st.sockets.len() * 2);
-            for s in &st.sockets {
-                let [notice, disconnect] = disconnect_frames(&s.ns, reason);
-                frames.push(Outgoing::Text(notice));
-                if kick {
-                    frames.push(Outgoing::Text(disconnect));
-                }
-            }
-            frames
-        };
-        self.close_with(edge, reason, frames, drain);
-    }
-
-    fn close_with(&self, edge: &Edge, reason: &str, final_frames: Vec<Outgoing>, drain: bool) {
-        let (sockets, linger) = {
-            let mut st = self.state.lock();
-            if st.closing {
-                return;
-            }
-            st.closing = true;
-            st.client_closed = reason == CLIENT_CLOSE;
-            st.drain = drain;
-            // A polling client fetches its last frames with a later GET: keep the session reachable
-            // until then (the driver ends the wait); the close packet goes in a poll of its own.
-            let linger =
-                st.transport != Transport::Websocket && (drain || !final_frames.is_empty());
-            st.final_frames = final_frames;
-            st.assembly = None;
-            (std::mem::take(&mut st.sockets), linger)
-        };
-        tracing::debug!(sid = %self.sid, reason, "engine.io session closed");
-        edge.metrics.session_closed(reason);
-        self.closed.cancel();
-        if !linger {
-            self.finish(edge);
-        }
-        for s in sockets {
-            edge.forget_socket(&s, reason);
-        }
-    }
-
+    fn close_for_restart(&self, edge: &Edge, reason: &str);
     /// Takes a closed session out of the edge's table (idempotent).
-    pub fn finish(&self, edge: &Edge) {
+    fn finish(&self, edge: &Edge);
+}
+
+impl SessionExt for Session {
+    fn add_socket(&self, socket: SocketState) -> bool {
+        let mut st = self.state.lock();
+        // Checked under the sockets' lock: a close marks the session closing before it takes
+        // the sockets, so a socket is either refused here or taken by the close.
+        if self.is_closing() {
+            return false;
+        }
+        st.ever_connected = true;
+        // Nearly every session has one socket: no room for more until needed.
+        st.sockets.reserve_exact(1);
+        st.sockets.push(socket);
+        drop(st);
+        self.changed.notify_one();
+        true
+    }
+
+    fn push_or_kill(&self, edge: &Edge, text: Utf8Bytes, attachments: &[Bytes]) {
+        if self.push(text, attachments) == Err(PushError::Full) {
+            tracing::info!(sid = %self.sid, "outbound queue full: disconnecting slow consumer");
+            self.disconnect_all(edge, SLOW_CONSUMER, false);
+        }
+    }
+
+    fn close(&self, edge: &Edge, reason: &str) {
+        close_with(self, edge, reason, Vec::new(), false);
+    }
+
+    fn disconnect_all(&self, edge: &Edge, reason: &str, drain: bool) {
+        close_telling(self, edge, reason, drain, true);
+    }
+
+    fn close_for_restart(&self, edge: &Edge, reason: &str) {
+        close_telling(self, edge, reason, true, false);
+    }
+
+    fn finish(&self, edge: &Edge) {
         let removed = edge.sessions.lock().remove(&self.sid).is_some();
         if removed && let Some(a) = self.admitted.get() {
             edge.limits.release(a);
         }
         self.finished.cancel();
+    }
+}
+
+fn close_telling(session: &Session, edge: &Edge, reason: &str, drain: bool, kick: bool) {
+    let namespaces = session.namespaces();
+    let mut frames = Vec::with_capacity(namespaces.len() * 2);
+    for ns in &namespaces {
+        let [notice, disconnect] = disconnect_frames(ns, reason);
+        frames.push(Outgoing::Text(notice));
+        if kick {
+            frames.push(Outgoing::Text(disconnect));
+        }
+    }
+    close_with(session, edge, reason, frames, drain);
+}
+
+fn close_with(
+    session: &Session,
+    edge: &Edge,
+    reason: &str,
+    final_frames: Vec<Outgoing>,
+    drain: bool,
+) {
+    let Some(linger) = session.begin_close(reason == CLIENT_CLOSE, final_frames, drain) else {
+        return;
+    };
+    let sockets = session.take_sockets();
+    tracing::debug!(sid = %session.sid, reason, "engine.io session closed");
+    edge.metrics.session_closed(reason);
+    session.closed.cancel();
+    if !linger {
+        session.finish(edge);
+    }
+    for s in sockets {
+        edge.forget_socket(&s, reason);
     }
 }
 

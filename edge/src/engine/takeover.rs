@@ -10,6 +10,7 @@ use bytes::BytesMut;
 use herald_codec::ws::{self, Opcode};
 
 use crate::edge::Edge;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{Session, Transport};
 use crate::engine::stream::Stream;
 use crate::engine::ws::{

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, Version, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use herald_codec::engine::{Packet, decode_text};
@@ -20,6 +20,7 @@ use tokio::time::timeout;
 
 use crate::edge::Edge;
 use crate::engine::limits::Limit;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{SLOW_CONSUMER, Session, Transport};
 use crate::engine::sink::{Sink, wire_outgoing};
 use crate::engine::stream::Stream;
@@ -34,62 +35,11 @@ const READ_CHUNK: usize = 1024;
 /// Longest wait for the client's side of the close after ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// Checks the headers of a websocket upgrade request (RFC 6455 4.2.1), given as (name, value)
-/// pairs, and returns its `Sec-WebSocket-Accept`.
-pub(crate) fn upgrade_accept<'a>(
-    headers: impl Iterator<Item = (&'a str, &'a [u8])> + Clone,
-) -> Option<String> {
-    let values = |name: &'static str| {
-        headers
-            .clone()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
-    };
-    let has = |name: &'static str, token: &str| {
-        values(name).any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    };
-    if !has("upgrade", "websocket")
-        || !has("connection", "upgrade")
-        || !values("sec-websocket-version").any(|v| v.trim() == "13")
-    {
-        return None;
-    }
-    let key = values("sec-websocket-key").next()?.trim();
-    (!key.is_empty()).then(|| ws::accept_key(key))
-}
+pub(crate) use herald_engine::handshake::{switching_head, upgrade_accept};
 
-/// Checks a websocket upgrade request and returns its `Sec-WebSocket-Accept`. Another protocol
-/// version than 13 gets 426 with the version this server speaks (RFC 6455 4.4); HTTP/1.0 has no
-/// upgrade.
+/// Checks a websocket upgrade request and returns its `Sec-WebSocket-Accept`.
 pub(crate) fn accept_key(parts: &Parts) -> Result<String, HttpError> {
-    let headers: Vec<(&str, &[u8])> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_bytes()))
-        .collect();
-    if parts.method != Method::GET || parts.version != Version::HTTP_11 {
-        return Err(HttpError::BadRequest);
-    }
-    if let Some(accept) = upgrade_accept(headers.iter().copied()) {
-        return Ok(accept);
-    }
-    let version = parts
-        .headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .and_then(|v| v.to_str().ok());
-    match version {
-        Some(v) if v.trim() != "13" => Err(HttpError::WebsocketVersion),
-        _ => Err(HttpError::BadRequest),
-    }
-}
-
-/// The `101 Switching Protocols` head, for a connection the edge answers itself.
-pub(crate) fn switching_head(accept: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n\r\n"
-    )
-    .into_bytes()
+    Ok(herald_engine::handshake::accept_key(parts)?)
 }
 
 /// The `101 Switching Protocols` answer.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use herald_proto::v1::{DisconnectCommand, MembershipChange};
 
 use crate::edge::Edge;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{PushError, Session, disconnect_frames};
 
 /// Server-initiated disconnect of one socket: `herald:disconnect {reason}`, DISCONNECT, forget it.

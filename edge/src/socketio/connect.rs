@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::ids;
 use crate::link::{LinkError, REQUEST_TIMEOUT};

@@ -11,6 +11,9 @@ pub(crate) mod relay;
 mod rooms;
 pub(crate) mod user_rate;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,6 +25,7 @@ use serde_json::Value;
 
 use crate::edge::Edge;
 use crate::engine::session::Session;
+use crate::engine::session::SessionExt;
 use lane::Job;
 
 /// The peer broke the Socket.IO protocol; the session is closed.

@@ -11,6 +11,7 @@ use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 
 use crate::edge::Edge;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{PushError, SLOW_CONSUMER, Session};
 use crate::fanout::Order;
 use crate::member::Member;

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
+use crate::engine::session::SessionExt;
 use crate::engine::session::{Session, SocketState};
 use crate::fanout::codec_args;
 use crate::link::REQUEST_TIMEOUT;

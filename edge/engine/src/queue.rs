@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::engine::session::Outgoing;
-use crate::engine::sink::{Sink, Written};
-use crate::engine::stream::Stream;
+use crate::frame::Outgoing;
+use crate::sink::{Sink, Written};
+use crate::stream::Stream;
 
 /// Capacity (in frames) kept after the queue drains; a larger buffer is freed.
 const KEEP_CAPACITY: usize = 16;
@@ -36,7 +36,7 @@ impl State {
 
 /// The queue (see the module docs).
 #[derive(Debug)]
-pub(crate) struct Queue {
+pub struct Queue {
     state: parking_lot::Mutex<State>,
     cap: usize,
     /// Signalled when frames arrive in an empty queue, or wait in an idle sink.
@@ -51,7 +51,7 @@ pub(crate) struct Queue {
 
 /// The right to read the queue (one transport at a time).
 #[derive(Debug)]
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     queue: &'a Queue,
     _held: tokio::sync::MutexGuard<'a, ()>,
 }

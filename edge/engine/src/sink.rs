@@ -10,15 +10,15 @@ use axum::extract::ws::Utf8Bytes;
 use bytes::{Bytes, BytesMut};
 use herald_codec::ws::{self, Opcode};
 
-use crate::engine::session::Outgoing;
-use crate::engine::stream::Stream;
+use crate::frame::Outgoing;
+use crate::stream::Stream;
 
 /// Most buffers handed to one vectored write.
 const MAX_SLICES: usize = 64;
 
 /// What became of a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Written {
+pub enum Written {
     /// The socket took all of it.
     Done,
     /// Some of it waits for the flusher (which must be woken if this is the first to wait).
@@ -29,7 +29,7 @@ pub(crate) enum Written {
 
 /// The write side of a websocket (see the module docs).
 #[derive(Debug)]
-pub(crate) struct Sink {
+pub struct Sink {
     stream: Arc<Stream>,
     /// Encoded frames not yet (fully) written, with the number of frames each holds.
     pending: VecDeque<(Bytes, usize)>,
@@ -187,7 +187,7 @@ impl Sink {
 }
 
 /// A text frame and its binary attachments as websocket frames, in one buffer.
-pub(crate) fn wire_frames(text: &str, attachments: &[Bytes]) -> Bytes {
+pub fn wire_frames(text: &str, attachments: &[Bytes]) -> Bytes {
     let len = attachments
         .iter()
         .fold(ws::frame_len(text.len()), |n, b| n + ws::frame_len(b.len()));
@@ -200,7 +200,7 @@ pub(crate) fn wire_frames(text: &str, attachments: &[Bytes]) -> Bytes {
 }
 
 /// Text frames as websocket frames, in one buffer.
-pub(crate) fn wire_texts(texts: &[Utf8Bytes]) -> Bytes {
+pub fn wire_texts(texts: &[Utf8Bytes]) -> Bytes {
     let len = texts.iter().map(|t| ws::frame_len(t.len())).sum();
     let mut out = BytesMut::with_capacity(len);
     for t in texts {
@@ -210,7 +210,7 @@ pub(crate) fn wire_texts(texts: &[Utf8Bytes]) -> Bytes {
 }
 
 /// One queued frame as a websocket frame.
-pub(crate) fn wire_outgoing(f: &Outgoing) -> Bytes {
+pub fn wire_outgoing(f: &Outgoing) -> Bytes {
     match f {
         Outgoing::Text(t) => ws::frame(Opcode::Text, t.as_bytes()),
         Outgoing::Binary(b) => ws::frame(Opcode::Binary, b),

@@ -1,5 +1,5 @@
-//! The edge's HTTPS: its certificate and key, parsed once from PEM into the rustls server
-//! configuration every TLS connection of the edge shares (ring, HTTP/1.1 only).
+//! The server's HTTPS: its certificate and key, parsed once from PEM into the rustls server
+//! configuration every TLS connection of the server shares (ring, HTTP/1.1 only).
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,17 +23,17 @@ pub enum TlsError {
     Rejected(String),
 }
 
-/// The edge's TLS server configuration (cheap to clone).
+/// The TLS server configuration (cheap to clone).
 #[derive(Clone)]
-pub struct EdgeTls(pub(crate) Arc<ServerConfig>);
+pub struct ServerTls(pub Arc<ServerConfig>);
 
-impl fmt::Debug for EdgeTls {
+impl fmt::Debug for ServerTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EdgeTls")
+        f.write_str("ServerTls")
     }
 }
 
-impl EdgeTls {
+impl ServerTls {
     /// From a PEM certificate chain (leaf first) and its PEM private key.
     pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<Self, TlsError> {
         let certs = CertificateDer::pem_slice_iter(cert_chain)
@@ -49,8 +49,8 @@ impl EdgeTls {
             .with_no_client_auth()
             .with_single_cert(certs, key)
             .map_err(|e| TlsError::Rejected(e.to_string()))?;
-        // The edge speaks HTTP/1.1 (websockets upgrade from it).
+        // The server speaks HTTP/1.1 (websockets upgrade from it).
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(EdgeTls(Arc::new(config)))
+        Ok(ServerTls(Arc::new(config)))
     }
 }

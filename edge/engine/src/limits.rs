@@ -8,17 +8,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::time::Instant;
 
-use crate::config::{EdgeConfig, Rate};
-use crate::error::HttpError;
-use crate::prom::family;
+use crate::config::Rate;
+use crate::error::Refusal;
 
 /// Addresses tracked at most; beyond it idle ones are forgotten, and if none is idle new
 /// addresses are refused (the table is bounded whatever clients do).
 const MAX_TRACKED: usize = 65_536;
 
-/// What one limit refused, for `herald_edge_limit_refusals_total{limit}`.
+/// What one limit refused (the option that sets it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Limit {
+pub enum Limit {
     Sessions,
     SessionsPerIp,
     HandshakeRate,
@@ -31,7 +30,8 @@ pub(crate) enum Limit {
 }
 
 impl Limit {
-    const ALL: [Limit; 9] = [
+    /// Every limit, in the order of [`Limits::refusals`].
+    pub const ALL: [Limit; 9] = [
         Limit::Sessions,
         Limit::SessionsPerIp,
         Limit::HandshakeRate,
@@ -43,7 +43,8 @@ impl Limit {
         Limit::HeaderTimeout,
     ];
 
-    fn as_str(self) -> &'static str {
+    /// The option that sets the limit.
+    pub fn as_str(self) -> &'static str {
         match self {
             Limit::Sessions => "max_sessions",
             Limit::SessionsPerIp => "max_sessions_per_ip",
@@ -60,7 +61,7 @@ impl Limit {
 
 /// A token bucket in one atomic (GCRA: the theoretical arrival time of the next packet).
 #[derive(Debug, Default)]
-pub(crate) struct Bucket(AtomicU64);
+pub struct Bucket(AtomicU64);
 
 /// A [`Rate`] as GCRA parameters, in nanoseconds.
 #[derive(Debug, Clone, Copy)]
@@ -109,9 +110,9 @@ impl Bucket {
     }
 }
 
-/// What the edge knows of one client IP address.
+/// What the limits know of one client IP address.
 #[derive(Debug, Default)]
-pub(crate) struct PerIp {
+pub struct PerIp {
     /// Changed under the table's lock; atomic so that packets need no lock.
     sessions: AtomicUsize,
     handshakes: Bucket,
@@ -127,9 +128,9 @@ impl PerIp {
     }
 }
 
-/// The limits' shared state (in [`crate::edge::Edge`]).
+/// The limits' shared state (one per server).
 #[derive(Debug)]
-pub(crate) struct Limits {
+pub struct Limits {
     epoch: Instant,
     max_sessions: usize,
     max_per_ip: usize,
@@ -145,21 +146,23 @@ struct Table {
     ips: HashMap<IpAddr, Arc<PerIp>>,
 }
 
-/// A session's place in the limits: released when the session leaves the edge's table.
+/// A session's place in the limits: released when the session leaves the server's table.
 #[derive(Debug)]
-pub(crate) struct Admitted {
+pub struct Admitted {
     ip: IpAddr,
     entry: Arc<PerIp>,
 }
 
 impl Limits {
-    pub fn new(c: &EdgeConfig) -> Self {
+    /// Limits of `max_sessions` in total and `max_per_ip` per address (0: none), handshakes and
+    /// packets per address.
+    pub fn new(max_sessions: usize, max_per_ip: usize, handshakes: Rate, messages: Rate) -> Self {
         Limits {
             epoch: Instant::now(),
-            max_sessions: c.max_sessions,
-            max_per_ip: c.max_sessions_per_ip,
-            handshakes: Gcra::new(c.handshake_rate),
-            messages: Gcra::new(c.message_rate),
+            max_sessions,
+            max_per_ip,
+            handshakes: Gcra::new(handshakes),
+            messages: Gcra::new(messages),
             state: parking_lot::Mutex::default(),
             refused: Default::default(),
         }
@@ -177,41 +180,41 @@ impl Limits {
         {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        tracing::info!(limit = limit.as_str(), ip = ?ip, "edge limit: {what}");
+        tracing::info!(limit = limit.as_str(), ip = ?ip, "limit: {what}");
     }
 
     /// Admits a new session from `ip`, or says which limit refuses it.
-    pub fn admit(&self, ip: IpAddr) -> Result<Admitted, HttpError> {
+    pub fn admit(&self, ip: IpAddr) -> Result<Admitted, Refusal> {
         let now = self.now();
-        let refused = |limit: Limit, e: HttpError| {
+        let refused = |limit: Limit, e: Refusal| {
             self.refuse(limit, Some(ip), &e.to_string());
             Err(e)
         };
         let mut t = self.state.lock();
         if self.max_sessions > 0 && t.sessions >= self.max_sessions {
-            return refused(Limit::Sessions, HttpError::TooManySessions);
+            return refused(Limit::Sessions, Refusal::TooManySessions);
         }
         if !t.ips.contains_key(&ip) && t.ips.len() >= MAX_TRACKED {
             t.ips.retain(|_, e| !e.is_idle(now));
             if t.ips.len() >= MAX_TRACKED {
-                return refused(Limit::Sessions, HttpError::TooManySessions);
+                return refused(Limit::Sessions, Refusal::TooManySessions);
             }
         }
         let entry = t.ips.entry(ip).or_default().clone();
         if self.max_per_ip > 0 && entry.sessions.load(Ordering::Relaxed) >= self.max_per_ip {
-            return refused(Limit::SessionsPerIp, HttpError::TooManySessionsFromIp);
+            return refused(Limit::SessionsPerIp, Refusal::TooManySessionsFromIp);
         }
         if let Some(g) = self.handshakes
             && !entry.handshakes.take(g, now)
         {
-            return refused(Limit::HandshakeRate, HttpError::HandshakeRate);
+            return refused(Limit::HandshakeRate, Refusal::HandshakeRate);
         }
         entry.sessions.fetch_add(1, Ordering::Relaxed);
         t.sessions += 1;
         Ok(Admitted { ip, entry })
     }
 
-    /// A session left the edge's table: its place is free again.
+    /// A session left the server's table: its place is free again.
     pub fn release(&self, a: &Admitted) {
         let mut t = self.state.lock();
         t.sessions = t.sessions.saturating_sub(1);
@@ -231,25 +234,11 @@ impl Limits {
         a.entry.messages.take(g, now)
     }
 
-    /// `herald_edge_limit_refusals_total`.
-    pub fn render(&self, out: &mut String) {
-        let rows: Vec<(String, u64)> = Limit::ALL
-            .iter()
-            .zip(self.refused.iter())
-            .map(|(l, c)| {
-                (
-                    format!("limit=\"{}\"", l.as_str()),
-                    c.load(Ordering::Relaxed),
-                )
-            })
-            .collect();
-        family(
-            out,
-            "herald_edge_limit_refusals_total",
-            "counter",
-            "Requests, sessions and packets refused by a limit of the edge, by limit.",
-            &rows,
-        );
+    /// How many times each limit refused something, in the order of [`Limit::ALL`].
+    pub fn refusals(&self) -> impl Iterator<Item = (Limit, u64)> + '_ {
+        Limit::ALL
+            .into_iter()
+            .zip(self.refused.iter().map(|c| c.load(Ordering::Relaxed)))
     }
 }
 
@@ -278,5 +267,43 @@ mod tests {
         assert!(b.take(g, t0 + 100_000_000), "one token per 100 ms");
         assert!(!b.take(g, t0 + 100_000_000));
         assert!(b.is_full(t0 + 1_000_000_000));
+    }
+
+    const NONE: Rate = Rate {
+        per_sec: 0,
+        burst: 0,
+    };
+
+    #[test]
+    fn sessions_per_address_are_refused_over_the_limit_and_freed_on_release() {
+        let limits = Limits::new(0, 2, NONE, NONE);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let first = limits.admit(a).unwrap();
+        let _second = limits.admit(a).unwrap();
+        assert_eq!(limits.admit(a).unwrap_err(), Refusal::TooManySessionsFromIp);
+        assert!(limits.admit(b).is_ok(), "another address is not affected");
+        limits.release(&first);
+        assert!(limits.admit(a).is_ok(), "a released place is free again");
+        let counts: Vec<(Limit, u64)> = limits.refusals().filter(|(_, n)| *n > 0).collect();
+        assert_eq!(counts, vec![(Limit::SessionsPerIp, 1)]);
+    }
+
+    #[test]
+    fn the_total_and_the_handshake_rate_refuse_with_their_reason() {
+        let limits = Limits::new(1, 0, NONE, NONE);
+        let _one = limits.admit("10.0.0.1".parse().unwrap()).unwrap();
+        assert_eq!(
+            limits.admit("10.0.0.2".parse().unwrap()).unwrap_err(),
+            Refusal::TooManySessions
+        );
+        let rate = Rate {
+            per_sec: 1,
+            burst: 1,
+        };
+        let limits = Limits::new(0, 0, rate, NONE);
+        let ip: IpAddr = "10.0.0.3".parse().unwrap();
+        assert!(limits.admit(ip).is_ok());
+        assert_eq!(limits.admit(ip).unwrap_err(), Refusal::HandshakeRate);
     }
 }

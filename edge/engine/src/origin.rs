@@ -82,13 +82,13 @@ impl Origins {
 }
 
 /// The `Origin` header of a request.
-pub(crate) fn origin_of(headers: &HeaderMap) -> Option<&[u8]> {
+pub fn origin_of(headers: &HeaderMap) -> Option<&[u8]> {
     headers.get(header::ORIGIN).map(HeaderValue::as_bytes)
 }
 
 /// CORS headers for a polling response to a request from `origin` (already allowed): the origin
 /// itself with credentials when a list is configured, `*` otherwise.
-pub(crate) fn cors_headers(origins: &Origins, origin: Option<&HeaderValue>, out: &mut HeaderMap) {
+pub fn cors_headers(origins: &Origins, origin: Option<&HeaderValue>, out: &mut HeaderMap) {
     let Some(origin) = origin else { return };
     if origins.allows_all() {
         out.insert(
@@ -107,7 +107,7 @@ pub(crate) fn cors_headers(origins: &Origins, origin: Option<&HeaderValue>, out:
 
 /// Extra headers of a preflight (`OPTIONS`) answer: methods, the requested headers, and how long
 /// the browser may remember the answer.
-pub(crate) fn preflight_headers(request: &HeaderMap, out: &mut HeaderMap) {
+pub fn preflight_headers(request: &HeaderMap, out: &mut HeaderMap) {
     out.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET, POST, OPTIONS"),

@@ -20,7 +20,7 @@ use tokio_rustls::rustls::ServerConnection;
 const TLS_SEND_BUFFER: usize = 64 * 1024;
 
 /// A connection's stream (see the module docs).
-pub(crate) enum Stream {
+pub enum Stream {
     Plain(TcpStream),
     /// Boxed: a plain connection does not pay for the TLS state's size.
     Tls(Box<TlsConn>),
@@ -96,7 +96,7 @@ impl Stream {
 }
 
 /// A TLS connection after its handshake: the socket and the rustls state, used from any task.
-pub(crate) struct TlsConn {
+pub struct TlsConn {
     tcp: TcpStream,
     conn: Mutex<ServerConnection>,
 }
@@ -320,8 +320,8 @@ mod tests {
     use tokio_rustls::{TlsAcceptor, TlsConnector};
 
     use super::{Stream, TlsConn};
-    use crate::engine::sink::{Sink, Written};
-    use crate::tls::EdgeTls;
+    use crate::sink::{Sink, Written};
+    use crate::tls::ServerTls;
 
     /// The edge's side of a TLS connection (as the edge holds it after the handshake) and a client.
     async fn tls_pair() -> (Arc<Stream>, tokio_rustls::client::TlsStream<TcpStream>) {
@@ -331,7 +331,7 @@ mod tests {
             .self_signed(&key)
             .unwrap();
         let edge =
-            EdgeTls::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+            ServerTls::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
         let mut roots = RootCertStore::empty();
         roots.add(cert.der().clone()).unwrap();
         let client = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
