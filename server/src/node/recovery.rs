@@ -105,7 +105,8 @@ impl Node {
         }
     }
 
-    /// A connection went away; keep its session if it may come back.
+    /// A connection went away (after `conn_removed`); keep its session if it may come back. A
+    /// presence that keeps sessions kept or dropped it already, as the connection left it.
     pub async fn save_session(&self, r: &Removed<LinkId>, recoverable: bool) {
         let Some(LiveSession {
             pid,
@@ -115,11 +116,7 @@ impl Node {
         else {
             return;
         };
-        if !recoverable {
-            if self.presence.keeps_sessions() {
-                // The session kept since registration must not outlive a connection that ended.
-                let _ = self.broker.take_session(&r.conn.namespace, &pid).await;
-            }
+        if !recoverable || self.presence.keeps_sessions() {
             return;
         }
         let c: &Conn<LinkId> = &r.conn;
