@@ -950,13 +950,15 @@ impl Broker for RedisBroker {
             else {
                 return Ok(None);
             };
+            // One reading of the clock: a session that is good is good at that reading.
+            let now = now_ms();
             if rec.expires_ms == LIVE_SESSION {
                 // Kept since registration: its rooms are its connection's, or those kept when it
-                // went (its expiry is then the key's).
+                // went (its expiry is then the key's, so it is good as long as it is there).
                 (rec.rooms, rec.granted_rooms) = (strings(rooms), strings(granted));
-                rec.expires_ms = now_ms() + 1;
+                rec.expires_ms = now + 1;
             }
-            Ok(Some(rec).filter(|r| r.expires_ms > now_ms()))
+            Ok(Some(rec).filter(|r| r.expires_ms > now))
         })
     }
 

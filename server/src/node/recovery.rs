@@ -74,8 +74,8 @@ impl Node {
     }
 
     /// Marks (or unmarks) `room` as joined by a backend for connection `conn`; in a cluster,
-    /// where the session must survive this core, in Redis too.
-    pub async fn grant_room(&self, conn: &str, room: &str, granted: bool) {
+    /// where the session must survive this core, in Redis too. Returns whether that changed it.
+    pub async fn grant_room(&self, conn: &str, room: &str, granted: bool) -> bool {
         let changed = match self.sessions.lock().get_mut(conn) {
             Some(live) => {
                 let had = live.granted.iter().any(|r| r == room);
@@ -103,6 +103,7 @@ impl Node {
                 tracing::warn!(conn, room, error = %e, "backend-joined room not recorded in the cluster");
             }
         }
+        changed
     }
 
     /// A connection went away (after `conn_removed`); keep its session if it may come back. A
