@@ -72,7 +72,7 @@ impl Node {
         let gone = self.index.write().remove(conn).expect("an open connection");
         let mut left = self
             .presence
-            .unregister(&gone.conn)
+            .unregister(&gone.conn, std::time::Duration::ZERO)
             .await
             .unwrap()
             .unwrap_or_default()

@@ -930,53 +930,35 @@ impl Broker for RedisBroker {
         ns: &str,
         pid: &str,
     ) -> BoxFuture<'_, Result<Option<SessionRecord>, BrokerError>> {
-        let key = self.session_key(ns, pid);
-        let swept_key = self.redis.ns_key(ns, &format!("sessrooms:{pid}"));
-        let granted_key = self.redis.ns_key(ns, &format!("sessgranted:{pid}"));
+        let (ns, pid) = (ns.to_owned(), pid.to_owned());
         Box::pin(async move {
-            let (raw, swept, swept_granted): (Option<String>, Vec<String>, Vec<String>) = self
+            // One step: the session goes with the rooms it is restored with (see TAKE_SESSION).
+            let r: Vec<redis::Value> = self
                 .redis
-                .run(|mut c| async move {
-                    redis::pipe()
-                        .get_del(&key)
-                        .smembers(&swept_key)
-                        .smembers(&granted_key)
-                        .del(&[&swept_key, &granted_key])
-                        .ignore()
-                        .query_async(&mut c)
-                        .await
-                })
+                .script(&self.redis.scripts.take_session, &ns, &[pid.as_bytes()])
                 .await
                 .map_err(unavailable)?;
-            let Some(mut rec) = raw.and_then(|v| serde_json::from_str::<SessionRecord>(&v).ok())
+            let [raw, rooms, granted] = r.as_slice() else {
+                return Ok(None);
+            };
+            let strings = |v: &redis::Value| -> Vec<String> {
+                redis::from_redis_value_ref::<Vec<String>>(v).unwrap_or_default()
+            };
+            let Some(mut rec) = redis::from_redis_value_ref::<String>(raw)
+                .ok()
+                .and_then(|v| serde_json::from_str::<SessionRecord>(&v).ok())
             else {
                 return Ok(None);
             };
+            // One reading of the clock: a session that is good is good at that reading.
+            let now = now_ms();
             if rec.expires_ms == LIVE_SESSION {
-                // Saved at registration: its rooms are where its node kept them (or, if the node
-                // died, where the sweep put them).
-                (rec.rooms, rec.granted_rooms) = if swept.is_empty() {
-                    let p = |k: &str| {
-                        self.redis
-                            .ns_key(&rec.namespace, &format!("p:{k}:{}", rec.connection_id))
-                    };
-                    let (cr, cg) = (p("cr"), p("cg"));
-                    self.redis
-                        .run(|mut c| async move {
-                            redis::pipe()
-                                .smembers(cr)
-                                .smembers(cg)
-                                .query_async(&mut c)
-                                .await
-                        })
-                        .await
-                        .map_err(unavailable)?
-                } else {
-                    (swept, swept_granted)
-                };
-                rec.expires_ms = now_ms() + 1;
+                // Kept since registration: its rooms are its connection's, or those kept when it
+                // went (its expiry is then the key's, so it is good as long as it is there).
+                (rec.rooms, rec.granted_rooms) = (strings(rooms), strings(granted));
+                rec.expires_ms = now + 1;
             }
-            Ok(Some(rec).filter(|r| r.expires_ms > now_ms()))
+            Ok(Some(rec).filter(|r| r.expires_ms > now))
         })
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -71,20 +72,22 @@ impl Redis {
         }
     }
 
-    /// Forgets a connection `node` registered; `None` when it was not (or another node holds it
-    /// now).
+    /// Forgets a connection `node` registered, keeping its session for `keep` (zero: dropping
+    /// it); `None` when it was not registered by `node` (or another node holds it now).
     async fn unregister(
         &self,
         ns: &str,
         conn: &str,
         node: u32,
+        keep: Duration,
     ) -> Result<Option<Departed>, ClusterError> {
         let node = node.to_string();
+        let keep = keep.as_millis().to_string();
         let r: Vec<redis::Value> = self
             .script(
                 &self.scripts.unregister,
                 ns,
-                &[conn.as_bytes(), node.as_bytes()],
+                &[conn.as_bytes(), node.as_bytes(), keep.as_bytes()],
             )
             .await?;
         // {user went offline, rooms left...}; empty when the node did not hold the connection.
@@ -329,10 +332,11 @@ impl Presence for RedisPresence {
     fn unregister<'a>(
         &'a self,
         gone: &'a Conn<u64>,
+        keep: Duration,
     ) -> BoxFuture<'a, Result<Option<Departed>, PresenceError>> {
         async move {
             self.redis
-                .unregister(&gone.namespace, &gone.id, self.node)
+                .unregister(&gone.namespace, &gone.id, self.node, keep)
                 .await
                 .map_err(unavailable)
         }

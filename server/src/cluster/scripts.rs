@@ -25,7 +25,7 @@
 //! - `B:nconns:{node}` the connections a node registered in the namespace (dropped when the node
 //!   dies; `{P}:nns:{node}` lists the namespaces to look in);
 //! - `B:sess:{pid}` a session for recovery (kept from registration while its connection lives),
-//!   `B:sessrooms:{pid}` / `B:sessgranted:{pid}` the rooms a dead node's connection was in,
+//!   `B:sessrooms:{pid}` / `B:sessgranted:{pid}` the rooms its connection was in when it went,
 //!   `B:usess:{user}` a user's sessions;
 //! - channels `B:ch:{topic}` per topic and `B:ev:{node}` for the `conn:` targets a node holds
 //!   (sharded channels in Redis Cluster, on the namespace's shard like its keys); in Redis Cluster,
@@ -75,6 +75,20 @@ local function drop_conn(conn)
     end
   end
   return user, left, offline
+end
+-- Keeps the session of a connection that goes away (before drop_conn) for `win` ms with the rooms
+-- it is in and those a backend joined it to, or (`win` 0) forgets it.
+local function keep_session(conn, pid, win)
+  local sess, rooms, granted = base .. ':sess:' .. pid, base .. ':sessrooms:' .. pid, base .. ':sessgranted:' .. pid
+  if win <= 0 then
+    redis.call('DEL', sess, rooms, granted)
+    return
+  end
+  redis.call('SUNIONSTORE', rooms, pre .. 'cr:' .. conn)
+  redis.call('PEXPIRE', rooms, win)
+  redis.call('SINTERSTORE', granted, pre .. 'cg:' .. conn, pre .. 'cr:' .. conn)
+  redis.call('PEXPIRE', granted, win)
+  redis.call('PEXPIRE', sess, win)
 end
 local function field(entry, name)
   local f = entry[2]
@@ -286,11 +300,17 @@ end
 return {tonumber(redis.call('GET', base .. ':seq') or '0')}
 "#;
 
-/// ARGV: PUB, ns, conn, node. Returns {user_offline (0/1), rooms the user is no longer in...} or {}
-/// when the connection is not registered by that node.
+/// ARGV: PUB, ns, conn, node, how long its session is kept for recovery in ms (0: the connection
+/// ended for good, its session goes). The session and the rooms it is restored with change in the
+/// same step as the connection goes, so that a client coming back elsewhere finds either the
+/// live connection's rooms or the kept ones, never neither.
+/// Returns {user_offline (0/1), rooms the user is no longer in...} or {} when the connection is not
+/// registered by that node (its session is then not this node's to change).
 const UNREGISTER: &str = r#"
-local conn, node = ARGV[3], ARGV[4]
-if redis.call('HGET', pre .. 'c:' .. conn, 'node') ~= node then return {} end
+local conn, node, win = ARGV[3], ARGV[4], tonumber(ARGV[5]) or 0
+local c = redis.call('HMGET', pre .. 'c:' .. conn, 'node', 'pid')
+if c[1] ~= node then return {} end
+if c[2] and c[2] ~= '' then keep_session(conn, c[2], win) end
 local _, left, offline = drop_conn(conn)
 local out = {offline and 1 or 0}
 for _, room in ipairs(left) do out[#out + 1] = room end
@@ -385,23 +405,36 @@ local out = {}
 local key = base .. ':nconns:' .. node
 for _, conn in ipairs(redis.call('SRANDMEMBER', key, 500)) do
   local pid = redis.call('HGET', pre .. 'c:' .. conn, 'pid')
-  if pid and pid ~= '' then
-    local rooms = base .. ':sessrooms:' .. pid
-    redis.call('DEL', rooms)
-    redis.call('SUNIONSTORE', rooms, pre .. 'cr:' .. conn)
-    redis.call('PEXPIRE', rooms, win)
-    local granted = base .. ':sessgranted:' .. pid
-    redis.call('DEL', granted)
-    redis.call('SUNIONSTORE', granted, pre .. 'cg:' .. conn)
-    redis.call('PEXPIRE', granted, win)
-    redis.call('PEXPIRE', base .. ':sess:' .. pid, win)
-  end
+  if pid and pid ~= '' then keep_session(conn, pid, win) end
   drop_conn(conn)
   redis.call('SREM', key, conn)
   out[#out + 1] = conn
 end
 redis.call('SREM', base .. ':patnodes', node)
 return out
+"#;
+
+/// ARGV: PUB, ns, pid: takes (deletes) a session for recovery in one step with its rooms: those of
+/// its connection when it is still registered (its client came back before its node saw it go),
+/// else those kept when it went. Returns {} when there is none, else {session record (JSON),
+/// {rooms...}, {rooms a backend joined it to...}}.
+const TAKE_SESSION: &str = r#"
+local pid = ARGV[3]
+local sess, kept, kept_granted = base .. ':sess:' .. pid, base .. ':sessrooms:' .. pid, base .. ':sessgranted:' .. pid
+local raw = redis.call('GET', sess)
+if not raw then return {} end
+local ok, rec = pcall(cjson.decode, raw)
+local conn = ok and type(rec) == 'table' and rec['connection_id'] or nil
+local rooms, granted
+if type(conn) == 'string' and redis.call('HGET', pre .. 'c:' .. conn, 'pid') == pid then
+  rooms = redis.call('SMEMBERS', pre .. 'cr:' .. conn)
+  granted = redis.call('SINTER', pre .. 'cg:' .. conn, pre .. 'cr:' .. conn)
+else
+  rooms = redis.call('SMEMBERS', kept)
+  granted = redis.call('SMEMBERS', kept_granted)
+end
+redis.call('DEL', sess, kept, kept_granted)
+return {raw, rooms, granted}
 "#;
 
 fn script(body: &str) -> redis::Script {
@@ -417,6 +450,7 @@ pub struct Scripts {
     pub replay_seq: redis::Script,
     pub replay_position: redis::Script,
     pub drop_node: redis::Script,
+    pub take_session: redis::Script,
 }
 
 impl Default for Scripts {
@@ -429,6 +463,7 @@ impl Default for Scripts {
             replay_seq: script(REPLAY_SEQ),
             replay_position: script(REPLAY_POSITION),
             drop_node: script(DROP_NODE),
+            take_session: script(TAKE_SESSION),
         }
     }
 }

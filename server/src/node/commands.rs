@@ -151,16 +151,21 @@ impl Node {
             let mut any = false;
             for room in rooms {
                 let done = if join {
-                    self.join_conn(id, room).await
+                    // The backend's join is the room's authorization, also for a later recovery:
+                    // granted before the connection is in the room (as a leave takes the grant
+                    // away first), so that a session taken meanwhile never has the room without
+                    // its grant.
+                    let granted = self.grant_room(id, room, true).await;
+                    let done = self.join_conn(id, room).await;
+                    if done.is_err() && granted {
+                        self.grant_room(id, room, false).await;
+                    }
+                    done
                 } else {
                     self.leave_conn(id, room)
                         .await
                         .map(|left| left.then_some(0))
                 };
-                if join && done.is_ok() {
-                    // The backend's join is the room's authorization, also for a later recovery.
-                    self.grant_room(id, room, true).await;
-                }
                 match done {
                     Ok(Some(seq)) => {
                         any = true;

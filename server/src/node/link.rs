@@ -41,7 +41,7 @@ impl Node {
         let node = self.clone();
         tokio::spawn(async move {
             for r in &removed {
-                node.conn_removed(r).await;
+                node.conn_removed(r, true).await;
                 node.save_session(r, true).await;
             }
         });
@@ -157,7 +157,7 @@ impl Node {
     pub async fn closed(&self, c: &ConnectionClosed) {
         let removed = self.hub.index.write().remove(&c.connection_id);
         if let Some(r) = removed {
-            self.conn_removed(&r).await;
+            self.conn_removed(&r, c.recoverable).await;
             self.save_session(&r, c.recoverable).await;
         }
     }

@@ -74,8 +74,8 @@ impl Node {
     }
 
     /// Marks (or unmarks) `room` as joined by a backend for connection `conn`; in a cluster,
-    /// where the session must survive this core, in Redis too.
-    pub async fn grant_room(&self, conn: &str, room: &str, granted: bool) {
+    /// where the session must survive this core, in Redis too. Returns whether that changed it.
+    pub async fn grant_room(&self, conn: &str, room: &str, granted: bool) -> bool {
         let changed = match self.sessions.lock().get_mut(conn) {
             Some(live) => {
                 let had = live.granted.iter().any(|r| r == room);
@@ -103,9 +103,11 @@ impl Node {
                 tracing::warn!(conn, room, error = %e, "backend-joined room not recorded in the cluster");
             }
         }
+        changed
     }
 
-    /// A connection went away; keep its session if it may come back.
+    /// A connection went away (after `conn_removed`); keep its session if it may come back. A
+    /// presence that keeps sessions kept or dropped it already, as the connection left it.
     pub async fn save_session(&self, r: &Removed<LinkId>, recoverable: bool) {
         let Some(LiveSession {
             pid,
@@ -115,11 +117,7 @@ impl Node {
         else {
             return;
         };
-        if !recoverable {
-            if self.presence.keeps_sessions() {
-                // The session kept since registration must not outlive a connection that ended.
-                let _ = self.broker.take_session(&r.conn.namespace, &pid).await;
-            }
+        if !recoverable || self.presence.keeps_sessions() {
             return;
         }
         let c: &Conn<LinkId> = &r.conn;

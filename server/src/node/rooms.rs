@@ -145,12 +145,18 @@ impl Node {
     }
 
     /// After a connection of this core went away: acks it owed, its registration in the
-    /// cluster, presence for every room its user left, and the topics it needed.
-    pub async fn conn_removed(&self, r: &Removed<LinkId>) {
+    /// cluster (with its session, kept for the recovery window when it is `recoverable`),
+    /// presence for every room its user left, and the topics it needed.
+    pub async fn conn_removed(&self, r: &Removed<LinkId>, recoverable: bool) {
         self.hub.ack_conn_gone(&r.conn.id);
         let ns = &*r.conn.namespace;
         let user = r.conn.user.as_deref();
-        let left: Vec<String> = match self.presence.unregister(&r.conn).await {
+        let keep = if recoverable {
+            self.config.policy(ns).recovery_window
+        } else {
+            std::time::Duration::ZERO
+        };
+        let left: Vec<String> = match self.presence.unregister(&r.conn, keep).await {
             Ok(d) => d.map(|d| d.rooms_left).unwrap_or_default(),
             Err(e) => {
                 tracing::warn!(conn = %r.conn.id, error = %e, "connection not removed from the cluster's presence");

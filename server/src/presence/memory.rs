@@ -2,6 +2,7 @@
 //! nothing more to record and queries read the index.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -52,6 +53,7 @@ impl Presence for MemoryPresence {
     fn unregister<'a>(
         &'a self,
         gone: &'a Conn<u64>,
+        _keep: Duration,
     ) -> BoxFuture<'a, Result<Option<Departed>, PresenceError>> {
         let rooms_left = match gone.user.as_deref() {
             None => Vec::new(),

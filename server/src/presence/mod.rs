@@ -6,6 +6,7 @@ mod memory;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use herald_index::{Conn, Index};
@@ -98,10 +99,13 @@ pub trait Presence: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<u64, RegisterError>>;
 
     /// Forgets a connection this node held (already out of the index); `None` when it was not
-    /// registered by this node.
+    /// registered by this node. A presence that keeps sessions keeps the connection's session
+    /// with its rooms for `keep` (in the same step, so that its client, coming back elsewhere,
+    /// never finds the session without its rooms), or drops it when `keep` is zero.
     fn unregister<'a>(
         &'a self,
         gone: &'a Conn<u64>,
+        keep: Duration,
     ) -> BoxFuture<'a, Result<Option<Departed>, PresenceError>>;
 
     /// Records a join (`join`) or leave of a registered connection; `local` is what the index

@@ -1,8 +1,8 @@
 //! `Subscribe`: a direct subscriber's feed of the events addressed to its
 //! topics or patterns; from `since` positions it replays, then goes live, with
-//! no gap and no duplicate.
+//! no gap, no duplicate and every topic's positions in order.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -78,6 +78,16 @@ impl Api {
             .await
             .map_err(|e| CoreError::BrokerUnavailable(e.to_string()))?;
         let replayed: HashSet<String> = replay.iter().map(|e| e.id.clone()).collect();
+        // The newest position the replay delivers on each topic its events carry (also topics
+        // only `*` or a pattern brings): a live event at or below one of them is older than what
+        // the stream already gave on that topic.
+        let mut newest: HashMap<(String, String), u64> = HashMap::new();
+        for p in replay.iter().flat_map(|e| &e.positions) {
+            let n = newest
+                .entry((p.topic.clone(), p.epoch.clone()))
+                .or_default();
+            *n = (*n).max(p.offset);
+        }
         let count = u32::try_from(replay.len()).unwrap_or(u32::MAX);
         let head = lost
             .into_iter()
@@ -101,7 +111,14 @@ impl Api {
             ))))
             .collect::<Vec<_>>();
         let live = live.filter(move |r| {
-            let dup = matches!(r, Ok(SubscribeResponse { item: Some(subscribe_response::Item::Event(e)) }) if replayed.contains(&e.id));
+            let behind = |e: &herald_proto::v1::Event| {
+                e.positions.iter().any(|p| {
+                    newest
+                        .get(&(p.topic.clone(), p.epoch.clone()))
+                        .is_some_and(|n| p.offset <= *n)
+                })
+            };
+            let dup = matches!(r, Ok(SubscribeResponse { item: Some(subscribe_response::Item::Event(e)) }) if replayed.contains(&e.id) || behind(e));
             futures::future::ready(!dup)
         });
         Ok(Box::pin(stream::iter(head).chain(live)))
