@@ -24,6 +24,7 @@ pub mod session;
 pub mod sink;
 pub mod stream;
 pub mod tls;
+pub mod ws;
 
 pub use config::{EngineConfig, Rate};
 pub use error::Refusal;

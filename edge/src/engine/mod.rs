@@ -6,7 +6,7 @@ pub(crate) mod session;
 pub(crate) mod takeover;
 pub(crate) mod ws;
 
-pub(crate) use herald_engine::{limits, origin, sink, stream};
+pub(crate) use herald_engine::{limits, origin, stream};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -53,11 +53,4 @@ pub(crate) fn open_packet(edge: &Edge, sid: &str, upgrades: bool) -> String {
         c.ping_timeout,
         c.max_payload,
     )
-}
-
-pub(crate) use herald_engine::packet::{Flow, on_packet};
-
-/// A protocol error at the Engine.IO level closes the session.
-pub(crate) fn malformed(edge: &Edge, session: &Arc<Session>, error: &dyn std::fmt::Display) {
-    herald_engine::packet::malformed(edge, session, error);
 }

@@ -14,11 +14,12 @@ use crate::engine::session::SessionExt;
 use crate::engine::session::{Session, Transport};
 use crate::engine::stream::Stream;
 use crate::engine::ws::{
-    Conn, abandon, refuse_upgraded, serve, switching_head, upgrade_accept, upgraded, write_all,
+    abandon, refuse_upgraded, serve, switching_head, upgrade_accept, upgraded, write_all,
     write_refusal,
 };
 use crate::engine::{open_packet, open_session};
 use crate::http::bearer_value;
+use herald_engine::ws::Conn;
 
 /// A websocket request the edge answers itself.
 pub(crate) enum Takeover {
@@ -118,7 +119,13 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: Stream, rest: BytesMut, t: Tak
                 session.close(edge, "transport error");
                 return;
             }
-            serve(edge, &session, Conn::new(stream, rest, edge), None).await;
+            serve(
+                edge,
+                &session,
+                Conn::for_handler(stream, rest, &**edge),
+                None,
+            )
+            .await;
         }
         // The rarer cases are boxed: the task is sized for its largest state, and every idle
         // websocket would otherwise pay for theirs.
@@ -129,7 +136,7 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: Stream, rest: BytesMut, t: Tak
                     abandon(&session);
                     return;
                 }
-                upgraded(edge, session, Conn::new(stream, rest, edge)).await;
+                upgraded(edge, session, Conn::for_handler(stream, rest, &**edge)).await;
             })
             .await;
         }
