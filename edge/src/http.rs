@@ -119,9 +119,7 @@ async fn engine_inner(edge: Arc<Edge>, req: Request, ip: IpAddr) -> Result<Respo
         None => None,
         Some(sid) => Some(
             edge.sessions
-                .lock()
                 .get(sid.as_str())
-                .cloned()
                 .ok_or(HttpError::UnknownSid)?,
         ),
     };

@@ -27,20 +27,14 @@ pub(crate) fn open_session(
     header_token: Option<Box<str>>,
     ip: IpAddr,
 ) -> Result<Arc<Session>, HttpError> {
-    let admitted = edge.limits.admit(ip)?;
-    let sid: Arc<str> = Arc::from(ids::random_id());
-    let session = Arc::new(Session::new(
-        sid.clone(),
+    let session = Session::new(
+        Arc::from(ids::random_id()),
         edge.config.outbound_queue,
         transport,
         edge.metrics.frames_counter(),
         session::SioData::new(header_token),
-    ));
-    let _ = session.admitted.set(admitted);
-    edge.sessions.lock().insert(sid, session.clone());
-    edge.metrics.session_opened(transport);
-    driver::spawn(edge, &session);
-    Ok(session)
+    );
+    Ok(herald_engine::sessions::open(edge, session, ip)?)
 }
 
 /// The OPEN packet text (`0{...}`) for a session.

@@ -90,7 +90,7 @@ pub(crate) fn takeover(
             Some(Takeover::Open { accept, token, ip })
         }
         Some(sid) => {
-            let session = edge.sessions.lock().get(sid).cloned()?;
+            let session = edge.sessions.get(sid)?;
             Some(if session.transport() == Transport::Polling {
                 Takeover::Upgrade { accept, session }
             } else {
