@@ -24,6 +24,7 @@ pub mod session;
 pub mod sessions;
 pub mod sink;
 pub mod stream;
+pub mod takeover;
 pub mod tls;
 pub mod ws;
 

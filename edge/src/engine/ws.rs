@@ -21,7 +21,7 @@ use crate::engine::{open_packet, open_session};
 use crate::error::HttpError;
 use crate::serve::Prefixed;
 
-pub(crate) use herald_engine::handshake::{switching_head, upgrade_accept};
+pub(crate) use herald_engine::handshake::switching_head;
 pub(crate) use herald_engine::ws::{abandon, refuse_upgraded, serve, upgraded, write_all};
 
 /// Checks a websocket upgrade request and returns its `Sec-WebSocket-Accept`.
