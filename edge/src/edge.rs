@@ -1,6 +1,5 @@
 //! The edge's shared state (sessions, local index, link) and `run`: serve, then drain gracefully.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -13,16 +12,17 @@ use tokio_util::task::TaskTracker;
 use crate::config::EdgeConfig;
 use crate::engine::limits::Limits;
 use crate::engine::session::SessionExt;
-use crate::engine::session::{Session, SocketState, closed_msg};
+use crate::engine::session::{Session, SioData, SocketState, closed_msg};
 use crate::error::EdgeError;
 use crate::link::Link;
 use crate::member::Member;
 use crate::metrics::Metrics;
+use herald_engine::Sessions;
 
 /// Everything the edge's tasks share.
 pub(crate) struct Edge {
     pub config: EdgeConfig,
-    pub sessions: parking_lot::Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    pub sessions: Sessions<SioData>,
     /// Local index of this edge's sockets (value: the session carrying the socket, and its floor).
     pub index: parking_lot::RwLock<Index<Arc<Member>>>,
     pub link: Link,
@@ -47,7 +47,7 @@ impl Edge {
         );
         Ok(Edge {
             config,
-            sessions: parking_lot::Mutex::new(HashMap::new()),
+            sessions: Sessions::default(),
             index: parking_lot::RwLock::new(Index::new()),
             link,
             metrics: Metrics::default(),
@@ -73,7 +73,7 @@ impl Edge {
 
     /// Every live session.
     pub fn all_sessions(&self) -> Vec<Arc<Session>> {
-        self.sessions.lock().values().cloned().collect()
+        self.sessions.all()
     }
 }
 

@@ -19,6 +19,8 @@ use crate::engine::origin::{cors_headers, origin_of, preflight_headers};
 use crate::engine::{polling, ws};
 use crate::error::HttpError;
 
+pub(crate) use herald_engine::handshake::bearer_value;
+
 pub(crate) fn router(edge: Arc<Edge>) -> Router {
     Router::new()
         .route("/socket.io/", any(engine))
@@ -51,15 +53,6 @@ async fn readyz(State(edge): State<Arc<Edge>>) -> Response {
 
 fn bearer(headers: &HeaderMap) -> Option<Box<str>> {
     bearer_value(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
-}
-
-/// The token of an `Authorization: Bearer` header value.
-pub(crate) fn bearer_value(v: &str) -> Option<Box<str>> {
-    let t = v
-        .strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))?
-        .trim();
-    (!t.is_empty()).then(|| Box::from(t))
 }
 
 /// `/socket.io/`: the origin check, CORS for allowed origins, then Engine.IO.
@@ -119,9 +112,7 @@ async fn engine_inner(edge: Arc<Edge>, req: Request, ip: IpAddr) -> Result<Respo
         None => None,
         Some(sid) => Some(
             edge.sessions
-                .lock()
                 .get(sid.as_str())
-                .cloned()
                 .ok_or(HttpError::UnknownSid)?,
         ),
     };

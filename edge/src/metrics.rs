@@ -198,7 +198,7 @@ fn ns_label(ns: &str) -> String {
 /// The edge's own metrics.
 fn render_edge(edge: &Edge, out: &mut String) {
     let m = &edge.metrics;
-    let sessions = u64::try_from(edge.sessions.lock().len()).unwrap_or(u64::MAX);
+    let sessions = u64::try_from(edge.sessions.len()).unwrap_or(u64::MAX);
     family(
         out,
         "herald_edge_sessions",

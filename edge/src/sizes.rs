@@ -19,7 +19,7 @@ fn sizes() {
     use crate::engine::{takeover, ws};
     let session = std::mem::size_of::<crate::engine::session::Session>();
     let driver = fut2(&herald_engine::driver::run::<Edge>);
-    let serve = fut4(&ws::serve);
+    let serve = fut4(&ws::serve::<Edge>);
     let takeover = fut4(&takeover::run);
     println!("SIZES session={session} driver={driver} ws_serve={serve} takeover={takeover}");
     assert!(session > 0 && driver > 0 && serve > 0 && takeover > 0);

@@ -80,6 +80,7 @@ mod tests {
         after: Option<Duration>,
         closed: parking_lot::Mutex<Vec<Close>>,
         reached: AtomicU64,
+        sessions: crate::sessions::Sessions<()>,
     }
 
     impl Handler for Fake {
@@ -97,6 +98,10 @@ mod tests {
 
         fn limits(&self) -> &crate::limits::Limits {
             unreachable!("no packets in these tests")
+        }
+
+        fn sessions(&self) -> &crate::sessions::Sessions<()> {
+            &self.sessions
         }
 
         async fn message(

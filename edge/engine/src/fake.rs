@@ -11,6 +11,7 @@ use crate::frame::Transport;
 use crate::handler::{Close, Handler, Heartbeat, TransportSettings};
 use crate::limits::Limits;
 use crate::session::Session;
+use crate::sessions::Sessions;
 
 /// A handler that records what reaches it; a message `bad` is refused.
 pub struct Fake {
@@ -18,6 +19,9 @@ pub struct Fake {
     pub seen: parking_lot::Mutex<Vec<String>>,
     pub closed: parking_lot::Mutex<Vec<Close>>,
     pub sent: AtomicU64,
+    pub sessions: Sessions<()>,
+    /// The sids announced by `opened`.
+    pub opened: parking_lot::Mutex<Vec<String>>,
 }
 
 impl Fake {
@@ -26,12 +30,18 @@ impl Fake {
             per_sec: 0,
             burst: 0,
         };
-        Arc::new(Fake {
-            limits: Limits::new(0, 0, none, messages),
+        Arc::new(Fake::with_limits(Limits::new(0, 0, none, messages)))
+    }
+
+    pub fn with_limits(limits: Limits) -> Self {
+        Fake {
+            limits,
             seen: Default::default(),
             closed: Default::default(),
             sent: AtomicU64::new(0),
-        })
+            sessions: Sessions::default(),
+            opened: Default::default(),
+        }
     }
 }
 
@@ -59,6 +69,14 @@ impl Handler for Fake {
 
     fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    fn sessions(&self) -> &Sessions<()> {
+        &self.sessions
+    }
+
+    fn opened(self: &Arc<Self>, session: &Arc<Session<()>>) {
+        self.opened.lock().push(session.sid.to_string());
     }
 
     async fn message(
@@ -101,7 +119,7 @@ impl Handler for Fake {
     }
 
     fn finish(&self, session: &Session<()>) {
-        session.finished.cancel();
+        self.sessions.finish(session, &self.limits);
     }
 }
 

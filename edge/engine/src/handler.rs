@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::limits::Limits;
 use crate::session::Session;
+use crate::sessions::Sessions;
 
 /// Why the engine closes a session (the reason the layer above reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,14 @@ pub trait Handler: Send + Sync + 'static {
 
     /// The server's limits (the packet rate of the client's address is taken from them).
     fn limits(&self) -> &Limits;
+
+    /// The server's table of open sessions.
+    fn sessions(&self) -> &Sessions<Self::Data>;
+
+    /// A session was opened and registered (e.g. count it, start its driver).
+    fn opened(self: &Arc<Self>, session: &Arc<Session<Self::Data>>) {
+        let _ = session;
+    }
 
     /// A text message from the client (the Engine.IO `4` packet's data).
     fn message(

@@ -10,6 +10,15 @@ use herald_codec::ws;
 
 use crate::error::Refusal;
 
+/// The credential of an `Authorization: Bearer <token>` header value (RFC 6750), if any.
+pub fn bearer_value(v: &str) -> Option<Box<str>> {
+    let t = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?
+        .trim();
+    (!t.is_empty()).then(|| Box::from(t))
+}
+
 /// Checks the headers of a websocket upgrade request, given as (name, value) pairs, and returns
 /// its `Sec-WebSocket-Accept`.
 pub fn upgrade_accept<'a>(

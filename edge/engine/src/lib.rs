@@ -21,9 +21,12 @@ pub mod peer;
 pub mod polling;
 pub mod queue;
 pub mod session;
+pub mod sessions;
 pub mod sink;
 pub mod stream;
+pub mod takeover;
 pub mod tls;
+pub mod ws;
 
 pub use config::{EngineConfig, Rate};
 pub use error::Refusal;
@@ -33,4 +36,5 @@ pub use limits::{Admitted, Limit, Limits};
 pub use origin::Origins;
 pub use peer::TrustedProxies;
 pub use session::Session;
+pub use sessions::Sessions;
 pub use tls::{ServerTls, TlsError};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use herald_engine::{Close, Handler, Heartbeat, Limits, TransportSettings};
+use herald_engine::{Close, Handler, Heartbeat, Limits, Sessions, TransportSettings};
 use tokio::time::Instant;
 
 use crate::edge::Edge;
@@ -19,12 +19,6 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// Starts the session's driver (heartbeat and deadlines) as one of the edge's tasks.
-pub(crate) fn spawn(edge: &Arc<Edge>, session: &Arc<Session>) {
-    edge.tasks
-        .spawn(herald_engine::driver::run(edge.clone(), session.clone()));
 }
 
 impl Edge {
@@ -54,6 +48,18 @@ impl Handler for Edge {
 
     fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    fn sessions(&self) -> &Sessions<SioData> {
+        &self.sessions
+    }
+
+    /// Counts the session and starts its driver (heartbeat and deadlines) as one of the edge's
+    /// tasks.
+    fn opened(self: &Arc<Self>, session: &Arc<Session>) {
+        self.metrics.session_opened(session.transport());
+        self.tasks
+            .spawn(herald_engine::driver::run(self.clone(), session.clone()));
     }
 
     async fn message(

@@ -6,7 +6,7 @@ pub(crate) mod session;
 pub(crate) mod takeover;
 pub(crate) mod ws;
 
-pub(crate) use herald_engine::{limits, origin, sink, stream};
+pub(crate) use herald_engine::{limits, origin, stream};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,20 +27,14 @@ pub(crate) fn open_session(
     header_token: Option<Box<str>>,
     ip: IpAddr,
 ) -> Result<Arc<Session>, HttpError> {
-    let admitted = edge.limits.admit(ip)?;
-    let sid: Arc<str> = Arc::from(ids::random_id());
-    let session = Arc::new(Session::new(
-        sid.clone(),
+    let session = Session::new(
+        Arc::from(ids::random_id()),
         edge.config.outbound_queue,
         transport,
         edge.metrics.frames_counter(),
         session::SioData::new(header_token),
-    ));
-    let _ = session.admitted.set(admitted);
-    edge.sessions.lock().insert(sid, session.clone());
-    edge.metrics.session_opened(transport);
-    driver::spawn(edge, &session);
-    Ok(session)
+    );
+    Ok(herald_engine::sessions::open(edge, session, ip)?)
 }
 
 /// The OPEN packet text (`0{...}`) for a session.
@@ -53,11 +47,4 @@ pub(crate) fn open_packet(edge: &Edge, sid: &str, upgrades: bool) -> String {
         c.ping_timeout,
         c.max_payload,
     )
-}
-
-pub(crate) use herald_engine::packet::{Flow, on_packet};
-
-/// A protocol error at the Engine.IO level closes the session.
-pub(crate) fn malformed(edge: &Edge, session: &Arc<Session>, error: &dyn std::fmt::Display) {
-    herald_engine::packet::malformed(edge, session, error);
 }

@@ -228,11 +228,7 @@ impl SessionExt for Session {
     }
 
     fn finish(&self, edge: &Edge) {
-        let removed = edge.sessions.lock().remove(&self.sid).is_some();
-        if removed && let Some(a) = self.admitted.get() {
-            edge.limits.release(a);
-        }
-        self.finished.cancel();
+        edge.sessions.finish(self, &edge.limits);
     }
 }
 

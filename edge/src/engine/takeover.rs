@@ -11,32 +11,16 @@ use herald_codec::ws::{self, Opcode};
 
 use crate::edge::Edge;
 use crate::engine::session::SessionExt;
-use crate::engine::session::{Session, Transport};
+use crate::engine::session::{SioData, Transport};
 use crate::engine::stream::Stream;
 use crate::engine::ws::{
-    Conn, abandon, refuse_upgraded, serve, switching_head, upgrade_accept, upgraded, write_all,
-    write_refusal,
+    abandon, refuse_upgraded, serve, switching_head, upgraded, write_all, write_refusal,
 };
 use crate::engine::{open_packet, open_session};
-use crate::http::bearer_value;
+use herald_engine::ws::Conn;
 
 /// A websocket request the edge answers itself.
-pub(crate) enum Takeover {
-    /// A new websocket-only session.
-    Open {
-        accept: String,
-        token: Option<Box<str>>,
-        ip: IpAddr,
-    },
-    /// The upgrade of a polling session.
-    Upgrade {
-        accept: String,
-        session: Arc<Session>,
-    },
-    /// A second websocket for a session that already has one (or is getting one): accepted, then
-    /// closed, as the reference server does.
-    Refuse { accept: String },
-}
+pub(crate) type Takeover = herald_engine::takeover::Takeover<SioData>;
 
 /// The takeover for a request head, if it is a valid websocket request the fast path handles
 /// (anything else, refusals included, is answered by the HTTP stack).
@@ -45,58 +29,13 @@ pub(crate) fn takeover(
     req: &httparse::Request<'_, '_>,
     ip: IpAddr,
 ) -> Option<Takeover> {
-    // HTTP/1.0 has no upgrade.
-    if req.method? != "GET" || req.version? != 1 {
-        return None;
-    }
-    let (route, query) = req.path?.split_once('?')?;
-    // Escaped values are left to the HTTP stack's query parser.
-    if !matches!(route, "/socket.io/" | "/socket.io") || query.contains(['%', '+']) {
-        return None;
-    }
-    let (mut eio, mut transport, mut sid) = (None, None, None);
-    for pair in query.split('&') {
-        match pair.split_once('=') {
-            Some(("EIO", v)) => eio = Some(v),
-            Some(("transport", v)) => transport = Some(v),
-            Some(("sid", v)) => sid = Some(v),
-            _ => {}
-        }
-    }
-    if eio != Some("4") || transport != Some("websocket") {
-        return None;
-    }
-    let headers = req.headers.iter().map(|h| (h.name, h.value));
-    let origin = headers
-        .clone()
-        .find(|(n, _)| n.eq_ignore_ascii_case("origin"))
-        .map(|(_, v)| v);
-    if !edge.config.allowed_origins.allows(origin) {
-        return None;
-    }
-    let accept = upgrade_accept(headers.clone())?;
-    match sid {
-        None if edge.shutdown.is_cancelled() => None,
-        None => {
-            let forwarded = headers
-                .clone()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-for"))
-                .map(|(_, v)| v);
-            let ip = edge.config.trusted_proxies.client_ip(ip, forwarded);
-            let token = headers
-                .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-                .find_map(|(_, v)| bearer_value(std::str::from_utf8(v).ok()?));
-            Some(Takeover::Open { accept, token, ip })
-        }
-        Some(sid) => {
-            let session = edge.sessions.lock().get(sid).cloned()?;
-            Some(if session.transport() == Transport::Polling {
-                Takeover::Upgrade { accept, session }
-            } else {
-                Takeover::Refuse { accept }
-            })
-        }
-    }
+    let at = herald_engine::takeover::Accepting {
+        origins: &edge.config.allowed_origins,
+        proxies: &edge.config.trusted_proxies,
+        sessions: &edge.sessions,
+        new_sessions: !edge.shutdown.is_cancelled(),
+    };
+    herald_engine::takeover::recognize(req, ip, &at)
 }
 
 /// Serves a taken-over connection until its session ends; `rest` is what the client sent after
@@ -118,7 +57,13 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: Stream, rest: BytesMut, t: Tak
                 session.close(edge, "transport error");
                 return;
             }
-            serve(edge, &session, Conn::new(stream, rest, edge), None).await;
+            serve(
+                edge,
+                &session,
+                Conn::for_handler(stream, rest, &**edge),
+                None,
+            )
+            .await;
         }
         // The rarer cases are boxed: the task is sized for its largest state, and every idle
         // websocket would otherwise pay for theirs.
@@ -129,7 +74,7 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: Stream, rest: BytesMut, t: Tak
                     abandon(&session);
                     return;
                 }
-                upgraded(edge, session, Conn::new(stream, rest, edge)).await;
+                upgraded(edge, session, Conn::for_handler(stream, rest, &**edge)).await;
             })
             .await;
         }
