@@ -2,6 +2,7 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use herald_engine::Refusal;
 
 /// Why [`crate::run`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,36 +28,11 @@ pub enum HttpError {
     UnknownSid,
     #[error("Bad handshake method")]
     BadHandshakeMethod,
-    #[error("Bad request")]
-    BadRequest,
     #[error("Unsupported protocol version")]
     UnsupportedVersion,
-    #[error("payload too large")]
-    PayloadTooLarge,
-    /// The page's origin is not in `edge.allowed_origins` (Engine.IO "Forbidden").
-    #[error("Forbidden: origin not allowed")]
-    OriginNotAllowed,
-    /// `edge.max_sessions` reached.
-    #[error("too many sessions on this server, retry later")]
-    TooManySessions,
-    /// `edge.max_sessions_per_ip` reached.
-    #[error("too many sessions from this address")]
-    TooManySessionsFromIp,
-    /// `edge.handshakes_per_ip_per_sec` exceeded.
-    #[error("too many handshakes from this address, retry later")]
-    HandshakeRate,
-    /// A websocket request of another protocol version than 13 (RFC 6455 4.4).
-    #[error("unsupported websocket version: this server speaks 13")]
-    WebsocketVersion,
-    /// A request head not complete within `edge.header_timeout_ms`.
-    #[error("request head not received in time")]
-    HeaderTimeout,
-    /// A request head larger than `edge.max_header_bytes`.
-    #[error("request header fields too large")]
-    HeadersTooLarge,
-    /// A polling POST whose body did not arrive within `edge.poll_body_timeout_ms`.
-    #[error("request body not received in time")]
-    BodyTimeout,
+    /// What the Engine.IO layer refuses (its statuses are given here, with the rest).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("not found")]
     NotFound,
     /// A bad `/v1/emit` body.
@@ -65,24 +41,6 @@ pub enum HttpError {
     /// The core refused or failed a forwarded call.
     #[error("{1}")]
     Grpc(tonic::Code, String),
-}
-
-impl From<herald_engine::Refusal> for HttpError {
-    fn from(r: herald_engine::Refusal) -> Self {
-        use herald_engine::Refusal as R;
-        match r {
-            R::BadRequest => HttpError::BadRequest,
-            R::PayloadTooLarge => HttpError::PayloadTooLarge,
-            R::OriginNotAllowed => HttpError::OriginNotAllowed,
-            R::TooManySessions => HttpError::TooManySessions,
-            R::TooManySessionsFromIp => HttpError::TooManySessionsFromIp,
-            R::HandshakeRate => HttpError::HandshakeRate,
-            R::WebsocketVersion => HttpError::WebsocketVersion,
-            R::HeaderTimeout => HttpError::HeaderTimeout,
-            R::HeadersTooLarge => HttpError::HeadersTooLarge,
-            R::BodyTimeout => HttpError::BodyTimeout,
-        }
-    }
 }
 
 impl From<tonic::Status> for HttpError {
@@ -98,8 +56,8 @@ impl HttpError {
             HttpError::UnknownTransport => Some(0),
             HttpError::UnknownSid => Some(1),
             HttpError::BadHandshakeMethod => Some(2),
-            HttpError::BadRequest => Some(3),
-            HttpError::OriginNotAllowed => Some(4),
+            HttpError::Refused(Refusal::BadRequest) => Some(3),
+            HttpError::Refused(Refusal::OriginNotAllowed) => Some(4),
             HttpError::UnsupportedVersion => Some(5),
             _ => None,
         }
@@ -107,15 +65,18 @@ impl HttpError {
 
     fn status(&self) -> StatusCode {
         match self {
-            HttpError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            HttpError::OriginNotAllowed => StatusCode::FORBIDDEN,
-            HttpError::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
-            HttpError::TooManySessionsFromIp | HttpError::HandshakeRate => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            HttpError::WebsocketVersion => StatusCode::UPGRADE_REQUIRED,
-            HttpError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            HttpError::BodyTimeout | HttpError::HeaderTimeout => StatusCode::REQUEST_TIMEOUT,
+            HttpError::Refused(r) => match r {
+                Refusal::BadRequest => StatusCode::BAD_REQUEST,
+                Refusal::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                Refusal::OriginNotAllowed => StatusCode::FORBIDDEN,
+                Refusal::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
+                Refusal::TooManySessionsFromIp | Refusal::HandshakeRate => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                Refusal::WebsocketVersion => StatusCode::UPGRADE_REQUIRED,
+                Refusal::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                Refusal::BodyTimeout | Refusal::HeaderTimeout => StatusCode::REQUEST_TIMEOUT,
+            },
             HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::Invalid(_) => StatusCode::BAD_REQUEST,
             HttpError::Grpc(code, _) => match code {
@@ -151,7 +112,8 @@ impl HttpError {
 
     /// A header the error's status calls for.
     fn extra_header(&self) -> Option<(header::HeaderName, &'static str)> {
-        (*self == HttpError::WebsocketVersion).then_some((header::SEC_WEBSOCKET_VERSION, "13"))
+        matches!(self, HttpError::Refused(Refusal::WebsocketVersion))
+            .then_some((header::SEC_WEBSOCKET_VERSION, "13"))
     }
 
     /// The whole HTTP/1.1 response, for a connection the edge answers without the HTTP stack

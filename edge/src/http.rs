@@ -18,6 +18,7 @@ use crate::engine::limits::Limit;
 use crate::engine::origin::{cors_headers, origin_of, preflight_headers};
 use crate::engine::{polling, ws};
 use crate::error::HttpError;
+use herald_engine::Refusal;
 
 pub(crate) use herald_engine::handshake::bearer_value;
 
@@ -74,7 +75,7 @@ async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
             Some(ip),
             "request from an origin not allowed",
         );
-        return HttpError::OriginNotAllowed.into_response();
+        return HttpError::from(Refusal::OriginNotAllowed).into_response();
     }
     let mut response = if req.method() == Method::OPTIONS {
         let mut r = StatusCode::NO_CONTENT.into_response();
@@ -99,7 +100,7 @@ async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
 async fn engine_inner(edge: Arc<Edge>, req: Request, ip: IpAddr) -> Result<Response, HttpError> {
     let (mut parts, body) = req.into_parts();
     let Query(q) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-        .map_err(|_| HttpError::BadRequest)?;
+        .map_err(|_| Refusal::BadRequest)?;
     if q.get("EIO").map(String::as_str) != Some("4") {
         return Err(HttpError::UnsupportedVersion);
     }
@@ -117,14 +118,14 @@ async fn engine_inner(edge: Arc<Edge>, req: Request, ip: IpAddr) -> Result<Respo
         ),
     };
     if session.is_none() && edge.shutdown.is_cancelled() {
-        return Err(HttpError::BadRequest);
+        return Err(Refusal::BadRequest.into());
     }
     if websocket {
         let accept = ws::accept_key(&parts)?;
         let upgrade = parts
             .extensions
             .remove::<hyper::upgrade::OnUpgrade>()
-            .ok_or(HttpError::BadRequest)?;
+            .ok_or(Refusal::BadRequest)?;
         return match session {
             None => ws::open(&edge, upgrade, &accept, bearer(&parts.headers), ip),
             Some(s) => ws::upgrade(&edge, upgrade, &accept, s),
@@ -135,7 +136,7 @@ async fn engine_inner(edge: Arc<Edge>, req: Request, ip: IpAddr) -> Result<Respo
         (_, None) => Err(HttpError::BadHandshakeMethod),
         (Method::GET, Some(s)) => polling::get(&edge, &s).await,
         (Method::POST, Some(s)) => polling::post(&edge, &s, body).await,
-        _ => Err(HttpError::BadRequest),
+        _ => Err(Refusal::BadRequest.into()),
     }
 }
 

@@ -27,7 +27,6 @@ use crate::engine::limits::Limit;
 use crate::engine::stream::{Stream, TlsConn};
 use crate::engine::takeover;
 use crate::engine::ws::write_refusal;
-use crate::error::HttpError;
 
 /// The HTTP stack's smallest read buffer (it refuses a smaller one).
 const MIN_HTTP_BUFFER: usize = 8192;
@@ -115,7 +114,7 @@ async fn connection(
                     Some(peer.ip()),
                     "no complete request head within header_timeout_ms: connection closed",
                 );
-                write_refusal(&tcp, &HttpError::HeaderTimeout).await;
+                write_refusal(&tcp, &herald_engine::Refusal::HeaderTimeout.into()).await;
                 return;
             }
         },
@@ -127,7 +126,7 @@ async fn connection(
             Some(peer.ip()),
             "request head over max_header_bytes",
         );
-        write_refusal(&tcp, &HttpError::HeadersTooLarge).await;
+        write_refusal(&tcp, &herald_engine::Refusal::HeadersTooLarge.into()).await;
         return;
     };
     if let Some(t) = recognize(&edge, &head, peer) {

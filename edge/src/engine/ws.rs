@@ -31,7 +31,7 @@ pub(crate) fn accept_key(parts: &Parts) -> Result<String, HttpError> {
 
 /// The `101 Switching Protocols` answer.
 fn switching(accept: &str) -> Result<Response, HttpError> {
-    let accept = HeaderValue::from_str(accept).map_err(|_| HttpError::BadRequest)?;
+    let accept = HeaderValue::from_str(accept).map_err(|_| herald_engine::Refusal::BadRequest)?;
     Ok((
         StatusCode::SWITCHING_PROTOCOLS,
         [
