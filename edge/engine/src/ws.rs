@@ -371,16 +371,30 @@ mod tests {
         .expect("the condition within the deadline");
     }
 
-    #[tokio::test]
-    async fn a_websocket_session_sends_its_hello_and_carries_messages_both_ways() {
+    /// A websocket session served on a loopback connection: the fake handler, the session, the
+    /// client's side and the serving task.
+    async fn served(
+        hello: Option<String>,
+    ) -> (
+        Arc<Fake>,
+        Arc<Session<()>>,
+        TcpStream,
+        tokio::task::JoinHandle<()>,
+    ) {
         let fake = Fake::new(UNLIMITED);
         let s = session(&fake);
-        let (mut client, stream) = pair().await;
+        let (client, stream) = pair().await;
         let conn = Conn::for_handler(stream, BytesMut::new(), &*fake);
         let task = tokio::spawn({
             let (fake, s) = (fake.clone(), s.clone());
-            async move { serve(&fake, &s, conn, Some("0{}".to_owned())).await }
+            async move { serve(&fake, &s, conn, hello).await }
         });
+        (fake, s, client, task)
+    }
+
+    #[tokio::test]
+    async fn a_websocket_session_sends_its_hello_and_carries_messages_both_ways() {
+        let (fake, s, mut client, task) = served(Some("0{}".to_owned())).await;
         assert_eq!(read_text(&mut client).await, "0{}");
         client.write_all(&client_frame(1, b"4hello")).await.unwrap();
         until(|| *fake.seen.lock() == ["hello"]).await;
@@ -441,14 +455,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_protocol_error_closes_with_its_code() {
-        let fake = Fake::new(UNLIMITED);
-        let s = session(&fake);
-        let (mut client, stream) = pair().await;
-        let conn = Conn::for_handler(stream, BytesMut::new(), &*fake);
-        tokio::spawn({
-            let (fake, s) = (fake.clone(), s.clone());
-            async move { serve(&fake, &s, conn, None).await }
-        });
+        let (fake, s, mut client, _task) = served(None).await;
         // An unmasked frame from a client breaks RFC 6455: close code 1002.
         client.write_all(&[0x81, 0x02, b'4', b'x']).await.unwrap();
         let (op, payload) = read_frame(&mut client).await;
@@ -460,14 +467,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_over_max_payload_closes_with_1009() {
-        let fake = Fake::new(UNLIMITED);
-        let s = session(&fake);
-        let (mut client, stream) = pair().await;
-        let conn = Conn::for_handler(stream, BytesMut::new(), &*fake);
-        tokio::spawn({
-            let (fake, s) = (fake.clone(), s.clone());
-            async move { serve(&fake, &s, conn, None).await }
-        });
+        let (fake, _s, mut client, _task) = served(None).await;
         // The fake's max_payload is 100 bytes.
         client
             .write_all(&client_frame(1, &[b'4'; 120]))
