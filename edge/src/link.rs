@@ -494,15 +494,7 @@ pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use herald_proto::v1::ConnectionClosed;
-
-    fn closed(id: &str) -> Msg {
-        Msg::Closed(ConnectionClosed {
-            connection_id: id.to_owned(),
-            reason: String::new(),
-            recoverable: false,
-        })
-    }
+    use crate::owed::tests::closed;
 
     #[tokio::test]
     async fn an_overflowing_backlog_resets_the_link() {

@@ -131,11 +131,12 @@ fn request(msg: Msg) -> LinkRequest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use herald_proto::v1::ConnectionClosed;
 
-    fn closed(id: &str) -> Msg {
+    /// A close notice for connection `id` (the link's tests use it too).
+    pub(crate) fn closed(id: &str) -> Msg {
         Msg::Closed(ConnectionClosed {
             connection_id: id.to_owned(),
             reason: String::new(),
