@@ -10,14 +10,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::EdgeConfig;
-use crate::engine::limits::Limits;
-use crate::engine::session::SessionExt;
-use crate::engine::session::{Session, SioData, SocketState, closed_msg};
 use crate::error::EdgeError;
 use crate::link::Link;
 use crate::member::Member;
 use crate::metrics::Metrics;
+use crate::socketio::session::SessionExt;
+use crate::socketio::session::{Session, SioData, SocketState, closed_msg};
 use herald_engine::Sessions;
+use herald_engine::limits::Limits;
 
 /// Everything the edge's tasks share.
 pub(crate) struct Edge {

@@ -13,10 +13,10 @@ use herald_index::Topic;
 use herald_proto::v1::{Delivery, DeliveryClass, arg};
 
 use crate::edge::Edge;
-use crate::engine::session::SessionExt;
-use crate::engine::session::{PushError, Session, SharedFrame};
 use crate::member::Member;
 use crate::socketio::recovery::{deliver_to, offset_arg, offset_seq};
+use crate::socketio::session::SessionExt;
+use crate::socketio::session::{PushError, Session, SharedFrame};
 
 /// Converts the core's args into codec args.
 pub(crate) fn codec_args(args: &[herald_proto::v1::Arg]) -> Vec<Arg> {

@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 
 use crate::edge::Edge;
-use crate::engine::limits::Limit;
-use crate::engine::origin::{cors_headers, origin_of, preflight_headers};
-use crate::engine::{polling, ws};
 use crate::error::HttpError;
+use crate::transport::{polling, ws};
 use herald_engine::Refusal;
+use herald_engine::limits::Limit;
+use herald_engine::origin::{cors_headers, origin_of, preflight_headers};
 
 pub(crate) use herald_engine::handshake::bearer_value;
 

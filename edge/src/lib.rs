@@ -41,7 +41,6 @@ mod config;
 mod connector;
 mod edge;
 mod emit;
-mod engine;
 mod error;
 mod fanout;
 mod http;
@@ -56,6 +55,7 @@ mod serve;
 #[cfg(test)]
 mod sizes;
 mod socketio;
+mod transport;
 
 pub use config::{
     DEV_SERVICE_TOKEN, EdgeConfig, EdgeSettings, NamespaceConfig, Rate, RelayExclude, RoomAlias,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use herald_index::{Conn, Topic};
 
-use crate::engine::session::Session;
+use crate::socketio::session::Session;
 
 /// The join point of a join the core has not answered yet: nothing through that room passes.
 const PENDING: u64 = u64::MAX;
@@ -122,9 +122,9 @@ mod tests {
         let session = Arc::new(Session::new(
             Arc::from("s"),
             4,
-            crate::engine::session::Transport::Websocket,
+            crate::socketio::session::Transport::Websocket,
             Arc::default(),
-            crate::engine::session::SioData::new(None),
+            crate::socketio::session::SioData::new(None),
         ));
         let m = Member::new(session);
         m.raise_floor(10);
@@ -144,9 +144,9 @@ mod tests {
         let session = Arc::new(Session::new(
             Arc::from("s"),
             4,
-            crate::engine::session::Transport::Websocket,
+            crate::socketio::session::Transport::Websocket,
             Arc::default(),
-            crate::engine::session::SioData::new(None),
+            crate::socketio::session::SioData::new(None),
         ));
         let mut ix = herald_index::Index::new();
         ix.insert("c", "/", Some("u"), Member::new(session))

@@ -11,8 +11,8 @@ use herald_proto::v1::herald_service_client::HeraldServiceClient;
 use herald_proto::v1::{StatsRequest, StatsResponse};
 
 use crate::edge::Edge;
-use crate::engine::session::{PARSE_ERROR, SLOW_CONSUMER, Transport};
 use crate::prom::{Histogram, LATENCY_BUCKETS, escape, family};
+use crate::socketio::session::{PARSE_ERROR, SLOW_CONSUMER, Transport};
 
 /// Why a Socket.IO CONNECT was refused (the `reason` label of `herald_edge_connect_refusals_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,11 +17,11 @@ use herald_proto::v1::{Applied, ConnectionOpened, LinkRequest, link_request::Msg
 use tokio::sync::mpsc;
 
 use crate::edge::Edge;
-use crate::engine::session::SessionExt;
 use crate::fanout::codec_args;
 use crate::link::{LinkError, REQUEST_TIMEOUT, Sent};
 use crate::member::Member;
 use crate::socketio::recovery::{RestoreBuffer, RestoringGuard, finish_restore, offset_arg};
+use crate::socketio::session::SessionExt;
 
 /// Why a client is closed when the events it missed while its edge relinked cannot be replayed.
 pub(crate) const NOT_REPLAYED: &str = "missed events cannot be replayed (core restarted)";

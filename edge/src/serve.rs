@@ -23,10 +23,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::edge::Edge;
-use crate::engine::limits::Limit;
-use crate::engine::stream::{Stream, TlsConn};
-use crate::engine::takeover;
-use crate::engine::ws::write_refusal;
+use crate::transport::takeover;
+use crate::transport::ws::write_refusal;
+use herald_engine::limits::Limit;
+use herald_engine::stream::{Stream, TlsConn};
 
 /// The HTTP stack's smallest read buffer (it refuses a smaller one).
 const MIN_HTTP_BUFFER: usize = 8192;

@@ -16,8 +16,8 @@ fn fut4<A, B, C, D, R: Future, F: FnOnce(A, B, C, D) -> R>(_: &F) -> usize {
 #[test]
 fn sizes() {
     use crate::edge::Edge;
-    use crate::engine::{takeover, ws};
-    let session = std::mem::size_of::<crate::engine::session::Session>();
+    use crate::transport::{takeover, ws};
+    let session = std::mem::size_of::<crate::socketio::session::Session>();
     let driver = fut2(&herald_engine::driver::run::<Edge>);
     let serve = fut4(&ws::serve::<Edge>);
     let takeover = fut4(&takeover::run);

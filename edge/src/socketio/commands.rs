@@ -6,8 +6,8 @@ use std::sync::Arc;
 use herald_proto::v1::{DisconnectCommand, MembershipChange};
 
 use crate::edge::Edge;
-use crate::engine::session::SessionExt;
-use crate::engine::session::{PushError, Session, disconnect_frames};
+use crate::socketio::session::SessionExt;
+use crate::socketio::session::{PushError, Session, disconnect_frames};
 
 /// Server-initiated disconnect of one socket: `herald:disconnect {reason}`, DISCONNECT, forget it.
 pub(crate) fn kick(edge: &Edge, session: &Session, ns: &str, reason: &str) {

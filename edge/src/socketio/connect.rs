@@ -12,8 +12,6 @@ use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
-use crate::engine::session::SessionExt;
-use crate::engine::session::{Session, SocketState, closed_msg};
 use crate::ids;
 use crate::link::{LinkError, REQUEST_TIMEOUT};
 use crate::member::Member;
@@ -22,6 +20,8 @@ use crate::socketio::forward::{ConnectDecision, Origin, ask_connect};
 use crate::socketio::recovery::{self, Restore, RestoreBuffer, RestoringGuard, finish_restore};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
+use crate::socketio::session::SessionExt;
+use crate::socketio::session::{Session, SocketState, closed_msg};
 use crate::socketio::user_rate;
 
 fn refuse(edge: &Edge, session: &Session, ns: &str, why: Refusal, message: &str) {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::config::UnknownEvents;
 use crate::edge::Edge;
-use crate::engine::session::Session;
+use crate::socketio::session::Session;
 use crate::socketio::{forward, ok_body, relay, rooms, send_ack_json};
 
 /// Handles a client EVENT of a connected socket; `ack` is the client's ack id, if it wants one.

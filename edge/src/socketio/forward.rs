@@ -9,9 +9,9 @@ use herald_proto::v1::{ClientEventForward, link_request::Msg};
 use serde_json::{Value, json};
 
 use crate::edge::Edge;
-use crate::engine::session::{Session, SocketState};
 use crate::fanout::codec_args;
 use crate::link::{FORWARD_TIMEOUT, LinkError};
+use crate::socketio::session::{Session, SocketState};
 use crate::socketio::{json_arg, proto_arg, send_ack, send_ack_json};
 
 /// Forwarded events of one session waiting for their reply at once; more are refused.

@@ -11,7 +11,7 @@ use herald_codec::event::Arg;
 use herald_codec::socket::Packet;
 
 use crate::edge::Edge;
-use crate::engine::session::Session;
+use crate::socketio::session::Session;
 
 /// Most packets one session may have waiting.
 pub(crate) const MAX_JOBS: usize = 64;

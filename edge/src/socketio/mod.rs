@@ -5,10 +5,12 @@ pub(crate) mod commands;
 mod connect;
 mod events;
 pub(crate) mod forward;
+mod handler;
 pub(crate) mod lane;
 pub(crate) mod recovery;
 pub(crate) mod relay;
 mod rooms;
+pub(crate) mod session;
 pub(crate) mod user_rate;
 
 #[cfg(test)]
@@ -24,8 +26,8 @@ use herald_proto::v1::{ClientAck, link_request::Msg};
 use serde_json::Value;
 
 use crate::edge::Edge;
-use crate::engine::session::Session;
-use crate::engine::session::SessionExt;
+use crate::socketio::session::Session;
+use crate::socketio::session::SessionExt;
 use lane::Job;
 
 /// The peer broke the Socket.IO protocol; the session is closed.

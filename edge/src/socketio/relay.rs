@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use crate::config::{NamespaceConfig, RelayExclude};
 use crate::edge::Edge;
-use crate::engine::session::{Session, SharedFrame};
 use crate::fanout::{Batch, Order, deliver_shared};
+use crate::socketio::session::{Session, SharedFrame};
 use crate::socketio::{first_json, proto_arg};
 
 /// A token bucket: `burst` tokens, refilled at `rate` per second.

@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
-use crate::engine::session::Session;
 use crate::link::REQUEST_TIMEOUT;
 use crate::socketio::first_json;
 use crate::socketio::forward::{Origin, ask_join};
+use crate::socketio::session::Session;
 
 /// Longest room name a client may ask for.
 const MAX_ROOM_LEN: usize = 256;

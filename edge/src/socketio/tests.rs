@@ -11,7 +11,7 @@ use herald_engine::Outgoing;
 
 use crate::config::EdgeConfig;
 use crate::edge::Edge;
-use crate::engine::session::{Session, SioData, Transport};
+use crate::socketio::session::{Session, SioData, Transport};
 
 fn edge() -> Arc<Edge> {
     let verifier = Verifier::new(&AuthConfig {

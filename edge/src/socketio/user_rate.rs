@@ -7,8 +7,8 @@ use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
-use crate::engine::session::Session;
 use crate::socketio::relay::TokenBucket;
+use crate::socketio::session::Session;
 
 /// The error a refused client event gets as its ack.
 pub(crate) const RATE_LIMITED: &str = "rate limited";

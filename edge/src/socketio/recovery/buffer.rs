@@ -11,10 +11,10 @@ use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 
 use crate::edge::Edge;
-use crate::engine::session::SessionExt;
-use crate::engine::session::{PushError, SLOW_CONSUMER, Session};
 use crate::fanout::Order;
 use crate::member::Member;
+use crate::socketio::session::SessionExt;
+use crate::socketio::session::{PushError, SLOW_CONSUMER, Session};
 
 /// Most live frames held back for one restoring socket; more close the session as a slow consumer.
 pub(crate) const RESTORE_BUFFER: usize = 4096;

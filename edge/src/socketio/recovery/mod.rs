@@ -19,14 +19,14 @@ use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
-use crate::engine::session::SessionExt;
-use crate::engine::session::{Session, SocketState};
 use crate::fanout::codec_args;
 use crate::link::REQUEST_TIMEOUT;
 use crate::member::Member;
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect, ask_join};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
+use crate::socketio::session::SessionExt;
+use crate::socketio::session::{Session, SocketState};
 
 pub(crate) use buffer::{RestoreBuffer, RestoringGuard, deliver_to, finish_restore};
 pub(crate) use wire::{Resume, is_recoverable, offset_arg, offset_seq, resume_request};

@@ -1,4 +1,4 @@
-//! The edge's sessions: the Socket.IO layer's data on an Engine.IO session (sockets, acks,
+//! The Socket.IO layer's data on an Engine.IO session (sockets, acks,
 //! binary reassembly, the client's lane) and closing a session through both layers.
 
 use std::collections::VecDeque;

@@ -9,9 +9,9 @@ use axum::response::Response;
 use herald_engine::polling::text_response;
 
 use crate::edge::Edge;
-use crate::engine::session::{Session, Transport};
-use crate::engine::{open_packet, open_session};
 use crate::error::HttpError;
+use crate::socketio::session::{Session, Transport};
+use crate::transport::{open_packet, open_session};
 
 /// `GET /socket.io/?EIO=4&transport=polling` without sid: a new session.
 pub(crate) fn handshake(

@@ -14,12 +14,12 @@ use hyper_util::rt::TokioIo;
 use tokio::time::timeout;
 
 use crate::edge::Edge;
-use crate::engine::session::SessionExt;
-use crate::engine::session::{Session, Transport};
-use crate::engine::stream::Stream;
-use crate::engine::{open_packet, open_session};
 use crate::error::HttpError;
 use crate::serve::Prefixed;
+use crate::socketio::session::SessionExt;
+use crate::socketio::session::{Session, Transport};
+use crate::transport::{open_packet, open_session};
+use herald_engine::stream::Stream;
 
 pub(crate) use herald_engine::handshake::switching_head;
 pub(crate) use herald_engine::ws::{abandon, refuse_upgraded, serve, upgraded, write_all};

@@ -1,12 +1,9 @@
-//! Engine.IO v4: sessions, heartbeat, and the polling and websocket transports.
+//! The engine's transports on the edge's HTTP server: opening a session for a handshake, the
+//! polling requests and the websocket upgrades through the HTTP stack or the fast path.
 
-pub(crate) mod driver;
 pub(crate) mod polling;
-pub(crate) mod session;
 pub(crate) mod takeover;
 pub(crate) mod ws;
-
-pub(crate) use herald_engine::{limits, origin, stream};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,7 +11,7 @@ use std::sync::Arc;
 use crate::edge::Edge;
 use crate::error::HttpError;
 use crate::ids;
-use session::{Session, Transport};
+use crate::socketio::session::{Session, Transport};
 
 /// Close reason of a session whose address sent more packets than `messages_per_ip_per_sec`.
 pub(crate) const RATE_LIMITED: &str = herald_engine::Close::RateLimited.as_str();
@@ -32,7 +29,7 @@ pub(crate) fn open_session(
         edge.config.outbound_queue,
         transport,
         edge.metrics.frames_counter(),
-        session::SioData::new(header_token),
+        crate::socketio::session::SioData::new(header_token),
     );
     Ok(herald_engine::sessions::open(edge, session, ip)?)
 }

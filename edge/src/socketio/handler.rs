@@ -10,9 +10,9 @@ use herald_engine::{Close, Handler, Heartbeat, Limits, Sessions, TransportSettin
 use tokio::time::Instant;
 
 use crate::edge::Edge;
-use crate::engine::RATE_LIMITED;
-use crate::engine::session::{SLOW_CONSUMER, Session, SessionExt, SioData};
 use crate::socketio::ProtocolError;
+use crate::socketio::session::{SLOW_CONSUMER, Session, SessionExt, SioData};
+use crate::transport::RATE_LIMITED;
 
 fn unix_now() -> u64 {
     SystemTime::now()

@@ -10,13 +10,13 @@ use bytes::BytesMut;
 use herald_codec::ws::{self, Opcode};
 
 use crate::edge::Edge;
-use crate::engine::session::SessionExt;
-use crate::engine::session::{SioData, Transport};
-use crate::engine::stream::Stream;
-use crate::engine::ws::{
+use crate::socketio::session::SessionExt;
+use crate::socketio::session::{SioData, Transport};
+use crate::transport::ws::{
     abandon, refuse_upgraded, serve, switching_head, upgraded, write_all, write_refusal,
 };
-use crate::engine::{open_packet, open_session};
+use crate::transport::{open_packet, open_session};
+use herald_engine::stream::Stream;
 use herald_engine::ws::Conn;
 
 /// A websocket request the edge answers itself.
