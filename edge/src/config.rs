@@ -9,8 +9,7 @@ use herald_auth::Verifier;
 use serde::{Deserialize, Serialize};
 
 pub use herald_engine::Rate;
-use herald_engine::config::MIN_HEADER_BYTES;
-use herald_engine::{EngineConfig, Origins, TrustedProxies};
+use herald_engine::{EngineConfig, Settings};
 
 /// The development service token used when none is configured (start-up warns about it).
 pub const DEV_SERVICE_TOKEN: &str = "herald-dev-service-token";
@@ -211,42 +210,18 @@ pub struct EdgeConfig {
     pub core_urls: Vec<String>,
     /// Sent as `authorization: Bearer ...` on the Link stream and the edge's own unary calls.
     pub service_token: String,
-    /// Engine.IO ping interval.
-    pub ping_interval: Duration,
-    /// How long to wait for a pong before closing a session.
-    pub ping_timeout: Duration,
-    /// Engine.IO `maxPayload`: largest accepted message / POST body, in bytes.
-    pub max_payload: u64,
+    /// The Engine.IO layer's settings (heartbeat, payload, queue, limits, origins).
+    pub engine: Settings,
     /// Accepted namespaces; empty means `"/"` with auth required.
     pub namespaces: Vec<NamespaceConfig>,
     /// Verifies client tokens.
     pub verifier: Verifier,
     /// Where static files are served from (`None`: every static GET is a 404).
     pub static_dir: Option<PathBuf>,
-    /// Bounded outbound queue length, in frames (control frames included), per Engine.IO session.
-    pub outbound_queue: usize,
     /// A Socket.IO CONNECT must arrive within this time after the handshake.
     pub connect_timeout: Duration,
     /// Upper bound for the graceful shutdown.
     pub shutdown_grace: Duration,
-    /// Longest wait for a complete HTTP request head.
-    pub header_timeout: Duration,
-    /// Largest HTTP request head, in bytes.
-    pub max_header_bytes: usize,
-    /// Longest time a polling POST may take to send its body.
-    pub poll_body_timeout: Duration,
-    /// Engine.IO sessions held at once; 0: no limit.
-    pub max_sessions: usize,
-    /// Engine.IO sessions per client IP address; 0: no limit.
-    pub max_sessions_per_ip: usize,
-    /// Engine.IO handshakes per client IP address.
-    pub handshake_rate: Rate,
-    /// Engine.IO packets from the sessions of one client IP address.
-    pub message_rate: Rate,
-    /// Proxies whose `X-Forwarded-For` names the client's address.
-    pub trusted_proxies: TrustedProxies,
-    /// Origins browsers may connect from; empty allows all.
-    pub allowed_origins: Origins,
     /// Opens the link to the core in-process instead of over gRPC (`herald serve`).
     pub connector: Option<std::sync::Arc<dyn crate::CoreConnector>>,
     /// TLS towards the core (an `https://` core URL): CA and optional client identity.
@@ -284,7 +259,6 @@ impl EdgeConfig {
     /// refuses.
     pub fn from_settings(s: &EdgeSettings, verifier: Verifier) -> Result<Self, String> {
         s.validate()?;
-        let e = &s.engine;
         let core_urls = if s.core_urls.is_empty() {
             vec![s.core_url.clone()]
         } else {
@@ -294,24 +268,12 @@ impl EdgeConfig {
             name: s.name.clone(),
             core_urls,
             service_token: s.service_token.clone(),
-            ping_interval: e.ping_interval(),
-            ping_timeout: e.ping_timeout(),
-            max_payload: e.max_payload,
+            engine: s.engine.settings("edge")?,
             namespaces: Vec::new(),
             verifier,
             static_dir: non_empty(&s.static_dir).map(PathBuf::from),
-            outbound_queue: e.outbound_queue,
             connect_timeout: Duration::from_millis(s.connect_timeout_ms),
             shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
-            header_timeout: Duration::from_millis(e.header_timeout_ms),
-            max_header_bytes: e.max_header_bytes,
-            poll_body_timeout: Duration::from_millis(e.poll_body_timeout_ms),
-            max_sessions: e.max_sessions,
-            max_sessions_per_ip: e.max_sessions_per_ip,
-            handshake_rate: e.handshake_rate(),
-            message_rate: e.message_rate(),
-            trusted_proxies: TrustedProxies::parse(&e.trusted_proxies)?,
-            allowed_origins: Origins::parse(&e.allowed_origins)?,
             connector: None,
             extra_metrics: None,
             core_tls: None,
@@ -330,8 +292,6 @@ impl EdgeConfig {
         if self.namespaces.is_empty() {
             self.namespaces.push(NamespaceConfig::new("/"));
         }
-        self.outbound_queue = self.outbound_queue.max(8);
-        self.max_header_bytes = self.max_header_bytes.max(MIN_HEADER_BYTES);
     }
 }
 
@@ -355,16 +315,16 @@ mod tests {
         let d = EdgeSettings::default();
         assert_eq!(c.core_urls, ["http://core:1"]);
         assert_eq!(c.shutdown_grace, Duration::from_millis(d.shutdown_grace_ms));
-        assert_eq!(c.ping_interval, d.engine.ping_interval());
+        assert_eq!(c.engine.ping_interval, d.engine.ping_interval());
         assert_eq!(
             c.connect_timeout,
             Duration::from_millis(d.connect_timeout_ms)
         );
         assert_eq!(
-            c.header_timeout,
+            c.engine.header_timeout,
             Duration::from_millis(d.engine.header_timeout_ms)
         );
-        assert_eq!(c.max_sessions_per_ip, d.engine.max_sessions_per_ip);
+        assert_eq!(c.engine.max_sessions_per_ip, d.engine.max_sessions_per_ip);
         assert_eq!(c.static_dir, None, "no files unless asked");
     }
 

@@ -7,7 +7,6 @@ use herald_index::Index;
 use tokio::net::TcpListener;
 use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
@@ -16,44 +15,32 @@ use crate::member::Member;
 use crate::metrics::Metrics;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{Session, SioData, SocketState, closed_msg};
-use herald_engine::Sessions;
-use herald_engine::limits::Limits;
+use herald_engine::Engine;
 
 /// Everything the edge's tasks share.
 pub(crate) struct Edge {
     pub config: EdgeConfig,
-    pub sessions: Sessions<SioData>,
+    /// The Engine.IO layer: its settings, sessions, limits and the sessions' tasks.
+    pub engine: Engine<SioData>,
     /// Local index of this edge's sockets (value: the session carrying the socket, and its floor).
     pub index: parking_lot::RwLock<Index<Arc<Member>>>,
     pub link: Link,
     pub metrics: Metrics,
     /// Cancelled when the edge starts shutting down.
     pub shutdown: CancellationToken,
-    /// Per-session tasks (drivers, websocket transports).
-    pub tasks: TaskTracker,
-    /// Sessions per address, handshake and packet rates.
-    pub limits: Limits,
 }
 
 impl Edge {
     /// The shared state of an edge with `config` (normalized), its link not started yet.
     pub(crate) fn new(config: EdgeConfig) -> Result<Self, EdgeError> {
         let link = Link::new(&config)?;
-        let limits = Limits::new(
-            config.max_sessions,
-            config.max_sessions_per_ip,
-            config.handshake_rate,
-            config.message_rate,
-        );
         Ok(Edge {
+            engine: Engine::new(config.engine.clone()),
             config,
-            sessions: Sessions::default(),
             index: parking_lot::RwLock::new(Index::new()),
             link,
             metrics: Metrics::default(),
             shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            limits,
         })
     }
 
@@ -73,7 +60,7 @@ impl Edge {
 
     /// Every live session.
     pub fn all_sessions(&self) -> Vec<Arc<Session>> {
-        self.sessions.all()
+        self.engine.sessions.all()
     }
 }
 
@@ -107,8 +94,11 @@ pub async fn run(
     for s in edge.all_sessions() {
         s.close_for_restart(&edge, "server shutting down");
     }
-    edge.tasks.close();
-    if timeout_at(deadline, edge.tasks.wait()).await.is_err() {
+    edge.engine.tasks.close();
+    if timeout_at(deadline, edge.engine.tasks.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("edge: some transports did not finish within the shutdown grace");
     }
     http_stop.cancel();

@@ -68,9 +68,18 @@ async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
         .get_all("x-forwarded-for")
         .iter()
         .map(|v| v.as_bytes());
-    let ip = edge.config.trusted_proxies.client_ip(peer, forwarded);
-    if !edge.config.allowed_origins.allows(origin_of(req.headers())) {
-        edge.limits.refuse(
+    let ip = edge
+        .engine
+        .settings
+        .trusted_proxies
+        .client_ip(peer, forwarded);
+    if !edge
+        .engine
+        .settings
+        .allowed_origins
+        .allows(origin_of(req.headers()))
+    {
+        edge.engine.limits.refuse(
             Limit::Origin,
             Some(ip),
             "request from an origin not allowed",
@@ -89,7 +98,7 @@ async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
     };
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         cors_headers(
-            &edge.config.allowed_origins,
+            &edge.engine.settings.allowed_origins,
             origin.as_ref(),
             response.headers_mut(),
         );
@@ -112,7 +121,8 @@ async fn engine_inner(edge: Arc<Edge>, req: Request, ip: IpAddr) -> Result<Respo
     let session = match q.get("sid") {
         None => None,
         Some(sid) => Some(
-            edge.sessions
+            edge.engine
+                .sessions
                 .get(sid.as_str())
                 .ok_or(HttpError::UnknownSid)?,
         ),

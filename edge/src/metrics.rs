@@ -198,7 +198,7 @@ fn ns_label(ns: &str) -> String {
 /// The edge's own metrics.
 fn render_edge(edge: &Edge, out: &mut String) {
     let m = &edge.metrics;
-    let sessions = u64::try_from(edge.sessions.len()).unwrap_or(u64::MAX);
+    let sessions = u64::try_from(edge.engine.sessions.len()).unwrap_or(u64::MAX);
     family(
         out,
         "herald_edge_sessions",
@@ -357,6 +357,7 @@ fn render_edge(edge: &Edge, out: &mut String) {
         "From the core accepting an event to the edge handing its frame to the sockets.",
     );
     let rows: Vec<(String, u64)> = edge
+        .engine
         .limits
         .refusals()
         .map(|(l, n)| (format!("limit=\"{}\"", l.as_str()), n))

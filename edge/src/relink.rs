@@ -160,7 +160,7 @@ async fn announce(
             // Whatever was held back goes out; the next link registers the socket.
             if installed {
                 let ns = s.ns.clone();
-                edge.tasks.spawn(finish_restore(
+                edge.engine.tasks.spawn(finish_restore(
                     edge.clone(),
                     guard,
                     s.member,
@@ -207,7 +207,7 @@ fn settle(
     };
     match guard {
         Some(guard) => {
-            edge.tasks.spawn(finish_restore(
+            edge.engine.tasks.spawn(finish_restore(
                 edge.clone(),
                 guard,
                 member,

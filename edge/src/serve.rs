@@ -86,7 +86,7 @@ async fn connection(
     stop: CancellationToken,
 ) {
     // The handshake and the request head share one deadline.
-    let deadline = Instant::now() + edge.config.header_timeout;
+    let deadline = Instant::now() + edge.engine.settings.header_timeout;
     let tcp = match &edge.config.tls {
         None => Stream::Plain(tcp),
         Some(tls) => {
@@ -102,14 +102,14 @@ async fn connection(
         }
     };
     let mut head = BytesMut::new();
-    let limit = edge.config.max_header_bytes;
+    let limit = edge.engine.settings.max_header_bytes;
     let end = tokio::select! {
         r = timeout_at(deadline, read_head(&tcp, &mut head, limit)) => match r {
             Ok(Ok(end)) => end,
             Ok(Err(_)) => return,
             Err(_) => {
                 // A client that never completes its request (slowloris) holds nothing longer.
-                edge.limits.refuse(
+                edge.engine.limits.refuse(
                     Limit::HeaderTimeout,
                     Some(peer.ip()),
                     "no complete request head within header_timeout_ms: connection closed",
@@ -121,7 +121,7 @@ async fn connection(
         () = stop.cancelled() => return,
     };
     let Some(end) = end else {
-        edge.limits.refuse(
+        edge.engine.limits.refuse(
             Limit::HeaderBytes,
             Some(peer.ip()),
             "request head over max_header_bytes",
@@ -133,7 +133,7 @@ async fn connection(
         // Only what the client sent after its request is kept: an idle websocket holds no buffer.
         let rest = BytesMut::from(head.get(end..).unwrap_or_default());
         // A task of its own, sized for the websocket alone (this one is sized for any request).
-        let tasks = edge.tasks.clone();
+        let tasks = edge.engine.tasks.clone();
         tasks.spawn(async move { takeover::run(&edge, tcp, rest, t).await });
         return;
     }
@@ -163,7 +163,7 @@ async fn handshake(
         }
         Err(_) => {
             // A client that never completes its handshake holds nothing longer.
-            edge.limits.refuse(
+            edge.engine.limits.refuse(
                 Limit::HeaderTimeout,
                 Some(peer.ip()),
                 "no TLS handshake within header_timeout_ms: connection closed",
@@ -201,8 +201,8 @@ async fn http(
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(edge.config.header_timeout)
-        .max_buf_size(edge.config.max_header_bytes.max(MIN_HTTP_BUFFER))
+        .header_read_timeout(edge.engine.settings.header_timeout)
+        .max_buf_size(edge.engine.settings.max_header_bytes.max(MIN_HTTP_BUFFER))
         .serve_connection(io, TowerToHyperService::new(service))
         .with_upgrades();
     tokio::pin!(conn);

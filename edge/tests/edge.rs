@@ -360,7 +360,7 @@ async fn kick_sends_reason_then_disconnect() {
 
 #[tokio::test]
 async fn max_payload_and_malformed_packets_close_only_that_connection() {
-    let (core, edge) = setup_with(|c| c.max_payload = 1000).await;
+    let (core, edge) = setup_with(|c| c.engine.max_payload = 1000).await;
     let (mut good, _) = ws_connect(edge.addr, "/", &token("alice", &[])).await;
 
     let (mut big, _) = ws_connect(edge.addr, "/", &token("bob", &[])).await;
@@ -562,7 +562,7 @@ async fn http_emit_forwards_to_the_core() {
 
 #[tokio::test]
 async fn slow_consumers_are_disconnected_without_hurting_others() {
-    let (mut core, edge) = setup_with(|c| c.outbound_queue = 8).await;
+    let (mut core, edge) = setup_with(|c| c.engine.outbound_queue = 8).await;
     let (mut slow, slow_id) = ws_connect(edge.addr, "/", &token("slow", &[])).await;
     let (mut fast, _) = ws_connect(edge.addr, "/", &token("fast", &[])).await;
     let big = format!("\"{}\"", "z".repeat(64 * 1024));

@@ -58,7 +58,7 @@ async fn polling_kick_has_no_close_packet_in_the_same_payload() {
 
 #[tokio::test]
 async fn slow_polling_consumer_gets_its_reason_then_close() {
-    let (core, edge) = setup_with(|c| c.outbound_queue = 8).await;
+    let (core, edge) = setup_with(|c| c.engine.outbound_queue = 8).await;
     let (sid, answer) = poll_connect(edge.addr, "/", &token("slow", &[])).await;
     socket_sid(&answer);
     for _ in 0..20 {

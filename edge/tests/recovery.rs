@@ -245,7 +245,7 @@ async fn a_session_is_restored_with_its_rooms_replay_and_held_back_live_events()
 #[tokio::test]
 async fn a_long_replay_waits_for_room_in_a_small_queue() {
     let (core, edge) = setup_with(|c| {
-        c.outbound_queue = 16;
+        c.engine.outbound_queue = 16;
         recovery_on(c);
     })
     .await;

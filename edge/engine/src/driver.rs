@@ -17,7 +17,7 @@ const LINGER_MAX: Duration = Duration::from_secs(5);
 /// read from the handler when needed rather than held: this future lives as long as the session.)
 pub async fn run<H: Handler>(handler: Arc<H>, session: Arc<Session<H::Data>>) {
     tick(&*handler, &session).await;
-    let linger = handler.heartbeat().ping_timeout.min(LINGER_MAX);
+    let linger = handler.engine().settings.ping_timeout.min(LINGER_MAX);
     let _ = tokio::time::timeout(linger, session.finished.cancelled()).await;
     handler.finish(&session);
 }
@@ -25,7 +25,7 @@ pub async fn run<H: Handler>(handler: Arc<H>, session: Arc<Session<H::Data>>) {
 /// Heartbeat and deadlines until the session closes.
 async fn tick<H: Handler>(handler: &H, session: &Arc<Session<H::Data>>) {
     let opened = Instant::now();
-    let mut next_ping = opened + handler.heartbeat().ping_interval;
+    let mut next_ping = opened + handler.engine().settings.ping_interval;
     let mut pong_deadline: Option<Instant> = None;
     loop {
         let mut wake = pong_deadline.unwrap_or(next_ping);
@@ -37,7 +37,7 @@ async fn tick<H: Handler>(handler: &H, session: &Arc<Session<H::Data>>) {
             () = session.closed.cancelled() => return,
             () = session.pong.notified() => {
                 if pong_deadline.take().is_some() {
-                    next_ping = Instant::now() + handler.heartbeat().ping_interval;
+                    next_ping = Instant::now() + handler.engine().settings.ping_interval;
                 }
                 continue;
             }
@@ -58,7 +58,7 @@ async fn tick<H: Handler>(handler: &H, session: &Arc<Session<H::Data>>) {
                     return;
                 }
             }
-            pong_deadline = Some(now + handler.heartbeat().ping_timeout);
+            pong_deadline = Some(now + handler.engine().settings.ping_timeout);
         }
         if upper.is_some_and(|at| now >= at) && !handler.deadline_reached(session, opened) {
             return;
@@ -71,8 +71,8 @@ mod tests {
     use std::sync::atomic::AtomicU64;
 
     use super::*;
+    use crate::engine::Engine;
     use crate::frame::{Outgoing, Transport};
-    use crate::handler::Heartbeat;
 
     /// A handler that records closes and has one deadline, `after` the opening.
     #[derive(Default)]
@@ -80,29 +80,18 @@ mod tests {
         after: Option<Duration>,
         closed: parking_lot::Mutex<Vec<Close>>,
         reached: AtomicU64,
-        sessions: crate::sessions::Sessions<()>,
+        engine: Engine<()>,
     }
 
     impl Handler for Fake {
         type Data = ();
         type Error = &'static str;
 
-        fn transport(&self) -> crate::handler::TransportSettings {
-            crate::handler::TransportSettings {
-                max_payload: 100,
-                poll_body_timeout: Duration::from_secs(10),
-            }
+        fn engine(&self) -> &Engine<()> {
+            &self.engine
         }
 
         fn frames_sent(&self, _: u64) {}
-
-        fn limits(&self) -> &crate::limits::Limits {
-            unreachable!("no packets in these tests")
-        }
-
-        fn sessions(&self) -> &crate::sessions::Sessions<()> {
-            &self.sessions
-        }
 
         async fn message(
             self: &Arc<Self>,
@@ -118,10 +107,6 @@ mod tests {
             _: bytes::Bytes,
         ) -> Result<(), &'static str> {
             Ok(())
-        }
-
-        fn heartbeat(&self) -> Heartbeat {
-            BEAT
         }
 
         fn deadline(&self, _: &Session<()>, opened: Instant) -> Option<Instant> {
@@ -147,7 +132,13 @@ mod tests {
         }
     }
 
-    const BEAT: Heartbeat = Heartbeat {
+    /// The heartbeat of the default settings.
+    struct Beat {
+        ping_interval: Duration,
+        ping_timeout: Duration,
+    }
+
+    const BEAT: Beat = Beat {
         ping_interval: Duration::from_secs(25),
         ping_timeout: Duration::from_secs(20),
     };

@@ -7,19 +7,18 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::config::Rate;
+use crate::engine::{Engine, Settings};
 use crate::frame::Transport;
-use crate::handler::{Close, Handler, Heartbeat, TransportSettings};
+use crate::handler::{Close, Handler};
 use crate::limits::Limits;
 use crate::session::Session;
-use crate::sessions::Sessions;
 
 /// A handler that records what reaches it; a message `bad` is refused.
 pub struct Fake {
-    pub limits: Limits,
+    pub engine: Engine<()>,
     pub seen: parking_lot::Mutex<Vec<String>>,
     pub closed: parking_lot::Mutex<Vec<Close>>,
     pub sent: AtomicU64,
-    pub sessions: Sessions<()>,
     /// The sids announced by `opened`.
     pub opened: parking_lot::Mutex<Vec<String>>,
 }
@@ -34,12 +33,16 @@ impl Fake {
     }
 
     pub fn with_limits(limits: Limits) -> Self {
+        let mut engine = Engine::new(Settings {
+            max_payload: 100,
+            ..Settings::default()
+        });
+        engine.limits = limits;
         Fake {
-            limits,
+            engine,
             seen: Default::default(),
             closed: Default::default(),
             sent: AtomicU64::new(0),
-            sessions: Sessions::default(),
             opened: Default::default(),
         }
     }
@@ -49,30 +52,12 @@ impl Handler for Fake {
     type Data = ();
     type Error = &'static str;
 
-    fn heartbeat(&self) -> Heartbeat {
-        Heartbeat {
-            ping_interval: std::time::Duration::from_secs(25),
-            ping_timeout: std::time::Duration::from_secs(20),
-        }
-    }
-
-    fn transport(&self) -> TransportSettings {
-        TransportSettings {
-            max_payload: 100,
-            poll_body_timeout: std::time::Duration::from_secs(10),
-        }
+    fn engine(&self) -> &Engine<()> {
+        &self.engine
     }
 
     fn frames_sent(&self, frames: u64) {
         self.sent.fetch_add(frames, Ordering::Relaxed);
-    }
-
-    fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    fn sessions(&self) -> &Sessions<()> {
-        &self.sessions
     }
 
     fn opened(self: &Arc<Self>, session: &Arc<Session<()>>) {
@@ -119,7 +104,7 @@ impl Handler for Fake {
     }
 
     fn finish(&self, session: &Session<()>) {
-        self.sessions.finish(session, &self.limits);
+        self.engine.sessions.finish(session, &self.engine.limits);
     }
 }
 
@@ -137,8 +122,11 @@ pub fn session_on(fake: &Fake, transport: Transport) -> Arc<Session<()>> {
         Arc::new(AtomicU64::new(0)),
         (),
     ));
-    let _ = s
-        .admitted
-        .set(fake.limits.admit("10.0.0.1".parse().unwrap()).unwrap());
+    let _ = s.admitted.set(
+        fake.engine
+            .limits
+            .admit("10.0.0.1".parse().unwrap())
+            .unwrap(),
+    );
     s
 }

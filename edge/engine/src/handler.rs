@@ -4,14 +4,12 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::limits::Limits;
+use crate::engine::Engine;
 use crate::session::Session;
-use crate::sessions::Sessions;
 
 /// Why the engine closes a session (the reason the layer above reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,22 +54,6 @@ impl Close {
     }
 }
 
-/// The heartbeat's timing.
-#[derive(Debug, Clone, Copy)]
-pub struct Heartbeat {
-    pub ping_interval: Duration,
-    pub ping_timeout: Duration,
-}
-
-/// What the transports read of the configuration.
-#[derive(Debug, Clone, Copy)]
-pub struct TransportSettings {
-    /// Largest message or polling body, in bytes.
-    pub max_payload: u64,
-    /// Longest time a polling POST may take to send its body.
-    pub poll_body_timeout: Duration,
-}
-
 /// What the layer above the engine implements.
 pub trait Handler: Send + Sync + 'static {
     /// The data it attaches to each session.
@@ -80,20 +62,11 @@ pub trait Handler: Send + Sync + 'static {
     /// Why the layer above refuses a message (the session is then closed as a parse error).
     type Error: Display + Send;
 
-    /// The heartbeat's timing (read when needed, not held by each session's driver).
-    fn heartbeat(&self) -> Heartbeat;
-
-    /// What the transports read of the configuration.
-    fn transport(&self) -> TransportSettings;
+    /// The engine the handler serves (its settings, sessions, limits and tasks).
+    fn engine(&self) -> &Engine<Self::Data>;
 
     /// Counts frames handed to a transport (a metrics hook).
     fn frames_sent(&self, frames: u64);
-
-    /// The server's limits (the packet rate of the client's address is taken from them).
-    fn limits(&self) -> &Limits;
-
-    /// The server's table of open sessions.
-    fn sessions(&self) -> &Sessions<Self::Data>;
 
     /// A session was opened and registered (e.g. count it, start its driver).
     fn opened(self: &Arc<Self>, session: &Arc<Session<Self::Data>>) {

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod driver;
+pub mod engine;
 pub mod error;
 #[cfg(test)]
 mod fake;
@@ -29,9 +30,10 @@ pub mod tls;
 pub mod ws;
 
 pub use config::{EngineConfig, Rate};
+pub use engine::{Engine, Settings};
 pub use error::Refusal;
 pub use frame::{Outgoing, PushError, SharedFrame, Transport};
-pub use handler::{Close, Handler, Heartbeat, TransportSettings};
+pub use handler::{Close, Handler};
 pub use limits::{Admitted, Limit, Limits};
 pub use origin::Origins;
 pub use peer::TrustedProxies;

@@ -24,9 +24,9 @@ pub async fn on_packet<H: Handler>(
     packet: Packet,
 ) -> Flow {
     if let Some(a) = session.admitted.get()
-        && !handler.limits().allow_packet(a)
+        && !handler.engine().limits.allow_packet(a)
     {
-        handler.limits().refuse(
+        handler.engine().limits.refuse(
             Limit::MessageRate,
             Some(a.ip()),
             "packets over messages_per_ip_per_sec: disconnecting the session",
@@ -129,7 +129,12 @@ mod tests {
         }
         assert_eq!(on_packet(&fake, &s, Packet::Noop).await, Flow::Closed);
         assert_eq!(*fake.closed.lock(), [Close::RateLimited]);
-        let refused: Vec<_> = fake.limits.refusals().filter(|(_, n)| *n > 0).collect();
+        let refused: Vec<_> = fake
+            .engine
+            .limits
+            .refusals()
+            .filter(|(_, n)| *n > 0)
+            .collect();
         assert_eq!(refused, [(Limit::MessageRate, 1)]);
     }
 }

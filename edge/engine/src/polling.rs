@@ -59,7 +59,7 @@ pub async fn get<H: Handler>(
         () = session.noop.notified() => return Ok(text_response("6".to_owned())),
         f = rx.recv() => Some(f),
     };
-    let limit = usize::try_from(handler.transport().max_payload).unwrap_or(usize::MAX);
+    let limit = handler.engine().settings.max_payload_bytes();
     match first {
         Some(f) if !session.is_closed() => {
             push_record(&mut body, &mut frames, &f);
@@ -107,8 +107,8 @@ pub async fn post<H: Handler>(
         handler.close(session, Close::MultiplePolls);
         return Err(Refusal::BadRequest);
     };
-    let settings = handler.transport();
-    let limit = usize::try_from(settings.max_payload).unwrap_or(usize::MAX);
+    let settings = &handler.engine().settings;
+    let limit = settings.max_payload_bytes();
     let read = tokio::time::timeout(
         settings.poll_body_timeout,
         axum::body::to_bytes(body, limit),
@@ -116,7 +116,7 @@ pub async fn post<H: Handler>(
     let bytes = match read.await {
         Ok(Ok(b)) => b,
         Err(_) => {
-            handler.limits().refuse(
+            handler.engine().limits.refuse(
                 Limit::PollBodyTimeout,
                 session.ip(),
                 "polling POST body not received within poll_body_timeout_ms: closing the session",

@@ -63,11 +63,12 @@ pub fn open<H: Handler>(
     session: Session<H::Data>,
     ip: IpAddr,
 ) -> Result<Arc<Session<H::Data>>, Refusal> {
-    let admitted = handler.limits().admit(ip)?;
+    let engine = handler.engine();
+    let admitted = engine.limits.admit(ip)?;
     let session = Arc::new(session);
     let _ = session.admitted.set(admitted);
-    handler
-        .sessions()
+    engine
+        .sessions
         .map
         .lock()
         .insert(session.sid.clone(), session.clone());
@@ -104,17 +105,22 @@ mod tests {
         let fake = Arc::new(Fake::with_limits(Limits::new(0, 1, unlimited, unlimited)));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let a = open(&fake, new_session("a"), ip).unwrap();
-        assert!(fake.sessions.get("a").is_some());
+        assert!(fake.engine.sessions.get("a").is_some());
         assert_eq!(*fake.opened.lock(), ["a"]);
         // One session per address: the second is refused and not registered.
         assert!(open(&fake, new_session("b"), ip).is_err());
-        assert!(fake.sessions.get("b").is_none());
-        let refused: Vec<_> = fake.limits.refusals().filter(|(_, n)| *n > 0).collect();
+        assert!(fake.engine.sessions.get("b").is_none());
+        let refused: Vec<_> = fake
+            .engine
+            .limits
+            .refusals()
+            .filter(|(_, n)| *n > 0)
+            .collect();
         assert_eq!(refused, [(Limit::SessionsPerIp, 1)]);
-        fake.sessions.finish(&a, &fake.limits);
-        fake.sessions.finish(&a, &fake.limits);
-        assert!(a.finished.is_cancelled() && fake.sessions.is_empty());
+        fake.engine.sessions.finish(&a, &fake.engine.limits);
+        fake.engine.sessions.finish(&a, &fake.engine.limits);
+        assert!(a.finished.is_cancelled() && fake.engine.sessions.is_empty());
         open(&fake, new_session("c"), ip).unwrap();
-        assert_eq!(fake.sessions.len(), 1);
+        assert_eq!(fake.engine.sessions.len(), 1);
     }
 }

@@ -187,7 +187,7 @@ mod tests {
         let at = Accepting {
             origins: &origins,
             proxies: &proxies,
-            sessions: &fake.sessions,
+            sessions: &fake.engine.sessions,
             new_sessions: true,
         };
         let head = |sid: &str| {

@@ -53,7 +53,7 @@ impl Conn {
 
     /// A connection for `handler`'s sessions (messages bounded by its `max_payload`).
     pub fn for_handler<H: Handler>(stream: Stream, buf: BytesMut, handler: &H) -> Self {
-        let max = usize::try_from(handler.transport().max_payload).unwrap_or(usize::MAX);
+        let max = handler.engine().settings.max_payload_bytes();
         Conn::new(stream, buf, max)
     }
 
@@ -144,7 +144,11 @@ pub async fn upgraded<H: Handler>(
     session: Arc<Session<H::Data>>,
     mut conn: Conn,
 ) {
-    let probe_timeout = handler.heartbeat().ping_timeout.max(Duration::from_secs(1));
+    let probe_timeout = handler
+        .engine()
+        .settings
+        .ping_timeout
+        .max(Duration::from_secs(1));
     match timeout(probe_timeout, probe(&session, &mut conn)).await {
         Ok(true) => {
             session.set_transport(Transport::Websocket);
@@ -241,7 +245,7 @@ async fn on_message<H: Handler>(handler: &Arc<H>, session: &Arc<Session<H::Data>
             // A pong counts in the bounded queue: a client that pings and never reads is a slow
             // consumer like any other.
             if !session.push_control(ws::frame(Opcode::Pong, &p)) {
-                handler.limits().refuse(
+                handler.engine().limits.refuse(
                     Limit::ControlQueue,
                     session.ip(),
                     "pongs not read: closing the session",
@@ -274,7 +278,11 @@ async fn close_out<H: Handler>(
     close_code: u16,
 ) {
     let (drain, finals) = session.take_final();
-    let send_timeout = handler.heartbeat().ping_timeout.max(Duration::from_secs(1));
+    let send_timeout = handler
+        .engine()
+        .settings
+        .ping_timeout
+        .max(Duration::from_secs(1));
     if let Some(mut sink) = session.detach_websocket() {
         if !drain {
             sink.drop_unstarted();

@@ -42,7 +42,7 @@ pub(super) async fn stats(_: Admin, State(edge): State<Arc<Edge>>) -> Answer {
         .stats(request(&edge, StatsRequest {}))
         .await?
         .into_inner();
-    let sessions = edge.sessions.len();
+    let sessions = edge.engine.sessions.len();
     Ok(Json(json!({
         "namespaces": s.namespaces.iter().map(|n| json!({
             "namespace": n.namespace, "connections": n.connections, "users": n.users, "rooms": n.rooms,

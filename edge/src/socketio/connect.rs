@@ -164,7 +164,7 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
             let f = encode_event(ns, None, name, args);
             first.push((f.text.into(), f.attachments));
         }
-        edge.tasks.spawn(finish_restore(
+        edge.engine.tasks.spawn(finish_restore(
             edge.clone(),
             guard,
             member,

@@ -92,7 +92,7 @@ pub(crate) fn forward_event(
         String::new(),
     );
     let (edge, session, ns) = (edge.clone(), session.clone(), ns.to_owned());
-    let tracker = edge.tasks.clone();
+    let tracker = edge.engine.tasks.clone();
     tracker.spawn(async move {
         let reply = tokio::select! {
             () = edge.shutdown.cancelled() => None,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use herald_engine::{Close, Handler, Heartbeat, Limits, Sessions, TransportSettings};
+use herald_engine::{Close, Engine, Handler};
 use tokio::time::Instant;
 
 use crate::edge::Edge;
@@ -35,30 +35,20 @@ impl Handler for Edge {
     type Data = SioData;
     type Error = ProtocolError;
 
-    fn transport(&self) -> TransportSettings {
-        TransportSettings {
-            max_payload: self.config.max_payload,
-            poll_body_timeout: self.config.poll_body_timeout,
-        }
+    fn engine(&self) -> &Engine<SioData> {
+        &self.engine
     }
 
     fn frames_sent(&self, frames: u64) {
         self.metrics.frames_sent(frames);
     }
 
-    fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    fn sessions(&self) -> &Sessions<SioData> {
-        &self.sessions
-    }
-
     /// Counts the session and starts its driver (heartbeat and deadlines) as one of the edge's
     /// tasks.
     fn opened(self: &Arc<Self>, session: &Arc<Session>) {
         self.metrics.session_opened(session.transport());
-        self.tasks
+        self.engine
+            .tasks
             .spawn(herald_engine::driver::run(self.clone(), session.clone()));
     }
 
@@ -76,13 +66,6 @@ impl Handler for Edge {
         data: Bytes,
     ) -> Result<(), ProtocolError> {
         crate::socketio::on_binary(self, session, data).await
-    }
-
-    fn heartbeat(&self) -> Heartbeat {
-        Heartbeat {
-            ping_interval: self.config.ping_interval,
-            ping_timeout: self.config.ping_timeout,
-        }
     }
 
     fn deadline(&self, session: &Session, opened: Instant) -> Option<Instant> {

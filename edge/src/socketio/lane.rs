@@ -107,11 +107,13 @@ pub(crate) fn enqueue(
     job: Job,
     size: usize,
 ) -> Result<(), Job> {
-    let max_bytes = usize::try_from(edge.config.max_payload)
+    let max_bytes = usize::try_from(edge.engine.settings.max_payload)
         .unwrap_or(usize::MAX)
         .saturating_mul(2);
     if session.lane.push(job, size, max_bytes)? {
-        edge.tasks.spawn(drain(edge.clone(), session.clone()));
+        edge.engine
+            .tasks
+            .spawn(drain(edge.clone(), session.clone()));
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ pub(crate) async fn on_message(
             ));
         }
         let ns: Arc<str> = Arc::from(packet.namespace.as_str());
-        let max_bytes = usize::try_from(edge.config.max_payload).unwrap_or(usize::MAX);
+        let max_bytes = edge.engine.settings.max_payload_bytes();
         if !session.start_assembly(BinaryAssembly::with_limit(packet, max_bytes), ns) {
             return Err(ProtocolError::Other(
                 "binary packet started before the previous one completed",

@@ -228,7 +228,7 @@ impl SessionExt for Session {
     }
 
     fn finish(&self, edge: &Edge) {
-        edge.sessions.finish(self, &edge.limits);
+        edge.engine.sessions.finish(self, &edge.engine.limits);
     }
 }
 

@@ -26,22 +26,10 @@ pub(crate) fn open_session(
 ) -> Result<Arc<Session>, HttpError> {
     let session = Session::new(
         Arc::from(ids::random_id()),
-        edge.config.outbound_queue,
+        edge.engine.settings.outbound_queue,
         transport,
         edge.metrics.frames_counter(),
         crate::socketio::session::SioData::new(header_token),
     );
     Ok(herald_engine::sessions::open(edge, session, ip)?)
-}
-
-/// The OPEN packet text (`0{...}`) for a session.
-pub(crate) fn open_packet(edge: &Edge, sid: &str, upgrades: bool) -> String {
-    let c = &edge.config;
-    herald_engine::handshake::open_packet(
-        sid,
-        upgrades,
-        c.ping_interval,
-        c.ping_timeout,
-        c.max_payload,
-    )
 }

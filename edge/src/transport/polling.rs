@@ -11,7 +11,7 @@ use herald_engine::polling::text_response;
 use crate::edge::Edge;
 use crate::error::HttpError;
 use crate::socketio::session::{Session, Transport};
-use crate::transport::{open_packet, open_session};
+use crate::transport::open_session;
 
 /// `GET /socket.io/?EIO=4&transport=polling` without sid: a new session.
 pub(crate) fn handshake(
@@ -20,7 +20,7 @@ pub(crate) fn handshake(
     ip: IpAddr,
 ) -> Result<Response, HttpError> {
     let session = open_session(edge, Transport::Polling, header_token, ip)?;
-    Ok(text_response(open_packet(edge, &session.sid, true)))
+    Ok(text_response(edge.engine.open_packet(&session.sid, true)))
 }
 
 /// A long-poll GET.

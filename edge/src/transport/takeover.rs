@@ -12,10 +12,10 @@ use herald_codec::ws::{self, Opcode};
 use crate::edge::Edge;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{SioData, Transport};
+use crate::transport::open_session;
 use crate::transport::ws::{
     abandon, refuse_upgraded, serve, switching_head, upgraded, write_all, write_refusal,
 };
-use crate::transport::{open_packet, open_session};
 use herald_engine::stream::Stream;
 use herald_engine::ws::Conn;
 
@@ -30,9 +30,9 @@ pub(crate) fn takeover(
     ip: IpAddr,
 ) -> Option<Takeover> {
     let at = herald_engine::takeover::Accepting {
-        origins: &edge.config.allowed_origins,
-        proxies: &edge.config.trusted_proxies,
-        sessions: &edge.sessions,
+        origins: &edge.engine.settings.allowed_origins,
+        proxies: &edge.engine.settings.trusted_proxies,
+        sessions: &edge.engine.sessions,
         new_sessions: !edge.shutdown.is_cancelled(),
     };
     herald_engine::takeover::recognize(req, ip, &at)
@@ -51,7 +51,7 @@ pub(crate) async fn run(edge: &Arc<Edge>, stream: Stream, rest: BytesMut, t: Tak
                 }
             };
             let mut out = switching_head(&accept);
-            let hello = open_packet(edge, &session.sid, false);
+            let hello = edge.engine.open_packet(&session.sid, false);
             out.extend_from_slice(&ws::frame(Opcode::Text, hello.as_bytes()));
             if write_all(&stream, &out).await.is_err() {
                 session.close(edge, "transport error");

@@ -18,7 +18,7 @@ use crate::error::HttpError;
 use crate::serve::Prefixed;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{Session, Transport};
-use crate::transport::{open_packet, open_session};
+use crate::transport::open_session;
 use herald_engine::stream::Stream;
 
 pub(crate) use herald_engine::handshake::switching_head;
@@ -68,9 +68,9 @@ pub(crate) fn open(
 ) -> Result<Response, HttpError> {
     let response = switching(accept)?;
     let session = open_session(edge, Transport::Websocket, header_token, ip)?;
-    let hello = open_packet(edge, &session.sid, false);
+    let hello = edge.engine.open_packet(&session.sid, false);
     let edge2 = edge.clone();
-    edge.tasks.spawn(async move {
+    edge.engine.tasks.spawn(async move {
         let Some(conn) = upgraded_conn(on_upgrade, &edge2).await else {
             session.close(&edge2, "websocket upgrade failed");
             return;
@@ -91,7 +91,7 @@ pub(crate) fn upgrade(
     if session.transport() != Transport::Polling {
         // Already upgraded (or upgrading): accepted, then closed.
         let edge2 = edge.clone();
-        edge.tasks.spawn(async move {
+        edge.engine.tasks.spawn(async move {
             if let Some(conn) = upgraded_conn(on_upgrade, &edge2).await
                 && let Some(stream) = conn.into_stream()
             {
@@ -102,7 +102,7 @@ pub(crate) fn upgrade(
     }
     session.set_transport(Transport::Upgrading);
     let edge2 = edge.clone();
-    edge.tasks.spawn(async move {
+    edge.engine.tasks.spawn(async move {
         let Some(conn) = upgraded_conn(on_upgrade, &edge2).await else {
             abandon(&session);
             return;

@@ -162,7 +162,7 @@ pub(crate) async fn restore(
     }
     edge.metrics.recovered();
     tracing::debug!(ns, conn = %id, replayed = applied.replay.len(), "session restored");
-    edge.tasks.spawn(finish_restore(
+    edge.engine.tasks.spawn(finish_restore(
         edge.clone(),
         guard,
         member,
