@@ -81,7 +81,14 @@ pub async fn run(
     // HTTP stays up while the sessions drain, so polling clients can fetch their last frames.
     let http_stop = CancellationToken::new();
     let stop = http_stop.clone();
-    let mut server = tokio::spawn(crate::serve::serve(listener, router, edge.clone(), stop));
+    let tls = edge.config.tls.clone();
+    let mut server = tokio::spawn(herald_engine::server::serve(
+        listener,
+        router,
+        edge.clone(),
+        tls,
+        stop,
+    ));
 
     let served = tokio::select! {
         () = shutdown => None,

@@ -18,19 +18,11 @@ pub enum EdgeError {
     BadServiceToken,
 }
 
-/// A refused HTTP request on an edge route. Engine.IO errors carry the JSON body the reference
-/// server sends (`{"code":N,"message":"..."}`).
+/// A refused HTTP request on an edge route; the engine's refusals answer as the engine renders
+/// them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpError {
-    #[error("Transport unknown")]
-    UnknownTransport,
-    #[error("Session ID unknown")]
-    UnknownSid,
-    #[error("Bad handshake method")]
-    BadHandshakeMethod,
-    #[error("Unsupported protocol version")]
-    UnsupportedVersion,
-    /// What the Engine.IO layer refuses (its statuses are given here, with the rest).
+    /// What the Engine.IO layer refuses.
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error("not found")]
@@ -50,33 +42,9 @@ impl From<tonic::Status> for HttpError {
 }
 
 impl HttpError {
-    /// The Engine.IO error code, for the Engine.IO errors.
-    fn engine_code(&self) -> Option<u8> {
-        match self {
-            HttpError::UnknownTransport => Some(0),
-            HttpError::UnknownSid => Some(1),
-            HttpError::BadHandshakeMethod => Some(2),
-            HttpError::Refused(Refusal::BadRequest) => Some(3),
-            HttpError::Refused(Refusal::OriginNotAllowed) => Some(4),
-            HttpError::UnsupportedVersion => Some(5),
-            _ => None,
-        }
-    }
-
     fn status(&self) -> StatusCode {
         match self {
-            HttpError::Refused(r) => match r {
-                Refusal::BadRequest => StatusCode::BAD_REQUEST,
-                Refusal::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                Refusal::OriginNotAllowed => StatusCode::FORBIDDEN,
-                Refusal::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
-                Refusal::TooManySessionsFromIp | Refusal::HandshakeRate => {
-                    StatusCode::TOO_MANY_REQUESTS
-                }
-                Refusal::WebsocketVersion => StatusCode::UPGRADE_REQUIRED,
-                Refusal::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                Refusal::BodyTimeout | Refusal::HeaderTimeout => StatusCode::REQUEST_TIMEOUT,
-            },
+            HttpError::Refused(r) => r.status(),
             HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::Invalid(_) => StatusCode::BAD_REQUEST,
             HttpError::Grpc(code, _) => match code {
@@ -91,58 +59,20 @@ impl HttpError {
                 tonic::Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
                 _ => StatusCode::BAD_GATEWAY,
             },
-            _ => StatusCode::BAD_REQUEST,
         }
-    }
-}
-
-impl HttpError {
-    /// The response's status, content type and body.
-    fn parts(&self) -> (StatusCode, &'static str, String) {
-        let status = self.status();
-        match self.engine_code() {
-            Some(code) => (
-                status,
-                "application/json",
-                serde_json::json!({ "code": code, "message": self.to_string() }).to_string(),
-            ),
-            None => (status, "text/plain; charset=UTF-8", self.to_string()),
-        }
-    }
-
-    /// A header the error's status calls for.
-    fn extra_header(&self) -> Option<(header::HeaderName, &'static str)> {
-        matches!(self, HttpError::Refused(Refusal::WebsocketVersion))
-            .then_some((header::SEC_WEBSOCKET_VERSION, "13"))
-    }
-
-    /// The whole HTTP/1.1 response, for a connection the edge answers without the HTTP stack
-    /// (it is closed after).
-    pub(crate) fn http1(&self) -> Vec<u8> {
-        let (status, content_type, body) = self.parts();
-        let extra = self
-            .extra_header()
-            .map(|(n, v)| format!("{n}: {v}\r\n"))
-            .unwrap_or_default();
-        format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}\
-             Connection: close\r\n\r\n{body}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or(""),
-            body.len()
-        )
-        .into_bytes()
     }
 }
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let (status, content_type, body) = self.parts();
-        let mut r = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
-        if let Some((name, value)) = self.extra_header() {
-            r.headers_mut()
-                .insert(name, header::HeaderValue::from_static(value));
+        match self {
+            HttpError::Refused(r) => r.into_response(),
+            other => (
+                other.status(),
+                [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")],
+                other.to_string(),
+            )
+                .into_response(),
         }
-        r
     }
 }

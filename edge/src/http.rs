@@ -1,26 +1,18 @@
 //! The edge's HTTP router: `/socket.io/` (Engine.IO), `/healthz` (live), `/readyz` (ready),
 //! `/admin/`, and static files.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 
 use crate::edge::Edge;
 use crate::error::HttpError;
-use crate::transport::{polling, ws};
-use herald_engine::Refusal;
-use herald_engine::limits::Limit;
-use herald_engine::origin::{cors_headers, origin_of, preflight_headers};
-
-pub(crate) use herald_engine::handshake::bearer_value;
 
 pub(crate) fn router(edge: Arc<Edge>) -> Router {
     Router::new()
@@ -52,102 +44,9 @@ async fn readyz(State(edge): State<Arc<Edge>>) -> Response {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<Box<str>> {
-    bearer_value(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
-}
-
-/// `/socket.io/`: the origin check, CORS for allowed origins, then Engine.IO.
+/// `/socket.io/`: the engine's endpoint.
 async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let forwarded = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .map(|v| v.as_bytes());
-    let ip = edge
-        .engine
-        .settings
-        .trusted_proxies
-        .client_ip(peer, forwarded);
-    if !edge
-        .engine
-        .settings
-        .allowed_origins
-        .allows(origin_of(req.headers()))
-    {
-        edge.engine.limits.refuse(
-            Limit::Origin,
-            Some(ip),
-            "request from an origin not allowed",
-        );
-        return HttpError::from(Refusal::OriginNotAllowed).into_response();
-    }
-    let mut response = if req.method() == Method::OPTIONS {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        preflight_headers(req.headers(), r.headers_mut());
-        r
-    } else {
-        match engine_inner(edge.clone(), req, ip).await {
-            Ok(r) => r,
-            Err(e) => e.into_response(),
-        }
-    };
-    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-        cors_headers(
-            &edge.engine.settings.allowed_origins,
-            origin.as_ref(),
-            response.headers_mut(),
-        );
-    }
-    response
-}
-
-async fn engine_inner(edge: Arc<Edge>, req: Request, ip: IpAddr) -> Result<Response, HttpError> {
-    let (mut parts, body) = req.into_parts();
-    let Query(q) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-        .map_err(|_| Refusal::BadRequest)?;
-    if q.get("EIO").map(String::as_str) != Some("4") {
-        return Err(HttpError::UnsupportedVersion);
-    }
-    let websocket = match q.get("transport").map(String::as_str) {
-        Some("polling") => false,
-        Some("websocket") => true,
-        _ => return Err(HttpError::UnknownTransport),
-    };
-    let session = match q.get("sid") {
-        None => None,
-        Some(sid) => Some(
-            edge.engine
-                .sessions
-                .get(sid.as_str())
-                .ok_or(HttpError::UnknownSid)?,
-        ),
-    };
-    if session.is_none() && edge.shutdown.is_cancelled() {
-        return Err(Refusal::BadRequest.into());
-    }
-    if websocket {
-        let accept = ws::accept_key(&parts)?;
-        let upgrade = parts
-            .extensions
-            .remove::<hyper::upgrade::OnUpgrade>()
-            .ok_or(Refusal::BadRequest)?;
-        return match session {
-            None => ws::open(&edge, upgrade, &accept, bearer(&parts.headers), ip),
-            Some(s) => ws::upgrade(&edge, upgrade, &accept, s),
-        };
-    }
-    match (parts.method, session) {
-        (Method::GET, None) => polling::handshake(&edge, bearer(&parts.headers), ip),
-        (_, None) => Err(HttpError::BadHandshakeMethod),
-        (Method::GET, Some(s)) => polling::get(&edge, &s).await,
-        (Method::POST, Some(s)) => polling::post(&edge, &s, body).await,
-        _ => Err(Refusal::BadRequest.into()),
-    }
+    herald_engine::endpoint::handle(edge, req).await
 }
 
 /// Maps a request path to a file under `root`, refusing anything that could leave it.

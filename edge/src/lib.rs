@@ -1,5 +1,7 @@
-//! herald-edge: the Socket.IO edge. Engine.IO transports (websocket, long-polling), Socket.IO
-//! sessions with JWT auth, the Link stream to a core, and the fan-out of deliveries to sockets.
+//! herald-edge: the Socket.IO edge. Its layers, each importing only the ones below: the link
+//! (the Link stream to a core), the Socket.IO layer (namespaces, JWT auth, sockets, acks,
+//! recovery, the local index and the fan-out of deliveries), which implements the engine's
+//! handler on `herald-engine` (Engine.IO: HTTP, websocket and long-polling transports).
 //!
 //! Entry point: [`run`] with an [`EdgeConfig`]. Slow consumers: the outbound queue is per
 //! Engine.IO session (shared by its namespaces); when it is full the whole session is
@@ -44,18 +46,15 @@ mod emit;
 mod error;
 mod fanout;
 mod http;
-mod ids;
 mod link;
 mod member;
 mod metrics;
 mod owed;
 pub mod prom;
 mod relink;
-mod serve;
 #[cfg(test)]
 mod sizes;
 mod socketio;
-mod transport;
 
 pub use config::{
     DEV_SERVICE_TOKEN, EdgeConfig, EdgeSettings, NamespaceConfig, Rate, RelayExclude, RoomAlias,

@@ -73,7 +73,6 @@ pub(crate) struct Metrics {
     /// From the core accepting an event to its frame being handed to the edge's sockets.
     emit_to_write: Histogram,
     sessions_opened: AtomicU64,
-    frames_sent: Arc<AtomicU64>,
     slow_consumers: AtomicU64,
     malformed: AtomicU64,
     relayed: AtomicU64,
@@ -82,7 +81,6 @@ pub(crate) struct Metrics {
     forwarded: AtomicU64,
     recovered: AtomicU64,
     not_recovered: AtomicU64,
-    tls_handshake_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -93,7 +91,6 @@ impl Default for Metrics {
             refusals: Default::default(),
             emit_to_write: Histogram::new(LATENCY_BUCKETS),
             sessions_opened: AtomicU64::new(0),
-            frames_sent: Arc::default(),
             slow_consumers: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
             relayed: AtomicU64::new(0),
@@ -102,7 +99,6 @@ impl Default for Metrics {
             forwarded: AtomicU64::new(0),
             recovered: AtomicU64::new(0),
             not_recovered: AtomicU64::new(0),
-            tls_handshake_failures: AtomicU64::new(0),
         }
     }
 }
@@ -142,20 +138,6 @@ impl Metrics {
         } else if reason == PARSE_ERROR {
             self.malformed.fetch_add(1, Ordering::Relaxed);
         }
-    }
-
-    /// A connection to the HTTPS edge whose TLS handshake failed (plain HTTP, a bad client hello).
-    pub fn tls_handshake_failed(&self) {
-        self.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn frames_sent(&self, n: u64) {
-        self.frames_sent.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// The frames-sent counter, for the websocket sinks that count their own writes.
-    pub fn frames_counter(&self) -> Arc<AtomicU64> {
-        self.frames_sent.clone()
     }
 
     pub fn relayed(&self) {
@@ -233,7 +215,7 @@ fn render_edge(edge: &Edge, out: &mut String) {
         (
             "herald_edge_frames_sent_total",
             "Engine.IO packets written to clients.",
-            m.frames_sent.as_ref(),
+            edge.engine.frames_sent.as_ref(),
         ),
         (
             "herald_edge_slow_consumer_disconnects_total",
@@ -248,7 +230,7 @@ fn render_edge(edge: &Edge, out: &mut String) {
         (
             "herald_edge_tls_handshake_failures_total",
             "Connections closed because their TLS handshake failed (e.g. plain HTTP to the HTTPS edge).",
-            &m.tls_handshake_failures,
+            &edge.engine.tls_handshakes_failed,
         ),
         (
             "herald_edge_relay_events_total",

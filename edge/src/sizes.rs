@@ -16,11 +16,11 @@ fn fut4<A, B, C, D, R: Future, F: FnOnce(A, B, C, D) -> R>(_: &F) -> usize {
 #[test]
 fn sizes() {
     use crate::edge::Edge;
-    use crate::transport::{takeover, ws};
+    use herald_engine::{takeover, ws};
     let session = std::mem::size_of::<crate::socketio::session::Session>();
     let driver = fut2(&herald_engine::driver::run::<Edge>);
     let serve = fut4(&ws::serve::<Edge>);
-    let takeover = fut4(&takeover::run);
+    let takeover = fut4(&takeover::run::<Edge>);
     println!("SIZES session={session} driver={driver} ws_serve={serve} takeover={takeover}");
     assert!(session > 0 && driver > 0 && serve > 0 && takeover > 0);
 }

@@ -91,7 +91,7 @@ mod tests {
             &self.engine
         }
 
-        fn frames_sent(&self, _: u64) {}
+        fn session_data(&self, _: Option<Box<str>>) {}
 
         async fn message(
             self: &Arc<Self>,

@@ -1,6 +1,8 @@
 //! The engine's shared state: the settings it runs with (parsed once from its configuration
 //! section), its table of sessions, the limits that span them and the tasks of its sessions.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
@@ -101,6 +103,10 @@ pub struct Engine<D> {
     pub limits: Limits,
     /// The sessions' tasks (drivers, websocket transports); a server waits for them at shutdown.
     pub tasks: TaskTracker,
+    /// Frames handed to the transports.
+    pub frames_sent: Arc<AtomicU64>,
+    /// TLS handshakes that failed (plain HTTP to the HTTPS port, scanners).
+    pub tls_handshakes_failed: AtomicU64,
 }
 
 impl<D> Default for Engine<D> {
@@ -125,6 +131,8 @@ impl<D> Engine<D> {
             sessions: Sessions::default(),
             limits,
             tasks: TaskTracker::new(),
+            frames_sent: Arc::default(),
+            tls_handshakes_failed: AtomicU64::new(0),
         }
     }
 

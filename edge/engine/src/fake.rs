@@ -1,7 +1,7 @@
 //! A handler for the engine's tests: it records the messages and closes that reach it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -18,7 +18,6 @@ pub struct Fake {
     pub engine: Engine<()>,
     pub seen: parking_lot::Mutex<Vec<String>>,
     pub closed: parking_lot::Mutex<Vec<Close>>,
-    pub sent: AtomicU64,
     /// The sids announced by `opened`.
     pub opened: parking_lot::Mutex<Vec<String>>,
 }
@@ -42,7 +41,6 @@ impl Fake {
             engine,
             seen: Default::default(),
             closed: Default::default(),
-            sent: AtomicU64::new(0),
             opened: Default::default(),
         }
     }
@@ -56,9 +54,7 @@ impl Handler for Fake {
         &self.engine
     }
 
-    fn frames_sent(&self, frames: u64) {
-        self.sent.fetch_add(frames, Ordering::Relaxed);
-    }
+    fn session_data(&self, _: Option<Box<str>>) {}
 
     fn opened(self: &Arc<Self>, session: &Arc<Session<()>>) {
         self.opened.lock().push(session.sid.to_string());

@@ -34,6 +34,8 @@ pub enum Close {
     PayloadTooLarge,
     /// Reading or writing the connection failed.
     TransportError,
+    /// The HTTP stack's websocket upgrade did not complete.
+    UpgradeFailed,
 }
 
 impl Close {
@@ -50,6 +52,7 @@ impl Close {
             Close::BodyTimeout => "polling body timeout",
             Close::PayloadTooLarge => "payload too large",
             Close::TransportError => "transport error",
+            Close::UpgradeFailed => "websocket upgrade failed",
         }
     }
 }
@@ -65,8 +68,14 @@ pub trait Handler: Send + Sync + 'static {
     /// The engine the handler serves (its settings, sessions, limits and tasks).
     fn engine(&self) -> &Engine<Self::Data>;
 
-    /// Counts frames handed to a transport (a metrics hook).
-    fn frames_sent(&self, frames: u64);
+    /// The data attached to a new session; `bearer` is the credential of the handshake's
+    /// `Authorization: Bearer` header, if any (the engine does not read it).
+    fn session_data(&self, bearer: Option<Box<str>>) -> Self::Data;
+
+    /// Whether new sessions are accepted (not while the server drains).
+    fn accepting(&self) -> bool {
+        true
+    }
 
     /// A session was opened and registered (e.g. count it, start its driver).
     fn opened(self: &Arc<Self>, session: &Arc<Session<Self::Data>>) {

@@ -1,13 +1,15 @@
 //! herald-engine: the Engine.IO v4 layer of the edge, with no knowledge of Socket.IO, tokens,
-//! rooms or cores. It owns the pieces every session and transport is built from: the connection
-//! stream (TCP or TLS), the websocket's direct write path and the bounded outbound queue, the
-//! frames a session sends, the websocket handshake and the Engine.IO open packet, the limits that
-//! span sessions (totals, per address, rates), origin checks and CORS, and the engine's own
-//! configuration section and refusals.
+//! rooms or cores. It accepts HTTP connections ([`server`]: TLS, bounded request heads, the
+//! websocket fast path [`takeover`], the HTTP stack for the rest), answers the Engine.IO endpoint
+//! ([`endpoint`]: origins and CORS, polling, websocket upgrades), and keeps each session's
+//! heartbeat, bounded outbound queue and direct websocket writes. The layer above attaches its data
+//! to each session and gets the client's messages through the [`Handler`] trait; the state the
+//! sessions share is one [`Engine`], built from the engine's configuration section.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod driver;
+pub mod endpoint;
 pub mod engine;
 pub mod error;
 #[cfg(test)]
@@ -15,18 +17,22 @@ mod fake;
 pub mod frame;
 pub mod handler;
 pub mod handshake;
+pub mod ids;
 pub mod limits;
 pub mod origin;
 pub mod packet;
 pub mod peer;
 pub mod polling;
+pub mod prefixed;
 pub mod queue;
+pub mod server;
 pub mod session;
 pub mod sessions;
 pub mod sink;
 pub mod stream;
 pub mod takeover;
 pub mod tls;
+pub mod upgrade;
 pub mod ws;
 
 pub use config::{EngineConfig, Rate};

@@ -1,6 +1,7 @@
 //! HTTP long-polling on an open session: the long-poll GET and the POST of client packets.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::http::header;
@@ -90,7 +91,10 @@ pub async fn get<H: Handler>(
             }
         }
     }
-    handler.frames_sent(frames);
+    handler
+        .engine()
+        .frames_sent
+        .fetch_add(frames, Ordering::Relaxed);
     Ok(text_response(body))
 }
 
@@ -177,7 +181,12 @@ mod tests {
             .unwrap();
         let r = get(&fake, &s).await.unwrap();
         assert_eq!(body_text(r).await, "4one\u{1e}4two\u{1e}bAQ==");
-        assert_eq!(fake.sent.load(std::sync::atomic::Ordering::Relaxed), 3);
+        assert_eq!(
+            fake.engine
+                .frames_sent
+                .load(std::sync::atomic::Ordering::Relaxed),
+            3
+        );
     }
 
     #[tokio::test]

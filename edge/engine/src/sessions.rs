@@ -8,7 +8,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::Refusal;
+use crate::frame::Transport;
 use crate::handler::Handler;
+use crate::ids::random_id;
 use crate::limits::Limits;
 use crate::session::Session;
 
@@ -56,6 +58,25 @@ impl<D> Sessions<D> {
     }
 }
 
+/// Opens a new session on `transport` for a client at `ip` (a random sid, the handler's data
+/// for the handshake's `bearer` credential); refused when a limit says so.
+pub fn start<H: Handler>(
+    handler: &Arc<H>,
+    transport: Transport,
+    bearer: Option<Box<str>>,
+    ip: IpAddr,
+) -> Result<Arc<Session<H::Data>>, Refusal> {
+    let engine = handler.engine();
+    let session = Session::new(
+        Arc::from(random_id()),
+        engine.settings.outbound_queue,
+        transport,
+        engine.frames_sent.clone(),
+        handler.session_data(bearer),
+    );
+    open(handler, session, ip)
+}
+
 /// Opens `session` for a client at `ip`: refused when a limit says so, else registered in the
 /// handler's table and announced to it ([`Handler::opened`]).
 pub fn open<H: Handler>(
@@ -83,7 +104,6 @@ mod tests {
     use super::*;
     use crate::config::Rate;
     use crate::fake::Fake;
-    use crate::frame::Transport;
     use crate::limits::Limit;
 
     fn new_session(sid: &str) -> Session<()> {

@@ -1,17 +1,24 @@
 //! Recognizing the websocket requests a server answers without an HTTP stack: a valid
 //! `GET /socket.io/?EIO=4&transport=websocket` (a new session, or the upgrade of a polling one)
-//! whose origin is allowed. Anything it does not fully recognize is left to the HTTP stack, which
-//! serves it or answers the error.
+//! whose origin is allowed, and serving it: the `101` and the Engine.IO open packet go out in one
+//! write, and the connection's task becomes the websocket's. Anything it does not fully recognize
+//! is left to the HTTP stack, which serves it or answers the error.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use bytes::BytesMut;
+use herald_codec::ws::{self, Opcode};
+
 use crate::frame::Transport;
-use crate::handshake::{bearer_value, upgrade_accept};
+use crate::handler::{Close, Handler};
+use crate::handshake::{bearer_value, switching_head, upgrade_accept};
 use crate::origin::Origins;
 use crate::peer::TrustedProxies;
 use crate::session::Session;
-use crate::sessions::Sessions;
+use crate::sessions::{self, Sessions};
+use crate::stream::Stream;
+use crate::ws::{Conn, abandon, refuse_upgraded, serve, upgraded, write_all, write_refusal};
 
 /// A websocket request taken over from the HTTP stack.
 pub enum Takeover<D> {
@@ -98,6 +105,67 @@ pub fn recognize<D>(
             } else {
                 Takeover::Refuse { accept }
             })
+        }
+    }
+}
+
+/// Serves a taken-over connection until its session ends; `rest` is what the client sent after
+/// its request head.
+pub async fn run<H: Handler>(
+    handler: &Arc<H>,
+    stream: Stream,
+    rest: BytesMut,
+    t: Takeover<H::Data>,
+) {
+    match t {
+        Takeover::Open { accept, token, ip } => {
+            let session = match sessions::start(handler, Transport::Websocket, token, ip) {
+                Ok(s) => s,
+                Err(refusal) => {
+                    Box::pin(write_refusal(&stream, refusal)).await;
+                    return;
+                }
+            };
+            let mut out = switching_head(&accept);
+            let hello = handler.engine().open_packet(&session.sid, false);
+            out.extend_from_slice(&ws::frame(Opcode::Text, hello.as_bytes()));
+            if write_all(&stream, &out).await.is_err() {
+                handler.close(&session, Close::TransportError);
+                return;
+            }
+            serve(
+                handler,
+                &session,
+                Conn::for_handler(stream, rest, &**handler),
+                None,
+            )
+            .await;
+        }
+        // The rarer cases are boxed: the task is sized for its largest state, and every idle
+        // websocket would otherwise pay for theirs.
+        Takeover::Upgrade { accept, session } => {
+            Box::pin(async move {
+                session.set_transport(Transport::Upgrading);
+                if write_all(&stream, &switching_head(&accept)).await.is_err() {
+                    abandon(&session);
+                    return;
+                }
+                upgraded(
+                    handler,
+                    session,
+                    Conn::for_handler(stream, rest, &**handler),
+                )
+                .await;
+            })
+            .await;
+        }
+        Takeover::Refuse { accept } => {
+            Box::pin(async move {
+                if write_all(&stream, &switching_head(&accept)).await.is_ok() {
+                    refuse_upgraded(stream).await;
+                }
+            })
+            .await;
         }
     }
 }

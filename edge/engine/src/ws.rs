@@ -5,6 +5,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -12,6 +13,7 @@ use herald_codec::engine::{Packet, decode_text};
 use herald_codec::ws::{self, Decoder, Message, Opcode};
 use tokio::time::timeout;
 
+use crate::error::Refusal;
 use crate::frame::Transport;
 use crate::handler::{Close, Handler};
 use crate::limits::Limit;
@@ -105,6 +107,12 @@ pub async fn write_all(stream: &Stream, bytes: &[u8]) -> io::Result<()> {
         stream.writable().await?;
     }
     Ok(())
+}
+
+/// Answers a connection served without the HTTP stack with a refusal (it is closed after); a
+/// client that does not read it is not waited for long.
+pub async fn write_refusal(stream: &Stream, refusal: Refusal) {
+    let _ = timeout(CLOSE_WAIT, write_all(stream, &refusal.http1())).await;
 }
 
 /// Closes a websocket that was accepted for a session which already has one.
@@ -292,7 +300,10 @@ async fn close_out<H: Handler>(
         }
         sink.write(ws::close_frame(close_code, ""), 0);
         if timeout(send_timeout, flush_all(&mut sink)).await.is_ok() {
-            handler.frames_sent(u64::try_from(finals.len()).unwrap_or(u64::MAX));
+            handler.engine().frames_sent.fetch_add(
+                u64::try_from(finals.len()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
         }
     }
     handler.finish(session);

@@ -54,7 +54,7 @@ pub(super) async fn stats(_: Admin, State(edge): State<Arc<Edge>>) -> Answer {
         "edge": {
             "name": edge.config.name,
             "sessions": sessions,
-            "frames_sent": edge.metrics.frames_counter().load(Ordering::Relaxed),
+            "frames_sent": edge.engine.frames_sent.load(Ordering::Relaxed),
         },
     })))
 }

@@ -23,7 +23,7 @@ impl FromRequestParts<Arc<Edge>> for Admin {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(crate::http::bearer_value);
+            .and_then(herald_engine::handshake::bearer_value);
         match given {
             Some(g) if same(g.as_bytes(), secret.as_bytes()) => Ok(Admin),
             _ => Err(AdminError::Unauthorized),

@@ -12,7 +12,6 @@ use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
-use crate::ids;
 use crate::link::{LinkError, REQUEST_TIMEOUT};
 use crate::member::Member;
 use crate::metrics::Refusal;
@@ -23,6 +22,7 @@ use crate::socketio::rooms::join_applied;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{Session, SocketState, closed_msg};
 use crate::socketio::user_rate;
+use herald_engine::ids;
 
 fn refuse(edge: &Edge, session: &Session, ns: &str, why: Refusal, message: &str) {
     edge.metrics.refused(why);

@@ -12,7 +12,6 @@ use tokio::time::Instant;
 use crate::edge::Edge;
 use crate::socketio::ProtocolError;
 use crate::socketio::session::{SLOW_CONSUMER, Session, SessionExt, SioData};
-use crate::transport::RATE_LIMITED;
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -39,8 +38,12 @@ impl Handler for Edge {
         &self.engine
     }
 
-    fn frames_sent(&self, frames: u64) {
-        self.metrics.frames_sent(frames);
+    fn session_data(&self, bearer: Option<Box<str>>) -> SioData {
+        SioData::new(bearer)
+    }
+
+    fn accepting(&self) -> bool {
+        !self.shutdown.is_cancelled()
     }
 
     /// Counts the session and starts its driver (heartbeat and deadlines) as one of the edge's
@@ -96,7 +99,7 @@ impl Handler for Edge {
     fn close(&self, session: &Arc<Session>, reason: Close) {
         match reason {
             Close::SlowConsumer => session.disconnect_all(self, SLOW_CONSUMER, false),
-            Close::RateLimited => session.disconnect_all(self, RATE_LIMITED, false),
+            Close::RateLimited => session.disconnect_all(self, reason.as_str(), false),
             other => session.close(self, other.as_str()),
         }
     }

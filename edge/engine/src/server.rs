@@ -1,32 +1,34 @@
-//! The edge's HTTP/1.1 server: accepts TCP connections, hands a valid websocket request straight
-//! to the websocket fast path (`engine::takeover`), and serves everything else with the router
-//! (with upgrades) until stopped, then lets every connection finish its request.
+//! The HTTP/1.1 server: accepts TCP connections (with TLS when configured), bounds each request
+//! head, hands a valid websocket request straight to the websocket fast path
+//! ([`crate::takeover`]), and serves everything else with the router (with upgrades) until
+//! stopped, then lets every connection finish its request.
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::edge::Edge;
-use crate::transport::takeover;
-use crate::transport::ws::write_refusal;
-use herald_engine::limits::Limit;
-use herald_engine::stream::{Stream, TlsConn};
+use crate::error::Refusal;
+use crate::handler::Handler;
+use crate::limits::Limit;
+use crate::prefixed::Prefixed;
+use crate::stream::{Stream, TlsConn};
+use crate::takeover::{self, Accepting};
+use crate::tls::ServerTls;
+use crate::ws::write_refusal;
 
 /// The HTTP stack's smallest read buffer (it refuses a smaller one).
 const MIN_HTTP_BUFFER: usize = 8192;
@@ -38,12 +40,13 @@ const MAX_HEADERS: usize = 32;
 /// again at once would spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Serves `router` on `listener` until `stop` is cancelled, then waits for open connections to
-/// finish (the caller bounds the wait).
-pub(crate) async fn serve(
+/// Serves `router` on `listener` for `handler`'s engine (with `tls`, HTTPS only) until `stop` is
+/// cancelled, then waits for open connections to finish (the caller bounds the wait).
+pub async fn serve<H: Handler>(
     listener: TcpListener,
     router: Router,
-    edge: Arc<Edge>,
+    handler: Arc<H>,
+    tls: Option<ServerTls>,
     stop: CancellationToken,
 ) -> io::Result<()> {
     let conns = TaskTracker::new();
@@ -56,7 +59,7 @@ pub(crate) async fn serve(
             Ok(accepted) => accepted,
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
-                tracing::warn!(error = %e, "edge: accept failed");
+                tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
@@ -67,7 +70,8 @@ pub(crate) async fn serve(
             tcp,
             peer,
             router.clone(),
-            edge.clone(),
+            handler.clone(),
+            tls.clone(),
             stop.clone(),
         ));
     }
@@ -76,22 +80,24 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-/// One connection: the TLS handshake when the edge speaks HTTPS, then the websocket fast path or
-/// the HTTP stack.
-async fn connection(
+/// One connection: the TLS handshake when the server speaks HTTPS, then the websocket fast path
+/// or the HTTP stack.
+async fn connection<H: Handler>(
     tcp: TcpStream,
     peer: SocketAddr,
     router: Router,
-    edge: Arc<Edge>,
+    handler: Arc<H>,
+    tls: Option<ServerTls>,
     stop: CancellationToken,
 ) {
+    let engine = handler.engine();
     // The handshake and the request head share one deadline.
-    let deadline = Instant::now() + edge.engine.settings.header_timeout;
-    let tcp = match &edge.config.tls {
+    let deadline = Instant::now() + engine.settings.header_timeout;
+    let tcp = match &tls {
         None => Stream::Plain(tcp),
         Some(tls) => {
             // Boxed: only TLS connections pay for the handshake's state.
-            let accepted = Box::pin(handshake(tcp, peer, &tls.0, deadline, &edge));
+            let accepted = Box::pin(handshake(tcp, peer, &tls.0, deadline, &*handler));
             tokio::select! {
                 s = accepted => match s {
                     Some(s) => s,
@@ -102,53 +108,53 @@ async fn connection(
         }
     };
     let mut head = BytesMut::new();
-    let limit = edge.engine.settings.max_header_bytes;
+    let limit = engine.settings.max_header_bytes;
     let end = tokio::select! {
         r = timeout_at(deadline, read_head(&tcp, &mut head, limit)) => match r {
             Ok(Ok(end)) => end,
             Ok(Err(_)) => return,
             Err(_) => {
                 // A client that never completes its request (slowloris) holds nothing longer.
-                edge.engine.limits.refuse(
+                engine.limits.refuse(
                     Limit::HeaderTimeout,
                     Some(peer.ip()),
                     "no complete request head within header_timeout_ms: connection closed",
                 );
-                write_refusal(&tcp, &herald_engine::Refusal::HeaderTimeout.into()).await;
+                write_refusal(&tcp, Refusal::HeaderTimeout).await;
                 return;
             }
         },
         () = stop.cancelled() => return,
     };
     let Some(end) = end else {
-        edge.engine.limits.refuse(
+        engine.limits.refuse(
             Limit::HeaderBytes,
             Some(peer.ip()),
             "request head over max_header_bytes",
         );
-        write_refusal(&tcp, &herald_engine::Refusal::HeadersTooLarge.into()).await;
+        write_refusal(&tcp, Refusal::HeadersTooLarge).await;
         return;
     };
-    if let Some(t) = recognize(&edge, &head, peer) {
+    if let Some(t) = recognize(&*handler, &head, peer) {
         // Only what the client sent after its request is kept: an idle websocket holds no buffer.
         let rest = BytesMut::from(head.get(end..).unwrap_or_default());
         // A task of its own, sized for the websocket alone (this one is sized for any request).
-        let tasks = edge.engine.tasks.clone();
-        tasks.spawn(async move { takeover::run(&edge, tcp, rest, t).await });
+        let tasks = engine.tasks.clone();
+        tasks.spawn(async move { takeover::run(&handler, tcp, rest, t).await });
         return;
     }
     // Boxed: the task is sized before the head says what it is; only HTTP connections pay for the
     // HTTP stack's state.
-    Box::pin(http(tcp, peer, head.freeze(), router, &edge, stop)).await;
+    Box::pin(http(tcp, peer, head.freeze(), router, &*handler, stop)).await;
 }
 
 /// The TLS handshake, by `deadline`; `None` (the connection closed) when it fails or is late.
-async fn handshake(
+async fn handshake<H: Handler>(
     tcp: TcpStream,
     peer: SocketAddr,
     tls: &Arc<tokio_rustls::rustls::ServerConfig>,
     deadline: Instant,
-    edge: &Edge,
+    handler: &H,
 ) -> Option<Stream> {
     match timeout_at(deadline, TlsAcceptor::from(tls.clone()).accept(tcp)).await {
         Ok(Ok(s)) => {
@@ -157,13 +163,16 @@ async fn handshake(
         }
         Ok(Err(e)) => {
             // Plain HTTP to the HTTPS port, a scanner, a client that gave up: nothing to answer.
-            edge.metrics.tls_handshake_failed();
-            tracing::debug!(peer = %peer, error = %e, "edge: TLS handshake failed: connection closed");
+            handler
+                .engine()
+                .tls_handshakes_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed: connection closed");
             None
         }
         Err(_) => {
             // A client that never completes its handshake holds nothing longer.
-            edge.engine.limits.refuse(
+            handler.engine().limits.refuse(
                 Limit::HeaderTimeout,
                 Some(peer.ip()),
                 "no TLS handshake within header_timeout_ms: connection closed",
@@ -174,23 +183,37 @@ async fn handshake(
 }
 
 /// The fast path's takeover for a request head, if any.
-fn recognize(edge: &Edge, head: &[u8], peer: SocketAddr) -> Option<takeover::Takeover> {
+fn recognize<H: Handler>(
+    handler: &H,
+    head: &[u8],
+    peer: SocketAddr,
+) -> Option<takeover::Takeover<H::Data>> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
+    let engine = handler.engine();
     match req.parse(head) {
-        Ok(httparse::Status::Complete(_)) => takeover::takeover(edge, &req, peer.ip()),
+        Ok(httparse::Status::Complete(_)) => takeover::recognize(
+            &req,
+            peer.ip(),
+            &Accepting {
+                origins: &engine.settings.allowed_origins,
+                proxies: &engine.settings.trusted_proxies,
+                sessions: &engine.sessions,
+                new_sessions: handler.accepting(),
+            },
+        ),
         _ => None,
     }
 }
 
 /// Serves the connection with the HTTP stack; `head` is what was already read from it. Requests
 /// carry the peer's address as [`ConnectInfo`].
-async fn http(
+async fn http<H: Handler>(
     tcp: Stream,
     peer: SocketAddr,
     head: Bytes,
     router: Router,
-    edge: &Edge,
+    handler: &H,
     stop: CancellationToken,
 ) {
     use tower::ServiceExt;
@@ -201,15 +224,21 @@ async fn http(
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(edge.engine.settings.header_timeout)
-        .max_buf_size(edge.engine.settings.max_header_bytes.max(MIN_HTTP_BUFFER))
+        .header_read_timeout(handler.engine().settings.header_timeout)
+        .max_buf_size(
+            handler
+                .engine()
+                .settings
+                .max_header_bytes
+                .max(MIN_HTTP_BUFFER),
+        )
         .serve_connection(io, TowerToHyperService::new(service))
         .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
         r = conn.as_mut() => {
             if let Err(e) = r {
-                tracing::trace!(error = %e, "edge: http connection ended");
+                tracing::trace!(error = %e, "http connection ended");
             }
             return;
         }
@@ -253,67 +282,4 @@ fn is_connection_error(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
     )
-}
-
-/// A connection's stream with bytes already read from it in front: what the HTTP stack reads first.
-pub(crate) struct Prefixed {
-    prefix: Bytes,
-    io: Stream,
-}
-
-impl Prefixed {
-    fn new(io: Stream, prefix: Bytes) -> Self {
-        Prefixed { prefix, io }
-    }
-
-    /// The stream and whatever of the prefix was not read yet.
-    pub fn into_parts(self) -> (Stream, BytesMut) {
-        (self.io, BytesMut::from(&self.prefix[..]))
-    }
-}
-
-impl AsyncRead for Prefixed {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.prefix.has_remaining() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix.split_to(n));
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Prefixed {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
 }

@@ -4,6 +4,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// 22 url-safe characters from 128 random bits.
-pub(crate) fn random_id() -> String {
+pub fn random_id() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
