@@ -283,3 +283,139 @@ fn is_connection_error(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::config::Rate;
+    use crate::fake::Fake;
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    /// The engine served on a loopback port for the fake handler; the stop token ends it.
+    async fn start() -> (Arc<Fake>, SocketAddr, CancellationToken) {
+        let fake = Fake::new(Rate {
+            per_sec: 0,
+            burst: 0,
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let h = fake.clone();
+        let router = Router::new().route(
+            "/socket.io/",
+            axum::routing::any(move |req| crate::endpoint::handle(h.clone(), req)),
+        );
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(listener, router, fake.clone(), None, stop.clone()));
+        (fake, addr, stop)
+    }
+
+    /// Sends one HTTP/1.1 request and returns what the server answers before it closes (a
+    /// refused request may be reset once answered).
+    async fn exchange(addr: SocketAddr, request: &str) -> String {
+        tokio::time::timeout(DEADLINE, async {
+            let mut tcp = TcpStream::connect(addr).await.unwrap();
+            let _ = tcp.write_all(request.as_bytes()).await;
+            let mut out = Vec::new();
+            let mut buf = [0u8; 1024];
+            while let Ok(n @ 1..) = tcp.read(&mut buf).await {
+                out.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8(out).unwrap()
+        })
+        .await
+        .expect("a response")
+    }
+
+    fn get(path: &str) -> String {
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    }
+
+    #[tokio::test]
+    async fn polling_sessions_open_take_messages_and_refuse_unknown_sids() {
+        let (fake, addr, stop) = start().await;
+        let open = exchange(addr, &get("/socket.io/?EIO=4&transport=polling")).await;
+        assert!(open.starts_with("HTTP/1.1 200"), "{open}");
+        let body = open.split("\r\n\r\n").nth(1).unwrap();
+        assert!(body.starts_with(r#"0{"sid":""#), "{body}");
+        assert!(body.contains(r#""upgrades":["websocket"]"#), "{body}");
+        let sid = body.split('"').nth(3).unwrap();
+        assert_eq!(
+            fake.opened.lock().as_slice(),
+            [sid],
+            "the handler saw it open"
+        );
+
+        let post = format!(
+            "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+             Content-Length: 6\r\nConnection: close\r\n\r\n4hello"
+        );
+        let posted = exchange(addr, &post).await;
+        assert!(posted.starts_with("HTTP/1.1 200"), "{posted}");
+        assert!(posted.ends_with("ok"), "{posted}");
+        assert_eq!(fake.seen.lock().as_slice(), ["hello"]);
+
+        let unknown = exchange(addr, &get("/socket.io/?EIO=4&transport=polling&sid=nope")).await;
+        assert!(unknown.starts_with("HTTP/1.1 400"), "{unknown}");
+        assert!(
+            unknown.ends_with(r#"{"code":1,"message":"Session ID unknown"}"#),
+            "{unknown}"
+        );
+        let version = exchange(addr, &get("/socket.io/?EIO=3&transport=polling")).await;
+        assert!(version.ends_with(r#""message":"Unsupported protocol version"}"#));
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_websocket_request_is_answered_by_the_fast_path_with_the_open_packet() {
+        let (fake, addr, stop) = start().await;
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+              Upgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(DEADLINE, async {
+            // The 101 head and the open packet's text frame come in one write.
+            while !got.windows(5).any(|w| w == b"\"sid\"") {
+                let mut buf = [0u8; 512];
+                let n = tcp.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+                got.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await
+        .expect("the open packet");
+        let text = String::from_utf8_lossy(&got);
+        assert!(
+            text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
+        assert!(text.contains(r#"0{"sid":""#) && text.contains(r#""upgrades":[]"#));
+        assert_eq!(fake.opened.lock().len(), 1);
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_request_head_over_the_limit_is_answered_431() {
+        let (fake, addr, stop) = start().await;
+        let limit = fake.engine.settings.max_header_bytes;
+        let head = format!(
+            "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(limit)
+        );
+        let r = exchange(addr, &head).await;
+        assert!(
+            r.starts_with("HTTP/1.1 431 Request Header Fields Too Large"),
+            "{r}"
+        );
+        assert!(fake.opened.lock().is_empty());
+        stop.cancel();
+    }
+}
