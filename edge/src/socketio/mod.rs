@@ -3,6 +3,7 @@
 
 pub(crate) mod commands;
 mod connect;
+pub(crate) mod core;
 mod events;
 pub(crate) mod forward;
 mod handler;
@@ -206,7 +207,7 @@ pub(crate) async fn run_job(edge: &Arc<Edge>, session: &Arc<Session>, job: Job) 
         Job::Ack { ns, id, args } => {
             let found = session.with_socket(&ns, |s| s.take_ack(id).map(|r| (r, s.id.clone())));
             if let Some(Some((ack_ref, conn))) = found {
-                edge.link.send_owed(Msg::Ack(ClientAck {
+                edge.core.send_owed(Msg::Ack(ClientAck {
                     ack_ref,
                     connection_id: conn.to_string(),
                     args: args.into_iter().map(proto_arg).collect(),
