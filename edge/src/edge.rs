@@ -47,6 +47,14 @@ impl Edge {
         Ok(Self::with_link(config, link.clone(), link))
     }
 
+    /// The shared state of an edge whose Socket.IO layer talks to `core` (a test's scripted core);
+    /// its link is never started.
+    #[cfg(test)]
+    pub(crate) fn with_core(config: EdgeConfig, core: Arc<dyn Core>) -> Result<Self, EdgeError> {
+        let link = Arc::new(Link::new(&config)?);
+        Ok(Self::with_link(config, link, core))
+    }
+
     /// The shared state around `link`, the Socket.IO layer talking to `core`.
     fn with_link(config: EdgeConfig, link: Arc<Link>, core: Arc<dyn Core>) -> Self {
         let limits = Limits::new(

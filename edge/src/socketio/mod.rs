@@ -15,6 +15,8 @@ pub(crate) mod session;
 pub(crate) mod user_rate;
 
 #[cfg(test)]
+mod fake_core;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
