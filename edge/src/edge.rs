@@ -1,4 +1,5 @@
-//! The edge's shared state (sessions, local index, link) and `run`: serve, then drain gracefully.
+//! The edge's shared state (sessions, local index, link, the core the Socket.IO layer talks to) and
+//! `run`: serve, then drain gracefully.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::error::EdgeError;
 use crate::link::Link;
 use crate::member::Member;
 use crate::metrics::Metrics;
+use crate::socketio::core::Core;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{Session, SioData, SocketState, closed_msg};
 use herald_engine::Engine;
@@ -24,7 +26,10 @@ pub(crate) struct Edge {
     pub engine: Engine<SioData>,
     /// Local index of this edge's sockets (value: the session carrying the socket, and its floor).
     pub index: parking_lot::RwLock<Index<Arc<Member>>>,
-    pub link: Link,
+    /// The link to a core (its state, metrics, unary calls, relinking).
+    pub link: Arc<Link>,
+    /// The core the Socket.IO layer talks to: in production, the link.
+    pub core: Arc<dyn Core>,
     pub metrics: Metrics,
     /// Cancelled when the edge starts shutting down.
     pub shutdown: CancellationToken,
@@ -33,15 +38,29 @@ pub(crate) struct Edge {
 impl Edge {
     /// The shared state of an edge with `config` (normalized), its link not started yet.
     pub(crate) fn new(config: EdgeConfig) -> Result<Self, EdgeError> {
-        let link = Link::new(&config)?;
-        Ok(Edge {
+        let link = Arc::new(Link::new(&config)?);
+        Ok(Self::with_link(config, link.clone(), link))
+    }
+
+    /// The shared state of an edge whose Socket.IO layer talks to `core` (a test's scripted core);
+    /// its link is never started.
+    #[cfg(test)]
+    pub(crate) fn with_core(config: EdgeConfig, core: Arc<dyn Core>) -> Result<Self, EdgeError> {
+        let link = Arc::new(Link::new(&config)?);
+        Ok(Self::with_link(config, link, core))
+    }
+
+    /// The shared state around `link`, the Socket.IO layer talking to `core`.
+    fn with_link(config: EdgeConfig, link: Arc<Link>, core: Arc<dyn Core>) -> Self {
+        Edge {
             engine: Engine::new(config.engine.clone()),
             config,
             index: parking_lot::RwLock::new(Index::new()),
             link,
+            core,
             metrics: Metrics::default(),
             shutdown: CancellationToken::new(),
-        })
+        }
     }
 
     /// Takes a socket out of the local index, reports `$disconnect` to handlers when the namespace
@@ -55,7 +74,7 @@ impl Edge {
         {
             crate::socketio::forward::report_disconnect(self, s, reason);
         }
-        self.link.send_owed(closed_msg(&s.id, reason));
+        self.core.send_owed(closed_msg(&s.id, reason));
     }
 
     /// Every live session.

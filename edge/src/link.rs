@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use herald_proto::v1::edge_service_client::EdgeServiceClient;
 use herald_proto::v1::{
-    Applied, Arg, LinkHello, LinkRequest, LinkResponse, link_request::Msg, link_response,
+    Applied, LinkHello, LinkRequest, LinkResponse, link_request::Msg, link_response,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 
+use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
 use crate::config::EdgeConfig;
@@ -26,30 +27,16 @@ use crate::edge::Edge;
 use crate::error::EdgeError;
 use crate::fanout::Batch;
 use crate::owed::{BACKLOG_BYTES, BACKLOG_MESSAGES, Backlog, Owed};
+use crate::socketio::core::{Core, CoreError};
 
 /// Messages buffered towards the core per link.
 const LINK_QUEUE: usize = 8192;
 /// Most link messages handled as one batch (their deliveries written together).
 const MAX_BATCH: usize = 64;
-/// How long a request waits for its `Applied`.
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a forwarded client event waits for its handler's reply (the core bounds it first).
-pub(crate) const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a request waits for a link that is (re)connecting before "core unavailable".
 const LINK_WAIT: Duration = Duration::from_secs(3);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-/// Why a request to the core did not take effect.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum LinkError {
-    #[error("core unavailable")]
-    Unavailable,
-    #[error("{0}")]
-    Refused(String),
-    #[error("core did not answer in time")]
-    Timeout,
-}
 
 /// The core's answer to a request.
 type Pending = oneshot::Sender<Applied>;
@@ -158,22 +145,12 @@ impl Link {
         self.up.load(Ordering::Acquire)
     }
 
-    /// Sends `msg` and waits until the core applied it.
-    pub async fn request(&self, msg: Msg) -> Result<(), LinkError> {
-        self.request_reply(msg, REQUEST_TIMEOUT).await.map(|_| ())
-    }
-
-    /// Sends `msg` and waits up to `limit` for the core's `Applied`; returns its args.
-    pub async fn request_reply(&self, msg: Msg, limit: Duration) -> Result<Vec<Arg>, LinkError> {
-        self.request_applied(msg, limit).await.map(|a| a.args)
-    }
-
     /// Sends `msg` and waits up to `limit` for the core's `Applied` (an error in it is `Refused`).
-    pub async fn request_applied(&self, msg: Msg, limit: Duration) -> Result<Applied, LinkError> {
+    pub async fn request_applied(&self, msg: Msg, limit: Duration) -> Result<Applied, CoreError> {
         if !self.is_up() {
             self.wait_up().await?;
         }
-        let tx = self.tx.lock().clone().ok_or(LinkError::Unavailable)?;
+        let tx = self.tx.lock().clone().ok_or(CoreError::Unavailable)?;
         self.request_on(&tx, msg, limit).await
     }
 
@@ -184,7 +161,7 @@ impl Link {
         tx: &mpsc::Sender<LinkRequest>,
         msg: Msg,
         limit: Duration,
-    ) -> Result<Applied, LinkError> {
+    ) -> Result<Applied, CoreError> {
         let sent = self.send_on(tx, msg).await?;
         self.answer(sent, limit).await
     }
@@ -194,7 +171,7 @@ impl Link {
         &self,
         tx: &mpsc::Sender<LinkRequest>,
         msg: Msg,
-    ) -> Result<Sent, LinkError> {
+    ) -> Result<Sent, CoreError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done, wait) = oneshot::channel();
         self.pending.lock().insert(id, done);
@@ -204,20 +181,20 @@ impl Link {
         };
         if tx.send(req).await.is_err() {
             self.pending.lock().remove(&id);
-            return Err(LinkError::Unavailable);
+            return Err(CoreError::Unavailable);
         }
         Ok(Sent { id, wait })
     }
 
     /// Waits up to `limit` for the `Applied` of a sent request (an error in it is `Refused`).
-    pub(crate) async fn answer(&self, sent: Sent, limit: Duration) -> Result<Applied, LinkError> {
+    pub(crate) async fn answer(&self, sent: Sent, limit: Duration) -> Result<Applied, CoreError> {
         match tokio::time::timeout(limit, sent.wait).await {
             Ok(Ok(a)) if a.error.is_empty() => Ok(a),
-            Ok(Ok(a)) => Err(LinkError::Refused(a.error)),
-            Ok(Err(_)) => Err(LinkError::Unavailable),
+            Ok(Ok(a)) => Err(CoreError::Refused(a.error)),
+            Ok(Err(_)) => Err(CoreError::Unavailable),
             Err(_) => {
                 self.pending.lock().remove(&sent.id);
-                Err(LinkError::Timeout)
+                Err(CoreError::Timeout)
             }
         }
     }
@@ -273,7 +250,7 @@ impl Link {
     }
 
     /// Waits a little for a link that is starting or reconnecting.
-    pub async fn wait_up(&self) -> Result<(), LinkError> {
+    pub async fn wait_up(&self) -> Result<(), CoreError> {
         let deadline = tokio::time::Instant::now() + LINK_WAIT;
         while !self.is_up() {
             let notified = self.up_notify.notified();
@@ -281,7 +258,7 @@ impl Link {
                 break;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(LinkError::Unavailable);
+                return Err(CoreError::Unavailable);
             }
         }
         Ok(())
@@ -306,6 +283,29 @@ impl Link {
         *self.reset.lock() = None;
         // Dropping the senders fails every waiting request with "core unavailable".
         self.pending.lock().clear();
+    }
+}
+
+/// The Socket.IO layer's core is the link (the inherent methods do the work).
+impl Core for Link {
+    fn wait_up(&self) -> BoxFuture<'_, Result<(), CoreError>> {
+        Box::pin(Link::wait_up(self))
+    }
+
+    fn request_applied(
+        &self,
+        msg: Msg,
+        limit: Duration,
+    ) -> BoxFuture<'_, Result<Applied, CoreError>> {
+        Box::pin(Link::request_applied(self, msg, limit))
+    }
+
+    fn send_relay(&self, msg: Msg) -> bool {
+        Link::send_relay(self, msg)
+    }
+
+    fn send_owed(&self, msg: Msg) {
+        Link::send_owed(self, msg);
     }
 }
 

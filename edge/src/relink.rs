@@ -18,8 +18,9 @@ use tokio::sync::mpsc;
 
 use crate::edge::Edge;
 use crate::fanout::codec_args;
-use crate::link::{LinkError, REQUEST_TIMEOUT, Sent};
+use crate::link::Sent;
 use crate::member::Member;
+use crate::socketio::core::{CoreError, REQUEST_TIMEOUT};
 use crate::socketio::recovery::{RestoreBuffer, RestoringGuard, finish_restore, offset_arg};
 use crate::socketio::session::SessionExt;
 
@@ -113,7 +114,7 @@ async fn announce(
     tx: &mpsc::Sender<LinkRequest>,
     s: Snapshot,
     epoch: &str,
-) -> Result<Option<Announced>, LinkError> {
+) -> Result<Option<Announced>, CoreError> {
     let session = &s.member.session;
     let guard = RestoringGuard::new(session.clone());
     let state = session.with_socket(&s.ns, |st| {
@@ -187,12 +188,12 @@ fn settle(
     member: Arc<Member>,
     guard: Option<RestoringGuard>,
     resumed: bool,
-    answer: Result<Applied, LinkError>,
+    answer: Result<Applied, CoreError>,
 ) {
     let session = member.session.clone();
     let frames = match answer {
         Ok(applied) => replay_frames(edge, ns, &member, &applied),
-        Err(LinkError::Refused(why)) => {
+        Err(CoreError::Refused(why)) => {
             tracing::info!(sid = %session.sid, ns = %ns, error = %why, resumed, "socket not registered again: closing it");
             let reason = if resumed {
                 NOT_REPLAYED.to_owned()

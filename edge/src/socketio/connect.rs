@@ -12,9 +12,9 @@ use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
-use crate::link::{LinkError, REQUEST_TIMEOUT};
 use crate::member::Member;
 use crate::metrics::Refusal;
+use crate::socketio::core::{CoreError, REQUEST_TIMEOUT};
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect};
 use crate::socketio::recovery::{self, Restore, RestoreBuffer, RestoringGuard, finish_restore};
 use crate::socketio::relay::TokenBucket;
@@ -93,8 +93,8 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
             "server shutting down",
         );
     }
-    // A link that is starting or reconnecting gets a moment before the refusal.
-    if let Err(e) = edge.link.wait_up().await {
+    // A core that is starting or reconnecting gets a moment before the refusal.
+    if let Err(e) = edge.core.wait_up().await {
         return refuse(edge, session, ns, Refusal::Unavailable, &e.to_string());
     }
     if ns_cfg.connection_state_recovery
@@ -207,7 +207,7 @@ async fn register(
         data_json,
         ..Default::default()
     });
-    match edge.link.request_applied(opened, REQUEST_TIMEOUT).await {
+    match edge.core.request_applied(opened, REQUEST_TIMEOUT).await {
         Ok(applied) => {
             member.raise_floor(applied.floor_seq);
             Ok(member)
@@ -216,11 +216,11 @@ async fn register(
             if session.remove_socket(&ns).is_some() {
                 edge.index.write().remove(&id);
                 // The core may have registered it before failing; make sure it forgets it.
-                edge.link.send_owed(closed_msg(&id, "connect failed"));
+                edge.core.send_owed(closed_msg(&id, "connect failed"));
             }
             // The core refuses what its limits forbid (connections per user).
             Err(match e {
-                LinkError::Refused(m) => (Refusal::Limits, m),
+                CoreError::Refused(m) => (Refusal::Limits, m),
                 e => (Refusal::Unavailable, e.to_string()),
             })
         }

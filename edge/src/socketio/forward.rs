@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::edge::Edge;
 use crate::fanout::codec_args;
-use crate::link::{FORWARD_TIMEOUT, LinkError};
+use crate::socketio::core::{CoreError, FORWARD_TIMEOUT};
 use crate::socketio::session::{Session, SocketState};
 use crate::socketio::{json_arg, proto_arg, send_ack, send_ack_json};
 
@@ -18,11 +18,11 @@ use crate::socketio::{json_arg, proto_arg, send_ack, send_ack_json};
 const MAX_IN_FLIGHT: usize = 64;
 
 /// The error text a client sees for a failed handler call.
-fn handler_error(e: LinkError) -> String {
+fn handler_error(e: CoreError) -> String {
     match e {
-        LinkError::Refused(m) => m,
-        LinkError::Timeout => "handler timeout".to_owned(),
-        LinkError::Unavailable => e.to_string(),
+        CoreError::Refused(m) => m,
+        CoreError::Timeout => "handler timeout".to_owned(),
+        CoreError::Unavailable => e.to_string(),
     }
 }
 
@@ -97,7 +97,7 @@ pub(crate) fn forward_event(
         let reply = tokio::select! {
             () = edge.shutdown.cancelled() => None,
             () = session.closed.cancelled() => None,
-            r = edge.link.request_reply(msg, FORWARD_TIMEOUT) => Some(r),
+            r = edge.core.request_reply(msg, FORWARD_TIMEOUT) => Some(r),
         };
         session.forwards_in_flight.fetch_sub(1, Ordering::AcqRel);
         match reply {
@@ -124,7 +124,7 @@ pub(crate) async fn ask_join(
         args.into_iter().map(proto_arg).collect(),
         room.to_owned(),
     );
-    edge.link
+    edge.core
         .request_reply(msg, FORWARD_TIMEOUT)
         .await
         .map(|_| ())
@@ -218,7 +218,7 @@ pub(crate) async fn ask_connect(
     edge.metrics.forwarded();
     let args = auth.iter().map(json_arg).collect();
     let msg = origin.forward("$connect", args, String::new());
-    edge.link
+    edge.core
         .request_reply(msg, FORWARD_TIMEOUT)
         .await
         .map(|args| decision(&args))
@@ -230,7 +230,7 @@ pub(crate) async fn ask_connect(
 pub(crate) fn report_disconnect(edge: &Edge, s: &SocketState, reason: &str) {
     edge.metrics.forwarded();
     let args = vec![json_arg(&json!({ "reason": reason }))];
-    edge.link
+    edge.core
         .send_owed(Origin::of(s).forward("$disconnect", args, String::new()));
 }
 

@@ -3,6 +3,7 @@
 
 pub(crate) mod commands;
 mod connect;
+pub(crate) mod core;
 mod events;
 pub(crate) mod forward;
 mod handler;
@@ -13,6 +14,8 @@ mod rooms;
 pub(crate) mod session;
 pub(crate) mod user_rate;
 
+#[cfg(test)]
+mod fake_core;
 #[cfg(test)]
 mod tests;
 
@@ -206,7 +209,7 @@ pub(crate) async fn run_job(edge: &Arc<Edge>, session: &Arc<Session>, job: Job) 
         Job::Ack { ns, id, args } => {
             let found = session.with_socket(&ns, |s| s.take_ack(id).map(|r| (r, s.id.clone())));
             if let Some(Some((ack_ref, conn))) = found {
-                edge.link.send_owed(Msg::Ack(ClientAck {
+                edge.core.send_owed(Msg::Ack(ClientAck {
                     ack_ref,
                     connection_id: conn.to_string(),
                     args: args.into_iter().map(proto_arg).collect(),

@@ -113,10 +113,10 @@ pub(crate) async fn relay(
     });
     edge.metrics.relayed();
     if wants_ack {
-        edge.link.request(msg).await.map_err(|e| e.to_string())
+        edge.core.request(msg).await.map_err(|e| e.to_string())
     } else {
-        // Dropped (and counted) on a full link: see `Link::send_relay`.
-        edge.link.send_relay(msg);
+        // Dropped when the core cannot take it now (the link counts it): see `Core::send_relay`.
+        edge.core.send_relay(msg);
         Ok(())
     }
 }

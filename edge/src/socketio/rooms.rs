@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
-use crate::link::REQUEST_TIMEOUT;
+use crate::socketio::core::REQUEST_TIMEOUT;
 use crate::socketio::first_json;
 use crate::socketio::forward::{Origin, ask_join};
 use crate::socketio::session::Session;
@@ -135,7 +135,7 @@ pub(crate) async fn join_applied(edge: &Edge, id: &Arc<str>, room: &str) -> Resu
         room: room.to_owned(),
     };
     match edge
-        .link
+        .core
         .request_applied(Msg::Join(change), REQUEST_TIMEOUT)
         .await
     {
@@ -171,7 +171,7 @@ async fn leave(
         connection_id: id.to_string(),
         room: room.to_owned(),
     };
-    match edge.link.request(Msg::Leave(change)).await {
+    match edge.core.request(Msg::Leave(change)).await {
         Ok(()) => {
             // Left for good: a later join needs its own authorization.
             session.with_socket(ns, |s| s.granted.retain(|g| &**g != room));

@@ -1,28 +1,51 @@
-//! The Socket.IO layer on an engine session, without transports, a listener or a core: packets
-//! go in through the layer's entry points and what the client would read is taken from the
-//! session's queue.
+//! The Socket.IO layer on an engine session, without transports or a listener: packets go in
+//! through the layer's entry points, what the client would read is taken from the session's queue,
+//! and what the core gets (and answers) is a scripted core's (see [`super::fake_core`]).
+
+mod client_events;
+mod connect;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use herald_auth::{AuthConfig, Verifier};
+use herald_auth::{AuthConfig, MintOptions, Verifier, mint_hs256};
 use herald_engine::Outgoing;
+use tokio::sync::mpsc;
 
-use crate::config::EdgeConfig;
+use crate::config::{EdgeConfig, NamespaceConfig};
 use crate::edge::Edge;
+use crate::socketio::core::{Core, REQUEST_TIMEOUT};
+use crate::socketio::fake_core::{Got, next_got};
 use crate::socketio::session::{Session, SioData, Transport};
+use herald_proto::v1::link_request::Msg;
 
-fn edge() -> Arc<Edge> {
+/// The verifier's HS256 secret.
+const SECRET: &str = "secret";
+
+fn config() -> EdgeConfig {
     let verifier = Verifier::new(&AuthConfig {
-        hs256_secret: Some("secret".into()),
+        hs256_secret: Some(SECRET.into()),
         ..Default::default()
     })
     .unwrap();
-    // Nothing here reaches the core: the link is never started.
     let mut config = EdgeConfig::new("http://127.0.0.1:9", "token", verifier);
+    let mut ns = NamespaceConfig::new("/");
+    ns.forward = vec!["ask".into(), "slow".into(), "fast".into()];
+    ns.relay = vec!["typing".into()];
+    config.namespaces = vec![ns];
     config.normalize();
-    Arc::new(Edge::new(config).unwrap())
+    config
+}
+
+/// An edge whose link is never started: nothing here reaches a core.
+fn edge() -> Arc<Edge> {
+    Arc::new(Edge::new(config()).unwrap())
+}
+
+/// An edge whose Socket.IO layer talks to `core`.
+fn edge_with(core: Arc<dyn Core>) -> Arc<Edge> {
+    Arc::new(Edge::with_core(config(), core).unwrap())
 }
 
 fn session() -> Arc<Session> {
@@ -33,6 +56,21 @@ fn session() -> Arc<Session> {
         Arc::default(),
         SioData::new(None),
     ))
+}
+
+/// A token of user `sub` that may join `rooms`.
+fn token(sub: &str, rooms: &[&str]) -> String {
+    let opts = MintOptions {
+        sub: sub.into(),
+        rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
+        ..Default::default()
+    };
+    mint_hs256(SECRET, &opts).unwrap()
+}
+
+/// The CONNECT to `/` of a client with `token`.
+fn connect_packet(token: &str) -> String {
+    format!(r#"0{{"token":"{token}"}}"#)
 }
 
 /// The next text frame for the client (a CONNECT is handled in the session's lane, by a task
@@ -47,6 +85,45 @@ async fn next_sent(s: &Session) -> String {
             return t.as_str().to_owned();
         }
     }
+}
+
+/// Hands the layer a packet from the client, which must not hold up the reader: whatever waits on
+/// the core runs in the session's lane or a task of its own.
+async fn client_sends(edge: &Arc<Edge>, s: &Arc<Session>, text: &str) {
+    tokio::time::timeout(Duration::from_secs(10), super::on_message(edge, s, text))
+        .await
+        .expect("the reader is not held up by the core")
+        .expect("a valid packet");
+}
+
+/// What the client could read now.
+fn sent_now(s: &Session) -> Option<Outgoing> {
+    s.try_reader().unwrap().try_recv()
+}
+
+/// Connects user `sub` (who may join `rooms`) to `/` through a core that applies the registration
+/// at once; returns the connection id.
+async fn connected(
+    edge: &Arc<Edge>,
+    s: &Arc<Session>,
+    got: &mut mpsc::Receiver<Got>,
+    sub: &str,
+    rooms: &[&str],
+) -> String {
+    client_sends(edge, s, &connect_packet(&token(sub, rooms))).await;
+    let Got::Request {
+        msg: Msg::Opened(opened),
+        limit,
+    } = next_got(got).await
+    else {
+        panic!("the core gets the registration first");
+    };
+    assert_eq!(limit, REQUEST_TIMEOUT);
+    assert_eq!(
+        next_sent(s).await,
+        format!(r#"40{{"sid":"{}"}}"#, opened.connection_id)
+    );
+    opened.connection_id
 }
 
 #[tokio::test]

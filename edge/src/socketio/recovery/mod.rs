@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use crate::config::NamespaceConfig;
 use crate::edge::Edge;
 use crate::fanout::codec_args;
-use crate::link::REQUEST_TIMEOUT;
 use crate::member::Member;
+use crate::socketio::core::REQUEST_TIMEOUT;
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect, ask_join};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
@@ -132,7 +132,7 @@ pub(crate) async fn restore(
         data_json,
         granted_rooms: granted,
     });
-    let applied = match edge.link.request_applied(opened, REQUEST_TIMEOUT).await {
+    let applied = match edge.core.request_applied(opened, REQUEST_TIMEOUT).await {
         Ok(a) => a,
         Err(e) => {
             tracing::debug!(ns, conn = %id, error = %e, "session not resumed");
@@ -141,7 +141,7 @@ pub(crate) async fn restore(
             }
             edge.index.write().remove(&id);
             // The core registers the connection even when it refuses the resume: end it for good.
-            edge.link.send_owed(Msg::Closed(ConnectionClosed {
+            edge.core.send_owed(Msg::Closed(ConnectionClosed {
                 connection_id: id.to_string(),
                 reason: "resume failed".to_owned(),
                 recoverable: false,
@@ -180,7 +180,7 @@ async fn lookup(edge: &Edge, ns: &str, resume: &Resume, user: &str) -> Option<Sa
         user_id: user.to_owned(),
         offset: resume.offset.clone(),
     });
-    match edge.link.request_applied(msg, REQUEST_TIMEOUT).await {
+    match edge.core.request_applied(msg, REQUEST_TIMEOUT).await {
         Ok(Applied {
             session: Some(s), ..
         }) if !s.connection_id.is_empty() => Some(s),
