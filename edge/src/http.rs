@@ -20,7 +20,7 @@ pub(crate) fn router(edge: Arc<Edge>) -> Router {
         .route("/socket.io", any(engine))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::metrics))
+        .route("/metrics", get(crate::scrape::metrics))
         .route("/v1/emit", axum::routing::post(crate::emit::emit))
         .merge(crate::admin::router())
         .fallback(static_file)
@@ -31,7 +31,7 @@ pub(crate) fn router(edge: Arc<Edge>) -> Router {
 /// so a load balancer sends new clients elsewhere.
 async fn readyz(State(edge): State<Arc<Edge>>) -> Response {
     use axum::http::StatusCode;
-    if edge.shutdown.is_cancelled() {
+    if edge.sio.shutdown.is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: draining\n").into_response()
     } else if !edge.link.is_up() {
         (
@@ -46,7 +46,7 @@ async fn readyz(State(edge): State<Arc<Edge>>) -> Response {
 
 /// `/socket.io/`: the engine's endpoint.
 async fn engine(State(edge): State<Arc<Edge>>, req: Request) -> Response {
-    herald_engine::endpoint::handle(edge, req).await
+    herald_engine::endpoint::handle(edge.sio.clone(), req).await
 }
 
 /// Maps a request path to a file under `root`, refusing anything that could leave it.
@@ -89,7 +89,7 @@ async fn static_file(
     if method != Method::GET && method != Method::HEAD {
         return HttpError::NotFound.into_response();
     }
-    let Some(root) = &edge.config.static_dir else {
+    let Some(root) = &edge.sio.config.static_dir else {
         return HttpError::NotFound.into_response();
     };
     let Some(path) = resolve(root, uri.path()) else {

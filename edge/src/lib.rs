@@ -44,14 +44,13 @@ mod connector;
 mod edge;
 mod emit;
 mod error;
-mod fanout;
 mod http;
 mod link;
-mod member;
 mod metrics;
 mod owed;
 pub mod prom;
 mod relink;
+mod scrape;
 #[cfg(test)]
 mod sizes;
 mod socketio;

@@ -23,11 +23,11 @@ use futures::{FutureExt, StreamExt};
 
 use crate::config::EdgeConfig;
 use crate::connector::LinkResponses;
-use crate::edge::Edge;
 use crate::error::EdgeError;
-use crate::fanout::Batch;
 use crate::owed::{BACKLOG_BYTES, BACKLOG_MESSAGES, Backlog, Owed};
 use crate::socketio::core::{Core, CoreError};
+use crate::socketio::fanout::Batch;
+use crate::socketio::state::Sio;
 
 /// Messages buffered towards the core per link.
 const LINK_QUEUE: usize = 8192;
@@ -314,23 +314,23 @@ const STABLE_LINK: Duration = Duration::from_secs(1);
 
 /// Keeps a link to a core until `stop` is cancelled: when a link breaks, the next configured URL is
 /// tried at once (in order, wrapping around); after a whole round of failures, a backoff.
-pub(crate) async fn run(edge: Arc<Edge>, stop: CancellationToken) {
+pub(crate) async fn run(sio: Arc<Sio>, link: Arc<Link>, stop: CancellationToken) {
     let mut backoff = BACKOFF_MIN;
-    let urls = edge.link.endpoints.len().max(1);
+    let urls = link.endpoints.len().max(1);
     let mut misses = 0usize;
     loop {
         let started = tokio::time::Instant::now();
-        let at = edge.link.current.load(Ordering::Acquire);
-        let url = edge.config.core_urls.get(at).map_or("", String::as_str);
-        match connect_once(&edge, &stop, at).await {
+        let at = link.current.load(Ordering::Acquire);
+        let url = sio.config.core_urls.get(at).map_or("", String::as_str);
+        match connect_once(&sio, &link, &stop, at).await {
             Ok(()) => tracing::info!(core = %url, "link to core {url} closed"),
             Err(e) => tracing::warn!(core = %url, "link to core {url} failed: {}", e.message()),
         }
-        edge.link.set_down();
+        link.set_down();
         if stop.is_cancelled() {
             return;
         }
-        edge.link.current.store((at + 1) % urls, Ordering::Release);
+        link.current.store((at + 1) % urls, Ordering::Release);
         if started.elapsed() >= STABLE_LINK {
             misses = 0;
             backoff = BACKOFF_MIN;
@@ -350,23 +350,23 @@ pub(crate) async fn run(edge: Arc<Edge>, stop: CancellationToken) {
 }
 
 async fn connect_once(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
+    link: &Arc<Link>,
     stop: &CancellationToken,
     at: usize,
 ) -> Result<(), tonic::Status> {
-    let link = &edge.link;
     let (tx, rx) = mpsc::channel(LINK_QUEUE);
     let hello = LinkRequest {
         request_id: 0,
         msg: Some(Msg::Hello(LinkHello {
-            edge_name: edge.config.name.clone(),
+            edge_name: sio.config.name.clone(),
         })),
     };
     tx.try_send(hello)
         .map_err(|_| tonic::Status::internal("link queue"))?;
     let mut responses = tokio::select! {
         () = stop.cancelled() => return Ok(()),
-        r = open(edge, rx, at) => r?,
+        r = open(sio, link, rx, at) => r?,
     };
     // The sockets' offsets are of the epoch of the core they were last linked to.
     let epoch = link.epoch();
@@ -374,11 +374,16 @@ async fn connect_once(
     *link.reset.lock() = Some(reset.clone());
     *link.tx.lock() = Some(tx.clone());
     let weak = tx.downgrade();
-    let register = tokio::spawn(crate::relink::reregister(edge.clone(), tx, epoch));
+    let register = tokio::spawn(crate::relink::reregister(
+        sio.clone(),
+        link.clone(),
+        tx,
+        epoch,
+    ));
     let _abort = AbortOnDrop(register);
     let backlog = tokio::spawn({
-        let edge = edge.clone();
-        async move { edge.link.owed.drain(weak).await }
+        let link = link.clone();
+        async move { link.owed.drain(weak).await }
     });
     let _abort_backlog = AbortOnDrop(backlog);
     let mut ready = Vec::with_capacity(MAX_BATCH);
@@ -416,7 +421,7 @@ async fn connect_once(
                     }
                     let mut batch = Batch::new(ready.len() > 1);
                     for resp in ready.drain(..) {
-                        handle(edge, resp, &mut batch);
+                        handle(sio, link, resp, &mut batch);
                     }
                     batch.finish();
                     if let Some(end) = end {
@@ -431,14 +436,14 @@ async fn connect_once(
 
 /// Opens the link stream: in-process when the edge was given a connector, else over gRPC.
 async fn open(
-    edge: &Arc<Edge>,
+    sio: &Sio,
+    link: &Link,
     rx: mpsc::Receiver<LinkRequest>,
     at: usize,
 ) -> Result<LinkResponses, tonic::Status> {
-    if let Some(c) = &edge.config.connector {
+    if let Some(c) = &sio.config.connector {
         return c.open(rx).await;
     }
-    let link = &edge.link;
     let channel = link.endpoints[at]
         .connect()
         .await
@@ -455,17 +460,17 @@ async fn open(
     Ok(Box::pin(responses))
 }
 
-fn handle(edge: &Arc<Edge>, resp: LinkResponse, batch: &mut Batch) {
+fn handle(sio: &Arc<Sio>, link: &Link, resp: LinkResponse, batch: &mut Batch) {
     let Some(msg) = resp.msg else { return };
     match msg {
         link_response::Msg::Welcome(w) => {
             tracing::debug!(link_id = %w.link_id, epoch = %w.broker_epoch, "core welcomed the link");
-            *edge.link.epoch.lock() = w.broker_epoch;
+            *link.epoch.lock() = w.broker_epoch;
         }
-        link_response::Msg::Applied(a) => edge.link.applied(a),
-        link_response::Msg::Delivery(d) => crate::fanout::deliver(edge, d, batch),
-        link_response::Msg::Membership(m) => crate::socketio::commands::apply_membership(edge, &m),
-        link_response::Msg::Disconnect(d) => crate::socketio::commands::apply_disconnect(edge, &d),
+        link_response::Msg::Applied(a) => link.applied(a),
+        link_response::Msg::Delivery(d) => crate::socketio::fanout::deliver(sio, d, batch),
+        link_response::Msg::Membership(m) => crate::socketio::commands::apply_membership(sio, &m),
+        link_response::Msg::Disconnect(d) => crate::socketio::commands::apply_disconnect(sio, &d),
     }
 }
 

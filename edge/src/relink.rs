@@ -16,13 +16,14 @@ use herald_index::Topic;
 use herald_proto::v1::{Applied, ConnectionOpened, LinkRequest, link_request::Msg};
 use tokio::sync::mpsc;
 
-use crate::edge::Edge;
-use crate::fanout::codec_args;
+use crate::link::Link;
 use crate::link::Sent;
-use crate::member::Member;
 use crate::socketio::core::{CoreError, REQUEST_TIMEOUT};
+use crate::socketio::fanout::codec_args;
+use crate::socketio::member::Member;
 use crate::socketio::recovery::{RestoreBuffer, RestoringGuard, finish_restore, offset_arg};
 use crate::socketio::session::SessionExt;
+use crate::socketio::state::Sio;
 
 /// Why a client is closed when the events it missed while its edge relinked cannot be replayed.
 pub(crate) const NOT_REPLAYED: &str = "missed events cannot be replayed (core restarted)";
@@ -48,8 +49,13 @@ struct Announced {
 
 /// Announces every live socket on the new link `tx`, opens the link to other requests, then
 /// handles each answer (see the module docs). `epoch` is the broker epoch of the sockets' offsets.
-pub(crate) async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>, epoch: String) {
-    let snapshot = snapshot(&edge);
+pub(crate) async fn reregister(
+    sio: Arc<Sio>,
+    link: Arc<Link>,
+    tx: mpsc::Sender<LinkRequest>,
+    epoch: String,
+) {
+    let snapshot = snapshot(&sio);
     if !snapshot.is_empty() {
         tracing::info!(
             sockets = snapshot.len(),
@@ -58,22 +64,22 @@ pub(crate) async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>, e
     }
     let mut announced = Vec::with_capacity(snapshot.len());
     for s in snapshot {
-        match announce(&edge, &tx, s, &epoch).await {
+        match announce(&sio, &link, &tx, s, &epoch).await {
             Ok(Some(a)) => announced.push(a),
             Ok(None) => {}
             // The link closed meanwhile: what was held back goes out, the next link registers
             // the sockets.
             Err(e) => {
                 for a in announced {
-                    settle(&edge, &a.ns, a.member, a.guard, a.resumed, Err(e.clone()));
+                    settle(&sio, &a.ns, a.member, a.guard, a.resumed, Err(e.clone()));
                 }
                 return;
             }
         }
     }
-    edge.link.set_up();
+    link.set_up();
     let answers = announced.into_iter().map(|a| {
-        let edge = edge.clone();
+        let (sio, link) = (sio.clone(), link.clone());
         async move {
             let Announced {
                 ns,
@@ -82,16 +88,16 @@ pub(crate) async fn reregister(edge: Arc<Edge>, tx: mpsc::Sender<LinkRequest>, e
                 resumed,
                 sent,
             } = a;
-            let answer = edge.link.answer(sent, REQUEST_TIMEOUT).await;
-            settle(&edge, &ns, member, guard, resumed, answer);
+            let answer = link.answer(sent, REQUEST_TIMEOUT).await;
+            settle(&sio, &ns, member, guard, resumed, answer);
         }
     });
     futures::future::join_all(answers).await;
 }
 
 /// Every socket of the local index.
-fn snapshot(edge: &Edge) -> Vec<Snapshot> {
-    let index = edge.index.read();
+fn snapshot(sio: &Sio) -> Vec<Snapshot> {
+    let index = sio.index.read();
     let mut out = Vec::with_capacity(index.len());
     for ns in index.namespaces() {
         index.resolve(ns, &[Topic::All], &[], |c| {
@@ -110,7 +116,8 @@ fn snapshot(edge: &Edge) -> Vec<Snapshot> {
 /// Holds the socket's live frames back and sends its `ConnectionOpened`; `None` when the socket is
 /// gone (its own close tells the core), an error when the link closed meanwhile.
 async fn announce(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
+    link: &Link,
     tx: &mpsc::Sender<LinkRequest>,
     s: Snapshot,
     epoch: &str,
@@ -155,14 +162,14 @@ async fn announce(
         data_json,
         granted_rooms,
     });
-    let sent = match edge.link.send_on(tx, opened).await {
+    let sent = match link.send_on(tx, opened).await {
         Ok(sent) => sent,
         Err(e) => {
             // Whatever was held back goes out; the next link registers the socket.
             if installed {
                 let ns = s.ns.clone();
-                edge.engine.tasks.spawn(finish_restore(
-                    edge.clone(),
+                sio.engine.tasks.spawn(finish_restore(
+                    sio.clone(),
                     guard,
                     s.member,
                     ns,
@@ -183,7 +190,7 @@ async fn announce(
 
 /// What the core's answer means for one socket.
 fn settle(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     ns: &Arc<str>,
     member: Arc<Member>,
     guard: Option<RestoringGuard>,
@@ -192,7 +199,7 @@ fn settle(
 ) {
     let session = member.session.clone();
     let frames = match answer {
-        Ok(applied) => replay_frames(edge, ns, &member, &applied),
+        Ok(applied) => replay_frames(sio, ns, &member, &applied),
         Err(CoreError::Refused(why)) => {
             tracing::info!(sid = %session.sid, ns = %ns, error = %why, resumed, "socket not registered again: closing it");
             let reason = if resumed {
@@ -200,7 +207,7 @@ fn settle(
             } else {
                 format!("core refused the connection: {why}")
             };
-            session.close_for_restart(edge, &reason);
+            session.close_for_restart(sio, &reason);
             return;
         }
         // The link broke again: the next one registers the socket.
@@ -208,8 +215,8 @@ fn settle(
     };
     match guard {
         Some(guard) => {
-            edge.engine.tasks.spawn(finish_restore(
-                edge.clone(),
+            sio.engine.tasks.spawn(finish_restore(
+                sio.clone(),
                 guard,
                 member,
                 ns.clone(),
@@ -218,7 +225,7 @@ fn settle(
         }
         None => {
             for (text, attachments) in frames {
-                session.push_or_kill(edge, text, &attachments);
+                session.push_or_kill(sio, text, &attachments);
             }
         }
     }
@@ -228,12 +235,12 @@ fn settle(
 /// as the last argument in namespaces with connection-state recovery); its floor then rises past
 /// them and its registration point.
 fn replay_frames(
-    edge: &Edge,
+    sio: &Sio,
     ns: &str,
     member: &Member,
     applied: &Applied,
 ) -> Vec<(Utf8Bytes, Vec<Bytes>)> {
-    let recovery = edge
+    let recovery = sio
         .config
         .namespace(ns)
         .is_some_and(|c| c.connection_state_recovery);

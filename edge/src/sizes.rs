@@ -15,7 +15,7 @@ fn fut4<A, B, C, D, R: Future, F: FnOnce(A, B, C, D) -> R>(_: &F) -> usize {
 
 #[test]
 fn sizes() {
-    use crate::edge::Edge;
+    use crate::socketio::state::Sio as Edge;
     use herald_engine::{takeover, ws};
     let session = std::mem::size_of::<crate::socketio::session::Session>();
     let driver = fut2(&herald_engine::driver::run::<Edge>);

@@ -42,7 +42,7 @@ pub(super) async fn stats(_: Admin, State(edge): State<Arc<Edge>>) -> Answer {
         .stats(request(&edge, StatsRequest {}))
         .await?
         .into_inner();
-    let sessions = edge.engine.sessions.len();
+    let sessions = edge.sio.engine.sessions.len();
     Ok(Json(json!({
         "namespaces": s.namespaces.iter().map(|n| json!({
             "namespace": n.namespace, "connections": n.connections, "users": n.users, "rooms": n.rooms,
@@ -52,16 +52,16 @@ pub(super) async fn stats(_: Admin, State(edge): State<Arc<Edge>>) -> Answer {
         "subscribers": s.subscribers,
         "handlers": s.handlers,
         "edge": {
-            "name": edge.config.name,
+            "name": edge.sio.config.name,
             "sessions": sessions,
-            "frames_sent": edge.engine.frames_sent.load(Ordering::Relaxed),
+            "frames_sent": edge.sio.engine.frames_sent.load(Ordering::Relaxed),
         },
     })))
 }
 
 /// Ids of this edge's connections of a user, or in a room, in a namespace.
 fn local_ids(edge: &Edge, ns: &str, user: Option<&str>, room: Option<&str>) -> Vec<String> {
-    let ix = edge.index.read();
+    let ix = edge.sio.index.read();
     let mut ids: Vec<String> = match (user, room) {
         (Some(u), _) => ix
             .user_connections(ns, u)

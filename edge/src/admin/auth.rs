@@ -16,7 +16,7 @@ impl FromRequestParts<Arc<Edge>> for Admin {
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, edge: &Arc<Edge>) -> Result<Self, AdminError> {
-        let Some(secret) = edge.config.admin_secret.as_deref() else {
+        let Some(secret) = edge.sio.config.admin_secret.as_deref() else {
             return Err(AdminError::Disabled);
         };
         let given = parts

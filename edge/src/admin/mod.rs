@@ -53,7 +53,7 @@ pub(crate) fn router() -> Router<Arc<Edge>> {
 }
 
 fn served(edge: &Edge, content_type: &'static str, body: &'static str) -> Response {
-    if edge.config.admin_secret.is_none() {
+    if edge.sio.config.admin_secret.is_none() {
         return AdminError::Disabled.into_response();
     }
     ([(header::CONTENT_TYPE, content_type)], body).into_response()

@@ -5,30 +5,30 @@ use std::sync::Arc;
 
 use herald_proto::v1::{DisconnectCommand, MembershipChange};
 
-use crate::edge::Edge;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{PushError, Session, disconnect_frames};
+use crate::socketio::state::Sio;
 
 /// Server-initiated disconnect of one socket: `herald:disconnect {reason}`, DISCONNECT, forget it.
-pub(crate) fn kick(edge: &Edge, session: &Session, ns: &str, reason: &str) {
+pub(crate) fn kick(sio: &Sio, session: &Session, ns: &str, reason: &str) {
     let Some(s) = session.remove_socket(ns) else {
         return;
     };
     let full = session.push_texts(&disconnect_frames(ns, reason)) == Err(PushError::Full);
-    edge.forget_socket(&s, reason);
+    sio.forget_socket(&s, reason);
     if full {
-        session.disconnect_all(edge, reason, false);
+        session.disconnect_all(sio, reason, false);
     }
 }
 
 /// The sockets a command addresses: one connection, or every connection of a user in a namespace.
 fn addressed(
-    edge: &Edge,
+    sio: &Sio,
     namespace: &str,
     connection_id: &str,
     user_id: &str,
 ) -> Vec<(Arc<str>, Arc<str>, Arc<Session>)> {
-    let index = edge.index.read();
+    let index = sio.index.read();
     if !connection_id.is_empty() {
         return index
             .get(connection_id)
@@ -43,10 +43,10 @@ fn addressed(
 }
 
 /// A server-side join/leave from the core.
-pub(crate) fn apply_membership(edge: &Edge, m: &MembershipChange) {
-    for (id, ns, session) in addressed(edge, &m.namespace, &m.connection_id, &m.user_id) {
+pub(crate) fn apply_membership(sio: &Sio, m: &MembershipChange) {
+    for (id, ns, session) in addressed(sio, &m.namespace, &m.connection_id, &m.user_id) {
         {
-            let mut index = edge.index.write();
+            let mut index = sio.index.write();
             if let Some(c) = index.get(&id) {
                 if m.join {
                     // Events to the room accepted before the core's join were not counted for it.
@@ -72,13 +72,13 @@ pub(crate) fn apply_membership(edge: &Edge, m: &MembershipChange) {
 }
 
 /// A kick from the core.
-pub(crate) fn apply_disconnect(edge: &Edge, d: &DisconnectCommand) {
+pub(crate) fn apply_disconnect(sio: &Sio, d: &DisconnectCommand) {
     let reason = if d.reason.is_empty() {
         "kicked"
     } else {
         d.reason.as_str()
     };
-    for (_, ns, session) in addressed(edge, &d.namespace, &d.connection_id, &d.user_id) {
-        kick(edge, &session, &ns, reason);
+    for (_, ns, session) in addressed(sio, &d.namespace, &d.connection_id, &d.user_id) {
+        kick(sio, &session, &ns, reason);
     }
 }

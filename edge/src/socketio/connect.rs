@@ -11,21 +11,21 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
-use crate::edge::Edge;
-use crate::member::Member;
 use crate::metrics::Refusal;
 use crate::socketio::core::{CoreError, REQUEST_TIMEOUT};
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect};
+use crate::socketio::member::Member;
 use crate::socketio::recovery::{self, Restore, RestoreBuffer, RestoringGuard, finish_restore};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{Session, SocketState, closed_msg};
+use crate::socketio::state::Sio;
 use crate::socketio::user_rate;
 use herald_engine::ids;
 
-fn refuse(edge: &Edge, session: &Session, ns: &str, why: Refusal, message: &str) {
-    edge.metrics.refused(why);
+fn refuse(sio: &Sio, session: &Session, ns: &str, why: Refusal, message: &str) {
+    sio.metrics.refused(why);
     // Logged once per refusal with its reason (never the token).
     tracing::info!(sid = %session.sid, ns, kind = why.as_str(), reason = message, "connect refused");
     let _ = session.push_text(encode_connect_error(ns, message));
@@ -55,28 +55,28 @@ fn auth_without_token(packet: &Packet) -> Option<Value> {
     }
 }
 
-pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &Packet) {
+pub(crate) async fn connect(sio: &Arc<Sio>, session: &Arc<Session>, packet: &Packet) {
     let ns = packet.namespace.as_str();
     if session.has_socket(ns) {
         return;
     }
-    let Some(ns_cfg) = edge.config.namespace(ns) else {
-        refuse(edge, session, ns, Refusal::Namespace, "Invalid namespace");
+    let Some(ns_cfg) = sio.config.namespace(ns) else {
+        refuse(sio, session, ns, Refusal::Namespace, "Invalid namespace");
         return;
     };
     let (claims, claims_json) = match token(packet, session) {
-        Some(t) => match edge.config.verifier.verify(t) {
+        Some(t) => match sio.config.verifier.verify(t) {
             Ok(mut c) => {
                 let raw = std::mem::take(&mut c.raw);
                 let json = Value::Object(raw).to_string();
                 (Some(Box::new(c)), json)
             }
-            Err(e) => return refuse(edge, session, ns, Refusal::Auth, &e.to_string()),
+            Err(e) => return refuse(sio, session, ns, Refusal::Auth, &e.to_string()),
         },
         None if ns_cfg.anonymous => (None, String::new()),
         None => {
             return refuse(
-                edge,
+                sio,
                 session,
                 ns,
                 Refusal::Auth,
@@ -84,9 +84,9 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
             );
         }
     };
-    if edge.shutdown.is_cancelled() {
+    if sio.shutdown.is_cancelled() {
         return refuse(
-            edge,
+            sio,
             session,
             ns,
             Refusal::Unavailable,
@@ -94,8 +94,8 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
         );
     }
     // A core that is starting or reconnecting gets a moment before the refusal.
-    if let Err(e) = edge.core.wait_up().await {
-        return refuse(edge, session, ns, Refusal::Unavailable, &e.to_string());
+    if let Err(e) = sio.core.wait_up().await {
+        return refuse(sio, session, ns, Refusal::Unavailable, &e.to_string());
     }
     if ns_cfg.connection_state_recovery
         && let Some(resume) = recovery::resume_request(packet.data.as_ref())
@@ -105,10 +105,10 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
             claims_json: &claims_json,
             auth: auth_without_token(packet),
         };
-        match recovery::restore(edge, session, ns_cfg, resume, client).await {
+        match recovery::restore(sio, session, ns_cfg, resume, client).await {
             Restore::Done => return,
             Restore::Refused(message) => {
-                return refuse(edge, session, ns, Refusal::Recovery, &message);
+                return refuse(sio, session, ns, Refusal::Recovery, &message);
             }
             Restore::Fresh if session.is_closed() || session.has_socket(ns) => return,
             Restore::Fresh => {}
@@ -125,9 +125,9 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
             claims_json: claims_json.clone(),
             data_json: String::new(),
         };
-        match ask_connect(edge, origin, auth_without_token(packet)).await {
+        match ask_connect(sio, origin, auth_without_token(packet)).await {
             Ok(d) => d,
-            Err(message) => return refuse(edge, session, ns, Refusal::Handler, &message),
+            Err(message) => return refuse(sio, session, ns, Refusal::Handler, &message),
         }
     } else {
         ConnectDecision::default()
@@ -145,15 +145,15 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
         ),
     );
     socket.pid = pid.as_deref().map(Box::from);
-    socket.user_rate = user_rate::bucket_for(edge, ns_cfg, user.as_deref());
+    socket.user_rate = user_rate::bucket_for(sio, ns_cfg, user.as_deref());
     // Live frames are held back until the core answered with the registration point.
     socket.restoring = Some(RestoreBuffer::default());
     let guard = RestoringGuard::new(session.clone());
-    let member = match register(edge, session, socket, user).await {
+    let member = match register(sio, session, socket, user).await {
         Ok(m) => m,
-        Err((why, message)) => return refuse(edge, session, ns, why, &message),
+        Err((why, message)) => return refuse(sio, session, ns, why, &message),
     };
-    join_rooms(edge, ns_cfg, &id, &decision.rooms).await;
+    join_rooms(sio, ns_cfg, &id, &decision.rooms).await;
     if session.socket_id(ns).as_deref() == Some(&*id) {
         // The CONNECT answer, then what the `$connect` handler wants the socket to get first,
         // then the live events held back meanwhile.
@@ -164,8 +164,8 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
             let f = encode_event(ns, None, name, args);
             first.push((f.text.into(), f.attachments));
         }
-        edge.engine.tasks.spawn(finish_restore(
-            edge.clone(),
+        sio.engine.tasks.spawn(finish_restore(
+            sio.clone(),
             guard,
             member,
             Arc::from(ns),
@@ -177,7 +177,7 @@ pub(crate) async fn connect(edge: &Arc<Edge>, session: &Arc<Session>, packet: &P
 /// Puts the socket in the local index and the session, then registers it with the core; its floor
 /// is the core's registration point (events accepted before are not delivered to it).
 async fn register(
-    edge: &Edge,
+    sio: &Sio,
     session: &Arc<Session>,
     socket: SocketState,
     user: Option<String>,
@@ -187,7 +187,7 @@ async fn register(
     let data_json = socket.data_json.to_string();
     let member = Member::new(session.clone());
     // Register locally first so a delivery right after the core applied it finds the socket.
-    if edge
+    if sio
         .index
         .write()
         .insert(&id, &ns, user.as_deref(), member.clone())
@@ -196,7 +196,7 @@ async fn register(
         return Err((Refusal::Other, "duplicate connection id".to_owned()));
     }
     if !session.add_socket(socket) {
-        edge.index.write().remove(&id);
+        sio.index.write().remove(&id);
         return Err((Refusal::Other, "session closed".to_owned()));
     }
     let opened = Msg::Opened(ConnectionOpened {
@@ -207,16 +207,16 @@ async fn register(
         data_json,
         ..Default::default()
     });
-    match edge.core.request_applied(opened, REQUEST_TIMEOUT).await {
+    match sio.core.request_applied(opened, REQUEST_TIMEOUT).await {
         Ok(applied) => {
             member.raise_floor(applied.floor_seq);
             Ok(member)
         }
         Err(e) => {
             if session.remove_socket(&ns).is_some() {
-                edge.index.write().remove(&id);
+                sio.index.write().remove(&id);
                 // The core may have registered it before failing; make sure it forgets it.
-                edge.core.send_owed(closed_msg(&id, "connect failed"));
+                sio.core.send_owed(closed_msg(&id, "connect failed"));
             }
             // The core refuses what its limits forbid (connections per user).
             Err(match e {
@@ -228,9 +228,9 @@ async fn register(
 }
 
 /// Joins the rooms a `$connect` handler chose (no claim check; the core enforces the room limit).
-async fn join_rooms(edge: &Edge, cfg: &NamespaceConfig, id: &Arc<str>, rooms: &[String]) {
+async fn join_rooms(sio: &Sio, cfg: &NamespaceConfig, id: &Arc<str>, rooms: &[String]) {
     let joins = rooms.iter().map(|room| async move {
-        if let Err(e) = join_applied(edge, id, room).await {
+        if let Err(e) = join_applied(sio, id, room).await {
             tracing::warn!(ns = %cfg.name, conn = %id, room, error = %e, "$connect room not joined");
         }
     });

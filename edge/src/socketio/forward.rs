@@ -8,10 +8,10 @@ use herald_codec::event::Arg;
 use herald_proto::v1::{ClientEventForward, link_request::Msg};
 use serde_json::{Value, json};
 
-use crate::edge::Edge;
-use crate::fanout::codec_args;
 use crate::socketio::core::{CoreError, FORWARD_TIMEOUT};
+use crate::socketio::fanout::codec_args;
 use crate::socketio::session::{Session, SocketState};
+use crate::socketio::state::Sio;
 use crate::socketio::{json_arg, proto_arg, send_ack, send_ack_json};
 
 /// Forwarded events of one session waiting for their reply at once; more are refused.
@@ -64,7 +64,7 @@ impl Origin {
 /// Hands a client event to a handler without blocking the session's reader; the reply (or
 /// `{error}`) becomes the ack when the client asked for one.
 pub(crate) fn forward_event(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     session: &Arc<Session>,
     ns: &str,
     name: &str,
@@ -77,7 +77,7 @@ pub(crate) fn forward_event(
     if session.forwards_in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
         session.forwards_in_flight.fetch_sub(1, Ordering::AcqRel);
         send_ack_json(
-            edge,
+            sio,
             session,
             ns,
             ack,
@@ -85,26 +85,26 @@ pub(crate) fn forward_event(
         );
         return;
     }
-    edge.metrics.forwarded();
+    sio.metrics.forwarded();
     let msg = origin.forward(
         name,
         args.into_iter().map(proto_arg).collect(),
         String::new(),
     );
-    let (edge, session, ns) = (edge.clone(), session.clone(), ns.to_owned());
-    let tracker = edge.engine.tasks.clone();
+    let (sio, session, ns) = (sio.clone(), session.clone(), ns.to_owned());
+    let tracker = sio.engine.tasks.clone();
     tracker.spawn(async move {
         let reply = tokio::select! {
-            () = edge.shutdown.cancelled() => None,
+            () = sio.shutdown.cancelled() => None,
             () = session.closed.cancelled() => None,
-            r = edge.core.request_reply(msg, FORWARD_TIMEOUT) => Some(r),
+            r = sio.core.request_reply(msg, FORWARD_TIMEOUT) => Some(r),
         };
         session.forwards_in_flight.fetch_sub(1, Ordering::AcqRel);
         match reply {
-            Some(Ok(args)) => send_ack(&edge, &session, &ns, ack, &codec_args(&args)),
+            Some(Ok(args)) => send_ack(&sio, &session, &ns, ack, &codec_args(&args)),
             Some(Err(e)) => {
                 let body = json!({ "error": handler_error(e) });
-                send_ack_json(&edge, &session, &ns, ack, &body);
+                send_ack_json(&sio, &session, &ns, ack, &body);
             }
             None => {}
         }
@@ -113,18 +113,18 @@ pub(crate) fn forward_event(
 
 /// Asks a `$join` handler whether the socket may join `room`.
 pub(crate) async fn ask_join(
-    edge: &Edge,
+    sio: &Sio,
     origin: Origin,
     room: &str,
     args: Vec<Arg>,
 ) -> Result<(), String> {
-    edge.metrics.forwarded();
+    sio.metrics.forwarded();
     let msg = origin.forward(
         "$join",
         args.into_iter().map(proto_arg).collect(),
         room.to_owned(),
     );
-    edge.core
+    sio.core
         .request_reply(msg, FORWARD_TIMEOUT)
         .await
         .map(|_| ())
@@ -211,14 +211,14 @@ fn decision(args: &[herald_proto::v1::Arg]) -> ConnectDecision {
 /// Asks the `$connect` handler about a new socket; `Err` is the `connect_error` message.
 /// `auth` is the CONNECT payload without its token (the handler's first argument, if any).
 pub(crate) async fn ask_connect(
-    edge: &Edge,
+    sio: &Sio,
     origin: Origin,
     auth: Option<Value>,
 ) -> Result<ConnectDecision, String> {
-    edge.metrics.forwarded();
+    sio.metrics.forwarded();
     let args = auth.iter().map(json_arg).collect();
     let msg = origin.forward("$connect", args, String::new());
-    edge.core
+    sio.core
         .request_reply(msg, FORWARD_TIMEOUT)
         .await
         .map(|args| decision(&args))
@@ -227,10 +227,10 @@ pub(crate) async fn ask_connect(
 
 /// Reports a closed socket to `$disconnect` handlers (no reply), with `[{reason}]` as args; owed
 /// to the core, so never dropped on a busy link (and sent before the socket's close notice).
-pub(crate) fn report_disconnect(edge: &Edge, s: &SocketState, reason: &str) {
-    edge.metrics.forwarded();
+pub(crate) fn report_disconnect(sio: &Sio, s: &SocketState, reason: &str) {
+    sio.metrics.forwarded();
     let args = vec![json_arg(&json!({ "reason": reason }))];
-    edge.core
+    sio.core
         .send_owed(Origin::of(s).forward("$disconnect", args, String::new()));
 }
 

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use herald_engine::{Close, Engine, Handler};
 use tokio::time::Instant;
 
-use crate::edge::Edge;
 use crate::socketio::ProtocolError;
 use crate::socketio::session::{SLOW_CONSUMER, Session, SessionExt, SioData};
+use crate::socketio::state::Sio;
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -20,7 +20,7 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-impl Edge {
+impl Sio {
     /// When the first socket's token is refused (exp plus the leeway, as at connect), and its
     /// namespace; a far-future exp never wakes the driver rather than overflowing the clock.
     fn expiry(&self, session: &Session) -> Option<(u64, Arc<str>)> {
@@ -30,7 +30,7 @@ impl Edge {
     }
 }
 
-impl Handler for Edge {
+impl Handler for Sio {
     type Data = SioData;
     type Error = ProtocolError;
 

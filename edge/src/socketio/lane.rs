@@ -10,8 +10,8 @@ use bytes::Bytes;
 use herald_codec::event::Arg;
 use herald_codec::socket::Packet;
 
-use crate::edge::Edge;
 use crate::socketio::session::Session;
+use crate::socketio::state::Sio;
 
 /// Most packets one session may have waiting.
 pub(crate) const MAX_JOBS: usize = 64;
@@ -102,30 +102,28 @@ impl Lane {
 /// Queues `job` behind the session's waiting packets and makes sure a task handles them; a full
 /// lane gives the job back.
 pub(crate) fn enqueue(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     session: &Arc<Session>,
     job: Job,
     size: usize,
 ) -> Result<(), Job> {
-    let max_bytes = usize::try_from(edge.engine.settings.max_payload)
+    let max_bytes = usize::try_from(sio.engine.settings.max_payload)
         .unwrap_or(usize::MAX)
         .saturating_mul(2);
     if session.lane.push(job, size, max_bytes)? {
-        edge.engine
-            .tasks
-            .spawn(drain(edge.clone(), session.clone()));
+        sio.engine.tasks.spawn(drain(sio.clone(), session.clone()));
     }
     Ok(())
 }
 
 /// Handles the lane's jobs in order until none is left or the session closed.
-async fn drain(edge: Arc<Edge>, session: Arc<Session>) {
+async fn drain(sio: Arc<Sio>, session: Arc<Session>) {
     while let Some(job) = session.lane.pop() {
         if session.is_closed() {
             session.lane.clear();
             return;
         }
-        Box::pin(super::run_job(&edge, &session, job)).await;
+        Box::pin(super::run_job(&sio, &session, job)).await;
     }
 }
 

@@ -5,13 +5,16 @@ pub(crate) mod commands;
 mod connect;
 pub(crate) mod core;
 mod events;
+pub(crate) mod fanout;
 pub(crate) mod forward;
 mod handler;
 pub(crate) mod lane;
+pub(crate) mod member;
 pub(crate) mod recovery;
 pub(crate) mod relay;
 mod rooms;
 pub(crate) mod session;
+pub(crate) mod state;
 pub(crate) mod user_rate;
 
 #[cfg(test)]
@@ -28,9 +31,9 @@ use herald_codec::{BinaryAssembly, CodecError};
 use herald_proto::v1::{ClientAck, link_request::Msg};
 use serde_json::Value;
 
-use crate::edge::Edge;
 use crate::socketio::session::Session;
 use crate::socketio::session::SessionExt;
+use crate::socketio::state::Sio;
 use lane::Job;
 
 /// The peer broke the Socket.IO protocol; the session is closed.
@@ -49,7 +52,7 @@ pub(crate) const TOO_MANY_PENDING: &str = "too many pending requests";
 
 /// Handles the text of one Engine.IO message.
 pub(crate) async fn on_message(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     session: &Arc<Session>,
     text: &str,
 ) -> Result<(), ProtocolError> {
@@ -63,7 +66,7 @@ pub(crate) async fn on_message(
             ));
         }
         let ns: Arc<str> = Arc::from(packet.namespace.as_str());
-        let max_bytes = edge.engine.settings.max_payload_bytes();
+        let max_bytes = sio.engine.settings.max_payload_bytes();
         if !session.start_assembly(BinaryAssembly::with_limit(packet, max_bytes), ns) {
             return Err(ProtocolError::Other(
                 "binary packet started before the previous one completed",
@@ -76,12 +79,12 @@ pub(crate) async fn on_message(
             "text packet while binary attachments were expected",
         ));
     }
-    on_packet(edge, session, packet, Vec::new(), text.len()).await
+    on_packet(sio, session, packet, Vec::new(), text.len()).await
 }
 
 /// Handles one binary Engine.IO message (an attachment).
 pub(crate) async fn on_binary(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     session: &Arc<Session>,
     bin: Bytes,
 ) -> Result<(), ProtocolError> {
@@ -91,7 +94,7 @@ pub(crate) async fn on_binary(
     match assembly.push(bin) {
         Ok(Some(done)) => {
             let size = lane::size_of(0, &done.attachments);
-            on_packet(edge, session, done.packet, done.attachments, size).await
+            on_packet(sio, session, done.packet, done.attachments, size).await
         }
         Ok(None) => {
             session.put_assembly((assembly, ns));
@@ -99,7 +102,7 @@ pub(crate) async fn on_binary(
         }
         Err(CodecError::AttachmentsTooLarge) => {
             tracing::info!(sid = %session.sid, "binary attachments over max_payload: disconnecting");
-            session.disconnect_all(edge, ATTACHMENTS_TOO_LARGE, false);
+            session.disconnect_all(sio, ATTACHMENTS_TOO_LARGE, false);
             Ok(())
         }
         Err(e) => Err(e.into()),
@@ -109,7 +112,7 @@ pub(crate) async fn on_binary(
 /// Checks a complete packet, then handles it at once when it does not wait on the core and nothing
 /// waits before it, else queues it in the session's lane.
 async fn on_packet(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     session: &Arc<Session>,
     packet: Packet,
     attachments: Vec<Bytes>,
@@ -145,33 +148,33 @@ async fn on_packet(
             return Err(ProtocolError::Other("CONNECT_ERROR from a client"));
         }
     };
-    if !waits_on_core(edge, &job) && session.lane.is_idle() {
-        run_job(edge, session, job).await;
+    if !waits_on_core(sio, &job) && session.lane.is_idle() {
+        run_job(sio, session, job).await;
         return Ok(());
     }
-    if let Err(job) = lane::enqueue(edge, session, job, size) {
+    if let Err(job) = lane::enqueue(sio, session, job, size) {
         tracing::info!(sid = %session.sid, "too many packets waiting on the core");
         match job {
             Job::Event { ns, ack, .. } => {
                 send_ack_json(
-                    edge,
+                    sio,
                     session,
                     &ns,
                     ack,
                     &serde_json::json!({ "error": TOO_MANY_PENDING }),
                 );
             }
-            _ => session.disconnect_all(edge, TOO_MANY_PENDING, false),
+            _ => session.disconnect_all(sio, TOO_MANY_PENDING, false),
         }
     }
     Ok(())
 }
 
 /// Whether handling `job` awaits an answer of the core (or of a handler behind it).
-fn waits_on_core(edge: &Edge, job: &Job) -> bool {
+fn waits_on_core(sio: &Sio, job: &Job) -> bool {
     match job {
         Job::Connect(_) => true,
-        Job::Event { ns, ack, name, .. } => edge.config.namespace(ns).is_some_and(|cfg| {
+        Job::Event { ns, ack, name, .. } => sio.config.namespace(ns).is_some_and(|cfg| {
             rooms::room_op(cfg, name).is_some()
                 || (ack.is_some() && cfg.relay.iter().any(|r| r == name))
         }),
@@ -180,12 +183,12 @@ fn waits_on_core(edge: &Edge, job: &Job) -> bool {
 }
 
 /// Handles one checked client packet.
-pub(crate) async fn run_job(edge: &Arc<Edge>, session: &Arc<Session>, job: Job) {
+pub(crate) async fn run_job(sio: &Arc<Sio>, session: &Arc<Session>, job: Job) {
     match job {
-        Job::Connect(packet) => connect::connect(edge, session, &packet).await,
+        Job::Connect(packet) => connect::connect(sio, session, &packet).await,
         Job::Disconnect(ns) => {
             if let Some(s) = session.remove_socket(&ns) {
-                edge.forget_socket(&s, "client namespace disconnect");
+                sio.forget_socket(&s, "client namespace disconnect");
             }
         }
         Job::Event {
@@ -199,17 +202,17 @@ pub(crate) async fn run_job(edge: &Arc<Edge>, session: &Arc<Session>, job: Job) 
             }
             if !user_rate::allow(session, &ns) {
                 tracing::debug!(sid = %session.sid, ns, name, "client event over the user's rate");
-                edge.metrics.user_rate_limited();
+                sio.metrics.user_rate_limited();
                 let body = serde_json::json!({ "error": user_rate::RATE_LIMITED });
-                send_ack_json(edge, session, &ns, ack, &body);
+                send_ack_json(sio, session, &ns, ack, &body);
                 return;
             }
-            events::on_event(edge, session, &ns, ack, &name, args).await;
+            events::on_event(sio, session, &ns, ack, &name, args).await;
         }
         Job::Ack { ns, id, args } => {
             let found = session.with_socket(&ns, |s| s.take_ack(id).map(|r| (r, s.id.clone())));
             if let Some(Some((ack_ref, conn))) = found {
-                edge.core.send_owed(Msg::Ack(ClientAck {
+                sio.core.send_owed(Msg::Ack(ClientAck {
                     ack_ref,
                     connection_id: conn.to_string(),
                     args: args.into_iter().map(proto_arg).collect(),
@@ -246,21 +249,21 @@ pub(crate) fn first_json(args: &[Arg]) -> Option<Value> {
 }
 
 /// Sends an ACK with `args` to the client, when it asked for one (`ack` is its ack id).
-pub(crate) fn send_ack(edge: &Edge, session: &Session, ns: &str, ack: Option<u64>, args: &[Arg]) {
+pub(crate) fn send_ack(sio: &Sio, session: &Session, ns: &str, ack: Option<u64>, args: &[Arg]) {
     let Some(id) = ack else { return };
     let frame = encode_ack(ns, id, args);
-    session.push_or_kill(edge, frame.text.into(), &frame.attachments);
+    session.push_or_kill(sio, frame.text.into(), &frame.attachments);
 }
 
 /// Sends an ACK whose single argument is `body`.
 pub(crate) fn send_ack_json(
-    edge: &Edge,
+    sio: &Sio,
     session: &Session,
     ns: &str,
     ack: Option<u64>,
     body: &Value,
 ) {
-    send_ack(edge, session, ns, ack, &[Arg::Json(body.to_string())]);
+    send_ack(sio, session, ns, ack, &[Arg::Json(body.to_string())]);
 }
 
 /// `{ok:true}` / `{ok:false, error}`: the ack of joins, leaves and relays.

@@ -11,9 +11,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::config::{NamespaceConfig, RelayExclude};
-use crate::edge::Edge;
-use crate::fanout::{Batch, Order, deliver_shared};
+use crate::socketio::fanout::{Batch, Order, deliver_shared};
 use crate::socketio::session::{Session, SharedFrame};
+use crate::socketio::state::Sio;
 use crate::socketio::{first_json, proto_arg};
 
 /// A token bucket: `burst` tokens, refilled at `rate` per second.
@@ -66,18 +66,18 @@ pub(crate) fn relay_room(args: &[Arg], field: &str) -> Option<String> {
 
 /// Relays one client event; `Ok(())` once the core took it (or, without an ack, once it is queued).
 pub(crate) async fn relay(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     session: &Arc<Session>,
     cfg: &NamespaceConfig,
     name: &str,
     args: Vec<Arg>,
     wants_ack: bool,
 ) -> Result<(), String> {
-    let result = check(edge, session, cfg, &args);
+    let result = check(sio, session, cfg, &args);
     let (id, user, room) = match result {
         Ok(v) => v,
         Err(e) => {
-            edge.metrics.relay_refused();
+            sio.metrics.relay_refused();
             return Err(e);
         }
     };
@@ -94,7 +94,7 @@ pub(crate) async fn relay(
         &sender[..1]
     };
     deliver_shared(
-        edge,
+        sio,
         &cfg.name,
         &[Topic::Room(&room)],
         except,
@@ -111,12 +111,12 @@ pub(crate) async fn relay(
         delivered_locally: true,
         exclude_user,
     });
-    edge.metrics.relayed();
+    sio.metrics.relayed();
     if wants_ack {
-        edge.core.request(msg).await.map_err(|e| e.to_string())
+        sio.core.request(msg).await.map_err(|e| e.to_string())
     } else {
         // Dropped when the core cannot take it now (the link counts it): see `Core::send_relay`.
-        edge.core.send_relay(msg);
+        sio.core.send_relay(msg);
         Ok(())
     }
 }
@@ -124,7 +124,7 @@ pub(crate) async fn relay(
 /// Room, rate limit and (local) membership; the sender's connection id, user (empty when
 /// anonymous) and the room.
 fn check(
-    edge: &Edge,
+    sio: &Sio,
     session: &Session,
     cfg: &NamespaceConfig,
     args: &[Arg],
@@ -144,7 +144,7 @@ fn check(
     if !allowed {
         return Err("rate limited".to_owned());
     }
-    let member = edge
+    let member = sio
         .index
         .read()
         .get(&id)

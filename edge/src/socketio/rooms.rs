@@ -8,11 +8,11 @@ use herald_proto::v1::{RoomChange, link_request::Msg};
 use serde_json::Value;
 
 use crate::config::NamespaceConfig;
-use crate::edge::Edge;
 use crate::socketio::core::REQUEST_TIMEOUT;
 use crate::socketio::first_json;
 use crate::socketio::forward::{Origin, ask_join};
 use crate::socketio::session::Session;
+use crate::socketio::state::Sio;
 
 /// Longest room name a client may ask for.
 const MAX_ROOM_LEN: usize = 256;
@@ -70,7 +70,7 @@ fn room_name(prefix: &str, field: &str, args: &[Arg]) -> Result<String, String> 
 
 /// Applies a join/leave event; the result is the client's `{ok}` ack.
 pub(crate) async fn room_event(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     session: &Arc<Session>,
     cfg: &NamespaceConfig,
     op: RoomOp<'_>,
@@ -79,17 +79,17 @@ pub(crate) async fn room_event(
     match op {
         RoomOp::Join { prefix, field } => {
             let room = room_name(prefix, field, &args)?;
-            join(edge, session, cfg, &room, args).await
+            join(sio, session, cfg, &room, args).await
         }
         RoomOp::Leave { prefix, field } => {
             let room = room_name(prefix, field, &args)?;
-            leave(edge, session, &cfg.name, &room).await
+            leave(sio, session, &cfg.name, &room).await
         }
     }
 }
 
 async fn join(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     session: &Arc<Session>,
     cfg: &NamespaceConfig,
     room: &str,
@@ -103,7 +103,7 @@ async fn join(
     }) else {
         return Err("not connected".to_owned());
     };
-    let (member, count) = edge
+    let (member, count) = sio
         .index
         .read()
         .get(&id)
@@ -116,25 +116,25 @@ async fn join(
         if !cfg.join_handler {
             return Err(format!("not allowed to join room {room}"));
         }
-        ask_join(edge, origin, room, args).await?;
+        ask_join(sio, origin, room, args).await?;
     }
-    join_applied(edge, &id, room).await
+    join_applied(sio, &id, room).await
 }
 
 /// Joins locally and at the core (undone locally when the core refuses). Until the core answers
 /// with the join's point, nothing reaches the socket through the room: events accepted before the
 /// join were not counted for it.
-pub(crate) async fn join_applied(edge: &Edge, id: &Arc<str>, room: &str) -> Result<(), String> {
-    let member = edge.index.read().get(id).map(|c| c.value.clone());
+pub(crate) async fn join_applied(sio: &Sio, id: &Arc<str>, room: &str) -> Result<(), String> {
+    let member = sio.index.read().get(id).map(|c| c.value.clone());
     if let Some(m) = &member {
         m.joining(room);
     }
-    let newly = edge.index.write().join(id, room).unwrap_or(false);
+    let newly = sio.index.write().join(id, room).unwrap_or(false);
     let change = RoomChange {
         connection_id: id.to_string(),
         room: room.to_owned(),
     };
-    match edge
+    match sio
         .core
         .request_applied(Msg::Join(change), REQUEST_TIMEOUT)
         .await
@@ -147,7 +147,7 @@ pub(crate) async fn join_applied(edge: &Edge, id: &Arc<str>, room: &str) -> Resu
         }
         Err(e) => {
             if newly {
-                let _ = edge.index.write().leave(id, room);
+                let _ = sio.index.write().leave(id, room);
             }
             if let Some(m) = &member {
                 m.forget_join(room);
@@ -157,21 +157,16 @@ pub(crate) async fn join_applied(edge: &Edge, id: &Arc<str>, room: &str) -> Resu
     }
 }
 
-async fn leave(
-    edge: &Arc<Edge>,
-    session: &Arc<Session>,
-    ns: &str,
-    room: &str,
-) -> Result<(), String> {
+async fn leave(sio: &Arc<Sio>, session: &Arc<Session>, ns: &str, room: &str) -> Result<(), String> {
     let Some(id) = session.socket_id(ns) else {
         return Err("not connected".to_owned());
     };
-    let was = edge.index.write().leave(&id, room).unwrap_or(false);
+    let was = sio.index.write().leave(&id, room).unwrap_or(false);
     let change = RoomChange {
         connection_id: id.to_string(),
         room: room.to_owned(),
     };
-    match edge.core.request(Msg::Leave(change)).await {
+    match sio.core.request(Msg::Leave(change)).await {
         Ok(()) => {
             // Left for good: a later join needs its own authorization.
             session.with_socket(ns, |s| s.granted.retain(|g| &**g != room));
@@ -179,7 +174,7 @@ async fn leave(
         }
         Err(e) => {
             if was && session.socket_id(ns).is_some() {
-                let _ = edge.index.write().join(&id, room);
+                let _ = sio.index.write().join(&id, room);
             }
             Err(e.to_string())
         }

@@ -12,18 +12,16 @@ use herald_codec::BinaryAssembly;
 use herald_codec::event::{Arg, encode_disconnect, encode_event};
 use herald_proto::v1::{ConnectionClosed, link_request::Msg};
 
-use crate::edge::Edge;
 use crate::socketio::recovery::{RestoreBuffer, is_recoverable};
 use crate::socketio::relay::TokenBucket;
+use crate::socketio::state::Sio;
 use herald_engine::Close;
-pub(crate) use herald_engine::frame::{Outgoing, PushError, SharedFrame, Transport};
+pub(crate) use herald_engine::frame::{Outgoing, PushError, SharedFrame};
 
 /// Close reason of a session whose outbound queue overflowed.
 pub(crate) const SLOW_CONSUMER: &str = Close::SlowConsumer.as_str();
 /// Close reason of a session whose client sent the Engine.IO close packet.
 pub(crate) const CLIENT_CLOSE: &str = Close::ClientClose.as_str();
-/// Close reason of a session that broke the protocol.
-pub(crate) const PARSE_ERROR: &str = Close::ParseError.as_str();
 
 /// Most acks a socket may owe at once; older ones are forgotten first.
 const MAX_PENDING_ACKS: usize = 256;
@@ -178,17 +176,17 @@ pub(crate) trait SessionExt {
     /// Adds a socket; `false` when the session is closing.
     fn add_socket(&self, socket: SocketState) -> bool;
     /// Enqueues a text frame and its attachments; a full queue closes the session as a slow consumer.
-    fn push_or_kill(&self, edge: &Edge, text: Utf8Bytes, attachments: &[Bytes]);
+    fn push_or_kill(&self, sio: &Sio, text: Utf8Bytes, attachments: &[Bytes]);
     /// Closes the session: every socket leaves the index and the core is told. Idempotent.
-    fn close(&self, edge: &Edge, reason: &str);
+    fn close(&self, sio: &Sio, reason: &str);
     /// Sends `herald:disconnect {reason}` and DISCONNECT on every socket (bypassing the queue),
     /// then closes. With `drain`, frames already queued are written first.
-    fn disconnect_all(&self, edge: &Edge, reason: &str, drain: bool);
+    fn disconnect_all(&self, sio: &Sio, reason: &str, drain: bool);
     /// Tells every socket why, then closes the transport without a Socket.IO DISCONNECT: the
     /// client sees "transport close" and reconnects by itself (a restart, a rolling deploy).
-    fn close_for_restart(&self, edge: &Edge, reason: &str);
+    fn close_for_restart(&self, sio: &Sio, reason: &str);
     /// Takes a closed session out of the edge's table (idempotent).
-    fn finish(&self, edge: &Edge);
+    fn finish(&self, sio: &Sio);
 }
 
 impl SessionExt for Session {
@@ -208,31 +206,31 @@ impl SessionExt for Session {
         true
     }
 
-    fn push_or_kill(&self, edge: &Edge, text: Utf8Bytes, attachments: &[Bytes]) {
+    fn push_or_kill(&self, sio: &Sio, text: Utf8Bytes, attachments: &[Bytes]) {
         if self.push(text, attachments) == Err(PushError::Full) {
             tracing::info!(sid = %self.sid, "outbound queue full: disconnecting slow consumer");
-            self.disconnect_all(edge, SLOW_CONSUMER, false);
+            self.disconnect_all(sio, SLOW_CONSUMER, false);
         }
     }
 
-    fn close(&self, edge: &Edge, reason: &str) {
-        close_with(self, edge, reason, Vec::new(), false);
+    fn close(&self, sio: &Sio, reason: &str) {
+        close_with(self, sio, reason, Vec::new(), false);
     }
 
-    fn disconnect_all(&self, edge: &Edge, reason: &str, drain: bool) {
-        close_telling(self, edge, reason, drain, true);
+    fn disconnect_all(&self, sio: &Sio, reason: &str, drain: bool) {
+        close_telling(self, sio, reason, drain, true);
     }
 
-    fn close_for_restart(&self, edge: &Edge, reason: &str) {
-        close_telling(self, edge, reason, true, false);
+    fn close_for_restart(&self, sio: &Sio, reason: &str) {
+        close_telling(self, sio, reason, true, false);
     }
 
-    fn finish(&self, edge: &Edge) {
-        edge.engine.sessions.finish(self, &edge.engine.limits);
+    fn finish(&self, sio: &Sio) {
+        sio.engine.sessions.finish(self, &sio.engine.limits);
     }
 }
 
-fn close_telling(session: &Session, edge: &Edge, reason: &str, drain: bool, kick: bool) {
+fn close_telling(session: &Session, sio: &Sio, reason: &str, drain: bool, kick: bool) {
     let namespaces = session.namespaces();
     let mut frames = Vec::with_capacity(namespaces.len() * 2);
     for ns in &namespaces {
@@ -242,12 +240,12 @@ fn close_telling(session: &Session, edge: &Edge, reason: &str, drain: bool, kick
             frames.push(Outgoing::Text(disconnect));
         }
     }
-    close_with(session, edge, reason, frames, drain);
+    close_with(session, sio, reason, frames, drain);
 }
 
 fn close_with(
     session: &Session,
-    edge: &Edge,
+    sio: &Sio,
     reason: &str,
     final_frames: Vec<Outgoing>,
     drain: bool,
@@ -257,13 +255,13 @@ fn close_with(
     };
     let sockets = session.take_sockets();
     tracing::debug!(sid = %session.sid, reason, "engine.io session closed");
-    edge.metrics.session_closed(reason);
+    sio.metrics.session_closed(reason);
     session.closed.cancel();
     if !linger {
-        session.finish(edge);
+        session.finish(sio);
     }
     for s in sockets {
-        edge.forget_socket(&s, reason);
+        sio.forget_socket(&s, reason);
     }
 }
 

@@ -14,10 +14,11 @@ use herald_engine::Outgoing;
 use tokio::sync::mpsc;
 
 use crate::config::{EdgeConfig, NamespaceConfig};
-use crate::edge::Edge;
 use crate::socketio::core::{Core, REQUEST_TIMEOUT};
-use crate::socketio::fake_core::{Got, next_got};
-use crate::socketio::session::{Session, SioData, Transport};
+use crate::socketio::fake_core::{FakeCore, Got, next_got};
+use crate::socketio::session::{Session, SioData};
+use crate::socketio::state::Sio;
+use herald_engine::Transport;
 use herald_proto::v1::link_request::Msg;
 
 /// The verifier's HS256 secret.
@@ -38,14 +39,14 @@ fn config() -> EdgeConfig {
     config
 }
 
-/// An edge whose link is never started: nothing here reaches a core.
-fn edge() -> Arc<Edge> {
-    Arc::new(Edge::new(config()).unwrap())
+/// The layer with a core out of reach (what it is sent is not read).
+fn sio() -> Arc<Sio> {
+    sio_with(FakeCore::unavailable().0)
 }
 
-/// An edge whose Socket.IO layer talks to `core`.
-fn edge_with(core: Arc<dyn Core>) -> Arc<Edge> {
-    Arc::new(Edge::with_core(config(), core).unwrap())
+/// The layer talking to `core`.
+fn sio_with(core: Arc<dyn Core>) -> Arc<Sio> {
+    Arc::new(Sio::new(config(), core))
 }
 
 fn session() -> Arc<Session> {
@@ -89,8 +90,8 @@ async fn next_sent(s: &Session) -> String {
 
 /// Hands the layer a packet from the client, which must not hold up the reader: whatever waits on
 /// the core runs in the session's lane or a task of its own.
-async fn client_sends(edge: &Arc<Edge>, s: &Arc<Session>, text: &str) {
-    tokio::time::timeout(Duration::from_secs(10), super::on_message(edge, s, text))
+async fn client_sends(sio: &Arc<Sio>, s: &Arc<Session>, text: &str) {
+    tokio::time::timeout(Duration::from_secs(10), super::on_message(sio, s, text))
         .await
         .expect("the reader is not held up by the core")
         .expect("a valid packet");
@@ -104,13 +105,13 @@ fn sent_now(s: &Session) -> Option<Outgoing> {
 /// Connects user `sub` (who may join `rooms`) to `/` through a core that applies the registration
 /// at once; returns the connection id.
 async fn connected(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     s: &Arc<Session>,
     got: &mut mpsc::Receiver<Got>,
     sub: &str,
     rooms: &[&str],
 ) -> String {
-    client_sends(edge, s, &connect_packet(&token(sub, rooms))).await;
+    client_sends(sio, s, &connect_packet(&token(sub, rooms))).await;
     let Got::Request {
         msg: Msg::Opened(opened),
         limit,
@@ -128,8 +129,8 @@ async fn connected(
 
 #[tokio::test]
 async fn connect_to_an_unknown_namespace_gets_connect_error_44() {
-    let (edge, s) = (edge(), session());
-    super::on_message(&edge, &s, "0/random,").await.unwrap();
+    let (sio, s) = (sio(), session());
+    super::on_message(&sio, &s, "0/random,").await.unwrap();
     assert_eq!(
         next_sent(&s).await,
         r#"44/random,{"message":"Invalid namespace"}"#,
@@ -141,12 +142,12 @@ async fn connect_to_an_unknown_namespace_gets_connect_error_44() {
 
 #[tokio::test]
 async fn reserved_event_names_and_acks_without_id_from_a_client_are_protocol_errors() {
-    let edge = edge();
+    let sio = sio();
     // Engine.IO message data: the Socket.IO packet without the Engine.IO `4`.
     for text in [r#"2["disconnect"]"#, r#"2["newListener",1]"#, "3[1]"] {
         let s = session();
         assert!(
-            super::on_message(&edge, &s, text).await.is_err(),
+            super::on_message(&sio, &s, text).await.is_err(),
             "{text} must be refused"
         );
     }
@@ -154,8 +155,8 @@ async fn reserved_event_names_and_acks_without_id_from_a_client_are_protocol_err
 
 #[tokio::test]
 async fn a_binary_message_without_a_binary_packet_before_it_is_a_protocol_error() {
-    let (edge, s) = (edge(), session());
-    let e = super::on_binary(&edge, &s, Bytes::from_static(b"x"))
+    let (sio, s) = (sio(), session());
+    let e = super::on_binary(&sio, &s, Bytes::from_static(b"x"))
         .await
         .unwrap_err();
     assert_eq!(e.to_string(), "unexpected binary message");

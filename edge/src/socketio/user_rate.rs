@@ -6,9 +6,9 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
-use crate::edge::Edge;
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::session::Session;
+use crate::socketio::state::Sio;
 
 /// The error a refused client event gets as its ack.
 pub(crate) const RATE_LIMITED: &str = "rate limited";
@@ -18,17 +18,13 @@ pub(crate) type UserRate = Arc<parking_lot::Mutex<TokenBucket>>;
 
 /// The bucket for a new socket of `user` in `cfg`'s namespace: that of one of the user's live
 /// sockets on this edge, else a full new one; `None` when the namespace has no limit.
-pub(crate) fn bucket_for(
-    edge: &Edge,
-    cfg: &NamespaceConfig,
-    user: Option<&str>,
-) -> Option<UserRate> {
+pub(crate) fn bucket_for(sio: &Sio, cfg: &NamespaceConfig, user: Option<&str>) -> Option<UserRate> {
     if cfg.user_event_rate_per_sec == 0 {
         return None;
     }
     let shared = user.and_then(|u| {
         // Read the index first, then the session (never both locks at once).
-        let sibling = edge
+        let sibling = sio
             .index
             .read()
             .user_connections(&cfg.name, u)

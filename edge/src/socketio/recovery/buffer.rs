@@ -10,11 +10,11 @@ use std::sync::atomic::Ordering;
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 
-use crate::edge::Edge;
-use crate::fanout::Order;
-use crate::member::Member;
+use crate::socketio::fanout::Order;
+use crate::socketio::member::Member;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{PushError, SLOW_CONSUMER, Session};
+use crate::socketio::state::Sio;
 
 /// Most live frames held back for one restoring socket; more close the session as a slow consumer.
 pub(crate) const RESTORE_BUFFER: usize = 4096;
@@ -51,7 +51,7 @@ impl RestoreBuffer {
 /// Queues a delivered frame for the socket of `ns` if the event is above its floor, or holds it
 /// back while that socket is being registered or restored.
 pub(crate) fn deliver_to(
-    edge: &Edge,
+    sio: &Sio,
     member: &Member,
     ns: &str,
     order: Order,
@@ -71,7 +71,7 @@ pub(crate) fn deliver_to(
             Some(true) => return,
             Some(false) => {
                 tracing::info!(sid = %session.sid, ns, "restore buffer full: disconnecting slow consumer");
-                session.disconnect_all(edge, SLOW_CONSUMER, false);
+                session.disconnect_all(sio, SLOW_CONSUMER, false);
                 return;
             }
             None => {}
@@ -83,7 +83,7 @@ pub(crate) fn deliver_to(
     if let Some(o) = order.offset {
         member.note_offset(o);
     }
-    session.push_or_kill(edge, text, attachments);
+    session.push_or_kill(sio, text, attachments);
 }
 
 /// What one flush pass achieved.
@@ -146,7 +146,7 @@ impl Drop for RestoringGuard {
 /// Queues `first` (the CONNECT reply, then the replay) waiting for room as needed, then the held
 /// live frames above the socket's floor; ends when the socket is live or the session closed.
 pub(crate) async fn finish_restore(
-    edge: Arc<Edge>,
+    sio: Arc<Sio>,
     guard: RestoringGuard,
     member: Arc<Member>,
     ns: Arc<str>,
@@ -173,11 +173,11 @@ pub(crate) async fn finish_restore(
     };
     let ok = tokio::select! {
         () = session.closed.cancelled() => true,
-        () = edge.shutdown.cancelled() => true,
+        () = sio.shutdown.cancelled() => true,
         ok = work => ok,
     };
     if !ok && !session.is_closed() {
-        session.disconnect_all(&edge, SLOW_CONSUMER, false);
+        session.disconnect_all(&sio, SLOW_CONSUMER, false);
     }
     drop(guard);
 }

@@ -18,15 +18,15 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::config::NamespaceConfig;
-use crate::edge::Edge;
-use crate::fanout::codec_args;
-use crate::member::Member;
 use crate::socketio::core::REQUEST_TIMEOUT;
+use crate::socketio::fanout::codec_args;
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect, ask_join};
+use crate::socketio::member::Member;
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{Session, SocketState};
+use crate::socketio::state::Sio;
 
 pub(crate) use buffer::{RestoreBuffer, RestoringGuard, deliver_to, finish_restore};
 pub(crate) use wire::{Resume, is_recoverable, offset_arg, offset_seq, resume_request};
@@ -58,15 +58,15 @@ impl Client<'_> {
 
 /// Tries to resume the session `resume` names; see the module docs.
 pub(crate) async fn restore(
-    edge: &Arc<Edge>,
+    sio: &Arc<Sio>,
     session: &Arc<Session>,
     cfg: &NamespaceConfig,
     resume: Resume,
     client: Client<'_>,
 ) -> Restore {
     let ns = cfg.name.as_str();
-    let Some(saved) = lookup(edge, ns, &resume, client.user()).await else {
-        edge.metrics.not_recovered();
+    let Some(saved) = lookup(sio, ns, &resume, client.user()).await else {
+        sio.metrics.not_recovered();
         return Restore::Fresh;
     };
     let id: Arc<str> = Arc::from(saved.connection_id.as_str());
@@ -78,14 +78,14 @@ pub(crate) async fn restore(
         data_json: saved.data_json.clone(),
     };
     let decision = if cfg.connect_handler {
-        match ask_connect(edge, origin.clone(), client.auth.clone()).await {
+        match ask_connect(sio, origin.clone(), client.auth.clone()).await {
             Ok(d) => Some(d),
             Err(message) => return Restore::Refused(message),
         }
     } else {
         None
     };
-    let rooms = reauthorize(edge, cfg, &saved, &client, decision.as_ref(), &origin).await;
+    let rooms = reauthorize(sio, cfg, &saved, &client, decision.as_ref(), &origin).await;
     let granted: Vec<String> = rooms
         .iter()
         .filter(|r| saved.granted_rooms.contains(r))
@@ -105,7 +105,7 @@ pub(crate) async fn restore(
     );
     socket.pid = Some(resume.pid.clone().into());
     socket.user_rate = crate::socketio::user_rate::bucket_for(
-        edge,
+        sio,
         cfg,
         Some(client.user()).filter(|u| !u.is_empty()),
     );
@@ -113,11 +113,11 @@ pub(crate) async fn restore(
     socket.granted = granted.iter().map(|g| g.as_str().into()).collect();
     let guard = RestoringGuard::new(session.clone());
     let member = Member::new(session.clone());
-    match register_local(edge, &member, socket, client.user(), &rooms) {
+    match register_local(sio, &member, socket, client.user(), &rooms) {
         Ok(()) => {}
         Err(outcome) => {
             if outcome == Restore::Fresh {
-                edge.metrics.not_recovered();
+                sio.metrics.not_recovered();
             }
             return outcome;
         }
@@ -132,27 +132,27 @@ pub(crate) async fn restore(
         data_json,
         granted_rooms: granted,
     });
-    let applied = match edge.core.request_applied(opened, REQUEST_TIMEOUT).await {
+    let applied = match sio.core.request_applied(opened, REQUEST_TIMEOUT).await {
         Ok(a) => a,
         Err(e) => {
             tracing::debug!(ns, conn = %id, error = %e, "session not resumed");
             if session.remove_socket(ns).is_none() {
                 return Restore::Done;
             }
-            edge.index.write().remove(&id);
+            sio.index.write().remove(&id);
             // The core registers the connection even when it refuses the resume: end it for good.
-            edge.core.send_owed(Msg::Closed(ConnectionClosed {
+            sio.core.send_owed(Msg::Closed(ConnectionClosed {
                 connection_id: id.to_string(),
                 reason: "resume failed".to_owned(),
                 recoverable: false,
             }));
-            edge.metrics.not_recovered();
+            sio.metrics.not_recovered();
             return Restore::Fresh;
         }
     };
     let mut first = replay_frames(ns, &id, &resume, &applied, &member);
     if let Some(d) = &decision {
-        join_new_rooms(edge, &id, &d.rooms, &rooms).await;
+        join_new_rooms(sio, &id, &d.rooms, &rooms).await;
         // What the `$connect` handler sends the socket comes after the missed events, as its
         // `connection` listener runs once the session is restored.
         for (name, args) in &d.emit {
@@ -160,10 +160,10 @@ pub(crate) async fn restore(
             first.push((f.text.into(), f.attachments));
         }
     }
-    edge.metrics.recovered();
+    sio.metrics.recovered();
     tracing::debug!(ns, conn = %id, replayed = applied.replay.len(), "session restored");
-    edge.engine.tasks.spawn(finish_restore(
-        edge.clone(),
+    sio.engine.tasks.spawn(finish_restore(
+        sio.clone(),
         guard,
         member,
         Arc::from(ns),
@@ -173,14 +173,14 @@ pub(crate) async fn restore(
 }
 
 /// Asks the core for the saved session of `resume` (consumed by the lookup).
-async fn lookup(edge: &Edge, ns: &str, resume: &Resume, user: &str) -> Option<SavedSession> {
+async fn lookup(sio: &Sio, ns: &str, resume: &Resume, user: &str) -> Option<SavedSession> {
     let msg = Msg::Lookup(SessionLookup {
         pid: resume.pid.clone(),
         namespace: ns.to_owned(),
         user_id: user.to_owned(),
         offset: resume.offset.clone(),
     });
-    match edge.core.request_applied(msg, REQUEST_TIMEOUT).await {
+    match sio.core.request_applied(msg, REQUEST_TIMEOUT).await {
         Ok(Applied {
             session: Some(s), ..
         }) if !s.connection_id.is_empty() => Some(s),
@@ -196,7 +196,7 @@ async fn lookup(edge: &Edge, ns: &str, resume: &Resume, user: &str) -> Option<Sa
 /// authorization), the token's rooms claim, the `$connect` handler's rooms, or else a `$join`
 /// handler's consent; the others are dropped.
 async fn reauthorize(
-    edge: &Edge,
+    sio: &Sio,
     cfg: &NamespaceConfig,
     saved: &SavedSession,
     client: &Client<'_>,
@@ -208,7 +208,7 @@ async fn reauthorize(
             || client.claims.is_some_and(|c| c.may_join(room))
             || decision.is_some_and(|d| d.rooms.contains(room))
             || (cfg.join_handler
-                && ask_join(edge, origin.clone(), room, vec![room_arg(room)])
+                && ask_join(sio, origin.clone(), room, vec![room_arg(room)])
                     .await
                     .is_ok());
         if !allowed {
@@ -230,7 +230,7 @@ fn room_arg(room: &str) -> Arg {
 /// Puts the restoring socket in the session, then in the local index (with its rooms): from the
 /// moment any delivery can resolve it, its frames are held back, and the core learns of it later.
 fn register_local(
-    edge: &Edge,
+    sio: &Sio,
     member: &Arc<Member>,
     socket: SocketState,
     user: &str,
@@ -242,7 +242,7 @@ fn register_local(
     if !session.add_socket(socket) {
         return Err(Restore::Done);
     }
-    let mut index = edge.index.write();
+    let mut index = sio.index.write();
     if index.insert(&id, &ns, user, member.clone()).is_err() {
         drop(index);
         tracing::debug!(conn = %id, "saved connection id is live on this edge");
@@ -291,12 +291,12 @@ fn replay_frames(
 }
 
 /// Joins the rooms a `$connect` handler chose that the saved session did not have.
-async fn join_new_rooms(edge: &Edge, id: &Arc<str>, chosen: &[String], restored: &[String]) {
+async fn join_new_rooms(sio: &Sio, id: &Arc<str>, chosen: &[String], restored: &[String]) {
     let joins = chosen
         .iter()
         .filter(|r| !restored.contains(r))
         .map(|room| async move {
-            if let Err(e) = join_applied(edge, id, room).await {
+            if let Err(e) = join_applied(sio, id, room).await {
                 tracing::warn!(conn = %id, room, error = %e, "$connect room not joined");
             }
         });

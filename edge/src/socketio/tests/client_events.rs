@@ -6,10 +6,10 @@ use std::sync::Arc;
 use herald_proto::v1::{Applied, ConnectionClosed, Delivery, Event, arg, link_request::Msg};
 use tokio::sync::Notify;
 
-use super::{client_sends, connected, edge_with, next_sent, session};
-use crate::fanout::{Batch, deliver};
+use super::{client_sends, connected, next_sent, session, sio_with};
 use crate::socketio::core::{CoreError, FORWARD_TIMEOUT, REQUEST_TIMEOUT};
 use crate::socketio::fake_core::{FakeCore, Got, next_got, now};
+use crate::socketio::fanout::{Batch, deliver};
 use crate::socketio::json_arg;
 use crate::socketio::session::SessionExt;
 
@@ -48,10 +48,10 @@ async fn a_forwarded_event_is_acked_with_the_handlers_reply_without_holding_up_t
             _ => now(Ok(Applied::default())),
         }
     });
-    let (edge, s) = (edge_with(core), session());
-    let id = connected(&edge, &s, &mut got, "u1", &[]).await;
+    let (sio, s) = (sio_with(core), session());
+    let id = connected(&sio, &s, &mut got, "u1", &[]).await;
 
-    client_sends(&edge, &s, r#"21["slow",{"a":1},"x"]"#).await;
+    client_sends(&sio, &s, r#"21["slow",{"a":1},"x"]"#).await;
     let Got::Request {
         msg: Msg::Forward(slow),
         limit,
@@ -72,7 +72,7 @@ async fn a_forwarded_event_is_acked_with_the_handlers_reply_without_holding_up_t
     assert_eq!(args, [r#"{"a":1}"#, r#""x""#]);
 
     // The slow handler has not answered: the next event goes out and is acked meanwhile.
-    client_sends(&edge, &s, r#"22["fast"]"#).await;
+    client_sends(&sio, &s, r#"22["fast"]"#).await;
     let Got::Request {
         msg: Msg::Forward(fast),
         ..
@@ -94,9 +94,9 @@ async fn a_failed_forward_is_acked_with_the_error() {
         Msg::Forward(_) => now(Err(CoreError::Refused("no handler".into()))),
         _ => now(Ok(Applied::default())),
     });
-    let (edge, s) = (edge_with(core), session());
-    connected(&edge, &s, &mut got, "u1", &[]).await;
-    client_sends(&edge, &s, r#"27["ask"]"#).await;
+    let (sio, s) = (sio_with(core), session());
+    connected(&sio, &s, &mut got, "u1", &[]).await;
+    client_sends(&sio, &s, r#"27["ask"]"#).await;
     assert!(matches!(
         next_got(&mut got).await,
         Got::Request {
@@ -110,8 +110,8 @@ async fn a_failed_forward_is_acked_with_the_error() {
 #[tokio::test]
 async fn the_clients_ack_of_a_server_event_reaches_the_core_as_owed() {
     let (core, mut got) = FakeCore::applying();
-    let (edge, s) = (edge_with(core), session());
-    let id = connected(&edge, &s, &mut got, "u1", &[]).await;
+    let (sio, s) = (sio_with(core), session());
+    let id = connected(&sio, &s, &mut got, "u1", &[]).await;
 
     let delivery = Delivery {
         event: Some(Event {
@@ -124,10 +124,10 @@ async fn the_clients_ack_of_a_server_event_reaches_the_core_as_owed() {
         }),
         ack_ref: 77,
     };
-    deliver(&edge, delivery, &mut Batch::new(false));
+    deliver(&sio, delivery, &mut Batch::new(false));
     assert_eq!(next_sent(&s).await, r#"420["ping",1]"#);
 
-    client_sends(&edge, &s, r#"30["pong",{"ok":true}]"#).await;
+    client_sends(&sio, &s, r#"30["pong",{"ok":true}]"#).await;
     let Got::Owed(Msg::Ack(ack)) = next_got(&mut got).await else {
         panic!("the client's ack is owed to the core");
     };
@@ -136,8 +136,8 @@ async fn the_clients_ack_of_a_server_event_reaches_the_core_as_owed() {
     assert_eq!(args, [r#""pong""#, r#"{"ok":true}"#]);
 
     // An ack id answers once; an unknown one reaches nothing.
-    client_sends(&edge, &s, r#"30["again"]"#).await;
-    client_sends(&edge, &s, r#"39[]"#).await;
+    client_sends(&sio, &s, r#"30["again"]"#).await;
+    client_sends(&sio, &s, r#"39[]"#).await;
     assert!(got.try_recv().is_err());
 }
 
@@ -149,13 +149,13 @@ async fn closing_tells_the_core_with_the_reason_and_whether_the_session_is_kept(
     ];
     for (reason, recoverable) in cases {
         let (core, mut got) = FakeCore::applying();
-        let (edge, s) = (edge_with(core), session());
-        let id = connected(&edge, &s, &mut got, "u1", &[]).await;
+        let (sio, s) = (sio_with(core), session());
+        let id = connected(&sio, &s, &mut got, "u1", &[]).await;
         if reason == "transport close" {
-            s.close(&edge, reason);
+            s.close(&sio, reason);
             assert!(s.is_closing());
         } else {
-            client_sends(&edge, &s, "1").await;
+            client_sends(&sio, &s, "1").await;
             assert!(!s.has_socket("/"));
         }
         let Got::Owed(Msg::Closed(closed)) = next_got(&mut got).await else {
@@ -169,17 +169,17 @@ async fn closing_tells_the_core_with_the_reason_and_whether_the_session_is_kept(
                 recoverable,
             }
         );
-        assert!(edge.index.read().get(&id).is_none());
+        assert!(sio.index.read().get(&id).is_none());
     }
 }
 
 #[tokio::test]
 async fn a_relay_without_an_ack_goes_to_the_core_as_a_relay_and_with_one_as_a_request() {
     let (core, mut got) = FakeCore::applying();
-    let (edge, s) = (edge_with(core), session());
-    let id = connected(&edge, &s, &mut got, "u1", &["r1"]).await;
+    let (sio, s) = (sio_with(core), session());
+    let id = connected(&sio, &s, &mut got, "u1", &["r1"]).await;
 
-    client_sends(&edge, &s, r#"21["join","r1"]"#).await;
+    client_sends(&sio, &s, r#"21["join","r1"]"#).await;
     let Got::Request {
         msg: Msg::Join(join),
         limit,
@@ -194,7 +194,7 @@ async fn a_relay_without_an_ack_goes_to_the_core_as_a_relay_and_with_one_as_a_re
     assert_eq!(limit, REQUEST_TIMEOUT);
     assert_eq!(next_sent(&s).await, r#"431[{"ok":true}]"#);
 
-    client_sends(&edge, &s, r#"2["typing",{"room":"r1"}]"#).await;
+    client_sends(&sio, &s, r#"2["typing",{"room":"r1"}]"#).await;
     let Got::Relay(Msg::Relay(relay)) = next_got(&mut got).await else {
         panic!("a relay without an ack is sent without waiting");
     };
@@ -208,7 +208,7 @@ async fn a_relay_without_an_ack_goes_to_the_core_as_a_relay_and_with_one_as_a_re
     );
     assert!(relay.delivered_locally);
 
-    client_sends(&edge, &s, r#"22["typing",{"room":"r1"}]"#).await;
+    client_sends(&sio, &s, r#"22["typing",{"room":"r1"}]"#).await;
     assert!(matches!(
         next_got(&mut got).await,
         Got::Request {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use herald_proto::v1::{Applied, ConnectionClosed, link_request::Msg};
 use tokio::sync::Notify;
 
-use super::{client_sends, connect_packet, edge_with, next_sent, sent_now, session, token};
+use super::{client_sends, connect_packet, next_sent, sent_now, session, sio_with, token};
 use crate::socketio::core::{CoreError, REQUEST_TIMEOUT};
 use crate::socketio::fake_core::{FakeCore, Got, next_got, now};
 
@@ -26,8 +26,8 @@ async fn the_client_gets_40_only_once_the_core_applied_its_registration() {
             _ => now(Ok(Applied::default())),
         }
     });
-    let (edge, s) = (edge_with(core), session());
-    client_sends(&edge, &s, &connect_packet(&token("u1", &[]))).await;
+    let (sio, s) = (sio_with(core), session());
+    client_sends(&sio, &s, &connect_packet(&token("u1", &[]))).await;
 
     let Got::Request {
         msg: Msg::Opened(opened),
@@ -53,7 +53,7 @@ async fn the_client_gets_40_only_once_the_core_applied_its_registration() {
         format!(r#"40{{"sid":"{}"}}"#, opened.connection_id)
     );
     assert!(s.has_socket("/"));
-    assert!(edge.index.read().get(&opened.connection_id).is_some());
+    assert!(sio.index.read().get(&opened.connection_id).is_some());
     assert!(got.try_recv().is_err(), "nothing else reached the core");
 }
 
@@ -69,8 +69,8 @@ async fn a_registration_the_core_does_not_apply_gets_44_with_its_error_and_is_fo
     ];
     for (error, message) in failures {
         let (core, mut got) = FakeCore::new(move |_| now(Err(error.clone())));
-        let (edge, s) = (edge_with(core), session());
-        client_sends(&edge, &s, &connect_packet(&token("u1", &[]))).await;
+        let (sio, s) = (sio_with(core), session());
+        client_sends(&sio, &s, &connect_packet(&token("u1", &[]))).await;
         assert_eq!(
             next_sent(&s).await,
             format!(r#"44{{"message":"{message}"}}"#)
@@ -95,7 +95,7 @@ async fn a_registration_the_core_does_not_apply_gets_44_with_its_error_and_is_fo
             }
         );
         assert!(!s.has_socket("/"), "{message}: no socket");
-        assert!(edge.index.read().get(&opened.connection_id).is_none());
+        assert!(sio.index.read().get(&opened.connection_id).is_none());
         assert!(!s.is_closed(), "{message}: the session stays open");
     }
 }
@@ -103,10 +103,10 @@ async fn a_registration_the_core_does_not_apply_gets_44_with_its_error_and_is_fo
 #[tokio::test]
 async fn an_unreachable_core_gets_44_core_unavailable_and_the_session_stays_usable() {
     let (core, mut got) = FakeCore::unavailable();
-    let (edge, s) = (edge_with(core), session());
+    let (sio, s) = (sio_with(core), session());
     let connect = connect_packet(&token("u1", &[]));
     for _ in 0..2 {
-        client_sends(&edge, &s, &connect).await;
+        client_sends(&sio, &s, &connect).await;
         assert_eq!(next_sent(&s).await, r#"44{"message":"core unavailable"}"#);
         assert!(!s.has_socket("/"));
         assert!(

@@ -122,7 +122,7 @@ mod tests {
         let session = Arc::new(Session::new(
             Arc::from("s"),
             4,
-            crate::socketio::session::Transport::Websocket,
+            herald_engine::Transport::Websocket,
             Arc::default(),
             crate::socketio::session::SioData::new(None),
         ));
@@ -144,7 +144,7 @@ mod tests {
         let session = Arc::new(Session::new(
             Arc::from("s"),
             4,
-            crate::socketio::session::Transport::Websocket,
+            herald_engine::Transport::Websocket,
             Arc::default(),
             crate::socketio::session::SioData::new(None),
         ));

@@ -12,11 +12,11 @@ use herald_codec::event::{Arg, encode_event};
 use herald_index::Topic;
 use herald_proto::v1::{Delivery, DeliveryClass, arg};
 
-use crate::edge::Edge;
-use crate::member::Member;
+use crate::socketio::member::Member;
 use crate::socketio::recovery::{deliver_to, offset_arg, offset_seq};
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{PushError, Session, SharedFrame};
+use crate::socketio::state::Sio;
 
 /// Converts the core's args into codec args.
 pub(crate) fn codec_args(args: &[herald_proto::v1::Arg]) -> Vec<Arg> {
@@ -71,9 +71,9 @@ pub(crate) struct Order {
 }
 
 /// Delivers one event to the local sockets it concerns.
-pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
+pub(crate) fn deliver(sio: &Sio, delivery: Delivery, batch: &mut Batch) {
     let Some(event) = delivery.event else { return };
-    edge.metrics.delivered(event.timestamp_ms);
+    sio.metrics.delivered(event.timestamp_ms);
     let targets: Vec<Topic<'_>> = event
         .targets
         .iter()
@@ -89,7 +89,7 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
         .collect();
 
     let ns = event.namespace.as_str();
-    let recovery = edge
+    let recovery = sio
         .config
         .namespace(ns)
         .is_some_and(|c| c.connection_state_recovery);
@@ -114,12 +114,12 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
             let f = encode_event(ns, None, &event.name, &args);
             SharedFrame::new(Utf8Bytes::from(f.text), f.attachments)
         };
-        deliver_shared(edge, ns, &targets, &except, order, encode, batch);
+        deliver_shared(sio, ns, &targets, &except, order, encode, batch);
         return;
     }
     // Each recipient gets its own ack id, hence its own frame: collect, then encode per recipient.
     let mut recipients: Vec<Arc<Member>> = Vec::new();
-    edge.index.read().resolve(ns, &targets, &except, |c| {
+    sio.index.read().resolve(ns, &targets, &except, |c| {
         if c.value.due(order.seq, c, &targets) {
             recipients.push(c.value.clone());
         }
@@ -137,7 +137,7 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
         };
         let frame = encode_event(ns, Some(ack_id), &event.name, &args);
         deliver_to(
-            edge,
+            sio,
             &member,
             ns,
             order,
@@ -153,7 +153,7 @@ pub(crate) fn deliver(edge: &Edge, delivery: Delivery, batch: &mut Batch) {
 /// fan-out never holds up connects, joins or closes. Sessions being restored take the frame
 /// through their restore buffer.
 pub(crate) fn deliver_shared(
-    edge: &Edge,
+    sio: &Sio,
     ns: &str,
     targets: &[Topic<'_>],
     except: &[Topic<'_>],
@@ -162,7 +162,7 @@ pub(crate) fn deliver_shared(
     batch: &mut Batch,
 ) {
     let mut recipients = RECIPIENTS.take();
-    edge.index.read().resolve(ns, targets, except, |c| {
+    sio.index.read().resolve(ns, targets, except, |c| {
         let member = &c.value;
         // A restoring session takes the event through its buffer, which checks the floor itself.
         if member.session.is_restoring() || member.due(order.seq, c, targets) {
@@ -172,7 +172,7 @@ pub(crate) fn deliver_shared(
     if !recipients.is_empty() {
         let frame = encode();
         for member in recipients.drain(..) {
-            write(edge, &member, ns, order, &frame, batch);
+            write(sio, &member, ns, order, &frame, batch);
         }
     }
     RECIPIENTS.set(recipients);
@@ -180,7 +180,7 @@ pub(crate) fn deliver_shared(
 
 /// Hands the shared frame to one recipient: its queue, or its restore buffer while it is restored.
 fn write(
-    edge: &Edge,
+    sio: &Sio,
     member: &Member,
     ns: &str,
     order: Order,
@@ -190,7 +190,7 @@ fn write(
     let session = &member.session;
     if session.is_restoring() {
         deliver_to(
-            edge,
+            sio,
             member,
             ns,
             order,
@@ -215,6 +215,6 @@ fn write(
         session.push_shared(frame)
     };
     if pushed == Err(PushError::Full) {
-        session.push_or_kill(edge, frame.text.clone(), &frame.attachments);
+        session.push_or_kill(sio, frame.text.clone(), &frame.attachments);
     }
 }
