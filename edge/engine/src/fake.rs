@@ -104,6 +104,15 @@ impl Handler for Fake {
     }
 }
 
+/// The limits that refused something, with how often.
+pub fn refused(fake: &Fake) -> Vec<(crate::limits::Limit, u64)> {
+    fake.engine
+        .limits
+        .refusals()
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
 /// A websocket session admitted by the fake's limits.
 pub fn session(fake: &Fake) -> Arc<Session<()>> {
     session_on(fake, Transport::Websocket)

@@ -129,12 +129,6 @@ mod tests {
         }
         assert_eq!(on_packet(&fake, &s, Packet::Noop).await, Flow::Closed);
         assert_eq!(*fake.closed.lock(), [Close::RateLimited]);
-        let refused: Vec<_> = fake
-            .engine
-            .limits
-            .refusals()
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        assert_eq!(refused, [(Limit::MessageRate, 1)]);
+        assert_eq!(crate::fake::refused(&fake), [(Limit::MessageRate, 1)]);
     }
 }

@@ -130,13 +130,7 @@ mod tests {
         // One session per address: the second is refused and not registered.
         assert!(open(&fake, new_session("b"), ip).is_err());
         assert!(fake.engine.sessions.get("b").is_none());
-        let refused: Vec<_> = fake
-            .engine
-            .limits
-            .refusals()
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        assert_eq!(refused, [(Limit::SessionsPerIp, 1)]);
+        assert_eq!(crate::fake::refused(&fake), [(Limit::SessionsPerIp, 1)]);
         fake.engine.sessions.finish(&a, &fake.engine.limits);
         fake.engine.sessions.finish(&a, &fake.engine.limits);
         assert!(a.finished.is_cancelled() && fake.engine.sessions.is_empty());

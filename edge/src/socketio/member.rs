@@ -117,15 +117,19 @@ impl Member {
 mod tests {
     use super::*;
 
-    #[test]
-    fn floor_admits_each_sequence_once_and_in_order() {
-        let session = Arc::new(Session::new(
+    fn session() -> Arc<Session> {
+        Arc::new(Session::new(
             Arc::from("s"),
             4,
             herald_engine::Transport::Websocket,
             Arc::default(),
             crate::socketio::session::SioData::new(None),
-        ));
+        ))
+    }
+
+    #[test]
+    fn floor_admits_each_sequence_once_and_in_order() {
+        let session = session();
         let m = Member::new(session);
         m.raise_floor(10);
         assert!(!m.admit(9));
@@ -141,13 +145,7 @@ mod tests {
 
     #[test]
     fn a_room_passes_only_events_accepted_after_its_join() {
-        let session = Arc::new(Session::new(
-            Arc::from("s"),
-            4,
-            herald_engine::Transport::Websocket,
-            Arc::default(),
-            crate::socketio::session::SioData::new(None),
-        ));
+        let session = session();
         let mut ix = herald_index::Index::new();
         ix.insert("c", "/", Some("u"), Member::new(session))
             .unwrap();
