@@ -194,13 +194,18 @@ impl Limits {
         if self.max_sessions > 0 && t.sessions >= self.max_sessions {
             return refused(Limit::Sessions, Refusal::TooManySessions);
         }
-        if !t.ips.contains_key(&ip) && t.ips.len() >= MAX_TRACKED {
-            t.ips.retain(|_, e| !e.is_idle(now));
-            if t.ips.len() >= MAX_TRACKED {
-                return refused(Limit::Sessions, Refusal::TooManySessions);
+        let entry = match t.ips.get(&ip) {
+            Some(e) => e.clone(),
+            None => {
+                if t.ips.len() >= MAX_TRACKED {
+                    t.ips.retain(|_, e| !e.is_idle(now));
+                    if t.ips.len() >= MAX_TRACKED {
+                        return refused(Limit::Sessions, Refusal::TooManySessions);
+                    }
+                }
+                t.ips.entry(ip).or_default().clone()
             }
-        }
-        let entry = t.ips.entry(ip).or_default().clone();
+        };
         if self.max_per_ip > 0 && entry.sessions.load(Ordering::Relaxed) >= self.max_per_ip {
             return refused(Limit::SessionsPerIp, Refusal::TooManySessionsFromIp);
         }
