@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::link::Link;
+use crate::socketio::reason::Reason;
 use crate::socketio::session::SessionExt;
 use crate::socketio::state::Sio;
 
@@ -70,7 +71,7 @@ pub async fn run(
     tracing::info!(sockets = sio.index.read().len(), "edge shutting down");
 
     for s in sio.all_sessions() {
-        s.close_for_restart(&sio, "server shutting down");
+        s.close_for_restart(&sio, Reason::ServerShuttingDown);
     }
     sio.engine.tasks.close();
     if timeout_at(deadline, sio.engine.tasks.wait()).await.is_err() {

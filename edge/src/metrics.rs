@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use herald_engine::{Close, Transport};
+use herald_engine::Transport;
 
 use crate::prom::{Histogram, LATENCY_BUCKETS};
 
@@ -123,13 +123,14 @@ impl Metrics {
             .observe((now - timestamp_ms).max(0) as f64 / 1000.0);
     }
 
-    /// Counts the closes that say something about the client.
-    pub fn session_closed(&self, reason: &str) {
-        if reason == Close::SlowConsumer.as_str() {
-            self.slow_consumers.fetch_add(1, Ordering::Relaxed);
-        } else if reason == Close::ParseError.as_str() {
-            self.malformed.fetch_add(1, Ordering::Relaxed);
-        }
+    /// A session closed because its outbound queue was full.
+    pub fn slow_consumer(&self) {
+        self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A session closed for a malformed or forbidden packet.
+    pub fn malformed(&self) {
+        self.malformed.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn relayed(&self) {

@@ -21,12 +21,10 @@ use crate::link::Sent;
 use crate::socketio::core::{CoreError, REQUEST_TIMEOUT};
 use crate::socketio::fanout::codec_args;
 use crate::socketio::member::Member;
+use crate::socketio::reason::Reason;
 use crate::socketio::recovery::{RestoreBuffer, RestoringGuard, finish_restore, offset_arg};
 use crate::socketio::session::SessionExt;
 use crate::socketio::state::Sio;
-
-/// Why a client is closed when the events it missed while its edge relinked cannot be replayed.
-pub(crate) const NOT_REPLAYED: &str = "missed events cannot be replayed (core restarted)";
 
 /// A live socket as the core must learn it again.
 struct Snapshot {
@@ -203,11 +201,11 @@ fn settle(
         Err(CoreError::Refused(why)) => {
             tracing::info!(sid = %session.sid, ns = %ns, error = %why, resumed, "socket not registered again: closing it");
             let reason = if resumed {
-                NOT_REPLAYED.to_owned()
+                Reason::NotReplayed
             } else {
-                format!("core refused the connection: {why}")
+                Reason::CoreRefused(format!("core refused the connection: {why}").into())
             };
-            session.close_for_restart(sio, &reason);
+            session.close_for_restart(sio, reason);
             return;
         }
         // The link broke again: the next one registers the socket.

@@ -5,17 +5,18 @@ use std::sync::Arc;
 
 use herald_proto::v1::{DisconnectCommand, MembershipChange};
 
+use crate::socketio::reason::Reason;
 use crate::socketio::session::SessionExt;
 use crate::socketio::session::{PushError, Session, disconnect_frames};
 use crate::socketio::state::Sio;
 
 /// Server-initiated disconnect of one socket: `herald:disconnect {reason}`, DISCONNECT, forget it.
-pub(crate) fn kick(sio: &Sio, session: &Session, ns: &str, reason: &str) {
+pub(crate) fn kick(sio: &Sio, session: &Session, ns: &str, reason: Reason) {
     let Some(s) = session.remove_socket(ns) else {
         return;
     };
-    let full = session.push_texts(&disconnect_frames(ns, reason)) == Err(PushError::Full);
-    sio.forget_socket(&s, reason);
+    let full = session.push_texts(&disconnect_frames(ns, &reason)) == Err(PushError::Full);
+    sio.forget_socket(&s, &reason);
     if full {
         session.disconnect_all(sio, reason, false);
     }
@@ -73,12 +74,8 @@ pub(crate) fn apply_membership(sio: &Sio, m: &MembershipChange) {
 
 /// A kick from the core.
 pub(crate) fn apply_disconnect(sio: &Sio, d: &DisconnectCommand) {
-    let reason = if d.reason.is_empty() {
-        "kicked"
-    } else {
-        d.reason.as_str()
-    };
+    let reason = Reason::Kicked((!d.reason.is_empty()).then(|| d.reason.as_str().into()));
     for (_, ns, session) in addressed(sio, &d.namespace, &d.connection_id, &d.user_id) {
-        kick(sio, &session, &ns, reason);
+        kick(sio, &session, &ns, reason.clone());
     }
 }

@@ -15,6 +15,7 @@ use crate::metrics::Refusal;
 use crate::socketio::core::{CoreError, REQUEST_TIMEOUT};
 use crate::socketio::forward::{ConnectDecision, Origin, ask_connect};
 use crate::socketio::member::Member;
+use crate::socketio::reason::Reason;
 use crate::socketio::recovery::{self, Restore, RestoreBuffer, RestoringGuard, finish_restore};
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::rooms::join_applied;
@@ -216,7 +217,7 @@ async fn register(
             if session.remove_socket(&ns).is_some() {
                 sio.index.write().remove(&id);
                 // The core may have registered it before failing; make sure it forgets it.
-                sio.core.send_owed(closed_msg(&id, "connect failed"));
+                sio.core.send_owed(closed_msg(&id, &Reason::ConnectFailed));
             }
             // The core refuses what its limits forbid (connections per user).
             Err(match e {

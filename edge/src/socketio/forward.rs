@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::socketio::core::{CoreError, FORWARD_TIMEOUT};
 use crate::socketio::fanout::codec_args;
+use crate::socketio::reason::Reason;
 use crate::socketio::session::{Session, SocketState};
 use crate::socketio::state::Sio;
 use crate::socketio::{json_arg, proto_arg, send_ack, send_ack_json};
@@ -227,9 +228,9 @@ pub(crate) async fn ask_connect(
 
 /// Reports a closed socket to `$disconnect` handlers (no reply), with `[{reason}]` as args; owed
 /// to the core, so never dropped on a busy link (and sent before the socket's close notice).
-pub(crate) fn report_disconnect(sio: &Sio, s: &SocketState, reason: &str) {
+pub(crate) fn report_disconnect(sio: &Sio, s: &SocketState, reason: &Reason) {
     sio.metrics.forwarded();
-    let args = vec![json_arg(&json!({ "reason": reason }))];
+    let args = vec![json_arg(&json!({ "reason": reason.as_str() }))];
     sio.core
         .send_owed(Origin::of(s).forward("$disconnect", args, String::new()));
 }

@@ -10,7 +10,8 @@ use herald_engine::{Close, Engine, Handler};
 use tokio::time::Instant;
 
 use crate::socketio::ProtocolError;
-use crate::socketio::session::{SLOW_CONSUMER, Session, SessionExt, SioData};
+use crate::socketio::reason::Reason;
+use crate::socketio::session::{Session, SessionExt, SioData};
 use crate::socketio::state::Sio;
 
 fn unix_now() -> u64 {
@@ -85,22 +86,23 @@ impl Handler for Sio {
     fn deadline_reached(&self, session: &Arc<Session>, opened: Instant) -> bool {
         if !session.ever_connected() && Instant::now() >= opened + self.config.connect_timeout {
             tracing::debug!(sid = %session.sid, "no socket.io CONNECT within connect_timeout");
-            session.close(self, "connect timeout");
+            session.close(self, Reason::ConnectTimeout);
             return false;
         }
         if let Some((exp, ns)) = self.expiry(session)
             && unix_now() >= exp
         {
-            crate::socketio::commands::kick(self, session, &ns, "token expired");
+            crate::socketio::commands::kick(self, session, &ns, Reason::TokenExpired);
         }
         true
     }
 
     fn close(&self, session: &Arc<Session>, reason: Close) {
         match reason {
-            Close::SlowConsumer => session.disconnect_all(self, SLOW_CONSUMER, false),
-            Close::RateLimited => session.disconnect_all(self, reason.as_str(), false),
-            other => session.close(self, other.as_str()),
+            Close::SlowConsumer | Close::RateLimited => {
+                session.disconnect_all(self, reason.into(), false);
+            }
+            other => session.close(self, other.into()),
         }
     }
 

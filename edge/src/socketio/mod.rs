@@ -10,6 +10,7 @@ pub(crate) mod forward;
 mod handler;
 pub(crate) mod lane;
 pub(crate) mod member;
+pub(crate) mod reason;
 pub(crate) mod recovery;
 pub(crate) mod relay;
 mod rooms;
@@ -31,6 +32,7 @@ use herald_codec::{BinaryAssembly, CodecError};
 use herald_proto::v1::{ClientAck, link_request::Msg};
 use serde_json::Value;
 
+use crate::socketio::reason::Reason;
 use crate::socketio::session::Session;
 use crate::socketio::session::SessionExt;
 use crate::socketio::state::Sio;
@@ -44,11 +46,6 @@ pub(crate) enum ProtocolError {
     #[error("{0}")]
     Other(&'static str),
 }
-
-/// Close reason of a session whose packet's attachments exceed `max_payload` together.
-pub(crate) const ATTACHMENTS_TOO_LARGE: &str = "attachments too large";
-/// Close reason (or ack error) when a session has too many packets waiting on the core.
-pub(crate) const TOO_MANY_PENDING: &str = "too many pending requests";
 
 /// Handles the text of one Engine.IO message.
 pub(crate) async fn on_message(
@@ -102,7 +99,7 @@ pub(crate) async fn on_binary(
         }
         Err(CodecError::AttachmentsTooLarge) => {
             tracing::info!(sid = %session.sid, "binary attachments over max_payload: disconnecting");
-            session.disconnect_all(sio, ATTACHMENTS_TOO_LARGE, false);
+            session.disconnect_all(sio, Reason::AttachmentsTooLarge, false);
             Ok(())
         }
         Err(e) => Err(e.into()),
@@ -161,10 +158,10 @@ async fn on_packet(
                     session,
                     &ns,
                     ack,
-                    &serde_json::json!({ "error": TOO_MANY_PENDING }),
+                    &serde_json::json!({ "error": Reason::TooManyPending.as_str() }),
                 );
             }
-            _ => session.disconnect_all(sio, TOO_MANY_PENDING, false),
+            _ => session.disconnect_all(sio, Reason::TooManyPending, false),
         }
     }
     Ok(())
@@ -188,7 +185,7 @@ pub(crate) async fn run_job(sio: &Arc<Sio>, session: &Arc<Session>, job: Job) {
         Job::Connect(packet) => connect::connect(sio, session, &packet).await,
         Job::Disconnect(ns) => {
             if let Some(s) = session.remove_socket(&ns) {
-                sio.forget_socket(&s, "client namespace disconnect");
+                sio.forget_socket(&s, &Reason::ClientNamespaceDisconnect);
             }
         }
         Job::Event {

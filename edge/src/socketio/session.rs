@@ -12,16 +12,12 @@ use herald_codec::BinaryAssembly;
 use herald_codec::event::{Arg, encode_disconnect, encode_event};
 use herald_proto::v1::{ConnectionClosed, link_request::Msg};
 
-use crate::socketio::recovery::{RestoreBuffer, is_recoverable};
+use crate::socketio::reason::Reason;
+use crate::socketio::recovery::RestoreBuffer;
 use crate::socketio::relay::TokenBucket;
 use crate::socketio::state::Sio;
 use herald_engine::Close;
 pub(crate) use herald_engine::frame::{Outgoing, PushError, SharedFrame};
-
-/// Close reason of a session whose outbound queue overflowed.
-pub(crate) const SLOW_CONSUMER: &str = Close::SlowConsumer.as_str();
-/// Close reason of a session whose client sent the Engine.IO close packet.
-pub(crate) const CLIENT_CLOSE: &str = Close::ClientClose.as_str();
 
 /// Most acks a socket may owe at once; older ones are forgotten first.
 const MAX_PENDING_ACKS: usize = 256;
@@ -178,13 +174,13 @@ pub(crate) trait SessionExt {
     /// Enqueues a text frame and its attachments; a full queue closes the session as a slow consumer.
     fn push_or_kill(&self, sio: &Sio, text: Utf8Bytes, attachments: &[Bytes]);
     /// Closes the session: every socket leaves the index and the core is told. Idempotent.
-    fn close(&self, sio: &Sio, reason: &str);
+    fn close(&self, sio: &Sio, reason: Reason);
     /// Sends `herald:disconnect {reason}` and DISCONNECT on every socket (bypassing the queue),
     /// then closes. With `drain`, frames already queued are written first.
-    fn disconnect_all(&self, sio: &Sio, reason: &str, drain: bool);
+    fn disconnect_all(&self, sio: &Sio, reason: Reason, drain: bool);
     /// Tells every socket why, then closes the transport without a Socket.IO DISCONNECT: the
     /// client sees "transport close" and reconnects by itself (a restart, a rolling deploy).
-    fn close_for_restart(&self, sio: &Sio, reason: &str);
+    fn close_for_restart(&self, sio: &Sio, reason: Reason);
     /// Takes a closed session out of the edge's table (idempotent).
     fn finish(&self, sio: &Sio);
 }
@@ -209,19 +205,19 @@ impl SessionExt for Session {
     fn push_or_kill(&self, sio: &Sio, text: Utf8Bytes, attachments: &[Bytes]) {
         if self.push(text, attachments) == Err(PushError::Full) {
             tracing::info!(sid = %self.sid, "outbound queue full: disconnecting slow consumer");
-            self.disconnect_all(sio, SLOW_CONSUMER, false);
+            self.disconnect_all(sio, Close::SlowConsumer.into(), false);
         }
     }
 
-    fn close(&self, sio: &Sio, reason: &str) {
+    fn close(&self, sio: &Sio, reason: Reason) {
         close_with(self, sio, reason, Vec::new(), false);
     }
 
-    fn disconnect_all(&self, sio: &Sio, reason: &str, drain: bool) {
+    fn disconnect_all(&self, sio: &Sio, reason: Reason, drain: bool) {
         close_telling(self, sio, reason, drain, true);
     }
 
-    fn close_for_restart(&self, sio: &Sio, reason: &str) {
+    fn close_for_restart(&self, sio: &Sio, reason: Reason) {
         close_telling(self, sio, reason, true, false);
     }
 
@@ -230,11 +226,11 @@ impl SessionExt for Session {
     }
 }
 
-fn close_telling(session: &Session, sio: &Sio, reason: &str, drain: bool, kick: bool) {
+fn close_telling(session: &Session, sio: &Sio, reason: Reason, drain: bool, kick: bool) {
     let namespaces = session.namespaces();
     let mut frames = Vec::with_capacity(namespaces.len() * 2);
     for ns in &namespaces {
-        let [notice, disconnect] = disconnect_frames(ns, reason);
+        let [notice, disconnect] = disconnect_frames(ns, &reason);
         frames.push(Outgoing::Text(notice));
         if kick {
             frames.push(Outgoing::Text(disconnect));
@@ -246,22 +242,26 @@ fn close_telling(session: &Session, sio: &Sio, reason: &str, drain: bool, kick: 
 fn close_with(
     session: &Session,
     sio: &Sio,
-    reason: &str,
+    reason: Reason,
     final_frames: Vec<Outgoing>,
     drain: bool,
 ) {
-    let Some(linger) = session.begin_close(reason == CLIENT_CLOSE, final_frames, drain) else {
+    let Some(linger) = session.begin_close(reason.is_client_close(), final_frames, drain) else {
         return;
     };
     let sockets = session.take_sockets();
-    tracing::debug!(sid = %session.sid, reason, "engine.io session closed");
-    sio.metrics.session_closed(reason);
+    tracing::debug!(sid = %session.sid, reason = reason.as_str(), "engine.io session closed");
+    match reason {
+        Reason::Engine(Close::SlowConsumer) => sio.metrics.slow_consumer(),
+        Reason::Engine(Close::ParseError) => sio.metrics.malformed(),
+        _ => {}
+    }
     session.closed.cancel();
     if !linger {
         session.finish(sio);
     }
     for s in sockets {
-        sio.forget_socket(&s, reason);
+        sio.forget_socket(&s, &reason);
     }
 }
 
@@ -315,18 +315,18 @@ impl SocketState {
 }
 
 /// `herald:disconnect {reason}` then DISCONNECT for namespace `ns`.
-pub(crate) fn disconnect_frames(ns: &str, reason: &str) -> [Utf8Bytes; 2] {
-    let arg = Arg::Json(serde_json::json!({ "reason": reason }).to_string());
+pub(crate) fn disconnect_frames(ns: &str, reason: &Reason) -> [Utf8Bytes; 2] {
+    let arg = Arg::Json(serde_json::json!({ "reason": reason.as_str() }).to_string());
     let ev = encode_event(ns, None, "herald:disconnect", &[arg]);
     [ev.text.into(), encode_disconnect(ns).into()]
 }
 
 /// The ConnectionClosed message for the core; the session is kept for recovery when the reason
 /// says the client did not leave on purpose.
-pub(crate) fn closed_msg(id: &str, reason: &str) -> Msg {
+pub(crate) fn closed_msg(id: &str, reason: &Reason) -> Msg {
     Msg::Closed(ConnectionClosed {
         connection_id: id.to_owned(),
-        reason: reason.to_owned(),
-        recoverable: is_recoverable(reason),
+        reason: reason.as_str().to_owned(),
+        recoverable: reason.is_recoverable(),
     })
 }

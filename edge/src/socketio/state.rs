@@ -11,6 +11,7 @@ use crate::config::EdgeConfig;
 use crate::metrics::Metrics;
 use crate::socketio::core::Core;
 use crate::socketio::member::Member;
+use crate::socketio::reason::Reason;
 use crate::socketio::session::{Session, SioData, SocketState, closed_msg};
 
 /// What the Socket.IO layer's tasks share.
@@ -42,7 +43,7 @@ impl Sio {
 
     /// Takes a socket out of the local index, reports `$disconnect` to handlers when the namespace
     /// asks for it, and tells the core the socket is gone.
-    pub fn forget_socket(&self, s: &SocketState, reason: &str) {
+    pub fn forget_socket(&self, s: &SocketState, reason: &Reason) {
         self.index.write().remove(&s.id);
         if self
             .config

@@ -13,8 +13,9 @@ use bytes::Bytes;
 use crate::socketio::fanout::Order;
 use crate::socketio::member::Member;
 use crate::socketio::session::SessionExt;
-use crate::socketio::session::{PushError, SLOW_CONSUMER, Session};
+use crate::socketio::session::{PushError, Session};
 use crate::socketio::state::Sio;
+use herald_engine::Close;
 
 /// Most live frames held back for one restoring socket; more close the session as a slow consumer.
 pub(crate) const RESTORE_BUFFER: usize = 4096;
@@ -71,7 +72,7 @@ pub(crate) fn deliver_to(
             Some(true) => return,
             Some(false) => {
                 tracing::info!(sid = %session.sid, ns, "restore buffer full: disconnecting slow consumer");
-                session.disconnect_all(sio, SLOW_CONSUMER, false);
+                session.disconnect_all(sio, Close::SlowConsumer.into(), false);
                 return;
             }
             None => {}
@@ -177,7 +178,7 @@ pub(crate) async fn finish_restore(
         ok = work => ok,
     };
     if !ok && !session.is_closed() {
-        session.disconnect_all(&sio, SLOW_CONSUMER, false);
+        session.disconnect_all(&sio, Close::SlowConsumer.into(), false);
     }
     drop(guard);
 }

@@ -29,7 +29,7 @@ use crate::socketio::session::{Session, SocketState};
 use crate::socketio::state::Sio;
 
 pub(crate) use buffer::{RestoreBuffer, RestoringGuard, deliver_to, finish_restore};
-pub(crate) use wire::{Resume, is_recoverable, offset_arg, offset_seq, resume_request};
+pub(crate) use wire::{Resume, offset_arg, offset_seq, resume_request};
 
 /// What became of a restore attempt.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,6 +1,5 @@
 //! What connection-state recovery looks like on the wire: the `pid`/`offset` of a CONNECT, the
-//! offset argument of recoverable events and its sequence number, and which close reasons keep
-//! a session.
+//! offset argument of recoverable events and its sequence number.
 
 use herald_codec::event::Arg;
 use serde_json::Value;
@@ -9,22 +8,6 @@ use serde_json::Value;
 const MAX_PID_LEN: usize = 64;
 /// Longest `offset` accepted from a client (`"{epoch}:{seq}"`).
 const MAX_OFFSET_LEN: usize = 128;
-
-/// Close reasons after which the core keeps the session: the transport was lost, the client did
-/// not leave. Everything else (the client's DISCONNECT or engine close, kicks, expired tokens,
-/// slow consumers, protocol errors) ends the session for good.
-const RECOVERABLE: [&str; 5] = [
-    "transport close",
-    "transport error",
-    "ping timeout",
-    "server shutting down",
-    "link lost",
-];
-
-/// Whether a socket closed for `reason` may be restored later.
-pub(crate) fn is_recoverable(reason: &str) -> bool {
-    RECOVERABLE.contains(&reason)
-}
 
 /// A returning client's claim: its private session id and the offset of the last event it got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,18 +54,6 @@ pub(crate) fn offset_arg(offset: &str) -> Arg {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn reasons() {
-        assert!(is_recoverable("transport close"));
-        assert!(is_recoverable("ping timeout"));
-        assert!(is_recoverable("server shutting down"));
-        assert!(!is_recoverable("client namespace disconnect"));
-        assert!(!is_recoverable("client close"));
-        assert!(!is_recoverable("kicked"));
-        assert!(!is_recoverable("slow consumer"));
-        assert!(!is_recoverable("token expired"));
-    }
 
     #[test]
     fn resume_needs_two_plausible_strings() {

@@ -152,7 +152,7 @@ async fn closing_tells_the_core_with_the_reason_and_whether_the_session_is_kept(
         let (sio, s) = (sio_with(core), session());
         let id = connected(&sio, &s, &mut got, "u1", &[]).await;
         if reason == "transport close" {
-            s.close(&sio, reason);
+            s.close(&sio, herald_engine::Close::TransportClose.into());
             assert!(s.is_closing());
         } else {
             client_sends(&sio, &s, "1").await;
