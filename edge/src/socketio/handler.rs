@@ -1,4 +1,4 @@
-//! The edge's side of the engine's handler: client messages to the Socket.IO layer, the
+//! The Socket.IO layer's side of the engine's handler: client messages to the Socket.IO layer, the
 //! Socket.IO deadlines of a session (its CONNECT, its tokens' expiry), and closing a session
 //! the engine gives up on through both layers.
 
