@@ -71,65 +71,15 @@ mod tests {
     use std::sync::atomic::AtomicU64;
 
     use super::*;
-    use crate::engine::Engine;
+    use crate::config::Rate;
+    use crate::fake::Fake;
     use crate::frame::{Outgoing, Transport};
 
-    /// A handler that records closes and has one deadline, `after` the opening.
-    #[derive(Default)]
-    struct Fake {
-        after: Option<Duration>,
-        closed: parking_lot::Mutex<Vec<Close>>,
-        reached: AtomicU64,
-        engine: Engine<()>,
-    }
-
-    impl Handler for Fake {
-        type Data = ();
-        type Error = &'static str;
-
-        fn engine(&self) -> &Engine<()> {
-            &self.engine
-        }
-
-        fn session_data(&self, _: Option<Box<str>>) {}
-
-        async fn message(
-            self: &Arc<Self>,
-            _: &Arc<Session<()>>,
-            _: String,
-        ) -> Result<(), &'static str> {
-            Ok(())
-        }
-
-        async fn binary(
-            self: &Arc<Self>,
-            _: &Arc<Session<()>>,
-            _: bytes::Bytes,
-        ) -> Result<(), &'static str> {
-            Ok(())
-        }
-
-        fn deadline(&self, _: &Session<()>, opened: Instant) -> Option<Instant> {
-            self.after.map(|d| opened + d)
-        }
-
-        fn deadline_reached(&self, session: &Arc<Session<()>>, _: Instant) -> bool {
-            self.reached
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.close(session, Close::TransportClose);
-            false
-        }
-
-        fn close(&self, session: &Arc<Session<()>>, reason: Close) {
-            if session.begin_close(false, Vec::new(), false).is_some() {
-                self.closed.lock().push(reason);
-                session.closed.cancel();
-            }
-        }
-
-        fn finish(&self, session: &Session<()>) {
-            session.finished.cancel();
-        }
+    fn fake() -> Arc<Fake> {
+        Fake::new(Rate {
+            per_sec: 0,
+            burst: 0,
+        })
     }
 
     /// The heartbeat of the default settings.
@@ -165,7 +115,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_client_that_answers_no_ping_is_closed_for_ping_timeout() {
-        let fake = Arc::new(Fake::default());
+        let fake = fake();
         let s = session();
         let driver = tokio::spawn(run(fake.clone(), s.clone()));
         tokio::time::sleep(BEAT.ping_interval + Duration::from_millis(1)).await;
@@ -179,7 +129,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pongs_keep_the_session_open() {
-        let fake = Arc::new(Fake::default());
+        let fake = fake();
         let s = session();
         let driver = tokio::spawn(run(fake.clone(), s.clone()));
         for _ in 0..5 {
@@ -196,10 +146,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_upper_layers_deadline_is_kept() {
-        let fake = Arc::new(Fake {
-            after: Some(Duration::from_secs(3)),
-            ..Fake::default()
-        });
+        let fake = Fake::with_deadline(Duration::from_secs(3));
         let s = session();
         let driver = tokio::spawn(run(fake.clone(), s.clone()));
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -1,7 +1,9 @@
-//! A handler for the engine's tests: it records the messages and closes that reach it.
+//! A handler for the engine's tests: it records the messages and closes that reach it, and may
+//! keep one deadline.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -13,22 +15,35 @@ use crate::handler::{Close, Handler};
 use crate::limits::Limits;
 use crate::session::Session;
 
-/// A handler that records what reaches it; a message `bad` is refused.
+/// A handler that records what reaches it; a message `bad` is refused. With `after`, each
+/// session has one deadline that long after its opening, which closes it (`TransportClose`).
 pub struct Fake {
     pub engine: Engine<()>,
+    pub after: Option<Duration>,
+    /// How many deadlines came.
+    pub reached: AtomicU64,
     pub seen: parking_lot::Mutex<Vec<String>>,
     pub closed: parking_lot::Mutex<Vec<Close>>,
     /// The sids announced by `opened`.
     pub opened: parking_lot::Mutex<Vec<String>>,
 }
 
+/// No rate limit.
+const UNLIMITED: Rate = Rate {
+    per_sec: 0,
+    burst: 0,
+};
+
 impl Fake {
     pub fn new(messages: Rate) -> Arc<Self> {
-        let none = Rate {
-            per_sec: 0,
-            burst: 0,
-        };
-        Arc::new(Fake::with_limits(Limits::new(0, 0, none, messages)))
+        Arc::new(Fake::with_limits(Limits::new(0, 0, UNLIMITED, messages)))
+    }
+
+    /// A fake without limits whose sessions each have a deadline `after` their opening.
+    pub fn with_deadline(after: Duration) -> Arc<Self> {
+        let mut fake = Fake::with_limits(Limits::new(0, 0, UNLIMITED, UNLIMITED));
+        fake.after = Some(after);
+        Arc::new(fake)
     }
 
     pub fn with_limits(limits: Limits) -> Self {
@@ -39,6 +54,8 @@ impl Fake {
         engine.limits = limits;
         Fake {
             engine,
+            after: None,
+            reached: AtomicU64::new(0),
             seen: Default::default(),
             closed: Default::default(),
             opened: Default::default(),
@@ -81,12 +98,14 @@ impl Handler for Fake {
         Ok(())
     }
 
-    fn deadline(&self, _: &Session<()>, _: Instant) -> Option<Instant> {
-        None
+    fn deadline(&self, _: &Session<()>, opened: Instant) -> Option<Instant> {
+        self.after.map(|d| opened + d)
     }
 
-    fn deadline_reached(&self, _: &Arc<Session<()>>, _: Instant) -> bool {
-        true
+    fn deadline_reached(&self, session: &Arc<Session<()>>, _: Instant) -> bool {
+        self.reached.fetch_add(1, Ordering::Relaxed);
+        self.close(session, Close::TransportClose);
+        false
     }
 
     fn close(&self, session: &Arc<Session<()>>, reason: Close) {
