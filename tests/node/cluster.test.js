@@ -6,7 +6,7 @@
 const assert = require('node:assert/strict');
 const { connect, connectError, makeToken, grpcClient, jsonArg, openSocket, whenConnected, once } = require('./lib/herald');
 const { startHandler } = require('./lib/handler');
-const { multicoreTest, waitFor } = require('./lib/multicore');
+const { multicoreTest, waitFor, missAndRecoverThrough } = require('./lib/multicore');
 const { freePort } = require('./lib/redis');
 
 /** A socket of `user` on core i's edge. */
@@ -193,29 +193,7 @@ multicoreTest('a client recovers through the other core: recovered, every missed
   const g1 = grpcClient(v1);
   await g0.emit({ targets: ['user:alice'], event: 'warmup', args: [jsonArg('w')] });
   await s.inbox.wait('warmup');
-  const id = s.id;
-
-  // Away: the transport drops and reconnection attempts fail until we let them through.
-  s.io.uri = await deadUrl();
-  s.io.engine.close();
-  await s.inbox.until(() => s.inbox.disconnects.length > 0, 'the disconnect');
-  await waitFor(async () => (await g1.presence({ user_ids: ['alice'] })).users[0].online === false, 'alice away');
-
-  const sent = [];
-  for (let i = 0; i < 60; i += 1) {
-    const target = i % 2 ? 'room:r1' : 'user:alice';
-    await (i % 3 ? g1 : g0).emit({ targets: [target], event: 'ev', args: [jsonArg({ i })] });
-    sent.push({ i });
-  }
-  const back = once(s, 'connect', 'the reconnection');
-  s.io.uri = v1.edgeUrl;
-  await back;
-  assert.equal(s.recovered, true, 'socket.recovered through the other core');
-  assert.equal(s.id, id, 'the same socket id');
-  await s.inbox.wait('ev', sent.length);
-  await g0.emit({ targets: ['room:r1'], event: 'after', args: [jsonArg(1)] });
-  await s.inbox.wait('after');
-  assert.deepEqual(s.inbox.all('ev').map((a) => a[0]), sent, 'every missed event once, in order');
+  await missAndRecoverThrough(s, { g0, g1, edgeUrl: v1.edgeUrl, awayUrl: await deadUrl(), count: 60 });
 });
 
 multicoreTest('History and Subscribe from positions answer from any core', async (c) => {

@@ -6,8 +6,8 @@
 
 const assert = require('node:assert/strict');
 const { after, before } = require('node:test');
-const { connect, makeToken, grpcClient, jsonArg, openSocket, whenConnected, once } = require('./lib/herald');
-const { startMulticore, waitFor, newPrefix } = require('./lib/multicore');
+const { connect, makeToken, grpcClient, jsonArg, openSocket, whenConnected } = require('./lib/herald');
+const { startMulticore, waitFor, newPrefix, missAndRecoverThrough } = require('./lib/multicore');
 const { freePort, startRedisCluster } = require('./lib/redis');
 const { test } = require('node:test');
 
@@ -91,28 +91,8 @@ clusterTest(
     const g1 = grpcClient(v1);
     await g0.emit({ targets: ['user:alice'], event: 'warmup', args: [jsonArg('w')] });
     await s.inbox.wait('warmup');
-    const id = s.id;
-
-    // Away: the transport drops and reconnection attempts fail until we let them through.
-    s.io.uri = `http://127.0.0.1:${await freePort()}`;
-    s.io.engine.close();
-    await s.inbox.until(() => s.inbox.disconnects.length > 0, 'the disconnect');
-    await waitFor(async () => (await g1.presence({ user_ids: ['alice'] })).users[0].online === false, 'alice away');
-
-    const sent = [];
-    for (let i = 0; i < 40; i += 1) {
-      await (i % 3 ? g1 : g0).emit({ targets: [i % 2 ? 'room:r1' : 'user:alice'], event: 'ev', args: [jsonArg({ i })] });
-      sent.push({ i });
-    }
-    const back = once(s, 'connect', 'the reconnection');
-    s.io.uri = v1.edgeUrl;
-    await back;
-    assert.equal(s.recovered, true, 'socket.recovered through the other core');
-    assert.equal(s.id, id, 'the same socket id');
-    await s.inbox.wait('ev', sent.length);
-    await g0.emit({ targets: ['room:r1'], event: 'after', args: [jsonArg(1)] });
-    await s.inbox.wait('after');
-    assert.deepEqual(s.inbox.all('ev').map((a) => a[0]), sent, 'every missed event once, in order');
+    const awayUrl = `http://127.0.0.1:${await freePort()}`;
+    await missAndRecoverThrough(s, { g0, g1, edgeUrl: v1.edgeUrl, awayUrl, count: 40 });
     s.disconnect();
   },
 );

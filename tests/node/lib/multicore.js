@@ -10,7 +10,11 @@ const os = require('node:os');
 const path = require('node:path');
 const { after, test } = require('node:test');
 
+const assert = require('node:assert/strict');
+
 const { writeConfig } = require('./config');
+const { jsonArg } = require('./grpc');
+const { once } = require('./wait');
 const { spawnListening } = require('./cluster');
 const { assertBinaryPresent } = require('./process');
 
@@ -170,4 +174,43 @@ function multicoreTest(name, options, body) {
   });
 }
 
-module.exports = { startMulticore, multicoreTest, clusterToml, sharedRedisUrl, waitFor, newPrefix };
+/**
+ * Takes recoverable socket `s` of user alice (in room r1, linked through core 0) away: its
+ * transport drops and its reconnections go to `awayUrl`, where nothing listens. Meanwhile `count`
+ * events are emitted through both cores' gRPC clients `g0` and `g1`, to room r1 and to alice.
+ * Then `s` comes back through `edgeUrl` (the other core's edge) and must be recovered, with its
+ * id, every missed event once and in order, and live events after them.
+ */
+async function missAndRecoverThrough(s, { g0, g1, edgeUrl, awayUrl, count }) {
+  const id = s.id;
+  s.io.uri = awayUrl;
+  s.io.engine.close();
+  await s.inbox.until(() => s.inbox.disconnects.length > 0, 'the disconnect');
+  await waitFor(async () => (await g1.presence({ user_ids: ['alice'] })).users[0].online === false, 'alice away');
+
+  const sent = [];
+  for (let i = 0; i < count; i += 1) {
+    const target = i % 2 ? 'room:r1' : 'user:alice';
+    await (i % 3 ? g1 : g0).emit({ targets: [target], event: 'ev', args: [jsonArg({ i })] });
+    sent.push({ i });
+  }
+  const back = once(s, 'connect', 'the reconnection');
+  s.io.uri = edgeUrl;
+  await back;
+  assert.equal(s.recovered, true, 'socket.recovered through the other core');
+  assert.equal(s.id, id, 'the same socket id');
+  await s.inbox.wait('ev', sent.length);
+  await g0.emit({ targets: ['room:r1'], event: 'after', args: [jsonArg(1)] });
+  await s.inbox.wait('after');
+  assert.deepEqual(s.inbox.all('ev').map((a) => a[0]), sent, 'every missed event once, in order');
+}
+
+module.exports = {
+  startMulticore,
+  multicoreTest,
+  clusterToml,
+  sharedRedisUrl,
+  waitFor,
+  newPrefix,
+  missAndRecoverThrough,
+};
