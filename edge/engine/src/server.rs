@@ -21,6 +21,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::engine::Engine;
 use crate::error::Refusal;
 use crate::handler::Handler;
 use crate::limits::Limit;
@@ -115,24 +116,23 @@ async fn connection<H: Handler>(
             Ok(Err(_)) => return,
             Err(_) => {
                 // A client that never completes its request (slowloris) holds nothing longer.
-                engine.limits.refuse(
-                    Limit::HeaderTimeout,
-                    Some(peer.ip()),
-                    "no complete request head within header_timeout_ms: connection closed",
-                );
-                write_refusal(&tcp, Refusal::HeaderTimeout).await;
+                let why = "no complete request head within header_timeout_ms: connection closed";
+                refuse(engine, &tcp, peer, (Limit::HeaderTimeout, Refusal::HeaderTimeout), why).await;
                 return;
             }
         },
         () = stop.cancelled() => return,
     };
     let Some(end) = end else {
-        engine.limits.refuse(
-            Limit::HeaderBytes,
-            Some(peer.ip()),
-            "request head over max_header_bytes",
-        );
-        write_refusal(&tcp, Refusal::HeadersTooLarge).await;
+        let why = "request head over max_header_bytes";
+        refuse(
+            engine,
+            &tcp,
+            peer,
+            (Limit::HeaderBytes, Refusal::HeadersTooLarge),
+            why,
+        )
+        .await;
         return;
     };
     if let Some(t) = recognize(&*handler, &head, peer) {
@@ -146,6 +146,18 @@ async fn connection<H: Handler>(
     // Boxed: the task is sized before the head says what it is; only HTTP connections pay for the
     // HTTP stack's state.
     Box::pin(http(tcp, peer, head.freeze(), router, &*handler, stop)).await;
+}
+
+/// Counts a request head refused by `limit` and answers it with `refusal`.
+async fn refuse<D>(
+    engine: &Engine<D>,
+    tcp: &Stream,
+    peer: SocketAddr,
+    (limit, refusal): (Limit, Refusal),
+    why: &str,
+) {
+    engine.limits.refuse(limit, Some(peer.ip()), why);
+    write_refusal(tcp, refusal).await;
 }
 
 /// The TLS handshake, by `deadline`; `None` (the connection closed) when it fails or is late.
