@@ -37,6 +37,9 @@ pub const LIVE_SESSION: i64 = i64::MAX;
 const RECONNECT_PAUSE: Duration = Duration::from_millis(250);
 /// Most events one catch-up replays per namespace before it gives up and resyncs the edges.
 const MAX_CATCH_UP: usize = 100_000;
+/// Tries of a catch-up that Redis refuses (RECONNECT_PAUSE, doubling, between them) before the
+/// edges are made to resync.
+const CATCH_UP_TRIES: u32 = 4;
 
 fn unavailable(e: ClusterError) -> BrokerError {
     BrokerError::Unavailable(e.to_string())
@@ -326,21 +329,17 @@ impl RedisBroker {
         for (ns, topics) in by_ns {
             let mark = self.marks.lock().get(&ns).cloned();
             let Some((epoch, seq)) = mark else { continue };
-            let mut offset = format!("{epoch}:{seq}");
-            let mut result = self
-                .replay_offset_inner(&ns, &topics, &offset, MAX_CATCH_UP)
-                .await;
-            if let Ok(Err(RecoveryError::Gap(Gap::Epoch))) = &result
-                && let Ok(current) = self.load_ns_epoch(&ns).await
-                && (current != epoch || self.redis.config.cluster)
-            {
-                // Redis lost the logs and a new epoch began (in Redis Cluster, the namespace's
-                // shard lost its keys, and its sequence began again): everything accepted since
-                // is in the new logs, numbered above what was delivered before.
-                offset = format!("{current}:0");
-                result = self
-                    .replay_offset_inner(&ns, &topics, &offset, MAX_CATCH_UP)
-                    .await;
+            // Redis may refuse for a moment after a node came back (a Redis Cluster is down
+            // until every slot is served again): a few tries before the edges are made to resync.
+            let mut pause = RECONNECT_PAUSE;
+            let mut result = self.missed_since(&ns, &topics, &epoch, seq).await;
+            for _ in 1..CATCH_UP_TRIES {
+                if result.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                result = self.missed_since(&ns, &topics, &epoch, seq).await;
             }
             match result {
                 Ok(Ok(events)) => {
@@ -376,6 +375,31 @@ impl RedisBroker {
                 }
             }
         }
+    }
+
+    /// What `topics` of `ns` got after `seq` of `epoch`, from their logs; when Redis lost the
+    /// logs and a new epoch began (in Redis Cluster, the namespace's shard lost its keys and its
+    /// sequence began again), everything accepted since is in the new logs, numbered above what
+    /// was delivered before.
+    async fn missed_since(
+        &self,
+        ns: &str,
+        topics: &[String],
+        epoch: &str,
+        seq: u64,
+    ) -> Result<Missed, BrokerError> {
+        let result = self
+            .replay_offset_inner(ns, topics, &format!("{epoch}:{seq}"), MAX_CATCH_UP)
+            .await;
+        if let Ok(Err(RecoveryError::Gap(Gap::Epoch))) = &result
+            && let Ok(current) = self.load_ns_epoch(ns).await
+            && (current != epoch || self.redis.config.cluster)
+        {
+            return self
+                .replay_offset_inner(ns, topics, &format!("{current}:0"), MAX_CATCH_UP)
+                .await;
+        }
+        result
     }
 
     /// The cluster's current epoch in Redis, creating it when there is none yet; this broker's
